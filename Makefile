@@ -1,0 +1,39 @@
+# Two commands on a fresh machine with only python3:
+#   make replicate   (the main job; DATA=path [MAPPING=file] for your own panel)
+#   make test
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-core
+BENCH_STAMP := $(VENV)/.installed-bench
+DATA ?=
+MAPPING ?=
+
+.PHONY: test replicate montecarlo bench venv clean
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[test]"
+	touch $(STAMP)
+
+$(BENCH_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[test,bench]"
+	touch $(BENCH_STAMP)
+
+venv: $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m pytest -q -m "not montecarlo and not bench"
+
+replicate: $(STAMP)
+	$(PY) -m replication.run $(if $(DATA),--data "$(DATA)") $(if $(MAPPING),--mapping "$(MAPPING)")
+
+montecarlo: $(STAMP)
+	$(PY) -m pytest -q -m montecarlo -s
+
+bench: $(BENCH_STAMP)
+	$(PY) benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) replication/output/*

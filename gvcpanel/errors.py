@@ -1,0 +1,65 @@
+"""Exception and warning classes.
+
+Every error raised on purpose by gvcpanel derives from :class:`GvcPanelError` and also from the
+builtin exception it refines, so ``except ValueError`` keeps working for callers who do not know
+gvcpanel.  Messages say what was expected, what was found, where (file, column, firm_id/year)
+and how to fix it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class GvcPanelError(Exception):
+    """Base class of every error gvcpanel raises on purpose."""
+
+
+class SchemaError(GvcPanelError, ValueError):
+    """The data do not satisfy the schema.
+
+    Attributes
+    ----------
+    problems : pandas.DataFrame
+        One row per problem with columns ``firm_id``, ``year``, ``row`` (0-based position in the
+        source), ``column``, ``problem`` and ``value``.
+    source : str
+        The file (or ``"<DataFrame>"``) that was read.
+    """
+
+    def __init__(self, message: str, problems: Any = None, source: str | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems
+        self.source = source
+
+
+class PanelStructureError(GvcPanelError, ValueError):
+    """The panel cannot support the requested operation (too few periods, no variation, ...)."""
+
+
+class IdentificationError(GvcPanelError, ValueError):
+    """A parameter is not identified (collinear or absorbed regressors, empty risk set, ...)."""
+
+
+class SpecificationError(GvcPanelError, ValueError):
+    """An argument names an unknown option, column or hypothesis."""
+
+
+class ConvergenceError(GvcPanelError, RuntimeError):
+    """An iterative method did not reach its tolerance."""
+
+
+class GvcPanelWarning(UserWarning):
+    """Base class of gvcpanel warnings."""
+
+
+class FewClustersWarning(GvcPanelWarning):
+    """Cluster-robust inference with fewer clusters than the asymptotics need."""
+
+
+class AbsorbedVariableWarning(GvcPanelWarning):
+    """A regressor was absorbed by the fixed effects or is collinear and was dropped."""
+
+
+class ExcludedRowsWarning(GvcPanelWarning):
+    """Rows were excluded from an estimation (the result's ``exclusions`` table says why)."""
