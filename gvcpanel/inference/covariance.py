@@ -31,8 +31,11 @@ class LinearDesign:
     names : tuple of str
         Term names, one per column of X.
     groups : Mapping[str, ndarray]
-        Integer codes (0..G-1) per row for each variable one may cluster on (``cluster_id``,
-        ``firm_id``, ``year`` and any other the estimator kept).
+        Integer codes (0..G-1, every code present) per row for each variable one may cluster on
+        (``cluster_id``, ``firm_id``, ``year`` and any other the estimator kept).
+    group_labels : Mapping[str, ndarray]
+        The label of each code (``group_labels[name][code]``), so that bootstrap weights drawn per
+        cluster label can be shared across models estimated on different samples.
     k_absorbed : int
         Parameters absorbed by the transformation (fixed effects, less redundant ones).
     absorbed_nested : Mapping[str, int]
@@ -50,6 +53,7 @@ class LinearDesign:
     resid: np.ndarray
     names: tuple[str, ...]
     groups: Mapping[str, np.ndarray]
+    group_labels: Mapping[str, np.ndarray] = field(default_factory=dict)
     k_absorbed: int = 0
     absorbed_nested: Mapping[str, int] = field(default_factory=dict)
     default_cluster: tuple[str, ...] | None = None
@@ -67,8 +71,9 @@ class LinearDesign:
 class LikelihoodDesign:
     """A fitted likelihood model: per-observation scores and the information matrix.
 
-    ``extra`` carries what a score bootstrap needs (design, outcome, link) without this module
-    knowing the model family.
+    ``extra`` carries what a score bootstrap needs without this module knowing the model family:
+    ``"X"`` (n x k design), ``"y"``, ``"link"`` and ``"fit_restricted"``, a callable
+    ``(R, r) -> params`` that refits under the linear restriction R b = r.
     """
 
     scores: np.ndarray
@@ -76,6 +81,7 @@ class LikelihoodDesign:
     params: np.ndarray
     names: tuple[str, ...]
     groups: Mapping[str, np.ndarray]
+    group_labels: Mapping[str, np.ndarray] = field(default_factory=dict)
     default_cluster: tuple[str, ...] | None = None
     extra: Mapping[str, object] = field(default_factory=dict)
 
@@ -120,7 +126,7 @@ def _frame(cov: np.ndarray, names: tuple[str, ...]) -> pd.DataFrame:
 
 def _sum_by_group(a: np.ndarray, codes: np.ndarray) -> np.ndarray:
     """Sum the rows of ``a`` (n x k) within each group: a G x k array."""
-    n_groups = int(codes.max()) + 1
+    n_groups = int(codes.max()) + 1  # codes are contiguous 0..G-1 by the designs' contract
     out = np.zeros((n_groups, a.shape[1]))
     np.add.at(out, codes, a)
     return out
