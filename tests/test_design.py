@@ -51,7 +51,7 @@ def test_governance_dummies_keep_missing_and_reject_unknown(frame):
     out = governance_dummies(frame)
     assert np.isnan(out.loc[(2, 2001), "quasi_hierarchy"])
     assert out.loc[(1, 2002), "quasi_hierarchy"] == 1.0
-    assert (out[["market", "network", "quasi_hierarchy", "hierarchy"]].sum(axis=1).dropna() == 1).all()
+    assert (out[["market", "network", "quasi_hierarchy", "hierarchy"]].sum(axis=1, min_count=4).dropna() == 1).all()
     bad = frame.assign(governance=frame["governance"].replace("network", "relational"))
     with pytest.raises(SpecificationError, match="relational"):
         governance_dummies(bad)
