@@ -1,0 +1,336 @@
+"""The hypothesis registry: pre-specified tests of the governance-upgrading propositions.
+
+Each :class:`Hypothesis` names an outcome, an estimator, a term and the sign the theory expects.
+:func:`test_hypotheses` estimates every model the chosen hypotheses need (once each, shared
+between hypotheses) and returns a :class:`HypothesisReport` with one row per hypothesis.
+
+The default family (Humphrey & Schmitz 2002 for H1-H3 and H5; the 2023 strategic-networks paper
+for H4), with governance dummies against ``market`` and controls log(employees), firm_age,
+foreign_owned and export_share, standard errors clustered by ``cluster_id``:
+
+- H1 process: ``quasi_hierarchy`` > 0 in the process hazard (time to first ISO certification);
+  companion: two-way fixed effects regression of ``labour_productivity``.
+- H2 product: ``quasi_hierarchy`` > 0 in the product hazard (time to first new product);
+  companion: two-way fixed effects regression of log(``unit_value``).
+- H3 functional: ``quasi_hierarchy`` < 0 in the functional hazard (each step up the function
+  ladder).  The main specification contains centred network strength and its interaction with
+  quasi-hierarchy, so the coefficient is the effect at average network strength; the
+  specification without the interaction is reported as a robustness row.
+- H4 moderation: ``quasi_hierarchy:network_strength_c`` > 0 in the functional hazard.
+- H5 networks: ``network`` > 0 in the process, product and functional hazards.
+
+In the fixed-effects companions ``firm_age`` is left out: with firm and year effects it is
+collinear (age = year - founding year).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from gvcpanel.errors import SpecificationError
+from gvcpanel.inference.spec import InferenceSpec, parse_inference
+from gvcpanel.results import EstimationResult
+
+GOVERNANCE = ("network", "quasi_hierarchy", "hierarchy")
+CONTROLS = ("log(employees)", "firm_age", "foreign_owned", "export_share")
+FE_CONTROLS = ("log(employees)", "foreign_owned", "export_share")
+MODERATOR = "network_strength_c"
+INTERACTION = f"quasi_hierarchy:{MODERATOR}"
+ESTIMATORS = ("hazard", "fe")
+
+
+@dataclass(frozen=True)
+class Hypothesis:
+    """One pre-specified test.
+
+    Parameters
+    ----------
+    id : str
+        Short name, e.g. ``"H1"``.
+    statement : str
+        The proposition in words.
+    estimator : str
+        ``"hazard"`` (discrete-time hazard of ``outcome`` in process / product / functional /
+        intersectoral) or ``"fe"`` (two-way fixed-effects regression of the ``outcome`` term).
+    outcome : str
+        Upgrading type for hazards; the dependent term (e.g. ``"log(unit_value)"``) for ``"fe"``.
+    term : str
+        The coefficient tested.
+    sign : str
+        Expected sign, ``">"`` or ``"<"``.
+    covariates : tuple of str
+        Right-hand side terms (governance, controls, moderators).
+    specification : str
+        Label that distinguishes several tests of one hypothesis (``"main"``, ``"companion"``).
+    """
+
+    id: str
+    statement: str
+    estimator: str
+    outcome: str
+    term: str
+    sign: str
+    covariates: tuple[str, ...] = GOVERNANCE + CONTROLS
+    specification: str = "main"
+
+    def __post_init__(self) -> None:
+        if self.estimator not in ESTIMATORS:
+            raise SpecificationError(f"Hypothesis {self.id}: estimator {self.estimator!r}; use one of {ESTIMATORS}.")
+        if self.sign not in (">", "<"):
+            raise SpecificationError(f"Hypothesis {self.id}: sign must be '>' or '<', not {self.sign!r}.")
+        if self.term not in self.covariates:
+            raise SpecificationError(
+                f"Hypothesis {self.id}: the tested term {self.term!r} is not among its covariates {self.covariates}."
+            )
+
+    @property
+    def model_key(self) -> tuple[str, str, tuple[str, ...]]:
+        """Hypotheses with the same key share one estimated model."""
+        return (self.estimator, self.outcome, self.covariates)
+
+    @property
+    def model_label(self) -> str:
+        kind = f"{self.outcome} hazard" if self.estimator == "hazard" else f"FE {self.outcome}"
+        return f"{kind} [{', '.join(self.covariates)}]"
+
+    def with_governance_measure(self, measure: str) -> "Hypothesis":
+        """The same test with ``quasi_hierarchy`` replaced by another power-asymmetry measure."""
+        swap = lambda t: t.replace("quasi_hierarchy", measure)  # noqa: E731 - used on each term
+        return replace(
+            self,
+            term=swap(self.term),
+            covariates=tuple(swap(c) for c in self.covariates),
+            statement=f"{self.statement} (governance measure: {measure})",
+        )
+
+
+_FUNCTIONAL_MAIN = GOVERNANCE + (MODERATOR, INTERACTION) + CONTROLS
+_FUNCTIONAL_PLAIN = GOVERNANCE + (MODERATOR,) + CONTROLS
+
+DEFAULT_HYPOTHESES: tuple[Hypothesis, ...] = (
+    Hypothesis("H1", "Quasi-hierarchy speeds process upgrading (first ISO certification)",
+               "hazard", "process", "quasi_hierarchy", ">"),
+    Hypothesis("H1", "Quasi-hierarchy raises labour productivity within firms",
+               "fe", "labour_productivity", "quasi_hierarchy", ">", GOVERNANCE + FE_CONTROLS, "companion"),
+    Hypothesis("H2", "Quasi-hierarchy speeds product upgrading (first new product)",
+               "hazard", "product", "quasi_hierarchy", ">"),
+    Hypothesis("H2", "Quasi-hierarchy raises unit values within firms",
+               "fe", "log(unit_value)", "quasi_hierarchy", ">", GOVERNANCE + FE_CONTROLS, "companion"),
+    Hypothesis("H3", "Quasi-hierarchy slows functional upgrading (at average network strength)",
+               "hazard", "functional", "quasi_hierarchy", "<", _FUNCTIONAL_MAIN),
+    Hypothesis("H3", "Quasi-hierarchy slows functional upgrading (no moderation term)",
+               "hazard", "functional", "quasi_hierarchy", "<", _FUNCTIONAL_PLAIN, "no interaction"),
+    Hypothesis("H4", "Strategic networks soften the functional-upgrading penalty of quasi-hierarchy",
+               "hazard", "functional", INTERACTION, ">", _FUNCTIONAL_MAIN),
+    Hypothesis("H5", "Network governance speeds process upgrading", "hazard", "process", "network", ">",
+               specification="process"),
+    Hypothesis("H5", "Network governance speeds product upgrading", "hazard", "product", "network", ">",
+               specification="product"),
+    Hypothesis("H5", "Network governance speeds functional upgrading", "hazard", "functional", "network", ">",
+               _FUNCTIONAL_MAIN, "functional"),
+)
+
+
+@dataclass(frozen=True)
+class HypothesisReport:
+    """Outcome of :func:`test_hypotheses`.
+
+    Attributes
+    ----------
+    hypotheses : tuple of Hypothesis
+    results : Mapping[str, EstimationResult]
+        Each estimated model, keyed by ``Hypothesis.model_label``.
+    moderation : object or None
+        Conditional effects of quasi-hierarchy across network strength (H4), when H4 was run.
+    level : float
+        Test level used for verdicts.
+    adjust : str or None
+        Multiple-testing adjustment applied (``"holm"`` or ``"romano_wolf"``).
+    """
+
+    hypotheses: tuple[Hypothesis, ...]
+    results: Mapping[str, EstimationResult]
+    rows: pd.DataFrame
+    level: float
+    adjust: str | None = None
+    moderation: Any = None
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    def table(self) -> pd.DataFrame:
+        """One row per hypothesis and specification (a copy)."""
+        return self.rows.copy()
+
+    def result_for(self, hypothesis: Hypothesis) -> EstimationResult:
+        return self.results[hypothesis.model_label]
+
+
+def verdict(p_expected: float, p_opposite: float, level: float) -> str:
+    """supported: one-sided test in the expected direction rejects at ``level``;
+    contradicted: the one-sided test in the opposite direction rejects; otherwise not supported."""
+    if p_expected < level:
+        return "supported"
+    if p_opposite < level:
+        return "contradicted"
+    return "not supported"
+
+
+def _select(hypotheses: str | Iterable[str | Hypothesis]) -> tuple[Hypothesis, ...]:
+    if isinstance(hypotheses, str):
+        hypotheses = DEFAULT_HYPOTHESES if hypotheses == "all" else [hypotheses]
+    chosen: list[Hypothesis] = []
+    for item in hypotheses:
+        if isinstance(item, Hypothesis):
+            chosen.append(item)
+            continue
+        matches = [h for h in DEFAULT_HYPOTHESES if h.id == item]
+        if not matches:
+            ids = sorted({h.id for h in DEFAULT_HYPOTHESES})
+            raise SpecificationError(f"hypothesis {item!r} is not registered; known: {ids}, or pass a Hypothesis.")
+        chosen.extend(matches)
+    return tuple(chosen)
+
+
+def fit_model(panel: Any, hypothesis: Hypothesis, inference: InferenceSpec, cluster: str) -> EstimationResult:
+    """Estimate the model a hypothesis needs."""
+    if hypothesis.estimator == "hazard":
+        from gvcpanel.estimators.hazard import upgrading_hazard
+
+        return upgrading_hazard(panel, upgrade=hypothesis.outcome, covariates=hypothesis.covariates,
+                                cluster=cluster, inference=inference)
+    from gvcpanel.estimators.linear import fe_regression
+
+    formula = f"{hypothesis.outcome} ~ {' + '.join(hypothesis.covariates)}"
+    return fe_regression(panel, formula, effects=("firm", "year"), cluster=cluster, method="fe", inference=inference)
+
+
+def test_hypotheses(
+    panel: Any,
+    hypotheses: str | Iterable[str | Hypothesis] = "all",
+    level: float = 0.05,
+    inference: str | Mapping[str, Any] | InferenceSpec = "cluster",
+    cluster: str = "cluster_id",
+    governance_measure: str = "quasi_hierarchy",
+    adjust: str | None = None,
+) -> HypothesisReport:
+    """Run the pre-specified tests.
+
+    Parameters
+    ----------
+    panel : FirmPanel
+        A panel with ``governance`` (see :func:`gvcpanel.classify_governance`).
+    hypotheses : "all", an id, or an iterable of ids and :class:`Hypothesis` objects
+        Which tests to run; user-defined hypotheses take the same form as the registry's.
+    level : float
+        Level of the one-sided tests behind the verdicts.
+    inference : str, mapping or InferenceSpec
+        Passed to every estimator (``"cluster"``, ``"cr2"``, ``"wild"``, ...).
+    cluster : str
+        Clustering variable.
+    governance_measure : str
+        Replace the ``quasi_hierarchy`` dummy by another measure of power asymmetry, e.g.
+        ``"main_buyer_share"``.
+    adjust : {None, "holm", "romano_wolf"}
+        Family-wise adjustment of the one-sided p-values over the chosen rows.
+
+    Returns
+    -------
+    HypothesisReport
+
+    Notes
+    -----
+    The one-sided p-value tests H0: coefficient = 0 against the expected sign; the verdict is
+    "supported" when it is below ``level``, "contradicted" when the one-sided p-value in the
+    opposite direction is below ``level`` and "not supported" otherwise.
+    """
+    if not 0 < level < 1:
+        raise SpecificationError(f"level={level}; use a number between 0 and 1, e.g. 0.05.")
+    if adjust not in (None, "holm", "romano_wolf"):
+        raise SpecificationError(f"adjust={adjust!r}; use None, 'holm' or 'romano_wolf'.")
+    spec = parse_inference(inference)
+    chosen = _select(hypotheses)
+    if governance_measure != "quasi_hierarchy":
+        chosen = tuple(h.with_governance_measure(governance_measure) for h in chosen)
+    results: dict[str, EstimationResult] = {}
+    for hyp in chosen:
+        if hyp.model_label not in results:
+            results[hyp.model_label] = fit_model(panel, hyp, spec, cluster)
+    rows = [_row(hyp, results[hyp.model_label], level) for hyp in chosen]
+    table = pd.DataFrame(rows)
+    details: dict[str, Any] = {}
+    if adjust is not None:
+        table, details = _adjust(table, chosen, results, adjust, spec, level)
+    moderation = None
+    interaction = next((h for h in chosen if ":" in h.term), None)
+    if interaction is not None:
+        from gvcpanel.estimators.moderation import moderation as conditional_effects
+
+        focal, moderator = interaction.term.split(":")
+        moderation = conditional_effects(results[interaction.model_label], focal=focal, moderator=moderator)
+    return HypothesisReport(chosen, results, table, level, adjust, moderation, details)
+
+
+def _row(hyp: Hypothesis, res: EstimationResult, level: float) -> dict[str, Any]:
+    if hyp.term not in res.params.index:
+        raise SpecificationError(
+            f"{hyp.id} ({hyp.specification}): term {hyp.term!r} was not estimated (absorbed or dropped); "
+            f"the model has {list(res.params.index)}."
+        )
+    opposite = "<" if hyp.sign == ">" else ">"
+    p_one = res.pvalue_one_sided(hyp.term, hyp.sign)
+    p_opp = res.pvalue_one_sided(hyp.term, opposite)
+    ci = res.conf_int(0.95).loc[hyp.term]
+    return {
+        "id": hyp.id,
+        "statement": hyp.statement,
+        "specification": hyp.specification,
+        "outcome": hyp.outcome,
+        "estimator": "cloglog hazard" if hyp.estimator == "hazard" and res.spec.method == "cloglog"
+        else (f"{res.spec.method} hazard" if hyp.estimator == "hazard" else "two-way FE"),
+        "term": hyp.term,
+        "estimate": float(res.params[hyp.term]),
+        "std_error": float(res.std_errors[hyp.term]),
+        "p_one_sided": p_one,
+        "p_two_sided": float(res.pvalues[hyp.term]),
+        "ci_low": float(ci["lower"]),
+        "ci_high": float(ci["upper"]),
+        "expected_sign": hyp.sign,
+        "n_obs": int(res.nobs),
+        "n_firms": int(res.n_firms),
+        "n_clusters": res.n_clusters,
+        "inference": res.inference.label,
+        "verdict": verdict(p_one, p_opp, level),
+    }
+
+
+def _adjust(
+    table: pd.DataFrame,
+    chosen: Sequence[Hypothesis],
+    results: Mapping[str, EstimationResult],
+    method: str,
+    spec: InferenceSpec,
+    level: float,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    from gvcpanel.inference import multiple
+
+    table = table.copy()
+    if method == "holm":
+        adjusted = multiple.holm(table["p_one_sided"].to_numpy())
+        details: dict[str, Any] = {"method": "Holm (1979) step-down on one-sided p-values"}
+    else:
+        adjusted, details = multiple.romano_wolf_family(
+            [results[h.model_label] for h in chosen], [h.term for h in chosen], [h.sign for h in chosen], spec
+        )
+    table["p_adjusted"] = adjusted
+    opposite_p = np.array([
+        results[h.model_label].pvalue_one_sided(h.term, "<" if h.sign == ">" else ">") for h in chosen
+    ])
+    table["verdict_adjusted"] = [
+        "supported" if p < level else ("contradicted" if q < level else "not supported")
+        for p, q in zip(adjusted, opposite_p)
+    ]
+    return table, details

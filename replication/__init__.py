@@ -1,0 +1,1 @@
+"""The replication package: `make replicate` runs `python -m replication.run`."""
