@@ -1,0 +1,542 @@
+"""Read the firm-panel schema and check data frames against it.
+
+The schema is a Frictionless Table Schema (``data_schemas/firm_panel.schema.json``) with a few
+custom keys per field: ``unit``, ``construct``, ``measure`` (the published measure the field
+follows) and ``example`` (a valid value, used by the tests).
+
+Storage of each schema type in the validated data (the canonical dtypes):
+
+=============================  ===========================================================
+schema type                    pandas dtype
+=============================  ===========================================================
+``integer`` (primary key)      ``int64`` (``year``: never missing)
+``integer`` and ``number``     ``float64``, missing = NaN; binary indicators are 0.0/1.0
+``string`` with ``enum``       ``category`` with the schema's categories (``governance``)
+``string``                     pandas ``str`` (missing = NA)
+``any`` (identifiers)          ``int64`` when every value is a whole number written without
+                               leading zeros, else ``str`` (so ``"007"`` stays ``"007"``)
+=============================  ===========================================================
+
+Binary and count fields are stored as float64 rather than nullable integers because every
+estimator downstream works on float arrays and NaN, and float64 keeps 10-million-row panels
+fast; integrality is still checked (``1.5`` in ``n_buyers`` is a problem, not rounded).
+
+Validation is vectorised column by column and collects every problem; nothing is dropped or
+changed except by type conversion (``"1"`` -> 1.0, 7 -> ``"7"`` in a text field).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from gvcpanel.errors import SchemaError
+
+SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
+CONSTRUCTS = (
+    "key",
+    "governance",
+    "upgrading-process",
+    "upgrading-product",
+    "upgrading-functional",
+    "upgrading-intersectoral",
+    "network",
+    "control",
+)
+_TYPES = ("any", "string", "integer", "number")
+PROBLEM_COLUMNS = ("firm_id", "year", "row", "column", "problem", "value")
+# Identifiers that are canonical decimal integers (no sign tricks, no leading zeros) become
+# int64; anything else stays text so that codes such as "007" are not altered.
+_CANONICAL_INT = r"-?(0|[1-9][0-9]{0,17})"
+
+# How to fix each kind of problem; matched on the start of the problem text.
+HINTS = {
+    "missing required column": "add the column (or pass mapping= to rename the source's column)",
+    "missing value in required field": "fill the key fields (firm_id, year, cluster_id) in every row",
+    "not a number": "write numbers with a '.' decimal point and empty cells for missing values",
+    "not a finite number": "replace infinite values with a number or an empty cell",
+    "not a whole number": "counts, codes and 0/1 indicators must be whole numbers",
+    "below minimum": "check the unit (shares are 0-1, counts are non-negative)",
+    "above maximum": "check the unit (shares are 0-1, not percent: divide by 100)",
+    "not one of": "use one of the allowed values listed in the schema (firm_panel.schema.json)",
+    "unknown category": "use one of the schema's categories (spelling and case matter)",
+    "does not match pattern": "identifiers and labels must contain a non-blank character",
+    "duplicate key": "each (firm_id, year) may occur once: drop or merge repeated rows",
+    "not a text value": "text fields take text; check that the column holds labels",
+}
+
+
+@dataclass(frozen=True)
+class Field:
+    """One field (column) of the schema.
+
+    Attributes
+    ----------
+    name, type, title, description : str
+        Frictionless field properties; ``type`` is one of any, string, integer, number.
+    required : bool
+        The column must exist and have no missing values.
+    minimum, maximum : float or None
+        Inclusive bounds.
+    enum : tuple or None
+        Allowed values (categories of a text field, or e.g. (0, 1) for binaries).
+    pattern : str or None
+        Regular expression every text value must match in full.
+    unit, construct, measure : str
+        Custom keys: unit of measurement, the construct measured, the published measure followed.
+    example : Any
+        A valid value.
+    """
+
+    name: str
+    type: str
+    title: str
+    description: str
+    required: bool = False
+    minimum: float | None = None
+    maximum: float | None = None
+    enum: tuple[Any, ...] | None = None
+    pattern: str | None = None
+    unit: str = ""
+    construct: str = ""
+    measure: str = ""
+    example: Any = None
+
+    @property
+    def is_numeric(self) -> bool:
+        """True for integer and number fields."""
+        return self.type in ("integer", "number")
+
+    @property
+    def is_binary(self) -> bool:
+        """True for 0/1 indicator fields."""
+        return self.is_numeric and self.enum is not None and set(self.enum) == {0, 1}
+
+    @property
+    def is_categorical(self) -> bool:
+        """True for text fields with a fixed list of categories."""
+        return self.type == "string" and self.enum is not None
+
+
+@dataclass(frozen=True)
+class Schema:
+    """A parsed table schema.
+
+    Attributes
+    ----------
+    name, title, version : str
+        Identification; ``version`` is recorded in every panel's provenance.
+    fields : tuple of Field
+        In schema order.
+    primary_key : tuple of str
+        ``("firm_id", "year")`` for the firm panel.
+    missing_values : tuple of str
+        Text cells read as missing in CSV files.
+    path : str
+        The JSON file the schema came from.
+    """
+
+    name: str
+    title: str
+    version: str
+    fields: tuple[Field, ...]
+    primary_key: tuple[str, ...]
+    missing_values: tuple[str, ...] = ("",)
+    path: str = ""
+    _by_name: dict[str, Field] = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_name", {f.name: f for f in self.fields})
+
+    @property
+    def field_names(self) -> tuple[str, ...]:
+        """Names of all fields in schema order."""
+        return tuple(f.name for f in self.fields)
+
+    @property
+    def required(self) -> tuple[str, ...]:
+        """Names of the required fields."""
+        return tuple(f.name for f in self.fields if f.required)
+
+    def field(self, name: str) -> Field:
+        """Return the field called ``name`` (KeyError listing the known names otherwise)."""
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise KeyError(f"no field {name!r} in schema {self.name!r}; fields: "
+                           f"{', '.join(self.field_names)}") from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._by_name
+
+    def by_construct(self, construct: str) -> tuple[str, ...]:
+        """Names of the fields that measure ``construct`` (e.g. ``"governance"``)."""
+        return tuple(f.name for f in self.fields if f.construct == construct)
+
+
+def _parse_field(raw: dict[str, Any], where: str) -> Field:
+    cons = raw.get("constraints", {})
+    ftype = raw.get("type", "string")
+    if ftype not in _TYPES:
+        raise SchemaError(f"{where}: field {raw.get('name')!r} has type {ftype!r}; expected one of "
+                          f"{', '.join(_TYPES)}")
+    construct = raw.get("construct", "")
+    if construct not in CONSTRUCTS:
+        raise SchemaError(f"{where}: field {raw.get('name')!r} has construct {construct!r}; "
+                          f"expected one of {', '.join(CONSTRUCTS)}")
+    enum = cons.get("enum")
+    return Field(
+        name=raw["name"], type=ftype, title=raw.get("title", ""),
+        description=raw.get("description", ""), required=bool(cons.get("required", False)),
+        minimum=cons.get("minimum"), maximum=cons.get("maximum"),
+        enum=tuple(enum) if enum is not None else None, pattern=cons.get("pattern"),
+        unit=raw.get("unit", ""), construct=construct, measure=raw.get("measure", ""),
+        example=raw.get("example"),
+    )
+
+
+def read_schema(name_or_path: str | Path | Schema = "firm_panel") -> Schema:
+    """Read a table schema.
+
+    Parameters
+    ----------
+    name_or_path : str, Path or Schema
+        A shipped schema's name (``"firm_panel"``), a path to a ``.schema.json`` file, or a
+        Schema (returned unchanged).
+
+    Returns
+    -------
+    Schema
+        Frozen; read once per path and cached.
+    """
+    if isinstance(name_or_path, Schema):
+        return name_or_path
+    path = Path(name_or_path)
+    if not path.suffix:
+        path = SCHEMA_DIR / f"{name_or_path}.schema.json"
+    return _read_schema_file(str(path.resolve()))
+
+
+@lru_cache(maxsize=16)
+def _read_schema_file(path: str) -> Schema:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            raw = json.load(handle)
+    except FileNotFoundError as exc:
+        shipped = sorted(p.name.removesuffix(".schema.json") for p in SCHEMA_DIR.glob("*.schema.json"))
+        raise SchemaError(f"schema file {path} not found; shipped schemas: {', '.join(shipped)}",
+                          source=path) from exc
+    except json.JSONDecodeError as exc:
+        raise SchemaError(f"schema file {path} is not valid JSON: {exc}", source=path) from exc
+    fields = tuple(_parse_field(f, path) for f in raw["fields"])
+    names = [f.name for f in fields]
+    key = raw.get("primaryKey", [])
+    key = (key,) if isinstance(key, str) else tuple(key)
+    unknown = [k for k in key if k not in names]
+    if unknown or len(set(names)) != len(names):
+        raise SchemaError(f"{path}: primary key {key} must name fields, and field names must be "
+                          f"unique (found {names})", source=path)
+    return Schema(name=raw.get("name", Path(path).stem), title=raw.get("title", ""),
+                  version=str(raw.get("version", "0")), fields=fields, primary_key=key,
+                  missing_values=tuple(raw.get("missingValues", [""])), path=path)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """Outcome of checking one data frame.
+
+    Attributes
+    ----------
+    data : pandas.DataFrame
+        The frame with schema columns converted to their canonical dtypes (schema order first,
+        extra columns after, unchanged); row order as given, default RangeIndex.
+    problems : pandas.DataFrame
+        Columns firm_id, year, row, column, problem, value; empty when the data are valid.
+    notes : tuple of str
+        Remarks that are not errors (extra columns kept).
+    """
+
+    data: pd.DataFrame
+    problems: pd.DataFrame
+    notes: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        """True when no problem was found."""
+        return self.problems.empty
+
+
+def empty_problems() -> pd.DataFrame:
+    """An empty problems table with the standard columns."""
+    return pd.DataFrame({c: pd.Series([], dtype=object) for c in PROBLEM_COLUMNS})
+
+
+class _Collector:
+    """Gathers problems as column arrays; rows are positions in the checked frame."""
+
+    def __init__(self, firm: np.ndarray, year: np.ndarray, row_offset: int) -> None:
+        self.firm = firm
+        self.year = year
+        self.row_offset = row_offset
+        self.parts: list[pd.DataFrame] = []
+
+    def add(self, mask: np.ndarray, column: str, problem: str, values: Any) -> None:
+        idx = np.flatnonzero(mask)
+        if idx.size == 0:
+            return
+        vals = np.asarray(values, dtype=object)[idx]
+        self.parts.append(pd.DataFrame({
+            "firm_id": self.firm[idx], "year": self.year[idx],
+            "row": idx + self.row_offset, "column": column, "problem": problem,
+            "value": pd.Series(vals, dtype=object).map(_show),
+        }))
+
+    def add_missing_column(self, column: str) -> None:
+        self.parts.append(pd.DataFrame({
+            "firm_id": [pd.NA], "year": [pd.NA], "row": [pd.NA], "column": [column],
+            "problem": ["missing required column"], "value": [pd.NA]}, dtype=object))
+
+    def table(self) -> pd.DataFrame:
+        if not self.parts:
+            return empty_problems()
+        out = pd.concat(self.parts, ignore_index=True)
+        # whole-file problems first, then by row; ties keep the order of the checks
+        order = np.argsort(pd.to_numeric(out["row"], errors="coerce").fillna(-1).to_numpy(),
+                           kind="stable")
+        out = out.iloc[order].reset_index(drop=True)
+        return out.astype({"firm_id": object, "year": object, "row": object, "column": object,
+                           "problem": object, "value": object})
+
+
+def _show(value: Any) -> Any:
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
+        return pd.NA
+    return str(value)
+
+
+def _raw_key(frame: pd.DataFrame, name: str) -> np.ndarray:
+    if name in frame.columns:
+        return frame[name].to_numpy(dtype=object, na_value=pd.NA)
+    return np.full(len(frame), pd.NA, dtype=object)
+
+
+def _to_float(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Float values and a mask of entries that were present but not numbers."""
+    present = series.notna().to_numpy()
+    if pd.api.types.is_bool_dtype(series.dtype):
+        return series.to_numpy(dtype="float64", na_value=np.nan), np.zeros(len(series), bool)
+    if pd.api.types.is_numeric_dtype(series.dtype):
+        return series.to_numpy(dtype="float64", na_value=np.nan), np.zeros(len(series), bool)
+    converted = pd.to_numeric(series, errors="coerce")
+    values = converted.to_numpy(dtype="float64", na_value=np.nan)
+    return values, present & np.isnan(values)
+
+
+def _text(series: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """Text values (pandas str dtype) and a mask of values that are not text-like."""
+    bad = np.zeros(len(series), bool)
+    if pd.api.types.is_string_dtype(series.dtype) and not pd.api.types.is_object_dtype(series.dtype):
+        return series, bad
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        return series.astype("str"), bad
+    if pd.api.types.is_float_dtype(series.dtype):
+        values = series.to_numpy(dtype="float64", na_value=np.nan)
+        finite = np.isfinite(values)
+        if np.all(values[finite] == np.round(values[finite])):
+            # codes read as floats because of missing cells: 15.0 is the code "15"
+            series = series.astype("Int64")
+    if pd.api.types.is_bool_dtype(series.dtype):
+        bad = series.notna().to_numpy()
+    out = series.astype("str")
+    return out.where(series.notna(), pd.NA), bad
+
+
+def _check_numeric(spec: Field, series: pd.Series, col: _Collector) -> pd.Series:
+    values, not_number = _to_float(series)
+    col.add(not_number, spec.name, "not a number", series)
+    infinite = np.isinf(values)
+    col.add(infinite, spec.name, "not a finite number", series)
+    values = np.where(infinite, np.nan, values)
+    finite = ~np.isnan(values)
+    whole = finite & (values == np.round(values))
+    if spec.type == "integer":
+        col.add(finite & ~whole, spec.name, "not a whole number", series)
+    if spec.minimum is not None:
+        col.add(finite & (values < spec.minimum), spec.name, f"below minimum {spec.minimum}", series)
+    if spec.maximum is not None:
+        col.add(finite & (values > spec.maximum), spec.name, f"above maximum {spec.maximum}", series)
+    if spec.enum is not None:
+        allowed = np.asarray(spec.enum, dtype="float64")
+        label = "/".join(str(v) for v in spec.enum)
+        col.add(whole & ~np.isin(values, allowed), spec.name, f"not one of {label}", series)
+    return pd.Series(values, index=series.index, name=spec.name)
+
+
+def _check_text(spec: Field, series: pd.Series, col: _Collector) -> pd.Series:
+    text, bad = _text(series)
+    col.add(bad, spec.name, "not a text value", series)
+    present = text.notna().to_numpy()
+    if spec.pattern is not None:
+        matched = text.str.fullmatch(spec.pattern).fillna(False).to_numpy(dtype=bool)
+        col.add(present & ~matched, spec.name, f"does not match pattern {spec.pattern}", series)
+    if spec.enum is not None:
+        known = text.isin(spec.enum).to_numpy()
+        col.add(present & ~known, spec.name,
+                f"unknown category (allowed: {', '.join(map(str, spec.enum))})", series)
+        text = text.where(known, pd.NA)
+        return pd.Series(pd.Categorical(text, categories=list(spec.enum)), index=series.index,
+                         name=spec.name)
+    return text
+
+
+def _check_identifier(spec: Field, series: pd.Series, col: _Collector) -> pd.Series:
+    if pd.api.types.is_integer_dtype(series.dtype) and not series.isna().any():
+        return series.astype("int64")
+    text = _check_text(spec, series, col)
+    present = text.notna()
+    if present.any() and text[present].str.fullmatch(_CANONICAL_INT).all():
+        numbers = pd.to_numeric(text, errors="coerce")
+        if not numbers.isna().any():
+            return numbers.astype("int64")
+    return text
+
+
+def check_frame(frame: pd.DataFrame, schema: Schema | str = "firm_panel", *, row_offset: int = 0,
+                check_duplicates: bool = True) -> CheckResult:
+    """Check a data frame against a schema and convert its columns to canonical dtypes.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Columns named as the schema's fields; any index (ignored).
+    schema : Schema or str
+        The schema or its name.
+    row_offset : int
+        Added to row positions in the problems table (for batches of a larger file).
+    check_duplicates : bool
+        Look for repeated primary keys (streaming validation checks them across batches).
+
+    Returns
+    -------
+    CheckResult
+        Converted data, every problem found, and notes.
+    """
+    schema = read_schema(schema)
+    frame = frame.reset_index(drop=True)
+    col = _Collector(_raw_key(frame, schema.primary_key[0]), _raw_key(frame, schema.primary_key[1]),
+                     row_offset)
+    _readable_years(frame, schema, col)
+    converted: dict[str, pd.Series] = {}
+    for spec in schema.fields:
+        if spec.name not in frame.columns:
+            if spec.required:
+                col.add_missing_column(spec.name)
+            continue
+        series = frame[spec.name]
+        if spec.required:
+            col.add(series.isna().to_numpy(), spec.name, "missing value in required field", series)
+        if spec.is_numeric:
+            out = _check_numeric(spec, series, col)
+            if spec.name in schema.primary_key and not out.isna().any():
+                out = out.astype("int64")
+        elif spec.type == "any":
+            out = _check_identifier(spec, series, col)
+        else:
+            out = _check_text(spec, series, col)
+        converted[spec.name] = out
+    if check_duplicates:
+        _check_duplicates(schema, converted, col)
+    extras = [c for c in frame.columns if c not in schema]
+    notes = ()
+    if extras:
+        notes = (f"{len(extras)} column(s) not in schema {schema.name!r} kept unchanged: "
+                 f"{', '.join(map(str, extras))}",)
+    data = pd.DataFrame(converted, index=frame.index)
+    for name in extras:
+        data[name] = frame[name]
+    return CheckResult(data=data, problems=col.table(), notes=notes)
+
+
+def _readable_years(frame: pd.DataFrame, schema: Schema, col: _Collector) -> None:
+    # problems show the year as a number (2010, not "2010" or 2010.0) wherever it is readable
+    name = schema.primary_key[1]
+    if name not in frame.columns:
+        return
+    values, _ = _to_float(frame[name])
+    whole = np.isfinite(values) & (values == np.round(values))
+    if whole.any():
+        years = col.year.copy()
+        years[whole] = values[whole].astype(np.int64)
+        col.year = years
+
+
+def _check_duplicates(schema: Schema, converted: dict[str, pd.Series], col: _Collector) -> None:
+    names = list(schema.primary_key)
+    if not all(n in converted for n in names):
+        return
+    keys = pd.DataFrame({n: converted[n] for n in names})
+    complete = keys.notna().all(axis=1).to_numpy()
+    dup = keys.duplicated(keep=False).to_numpy() & complete
+    if dup.any():
+        first = keys.duplicated(keep="first").to_numpy() & complete
+        label = np.where(first, "duplicate key (repeats an earlier row)",
+                         "duplicate key (first occurrence)")
+        for text in ("duplicate key (first occurrence)", "duplicate key (repeats an earlier row)"):
+            shown = keys[names[0]].astype(str) + ", " + keys[names[1]].astype(str)
+            col.add(dup & (label == text), "+".join(names), text, shown)
+
+
+def problems_message(problems: pd.DataFrame, source: str, *, shown: int = 20,
+                     notes: tuple[str, ...] = ()) -> str:
+    """Human-readable summary of a problems table.
+
+    Lists the first ``shown`` problems with file, column, firm_id, year and value, counts the
+    rest and says how to fix each kind of problem found.
+    """
+    n = len(problems)
+    lines = [f"{source}: {n} problem(s) found against the firm-panel schema "
+             f"(expected: the columns, types and ranges of data_schemas/firm_panel.schema.json)."]
+    head = problems.head(shown)
+    for firm, year, row, column, problem, value in head.itertuples(index=False, name=None):
+        where = "whole file" if pd.isna(row) else f"row {row} (firm_id={firm}, year={year})"
+        found = "" if pd.isna(value) else f"; found {value!r}"
+        lines.append(f"  - {where}, column {column}: {problem}{found}")
+    if n > shown:
+        lines.append(f"  ... and {n - shown} more problem(s): see SchemaError.problems for all.")
+    kinds = pd.unique(problems["problem"].astype(str))
+    fixes = []
+    for hint_key, hint in HINTS.items():
+        if any(k.startswith(hint_key) for k in kinds):
+            fixes.append(f"  - {hint_key}: {hint}")
+    if fixes:
+        lines.append("How to fix:")
+        lines.extend(fixes)
+    lines.extend(f"Note: {note}" for note in notes)
+    return "\n".join(lines)
+
+
+def validate_frame(frame: pd.DataFrame, schema: Schema | str = "firm_panel", *,
+                   source: str = "<DataFrame>") -> CheckResult:
+    """Check ``frame`` and raise :class:`~gvcpanel.errors.SchemaError` if anything is wrong.
+
+    Returns
+    -------
+    CheckResult
+        When the data are valid.
+
+    Raises
+    ------
+    SchemaError
+        Listing every problem (``.problems`` holds them all).
+    """
+    result = check_frame(frame, schema)
+    if not result.ok:
+        raise SchemaError(problems_message(result.problems, source, notes=result.notes),
+                          problems=result.problems, source=source)
+    return result
