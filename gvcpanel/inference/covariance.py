@@ -8,14 +8,18 @@ OLS sandwich on the transformed data (Frisch-Waugh-Lovell).  Likelihood estimato
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from gvcpanel.errors import SpecificationError
+from gvcpanel.errors import FewClustersWarning, SpecificationError
 from gvcpanel.inference.spec import Inference, InferenceSpec
+
+#: below this many clusters analytic cluster-robust inference warns and names the bootstrap
+FEW_CLUSTERS = 30
 
 
 @dataclass(frozen=True, eq=False)
@@ -40,7 +44,11 @@ class LinearDesign:
         Parameters absorbed by the transformation (fixed effects, less redundant ones).
     absorbed_nested : Mapping[str, int]
         For each clustering variable, how many of the absorbed parameters belong to effects
-        nested within it (firm effects inside cluster_id); Stata and fixest drop them from K.
+        nested within it, counting every level of a nested effect (60 firm effects inside 12
+        clusters count 60); Stata and fixest drop them from K but keep one for the intercept
+        (see :func:`crv1_scale`).  Example: firm and year effects with firms nested in
+        ``cluster_id`` give ``k_absorbed = n_firms + n_years - 1`` and
+        ``absorbed_nested = {"cluster_id": n_firms, "firm_id": n_firms}``.
     default_cluster : tuple of str, optional
         The estimator's ``cluster=`` argument.
     time : str, optional
@@ -71,9 +79,18 @@ class LinearDesign:
 class LikelihoodDesign:
     """A fitted likelihood model: per-observation scores and the information matrix.
 
-    ``extra`` carries what a score bootstrap needs without this module knowing the model family:
-    ``"X"`` (n x k design), ``"y"``, ``"link"`` and ``"fit_restricted"``, a callable
-    ``(R, r) -> params`` that refits under the linear restriction R b = r.
+    ``extra`` carries what the score bootstrap (``inference="score"``) needs without this module
+    knowing the model family:
+
+    - ``"X"``: n x k design (the same columns as ``params``), ``"y"``: 0/1 outcome (n),
+      ``"link"``: ``"logit"`` or ``"cloglog"`` (binomial family);
+    - ``"fit_restricted"`` (optional): callable ``(R, r) -> params`` refitting under the linear
+      restriction R b = r (R a 1 x k or q x k array).  Without it the bootstrap refits itself
+      from ``X``, ``y`` and ``link`` by Newton's method;
+    - ``"score_fn"`` and ``"information_fn"`` (optional): callables ``params -> n x k scores`` and
+      ``params -> k x k information`` for other likelihoods; without them they are computed from
+      ``X``, ``y`` and ``link``;
+    - ``"offset"`` (optional): n-vector added to the linear index.
     """
 
     scores: np.ndarray
@@ -133,67 +150,329 @@ def _sum_by_group(a: np.ndarray, codes: np.ndarray) -> np.ndarray:
 
 
 def crv1_scale(preset: str, n: int, k: int, n_groups: int, k_absorbed: int, nested: int) -> float:
-    """Small-sample factor of CRV1 under each preset.
+    r"""Small-sample factor that multiplies the CRV0 sandwich under each preset.
 
-    - ``stata`` (``xtreg, fe vce(cluster)``, ``reghdfe``): G/(G-1) * (N-1)/(N-K) with
-      K = k + absorbed parameters not nested in the clusters.
-    - ``fixest`` (``ssc(adj=TRUE, fixef.K="nested", cluster.adj=TRUE)``): the same formula.
-    - ``linearmodels`` (``PanelOLS.fit(cov_type="clustered")``, default options): G/(G-1) only.
+    Parameters
+    ----------
+    preset : {"stata", "fixest", "linearmodels"}
+    n, k : int
+        Observations and regressors of the transformed design.
+    n_groups : int
+        Number of clusters G (the smallest one for two-way clustering).
+    k_absorbed : int
+        Parameters absorbed by the transformation (all fixed-effect levels less the redundant
+        ones, so that ``n - k - k_absorbed`` is the residual degrees of freedom).
+    nested : int
+        Absorbed parameters that belong to effects nested in the clusters, counting every level
+        of such an effect (60 firm effects in 12 clusters count 60).
+
+    Returns
+    -------
+    float
+
+    Notes
+    -----
+    ``stata`` and ``fixest`` (``xtreg, fe vce(cluster)``, ``reghdfe``; fixest's default
+    ``ssc(adj=TRUE, fixef.K="nested", cluster.adj=TRUE)``, pyfixest 0.60 ``k_fixef="nonnested"``):
+
+    .. math:: c = \frac{G}{G-1}\,\frac{N-1}{N-K},\qquad
+              K = k + k_{abs} - k_{nested} + \mathbb{1}[k_{nested} > 0]
+
+    The nested effects drop out of K but the intercept they absorbed stays (Stata reports a
+    ``_cons``; fixest adds one back per fully nested effect, which is the same thing with one
+    nested effect).  With firm and year effects and firms nested in clusters, K = k + T.
+
+    ``linearmodels`` (``PanelOLS(...).fit(cov_type="clustered", clusters=...)`` with version 7.1
+    defaults ``debiased=True, group_debias=False, auto_df=True``): no G/(G-1) factor,
+
+    .. math:: c = \frac{N}{N - k - d}
+
+    with d = ``k_absorbed``, except d = 0 when every absorbed parameter is nested in the clusters
+    (linearmodels' "single effect nested in the clusters" rule).
     """
-    g = n_groups / (n_groups - 1)
     if preset == "linearmodels":
-        return g
-    k_total = k + k_absorbed - nested
+        d = 0 if (nested > 0 and nested >= k_absorbed) else k_absorbed
+        return n / (n - k - d)
+    g = n_groups / (n_groups - 1)
+    k_total = k + k_absorbed - nested + (1 if nested > 0 else 0)
     return g * (n - 1) / (n - k_total)
 
 
+def crv1_df(preset: str, n: int, k: int, n_groups: int, k_absorbed: int) -> int:
+    """Degrees of freedom of the reference t distribution of CRV1 under each preset.
+
+    ``stata`` and ``fixest``: G - 1.  ``linearmodels``: the residual degrees of freedom
+    N - k - k_absorbed (linearmodels 7.1 uses t(df_resid) when ``debiased=True``).
+    """
+    if preset == "linearmodels":
+        return n - k - k_absorbed
+    return n_groups - 1
+
+
+def warn_few_clusters(n_groups: int, kind: str, name: str) -> None:
+    """Warn that analytic cluster-robust inference is unreliable with few clusters."""
+    if n_groups < FEW_CLUSTERS:
+        warnings.warn(
+            f"inference={kind!r} clusters on {name!r} with only {n_groups} clusters (fewer than "
+            f"{FEW_CLUSTERS}): t-tests over-reject. Use the wild cluster bootstrap "
+            "(inference='wild') or CR2 (inference='cr2'); for likelihood models inference='score'.",
+            FewClustersWarning,
+            stacklevel=4,
+        )
+
+
+def _sandwich(bread: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    return bread @ (scores.T @ scores) @ bread
+
+
+def _psd_clip(cov: np.ndarray) -> tuple[np.ndarray, int]:
+    """Set negative eigenvalues to zero (Cameron, Gelbach and Miller 2011, section 2.3)."""
+    vals, vecs = np.linalg.eigh((cov + cov.T) / 2)
+    n_negative = int(np.sum(vals < 0))
+    if n_negative == 0:
+        return cov, 0
+    return (vecs * np.clip(vals, 0, None)) @ vecs.T, n_negative
+
+
+def _intersection_codes(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.unique(a.astype(np.int64) * (int(b.max()) + 1) + b, return_inverse=True)[1].ravel()
+
+
+def twoway_cluster_cov(
+    bread: np.ndarray, scores_obs: np.ndarray, codes1: np.ndarray, codes2: np.ndarray
+) -> tuple[np.ndarray, int, int]:
+    r"""Cameron-Gelbach-Miller two-way cluster sandwich before small-sample scaling.
+
+    Notes
+    -----
+    .. math:: V = V_1 + V_2 - V_{12}
+
+    where :math:`V_j = M (\sum_g s_g s_g') M` with cluster sums of scores by the first, the
+    second and the intersection of both variables.  V need not be positive semi-definite; when it
+    is not, negative eigenvalues are set to zero (CGM 2011, section 2.3) and their number is
+    returned.
+
+    Returns
+    -------
+    cov, n_negative_eigenvalues, min_groups
+    """
+    inter = _intersection_codes(codes1, codes2)
+    parts = [_sandwich(bread, _sum_by_group(scores_obs, c)) for c in (codes1, codes2, inter)]
+    cov, n_negative = _psd_clip(parts[0] + parts[1] - parts[2])
+    g_min = int(min(codes1.max() + 1, codes2.max() + 1))
+    return cov, n_negative, g_min
+
+
+def default_lags(n_periods: int) -> int:
+    """Newey-West bandwidth floor(4 (T/100)^(2/9))."""
+    return int(np.floor(4 * (n_periods / 100) ** (2 / 9)))
+
+
+def driscoll_kraay_meat(scores_obs: np.ndarray, time_codes: np.ndarray, lags: int) -> np.ndarray:
+    r"""Bartlett-weighted long-run covariance of the cross-sectional sums of scores.
+
+    Notes
+    -----
+    With :math:`h_t = \sum_i x_{it} u_{it}` over the periods t = 1..T (time codes in order),
+
+    .. math:: S = \Gamma_0 + \sum_{l=1}^{L} \Bigl(1 - \frac{l}{L+1}\Bigr)(\Gamma_l + \Gamma_l'),
+              \qquad \Gamma_l = \sum_{t=l+1}^{T} h_t h_{t-l}'.
+    """
+    h = _sum_by_group(scores_obs, time_codes)
+    meat = h.T @ h
+    for lag in range(1, lags + 1):
+        gamma = h[lag:].T @ h[:-lag]
+        meat += (1 - lag / (lags + 1)) * (gamma + gamma.T)
+    return meat
+
+
+def _cluster_names(design: LinearDesign | LikelihoodDesign, spec: InferenceSpec) -> tuple[str, ...]:
+    names = spec.cluster if spec.cluster is not None else design.default_cluster
+    if not names or len(names) != 2:
+        raise SpecificationError(
+            f"inference='twoway' needs two clustering variables, found {names}; pass "
+            "inference={'kind': 'twoway', 'cluster': ('firm_id', 'cluster_year')}."
+        )
+    missing = [n for n in names if n not in design.groups]
+    if missing:
+        raise SpecificationError(
+            f"cannot cluster on {missing}: the estimation sample keeps {sorted(design.groups)}."
+        )
+    return tuple(names)
+
+
 def linear_inference(design: LinearDesign, spec: InferenceSpec) -> Inference:
+    """Covariance (or bootstrap) of a least-squares fit; see :class:`InferenceSpec` for kinds.
+
+    Notes
+    -----
+    Every kind is a sandwich :math:`M\\,\\hat\\Omega\\,M` with :math:`M = (X'X)^{-1}` on the
+    transformed design; see :func:`crv1_scale` for CRV1 presets,
+    :mod:`gvcpanel.inference.biasreduced` for CR2/CR3, :func:`twoway_cluster_cov`,
+    :func:`driscoll_kraay_meat`, and :mod:`gvcpanel.inference.bootstrap` for ``"wild"``.
+    """
     X, u = design.X, design.resid
     n, k = X.shape
     bread = np.linalg.inv(X.T @ X)
     df_resid = n - k - design.k_absorbed
+    names = design.names
     if spec.kind == "unadjusted":
         sigma2 = float(u @ u) / df_resid
-        return Inference(spec, "conventional (homoskedastic)", _frame(sigma2 * bread, design.names), df_resid)
+        return Inference(spec, "conventional (homoskedastic)", _frame(sigma2 * bread, names), df_resid)
     if spec.kind == "robust":
         meat = (X * u[:, None] ** 2).T @ X
         cov = bread @ meat @ bread * n / df_resid
-        return Inference(spec, "heteroskedasticity-robust (HC1)", _frame(cov, design.names), df_resid)
-    if spec.kind == "cluster":
+        return Inference(spec, "heteroskedasticity-robust (HC1)", _frame(cov, names), df_resid)
+    if spec.kind in ("cluster", "wild"):
         name, codes = cluster_codes(design, spec)
         scores = _sum_by_group(X * u[:, None], codes)
         n_groups = scores.shape[0]
-        scale = crv1_scale(spec.preset, n, k, n_groups, design.k_absorbed, design.absorbed_nested.get(name, 0))
-        cov = scale * bread @ (scores.T @ scores) @ bread
+        nested = design.absorbed_nested.get(name, 0)
+        scale = crv1_scale(spec.preset, n, k, n_groups, design.k_absorbed, nested)
+        cov = _frame(scale * _sandwich(bread, scores), names)
+        df = crv1_df(spec.preset, n, k, n_groups, design.k_absorbed)
+        sizes = cluster_size_summary(codes)
+        if spec.kind == "wild":
+            from gvcpanel.inference.bootstrap import wild_inference  # bootstrap imports this module
+
+            return wild_inference(design, spec, cov, name, sizes)
+        warn_few_clusters(n_groups, spec.kind, name)
+        dist = f"t({df})"
         return Inference(
             spec,
-            f"cluster-robust CRV1 by {name} ({spec.preset} preset), t({n_groups - 1})",
-            _frame(cov, design.names),
+            f"cluster-robust CRV1 by {name} ({spec.preset} preset), {dist}",
+            cov,
+            df,
+            n_clusters=n_groups,
+            cluster_sizes=sizes,
+            details={"scale": scale},
+        )
+    if spec.kind in ("cr2", "cr3"):
+        from gvcpanel.inference.biasreduced import bias_reduced_cov
+
+        name, codes = cluster_codes(design, spec)
+        cov_arr, df_terms = bias_reduced_cov(X, u, codes, bread, spec.kind)
+        n_groups = int(codes.max()) + 1
+        warn_few_clusters(n_groups, spec.kind, name)
+        label = (
+            f"bias-reduced CR2 by {name}, Satterthwaite t"
+            if spec.kind == "cr2"
+            else f"jackknife CR3 by {name}, t({n_groups - 1})"
+        )
+        return Inference(
+            spec,
+            label,
+            _frame(cov_arr, names),
             n_groups - 1,
+            df_by_term=None if df_terms is None else pd.Series(df_terms, index=list(names)),
             n_clusters=n_groups,
             cluster_sizes=cluster_size_summary(codes),
         )
-    raise SpecificationError(f"inference={spec.kind!r} is not available for linear models yet.")
+    if spec.kind == "twoway":
+        first, second = _cluster_names(design, spec)
+        codes1, codes2 = np.asarray(design.groups[first]), np.asarray(design.groups[second])
+        cov_arr, n_negative, g_min = twoway_cluster_cov(bread, X * u[:, None], codes1, codes2)
+        nested = max(design.absorbed_nested.get(first, 0), design.absorbed_nested.get(second, 0))
+        scale = crv1_scale(spec.preset, n, k, g_min, design.k_absorbed, nested)
+        df = crv1_df(spec.preset, n, k, g_min, design.k_absorbed)
+        warn_few_clusters(g_min, spec.kind, f"{first} and {second}")
+        smaller = first if codes1.max() <= codes2.max() else second
+        return Inference(
+            spec,
+            f"two-way cluster-robust by {first} and {second} ({spec.preset} preset), t({df})",
+            _frame(scale * cov_arr, names),
+            df,
+            n_clusters=g_min,
+            cluster_sizes=cluster_size_summary(np.asarray(design.groups[smaller])),
+            details={"n_negative_eigenvalues": n_negative, "scale": scale},
+        )
+    if spec.kind == "driscoll_kraay":
+        return _driscoll_kraay(design, spec, bread)
+    raise SpecificationError(f"inference={spec.kind!r} is not available for linear models.")
+
+
+def _driscoll_kraay(design: LinearDesign, spec: InferenceSpec, bread: np.ndarray) -> Inference:
+    r"""Driscoll-Kraay covariance.
+
+    Notes
+    -----
+    :math:`V = c\, M S M` with S from :func:`driscoll_kraay_meat`.  Presets ``stata`` and
+    ``fixest`` use fixest's ``vcov="DK"`` convention (pyfixest 0.60): c = T/(T-1) (N-1)/(N-K),
+    K = k + k_absorbed, t(T-1).  Stata's ``xtscc`` is not matched.  ``linearmodels``
+    (``cov_type="kernel"``, Bartlett): c = N/(N-k-k_absorbed), t(N-k-k_absorbed).
+    """
+    if design.time is None or design.time not in design.groups:
+        raise SpecificationError(
+            "inference='driscoll_kraay' needs the period of each row; the design has no time "
+            f"variable (time={design.time!r}, groups={sorted(design.groups)})."
+        )
+    X, u = design.X, design.resid
+    n, k = X.shape
+    time_codes = np.asarray(design.groups[design.time])
+    n_periods = int(time_codes.max()) + 1
+    lags = default_lags(n_periods) if spec.lags is None else int(spec.lags)
+    if not 0 <= lags < n_periods:
+        raise SpecificationError(f"lags={lags} must lie in 0..{n_periods - 1} (T={n_periods} periods).")
+    meat = driscoll_kraay_meat(X * u[:, None], time_codes, lags)
+    if spec.preset == "linearmodels":
+        scale = n / (n - k - design.k_absorbed)
+        df = n - k - design.k_absorbed
+    else:
+        scale = n_periods / (n_periods - 1) * (n - 1) / (n - k - design.k_absorbed)
+        df = n_periods - 1
+    return Inference(
+        spec,
+        f"Driscoll-Kraay ({lags} lags, Bartlett; {spec.preset} preset), t({df})",
+        _frame(scale * bread @ meat @ bread, design.names),
+        df,
+        details={"lags": lags, "n_periods": n_periods, "scale": scale},
+    )
 
 
 def likelihood_inference(design: LikelihoodDesign, spec: InferenceSpec) -> Inference:
+    """Model-based, cluster sandwich, two-way cluster sandwich or score bootstrap."""
     bread = np.linalg.inv(design.information)
+    n, k = design.scores.shape
     if spec.kind == "unadjusted":
         return Inference(spec, "model-based (inverse information)", _frame(bread, design.names), None)
-    if spec.kind == "cluster":
+    if spec.kind in ("cluster", "score"):
         name, codes = cluster_codes(design, spec)
         scores = _sum_by_group(design.scores, codes)
         n_groups = scores.shape[0]
-        n, k = design.scores.shape
         # statsmodels' default correction for cluster-robust GLM covariances
         scale = n_groups / (n_groups - 1) * (n - 1) / (n - k)
-        cov = scale * bread @ (scores.T @ scores) @ bread
+        cov = _frame(scale * _sandwich(bread, scores), design.names)
+        sizes = cluster_size_summary(codes)
+        if spec.kind == "score":
+            from gvcpanel.inference.score import score_inference
+
+            return score_inference(design, spec, cov, name, sizes)
+        warn_few_clusters(n_groups, spec.kind, name)
         return Inference(
             spec,
             f"cluster-robust sandwich by {name}, G/(G-1)(N-1)/(N-K), t({n_groups - 1})",
-            _frame(cov, design.names),
+            cov,
             n_groups - 1,
             n_clusters=n_groups,
-            cluster_sizes=cluster_size_summary(codes),
+            cluster_sizes=sizes,
         )
-    raise SpecificationError(f"inference={spec.kind!r} is not available for likelihood models yet.")
+    if spec.kind == "twoway":
+        first, second = _cluster_names(design, spec)
+        codes1, codes2 = np.asarray(design.groups[first]), np.asarray(design.groups[second])
+        cov_arr, n_negative, g_min = twoway_cluster_cov(bread, design.scores, codes1, codes2)
+        scale = g_min / (g_min - 1) * (n - 1) / (n - k)
+        warn_few_clusters(g_min, spec.kind, f"{first} and {second}")
+        smaller = first if codes1.max() <= codes2.max() else second
+        return Inference(
+            spec,
+            f"two-way cluster-robust sandwich by {first} and {second}, t({g_min - 1})",
+            _frame(scale * cov_arr, design.names),
+            g_min - 1,
+            n_clusters=g_min,
+            cluster_sizes=cluster_size_summary(np.asarray(design.groups[smaller])),
+            details={"n_negative_eigenvalues": n_negative},
+        )
+    raise SpecificationError(
+        f"inference={spec.kind!r} is not available for likelihood models; use 'unadjusted', "
+        "'cluster', 'twoway' or 'score'."
+    )
