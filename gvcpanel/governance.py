@@ -199,13 +199,21 @@ HS_RULES: tuple[Rule, ...] = (
 # --- Gereffi, Humphrey & Sturgeon (2005): five types --------------------------------------------
 
 
+def _high(frame: pd.DataFrame, column: str, cut: float) -> pd.Series:
+    """A 0-1 index (or 'high'/'low' text) as nullable boolean 'high'."""
+    values = frame[column]
+    if not (pd.api.types.is_numeric_dtype(values) or values.dtype == "boolean"):
+        return _flag(frame, column)
+    return pd.to_numeric(values).astype("Float64") >= cut
+
+
 def _ghs(complexity: bool, codifiable: bool, capable: bool | None) -> Predicate:
     def predicate(f: pd.DataFrame, t: Mapping[str, float]) -> pd.Series:
-        c = _flag(f, "transaction_complexity")
-        k = _flag(f, "codifiability")
+        c = _high(f, "transaction_complexity", t["high_at"])
+        k = _high(f, "codifiability", t["high_at"])
         out = (c if complexity else ~c) & (k if codifiable else ~k)
         if capable is not None:
-            s = _flag(f, "supplier_capability")
+            s = _high(f, "supplier_capability", t["high_at"])
             out = out & (s if capable else ~s)
         return out
 
@@ -258,8 +266,12 @@ SCHEMES: Mapping[str, Scheme] = MappingProxyType({
         column="governance_ghs",
         types=("market", "modular", "relational", "captive", "hierarchy"),
         rules=GHS_RULES,
-        default_thresholds=MappingProxyType({}),
-        threshold_notes=MappingProxyType({}),
+        default_thresholds=MappingProxyType({"high_at": 0.5}),
+        threshold_notes=MappingProxyType({
+            "high_at": "transaction_complexity, codifiability and supplier_capability are 0-1 "
+            "indices (schema); a value at or above this cut counts as 'high'. With 0/1 coding "
+            "any cut in (0, 1] gives the same result.",
+        }),
     ),
 })
 
@@ -455,7 +467,8 @@ def classify_governance(
         Four-type scheme (writes ``governance``) or five-type scheme (writes ``governance_ghs``).
     thresholds : Mapping[str, float], optional
         Overrides. Humphrey & Schmitz: ``dominant_buyer_share`` (default 0.5) and
-        ``market_min_buyers`` (default 3). The five-type scheme has none.
+        ``market_min_buyers`` (default 3). Five types: ``high_at`` (default 0.5), the cut at
+        or above which a 0-1 index counts as high.
 
     Returns
     -------
@@ -489,8 +502,9 @@ def classify_governance(
     Gereffi, Humphrey & Sturgeon (2005, Table 1), with C = complexity of transactions, K = ability
     to codify, S = supplier capability (1 = high): market (C0, K1, S1), modular (1, 1, 1),
     relational (1, 0, 1), captive (1, 1, 0), hierarchy (1, 0, 0). The other three combinations
-    are excluded by the source and stay missing with that reason. The three inputs may be stored
-    as 0/1 (1 = high), booleans or the text "high"/"low".
+    are excluded by the source and stay missing with that reason. The schema stores the three
+    inputs as 0-1 indices; "high" means ``value >= high_at`` (0/1 codes work unchanged); booleans
+    and the text "high"/"low" are accepted too.
     """
     spec, _ = _resolve(scheme, thresholds)
     if isinstance(panel, pd.DataFrame):

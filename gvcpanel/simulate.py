@@ -1,0 +1,727 @@
+r"""Simulated firm-year panels with known governance and upgrading effects.
+
+:func:`simulate_panel` draws a panel from the data-generating process (DGP) below;
+:func:`example_panel` is the embedded default (seed 20050, 3,000 firms, 30 clusters, 6 countries,
+2005-2019) that ``make replicate`` runs on, and :func:`example_truth` its true parameters.
+The example panel is simulated: it illustrates the methods, it is not evidence about real firms.
+
+Notes
+-----
+Indices: firm :math:`i`, year :math:`t`, cluster :math:`g(i)`, country :math:`k(g)`.
+:math:`\Lambda(x) = 1/(1+e^{-x})`; :math:`\Phi` the standard normal cdf.
+
+**Structure.** Cluster :math:`g` lies in country :math:`g \bmod K`; firms are spread uniformly over
+clusters; each cluster has a main sector and a firm is in it with probability 0.85 (otherwise a
+uniformly drawn sector). A share ``share_present_at_start`` of firms is observed from the first
+year, the others enter in a uniformly drawn later year. After entry a firm stays with
+probability :math:`1-` ``exit_rate`` each year (exit is independent of everything else), so the
+panel is unbalanced without gaps.
+
+**Capability and governance.** :math:`a_i \sim N(0,1)`, growth :math:`\gamma_i \sim U(0, 0.2)`,
+capability :math:`\kappa_{it} = a_i + \gamma_i (t - e_i)` with :math:`e_i` the entry year.
+Cluster propensity to serve a global buyer :math:`\lambda_g \sim N(0, \sigma_\lambda^2)` and a
+cluster-year buyer-arrival shock :math:`b_{gt} \sim N(0, \sigma_b^2)`. Governance
+:math:`G_{it} \in` {market, network, quasi_hierarchy, hierarchy} is a Markov chain. At entry,
+:math:`P(G=j) \propto \exp(s_j)` with :math:`s_\text{market}=0`,
+:math:`s_\text{network} = -2.5 + 0.6\kappa`, :math:`s_\text{qh} = -0.3 + \lambda_g - 0.3\kappa`,
+:math:`s_\text{hier} = -3`. Yearly transitions (the rest of the mass stays):
+
+- market -> quasi_hierarchy :math:`\Lambda(-2.2 + \lambda_g + b_{gt} - 0.2\kappa)` (entering a
+  global buyer's chain), -> network :math:`\Lambda(-4 + 0.5\kappa)`, -> hierarchy 0.005;
+- quasi_hierarchy -> network :math:`\Lambda(-4 + 0.8\kappa)`, -> market
+  :math:`\Lambda(-3 + 0.4\kappa - 0.5\lambda_g)` (rising capability loosens quasi-hierarchy),
+  -> hierarchy 0.01;
+- network -> market 0.04, -> quasi_hierarchy :math:`\Lambda(-3.5 + \lambda_g)`, -> hierarchy 0.005;
+- hierarchy -> quasi_hierarchy 0.03 (divestment).
+
+Governance is correlated within clusters through :math:`\lambda_g` and :math:`b_{gt}`. It depends
+on capability, never on the outcome shocks below, so it is strictly exogenous given the firm
+effect.
+
+**Governance indicators** are drawn from :math:`G_{it}` so that the Humphrey-Schmitz rules of
+:mod:`gvcpanel.governance` (default thresholds) recover it exactly where the indicators are
+observed (``indicator_noise`` flips each 0/1 indicator with that probability to stress the
+rules). Main-buyer share :math:`s`: market :math:`U(0.05, 0.4)`, network :math:`U(0.15, 0.45)`,
+quasi_hierarchy :math:`0.55 + 0.4\,\text{Beta}(2,2)`, hierarchy :math:`0.6 + 0.4\,\text{Beta}(2,2)`;
+``n_buyers`` :math:`= \max(\lceil 1/s \rceil, m) + \text{Poisson}(\mu)` with :math:`(m,\mu)` =
+(3, 3) market, (2, 2) network, (2, 1) quasi_hierarchy, (1, 0.5) hierarchy. ``buyer_owned`` = 1
+iff hierarchy. Quasi-hierarchy: buyer sets design w.p. 0.85, else monitors the process for sure;
+otherwise monitors w.p. 0.6. Network: joint development = 1, design w.p. 0.3, monitoring w.p. 0.3.
+Market: design = monitoring = joint development = 0. Hierarchy: design = monitoring = 1, joint
+development w.p. 0.3. Five-type (GHS 2005) indices, drawn "high" :math:`U(0.55, 1)` or "low"
+:math:`U(0, 0.45)`: market (C low, K high, S high), network -> modular or relational (K high for
+firms with a codifiable product, probability 0.5), quasi_hierarchy -> captive (C high, K high,
+S low), hierarchy (C high, K low, S low). ``global_buyer`` = 1 w.p. 0.2 / 0.3 / 0.9 / 0.95.
+
+**Controls.** log employees :math:`= \mu_i + 0.03 (t - e_i) + \text{random walk (sd 0.08)}`,
+:math:`\mu_i \sim N(3.8, 1)` for incumbents, :math:`N(3.0, 0.8)` for entrants; stored rounded
+(at least 1). ``firm_age`` = year - founding year (integer years; incumbents' age in the first
+year :math:`\sim` Poisson(14), entrants' age at entry :math:`\sim` Poisson(1.5)).
+``foreign_owned`` :math:`\sim` Bernoulli(0.15) at entry, switching to 1 at rate 0.01 a year.
+``export_share`` = clip(0.15 + 0.25 qh + 0.15 hier + 0.10 network + :math:`x_i` +
+:math:`N(0, 0.05^2)`, 0, 1) rounded to 3 decimals, :math:`x_i \sim N(0, 0.12^2)`.
+Hazards and regressions use the stored values.
+
+**Strategic network, first and exogenous to upgrading.** With firm propensity
+:math:`\nu_i \sim N(0, 0.6^2)` + cluster effect :math:`N(0, 0.3^2)`: ``n_partners`` ~
+Poisson(exp(0.8 + :math:`\nu_i` + 0.5 network - 0.2 qh + 0.02 (t - t_0))), ``alliance`` ~
+Bernoulli(:math:`\Lambda(-1.5 + \nu_i + 0.8` network)), ``university_link`` ~
+Bernoulli(:math:`\Lambda(-2 + \nu_i + 0.3 a_i)`), ``association_member`` ~
+Bernoulli(:math:`\Lambda(-0.5 + \alpha_g + 0.5\nu_i)`), :math:`\alpha_g \sim N(0,1)`.
+Item missingness is applied next (below); then network strength is computed exactly as the
+package defines it (:func:`gvcpanel.upgrading.network_strength`): with :math:`m, s` the mean and
+standard deviation (ddof = 1) of :math:`\log(1 + \text{n\_partners})` over firm-years where it is
+observed, :math:`I_{it} = (\log(1+n_{it}) - m)/s + \text{alliance} + \text{university\_link} +
+\text{association\_member}` and :math:`\text{NS}^c_{it} = I_{it} - \bar I` with :math:`\bar I`
+the mean over firm-years where :math:`I` is observed. Events use :math:`\text{NS}^c` computed
+from the latent (unmasked) components with these same constants, so the estimator's centred
+variable equals the DGP's wherever it is observed.
+
+**Upgrading hazards** (complementary log-log, calendar-year baselines, no frailty). For
+outcome :math:`u` and at-risk firm-year,
+
+.. math::
+
+    \log(-\log(1 - h^u_{it})) = \alpha^u_t + \beta^u_\text{net}\,\text{network} +
+    \beta^u_\text{qh}\,\text{qh} + \beta^u_\text{hier}\,\text{hier} +
+    \beta^u_\text{emp}\log(\text{employees}) + \beta^u_\text{age}\,\text{firm\_age} +
+    \beta^u_\text{for}\,\text{foreign\_owned} + \beta^u_\text{exp}\,\text{export\_share}
+    \;[+\; \beta_\text{ns}\text{NS}^c + \beta_\text{int}\,\text{qh}\cdot\text{NS}^c]_{u=\text{functional}}
+
+with :math:`\alpha^u_t = \alpha^u_0 + \delta^u (t - t_0)`; ``firm_age`` in years. So the
+coefficients are log hazard ratios of the discrete-time proportional hazards model.
+
+- process: ``iso_certified`` is absorbing. The status in the first observed year is a draw
+  from before the panel (left truncation: :math:`P = \Lambda(-1.5 + 0.8\,\text{qh} + 0.5\,
+  \text{hier} + 0.3\,\text{foreign})`); from the second observed year on, a firm not yet
+  certified certifies with probability :math:`h^\text{process}_{it}`. The risk set is therefore
+  {(i, t): t after the firm's first year, iso_certified(i, t-1) = 0}; firms certified when first
+  observed are never at risk.
+- product: ``new_product`` is drawn in every observed year (the first year included) with
+  probability :math:`h^\text{product}_{it}`. Because later new products follow the same hazard,
+  the hazard of the first *observed* new product is :math:`h^\text{product}` whatever happened
+  before the panel.
+- functional: ``function_level`` (0-3) starts from a pre-panel draw (incumbents
+  (0.5, 0.3, 0.13, 0.07), entrants (0.75, 0.2, 0.04, 0.01)); from the second observed year on, a
+  firm below 3 steps up by one with probability :math:`h^\text{functional}_{it}`; the hazard
+  does not depend on the current level, so every step has the same coefficients.
+- intersectoral: ``new_sector_entry`` drawn every observed year with :math:`h^\text{inter}`
+  (sector itself is kept fixed).
+
+**Within-cluster correlation without frailty.** Event uniforms follow a Gaussian copula,
+:math:`U^u_{it} = \Phi(\sqrt{\rho}\, c^u_{gt} + \sqrt{1-\rho}\,\varepsilon^u_{it})`,
+:math:`c^u_{gt}, \varepsilon^u_{it}` iid :math:`N(0,1)`, independent over years and outcomes,
+and the event occurs iff :math:`U^u_{it} < h^u_{it}`. Each :math:`U^u_{it}` is uniform and
+independent of the covariates and of the firm's past, so :math:`P(\text{event} \mid
+\text{at risk}, x_{it}) = h^u_{it}` exactly, while events are correlated within cluster-years
+(clustered standard errors matter). There is no firm frailty: with a frailty :math:`v_i` the
+coefficients above would be conditional on :math:`v_i`, and the estimator (which integrates
+over :math:`v_i` and loses frail firms from the risk set) would estimate attenuated,
+population-averaged log hazard ratios instead of the stored truth.
+
+**Continuous outcomes** (two-way fixed-effects estimands). With firm effect
+:math:`\eta_i = 3 + 0.3 a_i + N(0, 0.3^2)`, year effect :math:`\tau_t = 0.02 (t - t_0) +
+N(0, 0.03^2)`, cluster-year shock :math:`\omega_{gt} \sim N(0, \sigma_\omega^2)` and noise
+:math:`\epsilon_{it} \sim N(0, \sigma_\epsilon^2)` independent of everything above,
+
+.. math::
+
+    \text{labour\_productivity}_{it} = \eta_i + \tau_t + \omega_{gt} + \theta_\text{qh}\text{qh}
+    + \theta_\text{net}\text{network} + \theta_\text{hier}\text{hier} + \theta_\text{emp}
+    \log(\text{employees}) + \theta_\text{for}\text{foreign\_owned} + \theta_\text{exp}
+    \text{export\_share} + \epsilon_{it},
+
+and the same form for :math:`\log(\text{unit\_value})` (own firm effect
+:math:`2 + 0.2 a_i + N(0, 0.3^2)`, own shocks, coefficients ``unit_value_*``). Capability enters
+only through the firm effect, so governance is strictly exogenous given :math:`\eta_i`; firm age
+has no effect (with firm and year effects it is collinear with them anyway).
+``defect_rate`` = :math:`\Lambda(-2.5 + d_i - 0.3\,\text{qh} - 0.4\,\text{iso\_certified} +
+N(0, 0.3^2))`, :math:`d_i \sim N(0, 0.5^2)`.
+
+**Item missingness** (MCAR): each value of ``main_buyer_share, n_buyers, buyer_sets_design,
+buyer_monitors_process, buyer_owned, joint_development, global_buyer, transaction_complexity,
+codifiability, supplier_capability, n_partners, alliance, university_link, association_member,
+labour_productivity, defect_rate, unit_value`` is set missing independently with probability
+``missing_rate`` (default 0.03); the counts are in :attr:`SimulatedPanel.missing_counts`. Keys,
+``governance``, the event and level variables and the controls are complete.
+
+**True parameters** (defaults; log hazard ratios for hazards, log points for the linear
+outcomes), as stored in :class:`TrueParameters`:
+
+==========================  =========  =========  ===========  =============  ============  ==========
+term                        process    product    functional   intersectoral  productivity  unit_value
+==========================  =========  =========  ===========  =============  ============  ==========
+network                      0.35       0.30       0.40         0.30           0.10          0.05
+quasi_hierarchy              0.60       0.40      -0.50        -0.30           0.15          0.12
+hierarchy                    0.30       0.15      -0.40        -0.30           0.20          0.08
+log(employees)               0.20       0.10       0.10         0.05           0.10          0.05
+firm_age (per year)         -0.010     -0.010     -0.005        0.0            (absorbed)    (absorbed)
+foreign_owned                0.25       0.20      -0.10         0.0            0.10          0.05
+export_share                 0.50       0.30       0.20         0.0            0.20          0.10
+network_strength_c                                 0.20
+qh:network_strength_c                              0.30
+baseline level (t0)         -3.30      -2.40      -3.20        -4.00
+baseline trend per year      0.03       0.02       0.02         0.0
+==========================  =========  =========  ===========  =============  ============  ==========
+
+Nuisance settings (``**options``, see :class:`SimulationOptions`): event copula correlation
+:math:`\rho = 0.2`, :math:`\sigma_\lambda = 0.8`, :math:`\sigma_b = 0.5`,
+:math:`\sigma_\omega = 0.1`, :math:`\sigma_\epsilon = 0.25`.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.special import expit, ndtri
+
+from gvcpanel.errors import SpecificationError
+
+__all__ = [
+    "SimulatedPanel",
+    "SimulationOptions",
+    "TrueParameters",
+    "example_panel",
+    "example_truth",
+    "simulate_panel",
+]
+
+EXAMPLE_SEED = 20050
+GOVERNANCE_STATES = ("market", "network", "quasi_hierarchy", "hierarchy")
+SECTORS = ("apparel", "footwear", "electronics", "auto_parts", "furniture")
+HAZARD_OUTCOMES = ("process", "product", "functional", "intersectoral")
+LINEAR_OUTCOMES = ("productivity", "unit_value")
+_TERMS = {
+    "network": "network",
+    "quasi_hierarchy": "quasi_hierarchy",
+    "hierarchy": "hierarchy",
+    "log_employees": "log(employees)",
+    "firm_age": "firm_age",
+    "foreign_owned": "foreign_owned",
+    "export_share": "export_share",
+    "network_strength": "network_strength_c",
+    "interaction": "quasi_hierarchy:network_strength_c",
+    "baseline_level": "baseline level (first year)",
+    "baseline_trend": "baseline trend (per year)",
+}
+_OUTCOME_LABEL = {
+    "process": "process hazard (first ISO certification)",
+    "product": "product hazard (first new product)",
+    "functional": "functional hazard (step up function_level)",
+    "intersectoral": "intersectoral hazard (new_sector_entry)",
+    "productivity": "labour_productivity",
+    "unit_value": "log(unit_value)",
+    "defect": "logit(defect_rate)",
+}
+MISSING_FIELDS = (
+    "main_buyer_share", "n_buyers", "buyer_sets_design", "buyer_monitors_process", "buyer_owned",
+    "joint_development", "global_buyer", "transaction_complexity", "codifiability",
+    "supplier_capability", "n_partners", "alliance", "university_link", "association_member",
+    "labour_productivity", "defect_rate", "unit_value",
+)
+
+
+@dataclass(frozen=True)
+class TrueParameters:
+    """True coefficients of the simulation, on the scale the estimators report.
+
+    Hazard coefficients (``process_*``, ``product_*``, ``functional_*``, ``intersectoral_*``) are
+    log hazard ratios of the complementary log-log discrete-time hazard; ``firm_age`` is per
+    year of age; ``functional_network_strength`` multiplies centred network strength and
+    ``functional_interaction`` the product quasi_hierarchy x centred network strength.
+    ``*_baseline_level`` and ``*_baseline_trend`` give the calendar-year log baseline
+    :math:`\\alpha_t = \\text{level} + \\text{trend}(t - t_0)` at all covariates zero.
+    ``productivity_*`` and ``unit_value_*`` are coefficients of ``labour_productivity`` and
+    log(``unit_value``) in the two-way (firm, year) fixed-effects model; ``defect_*`` are on the
+    logit scale of ``defect_rate``.
+    """
+
+    process_network: float = 0.35
+    process_quasi_hierarchy: float = 0.60
+    process_hierarchy: float = 0.30
+    process_log_employees: float = 0.20
+    process_firm_age: float = -0.010
+    process_foreign_owned: float = 0.25
+    process_export_share: float = 0.50
+    process_baseline_level: float = -3.30
+    process_baseline_trend: float = 0.03
+    product_network: float = 0.30
+    product_quasi_hierarchy: float = 0.40
+    product_hierarchy: float = 0.15
+    product_log_employees: float = 0.10
+    product_firm_age: float = -0.010
+    product_foreign_owned: float = 0.20
+    product_export_share: float = 0.30
+    product_baseline_level: float = -2.40
+    product_baseline_trend: float = 0.02
+    functional_network: float = 0.40
+    functional_quasi_hierarchy: float = -0.50
+    functional_hierarchy: float = -0.40
+    functional_network_strength: float = 0.20
+    functional_interaction: float = 0.30
+    functional_log_employees: float = 0.10
+    functional_firm_age: float = -0.005
+    functional_foreign_owned: float = -0.10
+    functional_export_share: float = 0.20
+    functional_baseline_level: float = -3.20
+    functional_baseline_trend: float = 0.02
+    intersectoral_network: float = 0.30
+    intersectoral_quasi_hierarchy: float = -0.30
+    intersectoral_hierarchy: float = -0.30
+    intersectoral_log_employees: float = 0.05
+    intersectoral_firm_age: float = 0.0
+    intersectoral_foreign_owned: float = 0.0
+    intersectoral_export_share: float = 0.0
+    intersectoral_baseline_level: float = -4.00
+    intersectoral_baseline_trend: float = 0.0
+    productivity_network: float = 0.10
+    productivity_quasi_hierarchy: float = 0.15
+    productivity_hierarchy: float = 0.20
+    productivity_log_employees: float = 0.10
+    productivity_foreign_owned: float = 0.10
+    productivity_export_share: float = 0.20
+    unit_value_network: float = 0.05
+    unit_value_quasi_hierarchy: float = 0.12
+    unit_value_hierarchy: float = 0.08
+    unit_value_log_employees: float = 0.05
+    unit_value_foreign_owned: float = 0.05
+    unit_value_export_share: float = 0.10
+    defect_quasi_hierarchy: float = -0.30
+    defect_iso_certified: float = -0.40
+    first_year: int = 2005
+
+    def as_dict(self) -> dict[str, float]:
+        """Every coefficient by key (``first_year`` excluded)."""
+        out = asdict(self)
+        out.pop("first_year")
+        return out
+
+    def to_frame(self) -> pd.DataFrame:
+        """Tidy table: ``key``, ``outcome``, ``term`` (as the estimators label it), ``value``, ``scale``."""
+        rows = []
+        for key, value in self.as_dict().items():
+            outcome = next(o for o in _OUTCOME_LABEL if key.startswith(o + "_"))
+            name = key[len(outcome) + 1:]
+            term = _TERMS.get(name, name)
+            if outcome in HAZARD_OUTCOMES:
+                scale = "log hazard (baseline)" if name.startswith("baseline") else "log hazard ratio (cloglog)"
+            elif outcome == "defect":
+                scale = "logit"
+            else:
+                scale = "log points (two-way FE)"
+            rows.append({"key": key, "outcome": _OUTCOME_LABEL[outcome], "term": term,
+                         "value": float(value), "scale": scale})
+        return pd.DataFrame(rows)
+
+    def baseline(self, outcome: str, years: tuple[int, int]) -> pd.Series:
+        """Log baseline hazard :math:`\\alpha_t` of a hazard outcome for each year in ``years``."""
+        if outcome not in HAZARD_OUTCOMES:
+            raise SpecificationError(
+                f"unknown hazard outcome {outcome!r}; expected one of {list(HAZARD_OUTCOMES)}."
+            )
+        grid = np.arange(years[0], years[1] + 1)
+        level = getattr(self, f"{outcome}_baseline_level")
+        trend = getattr(self, f"{outcome}_baseline_trend")
+        return pd.Series(level + trend * (grid - self.first_year), index=pd.Index(grid, name="year"))
+
+
+@dataclass(frozen=True)
+class SimulationOptions:
+    """Nuisance settings of the DGP (see the module Notes)."""
+
+    share_present_at_start: float = 0.6
+    exit_rate: float = 0.05
+    missing_rate: float = 0.03
+    event_rho: float = 0.2
+    qh_cluster_sd: float = 0.8
+    buyer_arrival_sd: float = 0.5
+    outcome_cluster_year_sd: float = 0.10
+    outcome_noise_sd: float = 0.25
+    indicator_noise: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("share_present_at_start", "exit_rate", "missing_rate", "indicator_noise"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise SpecificationError(f"option {name} must lie in [0, 1], found {value!r}.")
+        if not 0.0 <= self.event_rho < 1.0:
+            raise SpecificationError(f"option event_rho must lie in [0, 1), found {self.event_rho!r}.")
+
+
+@dataclass(frozen=True)
+class SimulatedPanel:
+    """A simulated panel with its truth.
+
+    Attributes
+    ----------
+    frame : pandas.DataFrame
+        The simulated firm-years (columns ``firm_id``, ``year``, ... in schema names).
+    truth : TrueParameters
+    options : SimulationOptions
+    seed : int
+    missing_counts : Mapping[str, int]
+        Values set missing (MCAR) per field.
+    network_strength_constants : Mapping[str, float]
+        ``log1p_partners_mean``, ``log1p_partners_sd`` and ``index_mean`` used for centring.
+    panel : FirmPanel
+        The validated panel (built from ``frame`` on first access).
+    """
+
+    frame: pd.DataFrame = field(repr=False)
+    truth: TrueParameters
+    options: SimulationOptions
+    seed: int
+    missing_counts: Mapping[str, int]
+    network_strength_constants: Mapping[str, float]
+
+    @functools.cached_property
+    def panel(self) -> Any:
+        from gvcpanel.io import load_panel
+
+        return load_panel(self.frame)
+
+
+def _resolve_params(params: Mapping[str, float] | None) -> TrueParameters:
+    valid = {f.name for f in fields(TrueParameters)} - {"first_year"}
+    unknown = sorted(set(params or {}) - valid)
+    if unknown:
+        raise SpecificationError(
+            f"unknown true parameter(s) {unknown}; valid keys: {sorted(valid)}."
+        )
+    return replace(TrueParameters(), **{k: float(v) for k, v in (params or {}).items()})
+
+
+def _resolve_options(options: Mapping[str, Any]) -> SimulationOptions:
+    valid = {f.name for f in fields(SimulationOptions)}
+    unknown = sorted(set(options) - valid)
+    if unknown:
+        raise SpecificationError(f"unknown simulation option(s) {unknown}; valid: {sorted(valid)}.")
+    return SimulationOptions(**options)
+
+
+def _categorical_draw(prob: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Row-wise draw from probability rows using one uniform per row."""
+    return (u[:, None] > np.cumsum(prob, axis=1)[:, :-1]).sum(axis=1)
+
+
+def _copula_events(rng: np.random.Generator, hazard: np.ndarray, cluster: np.ndarray,
+                   n_clusters: int, rho: float) -> np.ndarray:
+    """Event iff Phi(sqrt(rho) c_g + sqrt(1-rho) e_i) < h, i.e. latent normal < ndtri(h)."""
+    shock = rng.standard_normal(n_clusters)[cluster]
+    latent = np.sqrt(rho) * shock + np.sqrt(1.0 - rho) * rng.standard_normal(cluster.size)
+    return latent < ndtri(hazard)
+
+
+def _cloglog(eta: np.ndarray) -> np.ndarray:
+    return -np.expm1(-np.exp(eta))
+
+
+def _linear_index(tp: TrueParameters, prefix: str, state: np.ndarray, log_emp: np.ndarray,
+                  age: np.ndarray, foreign: np.ndarray, export: np.ndarray,
+                  with_age: bool = True) -> np.ndarray:
+    eta = (getattr(tp, f"{prefix}_network") * (state == 1)
+           + getattr(tp, f"{prefix}_quasi_hierarchy") * (state == 2)
+           + getattr(tp, f"{prefix}_hierarchy") * (state == 3)
+           + getattr(tp, f"{prefix}_log_employees") * log_emp
+           + getattr(tp, f"{prefix}_foreign_owned") * foreign
+           + getattr(tp, f"{prefix}_export_share") * export)
+    if with_age:
+        eta = eta + getattr(tp, f"{prefix}_firm_age") * age
+    return eta
+
+
+def simulate_panel(
+    n_firms: int = 3000,
+    n_clusters: int = 30,
+    n_countries: int = 6,
+    years: tuple[int, int] = (2005, 2019),
+    seed: int = 0,
+    params: Mapping[str, float] | None = None,
+    **options: Any,
+) -> SimulatedPanel:
+    """Simulate a firm-year panel from the documented DGP (module Notes).
+
+    Parameters
+    ----------
+    n_firms, n_clusters, n_countries : int
+        Firms are spread over clusters; cluster ``g`` lies in country ``g mod n_countries``.
+    years : (int, int)
+        First and last calendar year, inclusive.
+    seed : int
+        Seed of :func:`numpy.random.default_rng`; equal seeds give equal panels.
+    params : Mapping[str, float], optional
+        Overrides of :class:`TrueParameters` by key (for example
+        ``{"process_quasi_hierarchy": 0.0}`` for size checks). Random draws do not depend on the
+        parameters, so panels with the same seed differ only through the changed effects.
+    **options
+        Fields of :class:`SimulationOptions` (for example ``missing_rate=0.0``).
+
+    Returns
+    -------
+    SimulatedPanel
+
+    Raises
+    ------
+    SpecificationError
+        Unknown parameter or option key, or impossible dimensions.
+    """
+    tp = _resolve_params(params)
+    tp = replace(tp, first_year=int(years[0]))
+    opt = _resolve_options(options)
+    n_years = int(years[1]) - int(years[0]) + 1
+    if n_firms < 1 or n_clusters < 1 or n_countries < 1 or n_years < 2:
+        raise SpecificationError(
+            f"need n_firms, n_clusters, n_countries >= 1 and at least two years; found "
+            f"n_firms={n_firms}, n_clusters={n_clusters}, n_countries={n_countries}, years={years}."
+        )
+    if n_countries > n_clusters:
+        raise SpecificationError(
+            f"n_countries ({n_countries}) exceeds n_clusters ({n_clusters}): every country needs a cluster."
+        )
+    rng = np.random.default_rng(seed)
+    N, T, G = n_firms, n_years, n_clusters
+    t_grid = np.arange(T)
+
+    # --- structure: clusters, sectors, entry and exit ---------------------------------------
+    cluster = rng.integers(0, G, N)
+    cluster_sector = rng.integers(0, len(SECTORS), G)
+    sector = np.where(rng.random(N) < 0.85, cluster_sector[cluster], rng.integers(0, len(SECTORS), N))
+    incumbent = rng.random(N) < opt.share_present_at_start
+    entry = np.where(incumbent, 0, rng.integers(1, T, N))
+    stay = rng.geometric(max(opt.exit_rate, 1e-12), N) if opt.exit_rate > 0 else np.full(N, T)
+    last = np.minimum(entry + stay - 1, T - 1)
+    present = (t_grid[None, :] >= entry[:, None]) & (t_grid[None, :] <= last[:, None])
+    since_entry = np.maximum(t_grid[None, :] - entry[:, None], 0)
+
+    # --- capability and governance Markov chain ---------------------------------------------
+    ability = rng.standard_normal(N)
+    growth = rng.uniform(0.0, 0.2, N)
+    capability = ability[:, None] + growth[:, None] * since_entry
+    propensity = rng.normal(0.0, opt.qh_cluster_sd, G)[cluster]
+    arrival = rng.normal(0.0, opt.buyer_arrival_sd, (G, T))[cluster]
+    state = np.zeros((N, T), dtype=np.int8)
+    for t in range(T):
+        k = capability[:, t]
+        u = rng.random(N)
+        scores = np.column_stack([np.zeros(N), -2.5 + 0.6 * k, -0.3 + propensity - 0.3 * k,
+                                  np.full(N, -3.0)])
+        initial = np.exp(scores - scores.max(axis=1, keepdims=True))
+        initial /= initial.sum(axis=1, keepdims=True)
+        new_state = _categorical_draw(initial, u)
+        if t > 0:
+            prev = state[:, t - 1]
+            move = np.zeros((N, 4))
+            m, n, q, h = (prev == j for j in range(4))  # from market, network, qh, hierarchy
+            move[m, 2] = expit(-2.2 + propensity + arrival[:, t] - 0.2 * k)[m]
+            move[m, 1] = expit(-4.0 + 0.5 * k)[m]
+            move[m, 3] = 0.005
+            move[q, 1] = expit(-4.0 + 0.8 * k)[q]
+            move[q, 0] = expit(-3.0 + 0.4 * k - 0.5 * propensity)[q]
+            move[q, 3] = 0.01
+            move[n, 0] = 0.04
+            move[n, 2] = expit(-3.5 + propensity)[n]
+            move[n, 3] = 0.005
+            move[h, 2] = 0.03
+            move[np.arange(N), prev] = 0.0
+            move[np.arange(N), prev] = 1.0 - move.sum(axis=1)
+            carried = _categorical_draw(move, u)
+            new_state = np.where(t > entry, carried, new_state)
+        state[:, t] = new_state
+
+    # --- controls ---------------------------------------------------------------------------
+    log_emp0 = np.where(incumbent, rng.normal(3.8, 1.0, N), rng.normal(3.0, 0.8, N))
+    walk = np.cumsum(rng.normal(0.0, 0.08, (N, T)), axis=1)
+    log_emp_latent = log_emp0[:, None] + 0.03 * since_entry + walk - walk[np.arange(N), entry][:, None]
+    employees = np.maximum(1, np.rint(np.exp(log_emp_latent))).astype(np.int64)
+    log_emp = np.log(employees)
+    age_at_entry = np.where(incumbent, rng.poisson(14.0, N), rng.poisson(1.5, N))
+    firm_age = age_at_entry[:, None] + since_entry
+    foreign0 = rng.random(N) < 0.15
+    switch = entry + rng.geometric(0.01, N)
+    foreign = (foreign0[:, None] | (t_grid[None, :] >= switch[:, None])).astype(np.int8)
+    export_trait = rng.normal(0.0, 0.12, N)
+    export = np.clip(0.15 + 0.25 * (state == 2) + 0.15 * (state == 3) + 0.10 * (state == 1)
+                     + export_trait[:, None] + rng.normal(0.0, 0.05, (N, T)), 0.0, 1.0).round(3)
+
+    # --- strategic network (first, exogenous to upgrading) ---------------------------------
+    net_trait = rng.normal(0.0, 0.6, N) + rng.normal(0.0, 0.3, G)[cluster]
+    assoc_cluster = rng.normal(0.0, 1.0, G)[cluster]
+    is_net = (state == 1).astype(float)
+    is_qh = (state == 2).astype(float)
+    n_partners = rng.poisson(np.exp(0.8 + net_trait[:, None] + 0.5 * is_net - 0.2 * is_qh
+                                     + 0.02 * t_grid[None, :]))
+    alliance = rng.random((N, T)) < expit(-1.5 + net_trait[:, None] + 0.8 * is_net)
+    university = rng.random((N, T)) < expit(-2.0 + net_trait[:, None] + 0.3 * ability[:, None])
+    association = rng.random((N, T)) < expit(-0.5 + assoc_cluster[:, None] + 0.5 * net_trait[:, None])
+
+    # --- item missingness (MCAR), drawn before events: network strength is centred on it ----
+    rows = np.nonzero(present)
+    n_rows = rows[0].size
+    masks = {name: rng.random(n_rows) < opt.missing_rate for name in MISSING_FIELDS}
+    partners_long = np.log1p(n_partners[rows]).astype(float)
+    observed_partners = ~masks["n_partners"]
+    if observed_partners.sum() < 2:
+        raise SpecificationError("too few observed n_partners values to standardise network strength.")
+    p_mean = float(partners_long[observed_partners].mean())
+    p_sd = float(partners_long[observed_partners].std(ddof=1))
+    index_long = ((partners_long - p_mean) / p_sd + alliance[rows] + university[rows]
+                  + association[rows])
+    index_observed = ~(masks["n_partners"] | masks["alliance"] | masks["university_link"]
+                       | masks["association_member"])
+    index_mean = float(index_long[index_observed].mean())
+    ns_c = np.zeros((N, T))
+    ns_c[rows] = index_long - index_mean
+
+    # --- upgrading events -------------------------------------------------------------------
+    base = {u: getattr(tp, f"{u}_baseline_level") + getattr(tp, f"{u}_baseline_trend") * t_grid
+            for u in HAZARD_OUTCOMES}
+    iso = np.zeros((N, T), dtype=np.int8)
+    level = np.zeros((N, T), dtype=np.int8)
+    new_product = np.zeros((N, T), dtype=np.int8)
+    new_sector = np.zeros((N, T), dtype=np.int8)
+    iso0 = rng.random(N) < expit(-1.5 + 0.8 * (state[np.arange(N), entry] == 2)
+                                 + 0.5 * (state[np.arange(N), entry] == 3) + 0.3 * foreign0)
+    level0 = np.where(incumbent,
+                      _categorical_draw(np.tile([0.5, 0.3, 0.13, 0.07], (N, 1)), rng.random(N)),
+                      _categorical_draw(np.tile([0.75, 0.2, 0.04, 0.01], (N, 1)), rng.random(N)))
+    for t in range(T):
+        s, le, ag, fo, ex = state[:, t], log_emp[:, t], firm_age[:, t], foreign[:, t], export[:, t]
+        pres = present[:, t]
+        first = entry == t
+        cont = pres & ~first
+        h_p = _cloglog(base["process"][t] + _linear_index(tp, "process", s, le, ag, fo, ex))
+        h_d = _cloglog(base["product"][t] + _linear_index(tp, "product", s, le, ag, fo, ex))
+        eta_f = (base["functional"][t] + _linear_index(tp, "functional", s, le, ag, fo, ex)
+                 + tp.functional_network_strength * ns_c[:, t]
+                 + tp.functional_interaction * (s == 2) * ns_c[:, t])
+        h_f = _cloglog(eta_f)
+        h_s = _cloglog(base["intersectoral"][t] + _linear_index(tp, "intersectoral", s, le, ag, fo, ex))
+        ev_p = _copula_events(rng, h_p, cluster, G, opt.event_rho)
+        ev_d = _copula_events(rng, h_d, cluster, G, opt.event_rho)
+        ev_f = _copula_events(rng, h_f, cluster, G, opt.event_rho)
+        ev_s = _copula_events(rng, h_s, cluster, G, opt.event_rho)
+        if t == 0:
+            iso[:, t] = iso0
+            level[:, t] = level0
+        else:
+            iso[:, t] = np.where(first, iso0, np.where(cont, iso[:, t - 1] | ev_p, 0))
+            step = cont & (level[:, t - 1] < 3) & ev_f
+            level[:, t] = np.where(first, level0, np.where(cont, level[:, t - 1] + step, 0))
+        new_product[:, t] = pres & ev_d
+        new_sector[:, t] = pres & ev_s
+
+    # --- continuous outcomes -----------------------------------------------------------------
+    def two_way(level_: float, ability_weight: float, prefix: str) -> np.ndarray:
+        firm_effect = level_ + ability_weight * ability + rng.normal(0.0, 0.3, N)
+        year_effect = 0.02 * t_grid + rng.normal(0.0, 0.03, T)
+        shock = rng.normal(0.0, opt.outcome_cluster_year_sd, (G, T))[cluster]
+        noise = rng.normal(0.0, opt.outcome_noise_sd, (N, T))
+        return (firm_effect[:, None] + year_effect[None, :] + shock + noise
+                + _linear_index(tp, prefix, state, log_emp, firm_age, foreign, export, with_age=False))
+
+    productivity = two_way(3.0, 0.3, "productivity")
+    log_unit_value = two_way(2.0, 0.2, "unit_value")
+    defect_trait = rng.normal(0.0, 0.5, N)
+    defect = expit(-2.5 + defect_trait[:, None] + tp.defect_quasi_hierarchy * (state == 2)
+                   + tp.defect_iso_certified * iso + rng.normal(0.0, 0.3, (N, T)))
+
+    # --- governance indicators drawn from the state ----------------------------------------
+    st = state[rows]
+    n = n_rows
+    beta = rng.beta(2.0, 2.0, n)
+    share = np.select([st == 0, st == 1, st == 2], [rng.uniform(0.05, 0.4, n),
+                      rng.uniform(0.15, 0.45, n), 0.55 + 0.4 * beta], 0.6 + 0.4 * beta)
+    floor = np.select([st == 0, st == 1, st == 2], [3, 2, 2], 1)
+    extra = rng.poisson(np.select([st == 0, st == 1, st == 2], [3.0, 2.0, 1.0], 0.5))
+    n_buyers = np.maximum(np.ceil(1.0 / share - 1e-9), floor).astype(np.int64) + extra
+    u1, u2, u3 = rng.random(n), rng.random(n), rng.random(n)
+    design = np.select([st == 1, st == 2, st == 3], [u1 < 0.3, u1 < 0.85, True], False)
+    monitors = np.select([st == 1, st == 2, st == 3], [u2 < 0.3, ~design | (u2 < 0.6), True], False)
+    joint = np.select([st == 1, st == 3], [True, u3 < 0.3], False)
+    owned = st == 3
+    if opt.indicator_noise > 0:
+        design, monitors, joint, owned = (
+            x ^ (rng.random(n) < opt.indicator_noise) for x in (design, monitors, joint, owned))
+    codifiable_product = rng.random(N)[rows[0]] < 0.5
+    high = rng.uniform(0.55, 1.0, (3, n)).round(2)
+    low = rng.uniform(0.0, 0.45, (3, n)).round(2)
+    c_high = st != 0
+    k_high = np.select([st == 0, st == 1, st == 2], [True, codifiable_product, True], False)
+    s_high = st <= 1
+    global_buyer = rng.random(n) < np.array([0.2, 0.3, 0.9, 0.95])[st]
+
+    # --- assemble the long frame ------------------------------------------------------------
+    firm_ids = np.arange(1, N + 1)
+    country_of = np.arange(G) % n_countries
+    cl = cluster[rows[0]]
+    width = max(2, len(str(G)))
+    frame = pd.DataFrame({
+        "firm_id": firm_ids[rows[0]],
+        "year": int(years[0]) + rows[1],
+        "cluster_id": pd.array([f"cluster_{g + 1:0{width}d}" for g in range(G)], dtype="string")[cl],
+        "country": pd.array([f"country_{c + 1:02d}" for c in range(n_countries)],
+                            dtype="string")[country_of[cl]],
+        "sector": pd.array(list(SECTORS), dtype="string")[sector[rows[0]]],
+        "new_sector_entry": new_sector[rows],
+        "main_buyer_share": share.round(3),
+        "n_buyers": n_buyers,
+        "buyer_sets_design": design.astype(np.int8),
+        "buyer_monitors_process": monitors.astype(np.int8),
+        "buyer_owned": owned.astype(np.int8),
+        "joint_development": joint.astype(np.int8),
+        "global_buyer": global_buyer.astype(np.int8),
+        "governance": pd.array(np.array(GOVERNANCE_STATES, dtype=object)[st], dtype="string"),
+        "transaction_complexity": np.where(c_high, high[0], low[0]),
+        "codifiability": np.where(k_high, high[1], low[1]),
+        "supplier_capability": np.where(s_high, high[2], low[2]),
+        "iso_certified": iso[rows],
+        "labour_productivity": productivity[rows],
+        "defect_rate": defect[rows],
+        "new_product": new_product[rows],
+        "unit_value": np.exp(log_unit_value[rows]),
+        "function_level": level[rows],
+        "n_partners": n_partners[rows].astype(np.int64),
+        "alliance": alliance[rows].astype(np.int8),
+        "university_link": university[rows].astype(np.int8),
+        "association_member": association[rows].astype(np.int8),
+        "employees": employees[rows],
+        "firm_age": firm_age[rows].astype(np.int64),
+        "foreign_owned": foreign[rows],
+        "export_share": export[rows],
+    })
+    for name in MISSING_FIELDS:
+        column = frame[name]
+        nullable = "Float64" if pd.api.types.is_float_dtype(column) else (
+            "Int64" if column.dtype == np.int64 else "Int8")
+        frame[name] = column.astype(nullable).mask(masks[name])
+    return SimulatedPanel(
+        frame=frame,
+        truth=tp,
+        options=opt,
+        seed=int(seed),
+        missing_counts={name: int(masks[name].sum()) for name in MISSING_FIELDS},
+        network_strength_constants={"log1p_partners_mean": p_mean, "log1p_partners_sd": p_sd,
+                                    "index_mean": index_mean},
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def _example() -> SimulatedPanel:
+    return simulate_panel(n_firms=3000, n_clusters=30, n_countries=6, years=(2005, 2019),
+                          seed=EXAMPLE_SEED)
+
+
+def example_panel() -> Any:
+    """The embedded example panel (simulated; seed 20050, 3,000 firms, 30 clusters, 6 countries,
+    2005-2019). Deterministic; see the module Notes for the DGP and :func:`example_truth`."""
+    return _example().panel
+
+
+def example_truth() -> TrueParameters:
+    """True parameters of :func:`example_panel` (the defaults of :class:`TrueParameters`)."""
+    return _example().truth
