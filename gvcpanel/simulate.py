@@ -105,8 +105,11 @@ coefficients are log hazard ratios of the discrete-time proportional hazards mod
   (0.5, 0.3, 0.13, 0.07), entrants (0.75, 0.2, 0.04, 0.01)); from the second observed year on, a
   firm below 3 steps up by one with probability :math:`h^\text{functional}_{it}`; the hazard
   does not depend on the current level, so every step has the same coefficients.
-- intersectoral: ``new_sector_entry`` drawn every observed year with :math:`h^\text{inter}`
-  (sector itself is kept fixed).
+- intersectoral: ``new_sector_entry`` is drawn every observed year with :math:`h^\text{inter}`;
+  from the second observed year on an event also moves ``sector`` to another sector (uniform
+  over the others), so both the flow ``new_sector_entry`` and the change of ``sector`` (the risk
+  set of :func:`gvcpanel.upgrading.risk_set`, whose first year is the entry year) carry the
+  hazard :math:`h^\text{inter}` (events recur with the same hazard).
 
 **Within-cluster correlation without frailty.** Event uniforms follow a Gaussian copula,
 :math:`U^u_{it} = \Phi(\sqrt{\rho}\, c^u_{gt} + \sqrt{1-\rho}\,\varepsilon^u_{it})`,
@@ -584,6 +587,7 @@ def simulate_panel(
     level = np.zeros((N, T), dtype=np.int8)
     new_product = np.zeros((N, T), dtype=np.int8)
     new_sector = np.zeros((N, T), dtype=np.int8)
+    sector_path = np.repeat(sector[:, None], T, axis=1)
     iso0 = rng.random(N) < expit(-1.5 + 0.8 * (state[np.arange(N), entry] == 2)
                                  + 0.5 * (state[np.arange(N), entry] == 3) + 0.3 * foreign0)
     level0 = np.where(incumbent,
@@ -612,6 +616,12 @@ def simulate_panel(
             iso[:, t] = np.where(first, iso0, np.where(cont, iso[:, t - 1] | ev_p, 0))
             step = cont & (level[:, t - 1] < 3) & ev_f
             level[:, t] = np.where(first, level0, np.where(cont, level[:, t - 1] + step, 0))
+        # a sector change needs a different sector: shift by 1..S-1 places on the sector list
+        shift = rng.integers(1, len(SECTORS), N)
+        if t > 0:
+            moved = cont & ev_s
+            sector_path[:, t] = np.where(moved, (sector_path[:, t - 1] + shift) % len(SECTORS),
+                                         sector_path[:, t - 1])
         new_product[:, t] = pres & ev_d
         new_sector[:, t] = pres & ev_s
 
@@ -666,7 +676,7 @@ def simulate_panel(
         "cluster_id": pd.array([f"cluster_{g + 1:0{width}d}" for g in range(G)], dtype="string")[cl],
         "country": pd.array([f"country_{c + 1:02d}" for c in range(n_countries)],
                             dtype="string")[country_of[cl]],
-        "sector": pd.array(list(SECTORS), dtype="string")[sector[rows[0]]],
+        "sector": pd.array(list(SECTORS), dtype="string")[sector_path[rows]],
         "new_sector_entry": new_sector[rows],
         "main_buyer_share": share.round(3),
         "n_buyers": n_buyers,
