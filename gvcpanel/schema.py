@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gvcpanel.errors import SchemaError
+from gvcpanel.errors import SchemaError, SpecificationError
 
 SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
 CONSTRUCTS = (
@@ -230,8 +230,8 @@ def _read_schema_file(path: str) -> Schema:
             raw = json.load(handle)
     except FileNotFoundError as exc:
         shipped = sorted(p.name.removesuffix(".schema.json") for p in SCHEMA_DIR.glob("*.schema.json"))
-        raise SchemaError(f"schema file {path} not found; shipped schemas: {', '.join(shipped)}",
-                          source=path) from exc
+        raise SpecificationError(f"schema file {path} not found; pass a path to a .schema.json "
+                                 f"file or a shipped schema name: {', '.join(shipped)}") from exc
     except json.JSONDecodeError as exc:
         raise SchemaError(f"schema file {path} is not valid JSON: {exc}", source=path) from exc
     fields = tuple(_parse_field(f, path) for f in raw["fields"])
@@ -501,7 +501,8 @@ def problems_message(problems: pd.DataFrame, source: str, *, shown: int = 20,
     """
     n = len(problems)
     lines = [f"{source}: {n} problem(s) found against the firm-panel schema "
-             f"(expected: the columns, types and ranges of data_schemas/firm_panel.schema.json)."]
+             f"(expected: the columns, types and ranges of data_schemas/firm_panel.schema.json; "
+             f"rows count data rows from 0, so CSV line = row + 2)."]
     head = problems.head(shown)
     for firm, year, row, column, problem, value in head.itertuples(index=False, name=None):
         where = "whole file" if pd.isna(row) else f"row {row} (firm_id={firm}, year={year})"

@@ -1,0 +1,92 @@
+"""Command line: ``gvcpanel validate PATH`` and ``gvcpanel describe PATH``.
+
+Exit codes: 0 success (data valid), 1 invalid data, 2 usage errors (bad arguments, unknown
+file type or mapping, missing file). One function per subcommand (``cmd_<name>``) registered
+in :func:`build_parser`, so further subcommands slot in the same way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Callable, Sequence
+
+from gvcpanel.errors import GvcPanelError, SchemaError, SpecificationError
+
+EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """Validate a file in batches; print every problem (up to --show) or a summary."""
+    from gvcpanel.io import validate_file
+
+    report = validate_file(args.path, schema=args.schema, mapping=args.mapping,
+                           batch_size=args.batch_size)
+    print(report.message(shown=args.show))
+    return EXIT_OK if report.ok else EXIT_INVALID
+
+
+def cmd_describe(args: argparse.Namespace) -> int:
+    """Load a panel and print its description as Markdown."""
+    from gvcpanel.io import load_panel
+
+    panel = load_panel(args.path, schema=args.schema, mapping=args.mapping)
+    print(f"# {args.path}\n")
+    print(panel.describe().to_markdown(max_rows=args.max_rows), end="")
+    report = panel.load_report
+    if report is not None and report.mapping is not None and not report.set_missing.empty:
+        from gvcpanel.panel import markdown_table
+
+        print("\n## Values set to missing by the mapping\n")
+        print(markdown_table(report.set_missing))
+    return EXIT_OK
+
+
+def _add_source_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("path", help="CSV, Parquet file or folder, Stata .dta or Excel .xlsx")
+    parser.add_argument("--mapping", default=None,
+                        help="source mapping: a JSON file or a shipped name (e.g. wbes)")
+    parser.add_argument("--schema", default="firm_panel", help="schema name or JSON path")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with one subparser per command."""
+    parser = argparse.ArgumentParser(
+        prog="gvcpanel", description="Firm-level global value chain panels.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    validate = sub.add_parser("validate", help="check a panel file against the schema",
+                              description="Exit 0 when valid, 1 when problems are found.")
+    _add_source_arguments(validate)
+    validate.add_argument("--show", type=int, default=20, help="problems to list (default 20)")
+    validate.add_argument("--batch-size", type=int, default=500_000,
+                          help="rows per batch for streaming validation")
+    validate.set_defaults(handler=cmd_validate)
+
+    describe = sub.add_parser("describe", help="firms, years, balance, clusters, missingness")
+    _add_source_arguments(describe)
+    describe.add_argument("--max-rows", type=int, default=40, help="rows shown per table")
+    describe.set_defaults(handler=cmd_describe)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    try:
+        return handler(args)
+    except SchemaError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_INVALID
+    except (SpecificationError, FileNotFoundError) as exc:
+        print(f"gvcpanel {args.command}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except GvcPanelError as exc:
+        print(f"gvcpanel {args.command}: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
