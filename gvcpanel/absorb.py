@@ -1,0 +1,439 @@
+"""Absorb any number of fixed effects from a block of columns at once.
+
+The engine projects columns onto the orthogonal complement of the span of the fixed-effect
+dummies, ``x~ = M_D x`` with ``D = [D_1, ..., D_Q]``, without ever forming ``D``.  Effects are
+integer codes ``0..G-1`` per row; every group sum is one :func:`numpy.bincount`.
+
+Strategy
+--------
+1. Effects whose dummies lie in the span of another effect's dummies (``year`` when
+   ``cluster_id^year`` is present, ``cluster_id`` when ``firm`` is present and firms never move)
+   are redundant: they are dropped before solving and all their levels count as redundant.
+2. The effect with most levels, ``A`` (firms, usually), is eliminated in closed form.  What
+   remains is the Schur-complement system for the coefficients ``b`` of the other effects
+   ``R = [D_2, ..., D_Q]`` (``L`` levels in total)::
+
+       S b = r,   S = R'R - R'D_A (D_A'D_A)^{-1} D_A'R,   r = R'x - R'D_A (D_A'D_A)^{-1} D_A'x
+
+   and then ``x~ = x - D_A a - R b`` with ``a = (D_A'D_A)^{-1} D_A'(x - R b)``.
+3. ``S`` is at most ``L x L``.  When ``L <= direct_max`` (default 3,000; years, or cluster x
+   year cells) it is formed densely and solved through its eigen-decomposition: the result is
+   exact (closed form) for one effect, balanced or unbalanced two-way and any design whose
+   extra effects are small.  Otherwise ``S`` is applied through sparse cross-tabulations and the
+   system is solved by conjugate gradients with a Jacobi preconditioner, all columns together.
+
+Convergence and tolerance
+-------------------------
+The projection is right when the result has mean zero within every level of every effect.
+The solver stops (or, for the direct solve, checks) when::
+
+    max over effects, levels l, columns j of |mean_l(x~_j)| / scale_j  <=  tol
+
+with ``scale_j`` the standard deviation of the input column (1 for constant columns) and
+``tol = 1e-10`` by default.  Level means of the eliminated effect ``A`` are zero by
+construction; those of the other effects are the Schur residual ``r - S b`` divided by level
+sizes, so the check costs nothing extra.  A :class:`~gvcpanel.errors.ConvergenceError` names the
+effects when ``maxiter`` iterations do not reach ``tol``.
+
+Degrees of freedom absorbed
+---------------------------
+``rank(D)``: the levels of all effects less the redundant ones.  With the direct solve the
+count is exact for any number of effects, ``G_A + rank(S)`` (eigenvalues of ``S`` above
+``1e-9`` times the largest count are nonzero).  With conjugate gradients: for two effects
+``G_1 + G_2 - c`` with ``c`` the connected components of the bipartite graph of levels
+(exact); for three or more, the first pair is counted exactly and every further effect is taken
+to have one redundant level (as fixest and reghdfe do by default).  That undercounts
+redundancy only in unusual designs and then overstates the absorbed count, so degrees of
+freedom err on the conservative side.
+
+Singletons
+----------
+Rows alone in a level of some effect are fitted perfectly and carry no information on the
+slopes, but would inflate the observation count.  :func:`singleton_mask` finds them
+iteratively (dropping one can create another), as fixest and reghdfe do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+from scipy.sparse.csgraph import connected_components
+
+from gvcpanel.errors import ConvergenceError, SpecificationError
+
+DEFAULT_TOL = 1e-10
+DEFAULT_MAXITER = 10_000
+DIRECT_MAX = 3_000
+
+
+@dataclass(frozen=True, eq=False)
+class FixedEffect:
+    """One fixed effect: a name and contiguous integer codes ``0..n_levels-1`` per row."""
+
+    name: str
+    codes: np.ndarray
+    n_levels: int
+    labels: np.ndarray | None = field(default=None, repr=False)
+
+    def subset(self, keep: np.ndarray) -> "FixedEffect":
+        """The effect on the rows in boolean mask ``keep``, recoded to stay contiguous."""
+        codes, used = compress_codes(self.codes[keep], self.n_levels)
+        labels = None if self.labels is None else self.labels[used]
+        return FixedEffect(self.name, codes, int(used.size), labels)
+
+
+def compress_codes(codes: np.ndarray, n_levels: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Recode non-negative integer codes to ``0..G-1`` in order; return codes and the old codes used."""
+    codes = np.asarray(codes)
+    size = int(codes.max()) + 1 if n_levels is None and codes.size else int(n_levels or 0)
+    present = np.bincount(codes, minlength=size) > 0
+    used = np.flatnonzero(present)
+    if used.size == size:
+        return codes.astype(np.intp, copy=False), used
+    new = np.cumsum(present, dtype=np.intp) - 1
+    return new[codes], used
+
+
+def factorize(values: np.ndarray | pd.Index | pd.Series, name: str) -> FixedEffect:
+    """Codes in sorted order of the labels (missing values are not allowed)."""
+    codes, labels = pd.factorize(values, sort=True)
+    if (codes < 0).any():
+        raise SpecificationError(
+            f"fixed effect {name!r} has missing values; exclude those rows or fill the column."
+        )
+    return FixedEffect(name, codes.astype(np.intp, copy=False), len(labels), np.asarray(labels))
+
+
+def interact(first: FixedEffect, second: FixedEffect, name: str | None = None) -> FixedEffect:
+    """The effect of each (first, second) pair of levels that occurs, e.g. ``cluster_id^year``."""
+    joint = first.codes.astype(np.int64) * second.n_levels + second.codes
+    if first.n_levels * second.n_levels <= 4 * joint.size + 1_000_000:
+        codes, used = compress_codes(joint, first.n_levels * second.n_levels)
+    else:
+        used, codes = np.unique(joint, return_inverse=True)
+    labels = None
+    if first.labels is not None and second.labels is not None:
+        a, b = np.divmod(used, second.n_levels)
+        labels = np.array([f"{x}^{y}" for x, y in zip(first.labels[a], second.labels[b])], dtype=object)
+    return FixedEffect(name or f"{first.name}^{second.name}", codes.astype(np.intp), int(used.size), labels)
+
+
+def singleton_mask(effects: Sequence[FixedEffect]) -> tuple[np.ndarray, dict[str, int]]:
+    """Rows to keep after dropping singletons iteratively, and the rows dropped per effect.
+
+    A row counts against the first effect (in the given order) in whose level it is alone at the
+    sweep where it is found.
+    """
+    n = effects[0].codes.size
+    keep = np.ones(n, dtype=bool)
+    dropped = {fe.name: 0 for fe in effects}
+    changed = True
+    while changed:
+        changed = False
+        for fe in effects:
+            counts = np.bincount(fe.codes, weights=keep, minlength=fe.n_levels)
+            alone = keep & (counts[fe.codes] == 1)
+            n_alone = int(alone.sum())
+            if n_alone:
+                keep &= ~alone
+                dropped[fe.name] += n_alone
+                changed = True
+    return keep, {k: v for k, v in dropped.items() if v}
+
+
+def refines(fine: FixedEffect, coarse: FixedEffect) -> bool:
+    """True when every level of ``fine`` lies within one level of ``coarse`` (coarse in span of fine)."""
+    first_row = np.full(fine.n_levels, -1, dtype=np.intp)
+    # the last write wins in fancy assignment; any row of a level is as good as another
+    first_row[fine.codes] = np.arange(fine.codes.size)
+    return bool(np.array_equal(coarse.codes[first_row][fine.codes], coarse.codes))
+
+
+def _crosstab(a: FixedEffect, b: FixedEffect) -> sparse.csr_matrix:
+    ones = np.ones(a.codes.size)
+    return sparse.csr_matrix((ones, (a.codes, b.codes)), shape=(a.n_levels, b.n_levels))
+
+
+def n_components(a: FixedEffect, b: FixedEffect) -> int:
+    """Connected components of the bipartite graph linking levels of ``a`` and ``b`` that co-occur."""
+    cross = _crosstab(a, b)
+    graph = sparse.bmat([[None, cross], [cross.T, None]], format="csr")
+    return int(connected_components(graph, directed=False)[0])
+
+
+def rank_of(effects: Sequence[FixedEffect]) -> tuple[int, bool]:
+    """Rank of the stacked dummies of ``effects`` and whether the count is exact.
+
+    Exact for one or two effects (connected components) and after removing effects refined by
+    another; for three or more remaining effects each one beyond the first pair is taken to have
+    one redundant level.
+    """
+    kept = _drop_refined(list(effects))
+    if not kept:
+        return 0, True
+    if len(kept) == 1:
+        return kept[0].n_levels, True
+    total = sum(fe.n_levels for fe in kept)
+    redundant = n_components(kept[0], kept[1]) + (len(kept) - 2)
+    return total - redundant, len(kept) == 2
+
+
+def _drop_refined(effects: list[FixedEffect]) -> list[FixedEffect]:
+    """Remove effects whose dummies are in the span of another kept effect's dummies."""
+    kept = list(effects)
+    changed = True
+    while changed:
+        changed = False
+        for coarse in kept:
+            if any(fine is not coarse and fine.n_levels >= coarse.n_levels and refines(fine, coarse) for fine in kept):
+                kept.remove(coarse)
+                changed = True
+                break
+    return kept
+
+
+@dataclass(frozen=True)
+class AbsorbInfo:
+    """What an absorption did."""
+
+    method: str  # "none", "one-way", "direct", "conjugate gradient"
+    effects: tuple[str, ...]
+    n_levels: tuple[int, ...]
+    redundant_effects: tuple[str, ...]  # in the span of another effect, dropped before solving
+    k_absorbed: int
+    dof_exact: bool
+    iterations: int
+    max_level_mean: float  # the convergence criterion reached (relative to column scale)
+
+
+class Absorber:
+    """Projection onto the complement of a set of fixed effects, prepared once, applied many times.
+
+    Parameters
+    ----------
+    effects : sequence of FixedEffect
+        Effects over the same rows (drop singletons first with :func:`singleton_mask`).
+    tol : float
+        Largest level mean of the result, relative to each column's standard deviation.
+    maxiter : int
+        Conjugate-gradient iterations before :class:`ConvergenceError`.
+    direct_max : int
+        Largest number of levels of the non-eliminated effects solved densely.
+
+    Notes
+    -----
+    With ``A`` the largest effect and ``R`` the others, ``M_D x = M_A (x - R b)`` where ``b``
+    solves ``(R' M_A R) b = R' M_A x`` (Frisch-Waugh-Lovell applied to the dummies).
+    """
+
+    def __init__(
+        self,
+        effects: Sequence[FixedEffect],
+        tol: float = DEFAULT_TOL,
+        maxiter: int = DEFAULT_MAXITER,
+        direct_max: int = DIRECT_MAX,
+    ) -> None:
+        if not effects:
+            raise SpecificationError("Absorber needs at least one fixed effect.")
+        sizes = {fe.codes.size for fe in effects}
+        if len(sizes) != 1:
+            raise SpecificationError(f"fixed effects cover different numbers of rows: {sorted(sizes)}.")
+        self.effects = tuple(effects)
+        self.n = sizes.pop()
+        self.tol, self.maxiter = float(tol), int(maxiter)
+        kept = _drop_refined(list(effects))
+        self.redundant = tuple(fe.name for fe in effects if fe not in kept)
+        kept.sort(key=lambda fe: -fe.n_levels)
+        self.main, self.rest = kept[0], tuple(kept[1:])
+        self.main_counts = np.bincount(self.main.codes, minlength=self.main.n_levels).astype(float)
+        self.offsets = np.cumsum([0] + [fe.n_levels for fe in self.rest])
+        self.L = int(self.offsets[-1])
+        self.rest_counts = (
+            np.concatenate([np.bincount(fe.codes, minlength=fe.n_levels) for fe in self.rest]).astype(float)
+            if self.rest
+            else np.zeros(0)
+        )
+        self._k_exact: int | None = None
+        if not self.rest:
+            self.method = "one-way"
+        else:
+            # cross-tabulation of the eliminated effect with every other level: G_A x L
+            self.cross = sparse.hstack([_crosstab(self.main, fe) for fe in self.rest], format="csr")
+            self.cross_t = self.cross.T.tocsr()
+            self.rr = sparse.bmat(
+                [[_crosstab(f, g) for g in self.rest] for f in self.rest], format="csr"
+            )
+            weighted = sparse.diags(1.0 / self.main_counts) @ self.cross
+            if self.L <= direct_max:
+                self.method = "direct"
+                schur = self.rr.toarray() - (self.cross_t @ weighted).toarray()
+                schur = (schur + schur.T) / 2  # remove rounding asymmetry before eigh
+                values, vectors = np.linalg.eigh(schur)
+                # exact zeros of S come out near eps * ||S|| * L; true ones are far above this
+                nonzero = values > max(float(values.max()), 1.0) * self.L * 1e-13
+                self._pinv = (vectors[:, nonzero] / values[nonzero]) @ vectors[:, nonzero].T
+                self._schur = schur
+                self._k_exact = self.main.n_levels + int(nonzero.sum())
+            else:
+                self.method = "conjugate gradient"
+                self._diag = self.rest_counts - np.asarray(self.cross.multiply(weighted).sum(axis=0)).ravel()
+                self._diag = np.where(self._diag > 1e-12, self._diag, 1.0)
+
+    # --- degrees of freedom ----------------------------------------------------------------
+    def dof(self) -> tuple[int, bool]:
+        """Absorbed parameters (rank of the dummies) and whether the count is exact."""
+        if self._k_exact is not None:
+            return self._k_exact, True
+        return rank_of([self.main, *self.rest])
+
+    # --- pieces of the Schur system ---------------------------------------------------------
+    def _sum_main(self, X: np.ndarray) -> np.ndarray:
+        return np.column_stack([np.bincount(self.main.codes, X[:, j], self.main.n_levels) for j in range(X.shape[1])])
+
+    def _sum_rest(self, X: np.ndarray) -> np.ndarray:
+        out = np.empty((self.L, X.shape[1]))
+        for fe, lo in zip(self.rest, self.offsets):
+            for j in range(X.shape[1]):
+                out[lo : lo + fe.n_levels, j] = np.bincount(fe.codes, X[:, j], fe.n_levels)
+        return out
+
+    def _apply_schur(self, b: np.ndarray) -> np.ndarray:
+        return self.rr @ b - self.cross_t @ ((self.cross @ b) / self.main_counts[:, None])
+
+    def _solve(self, rhs: np.ndarray, scale: np.ndarray) -> tuple[np.ndarray, int, float]:
+        """Solve S b = rhs column-wise; return b, iterations, reached criterion."""
+        target = self.tol * scale
+        if self.method == "direct":
+            b = self._pinv @ rhs
+            crit = self._criterion(rhs - self._schur @ b, scale)
+            steps = 0
+            while crit > self.tol and steps < 3:  # iterative refinement for ill-conditioned S
+                b += self._pinv @ (rhs - self._schur @ b)
+                crit = self._criterion(rhs - self._schur @ b, scale)
+                steps += 1
+            if crit > self.tol:
+                raise self._failure(steps, crit, "direct-solve refinement")
+            return b, steps, crit
+        b = np.zeros_like(rhs)
+        res = rhs.copy()
+        z = res / self._diag[:, None]
+        p = z.copy()
+        rz = np.einsum("ij,ij->j", res, z)
+        crit = self._criterion(res, scale)
+        it = 0
+        while crit > self.tol and it < self.maxiter:
+            sp = self._apply_schur(p)
+            denom = np.einsum("ij,ij->j", p, sp)
+            active = np.abs(res / self.rest_counts[:, None]).max(axis=0) > target
+            alpha = np.where(active & (denom > 0), rz / np.where(denom > 0, denom, 1.0), 0.0)
+            b += p * alpha
+            res -= sp * alpha
+            z = res / self._diag[:, None]
+            rz_new = np.einsum("ij,ij->j", res, z)
+            beta = np.where(rz > 0, rz_new / np.where(rz > 0, rz, 1.0), 0.0)
+            p = z + p * beta
+            rz = rz_new
+            it += 1
+            if it % 25 == 0:  # recompute the true residual so that rounding cannot fake convergence
+                res = rhs - self._apply_schur(b)
+                rz = np.einsum("ij,ij->j", res, res / self._diag[:, None])
+            crit = self._criterion(res, scale)
+        if crit > self.tol:
+            raise self._failure(it, crit, "conjugate-gradient")
+        return b, it, crit
+
+    def _failure(self, steps: int, crit: float, what: str) -> ConvergenceError:
+        names = ", ".join(fe.name for fe in self.effects)
+        return ConvergenceError(
+            f"absorbing fixed effects ({names}) did not converge: after {steps} {what} "
+            f"iterations the largest level mean is {crit:.3g} of the column scale, above "
+            f"tol={self.tol:g}. The design is probably very weakly connected; raise maxiter, "
+            "loosen tol, or drop the effect with the fewest movers."
+        )
+
+    def _criterion(self, res: np.ndarray, scale: np.ndarray) -> float:
+        if res.size == 0:
+            return 0.0
+        return float((np.abs(res / self.rest_counts[:, None]) / scale).max())
+
+    # --- the projection ----------------------------------------------------------------------
+    def demean(self, X: np.ndarray) -> AbsorbInfo:
+        """Replace the columns of ``X`` (n x p, float64, preferably Fortran-ordered) in place by
+        their residuals on the fixed effects."""
+        if X.ndim != 2 or X.shape[0] != self.n:
+            raise SpecificationError(f"expected an array of {self.n} rows, found shape {X.shape}.")
+        if X.dtype != np.float64 or not X.flags.writeable:
+            raise SpecificationError("demean works in place on a writeable float64 array.")
+        p = X.shape[1]
+        scale = np.array([_scale(X[:, j]) for j in range(p)])
+        iterations, crit = 0, 0.0
+        if self.rest:
+            sum_main = self._sum_main(X)
+            rhs = self._sum_rest(X) - self.cross_t @ (sum_main / self.main_counts[:, None])
+            b, iterations, crit = self._solve(rhs, scale)
+            # a = (D_A'D_A)^{-1}(D_A'x - D_A'R b)
+            main_coef = (sum_main - self.cross @ b) / self.main_counts[:, None]
+            for j in range(p):
+                col = X[:, j]
+                for fe, lo in zip(self.rest, self.offsets):
+                    col -= b[lo : lo + fe.n_levels, j][fe.codes]
+                col -= main_coef[self.main.codes, j]
+        else:
+            for j in range(p):
+                col = X[:, j]
+                col -= (np.bincount(self.main.codes, col, self.main.n_levels) / self.main_counts)[self.main.codes]
+        k, exact = self.dof()
+        return AbsorbInfo(
+            method=self.method,
+            effects=tuple(fe.name for fe in self.effects),
+            n_levels=tuple(fe.n_levels for fe in self.effects),
+            redundant_effects=self.redundant,
+            k_absorbed=k,
+            dof_exact=exact,
+            iterations=iterations,
+            max_level_mean=crit,
+        )
+
+
+def _scale(col: np.ndarray) -> float:
+    sd = float(np.std(col))
+    return sd if sd > 0 else 1.0
+
+
+def demean(
+    X: np.ndarray,
+    effects: Sequence[FixedEffect],
+    tol: float = DEFAULT_TOL,
+    maxiter: int = DEFAULT_MAXITER,
+    direct_max: int = DIRECT_MAX,
+) -> tuple[np.ndarray, AbsorbInfo]:
+    """Residuals of the columns of ``X`` on the fixed effects (a new array; ``X`` is unchanged).
+
+    Parameters
+    ----------
+    X : array_like, n x p or n
+        Columns to demean.
+    effects : sequence of FixedEffect
+        One or more effects over the same n rows.
+    tol, maxiter, direct_max
+        See :class:`Absorber`.
+
+    Returns
+    -------
+    ndarray, AbsorbInfo
+        The demeaned columns (same shape as ``X``) and what was done.
+
+    Notes
+    -----
+    The result is ``M_D X = X - D (D'D)^+ D'X`` for the stacked dummies ``D``, computed without
+    forming ``D`` (see the module docstring).
+    """
+    arr = np.asarray(X, dtype=np.float64)
+    flat = arr.ndim == 1
+    out = np.array(arr.reshape(-1, 1) if flat else arr, dtype=np.float64, order="F", copy=True)
+    info = Absorber(effects, tol=tol, maxiter=maxiter, direct_max=direct_max).demean(out)
+    return (out.ravel() if flat else out), info

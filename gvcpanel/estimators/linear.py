@@ -1,0 +1,595 @@
+"""Linear panel regressions: within (any fixed effects), first differences, random effects,
+between and pooled OLS, with the Hausman and Mundlak (correlated random effects) tests.
+
+Every method ends in ordinary least squares on transformed data; the transformed problem is
+handed to the inference layer as a :class:`~gvcpanel.inference.covariance.LinearDesign`, so
+every covariance choice (CRV1 presets, CR2, wild bootstrap, ...) works on every method.
+
+How each method treats the ``effects=`` argument
+------------------------------------------------
+- ``"fe"``: all listed effects are absorbed (``"firm"``, ``"year"``, any column, or an
+  interaction ``"cluster_id^year"``; ``"a#b"`` is accepted as a synonym).
+- ``"fd"``: the firm effect is removed by differencing; ``"year"`` enters as differenced year
+  dummies (Wooldridge's ``d88``, ``d89`` in differences), otherwise an intercept (a trend in
+  levels).  Differences are taken only between consecutive years of the same firm: the first
+  year of each firm and any year that follows a gap have no difference and are counted in the
+  exclusions.
+- ``"re"``: the firm effect is random (Swamy-Arora variance components as estimated by
+  linearmodels' ``RandomEffects``); ``"year"`` enters as year dummies next to an intercept.
+- ``"between"``: OLS of firm means with an intercept; ``"year"`` is not used.
+- ``"pooled"``: OLS with an intercept; ``"year"`` enters as year dummies; the firm effect is
+  omitted.
+Other effects than firm and year need ``method="fe"``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from gvcpanel.absorb import (
+    DEFAULT_MAXITER,
+    DEFAULT_TOL,
+    Absorber,
+    FixedEffect,
+    compress_codes,
+    rank_of,
+    refines,
+    singleton_mask,
+)
+from gvcpanel.design import parse_formula
+from gvcpanel.errors import AbsorbedVariableWarning, IdentificationError, PanelStructureError, SpecificationError
+from gvcpanel.estimators._frame import Arrays, canonical, effect_columns, evaluate, panel_frame, take_rows
+from gvcpanel.inference.covariance import LinearDesign
+from gvcpanel.inference.spec import InferenceSpec, parse_inference
+from gvcpanel.results import EstimationResult, ModelSpec, exclusion_table
+
+METHODS = ("fe", "fd", "re", "between", "pooled")
+#: a regressor is absorbed when its transformed norm is below this fraction of its raw norm
+#: (demeaning leaves rounding noise near 1e-14 of it, the absorption tolerance near 1e-10)
+ABSORBED_TOL = 1e-7
+#: a regressor is collinear when its residual on the earlier regressors has a norm below this
+#: fraction of its own; the Gram matrix resolves norms only to about sqrt(machine eps), 1.5e-8
+COLLINEAR_TOL = 1e-6
+
+
+# --- public API --------------------------------------------------------------------------------
+def fe_regression(
+    panel: Any,
+    formula: str,
+    effects: Sequence[str] = ("firm", "year"),
+    cluster: str | Sequence[str] | None = "cluster_id",
+    method: str = "fe",
+    inference: str | Mapping[str, Any] | InferenceSpec | None = "cluster",
+    *,
+    drop_singletons: bool = True,
+    tol: float = DEFAULT_TOL,
+    maxiter: int = DEFAULT_MAXITER,
+) -> EstimationResult:
+    """Linear panel regression of a firm-year outcome.
+
+    Parameters
+    ----------
+    panel : FirmPanel or pandas.DataFrame
+        A validated panel (``panel.data`` is used) or a frame indexed by (firm_id, year).
+    formula : str
+        ``"outcome ~ term + term"`` in the language of :mod:`gvcpanel.design`
+        (``log(x)``, ``log1p(x)``, ``a:b``, ``a*b``, governance dummies).
+    effects : sequence of str
+        Fixed effects; see the module docstring for their meaning under each method.
+    cluster : str or sequence of str, optional
+        Default clustering variable(s) of the inference (``"firm"`` means ``firm_id``).
+    method : {"fe", "fd", "re", "between", "pooled"}
+    inference : str, mapping or InferenceSpec
+        Covariance or bootstrap choice, see :func:`gvcpanel.inference.spec.parse_inference`.
+    drop_singletons : bool
+        Drop rows alone in a level of a fixed effect (method ``"fe"``), counted in the exclusions.
+    tol, maxiter : float, int
+        Convergence of the absorption, see :mod:`gvcpanel.absorb`.
+
+    Returns
+    -------
+    EstimationResult
+        ``model`` is the :class:`LinearDesign`; ``fit_stats`` holds R-squared values, the
+        absorption report and dropped regressors.
+
+    Notes
+    -----
+    Within: :math:`\\tilde y = \\tilde X \\beta + \\tilde u` with :math:`\\tilde z = M_D z`, the
+    residual of :math:`z` on the fixed-effect dummies :math:`D`.  Random effects: with
+    :math:`\\theta_i = 1 - \\sqrt{\\sigma^2_e / (T_i \\sigma^2_u + \\sigma^2_e)}`, OLS of
+    :math:`y_{it} - \\theta_i \\bar y_i` on :math:`x_{it} - \\theta_i \\bar x_i` (and
+    :math:`1 - \\theta_i`).  First differences: OLS of :math:`\\Delta y_{it}` on
+    :math:`\\Delta x_{it}` for consecutive years.
+
+    Examples
+    --------
+    >>> import gvcpanel as gp
+    >>> res = gp.fe_regression(panel, "labour_productivity ~ quasi_hierarchy + log(employees)")
+    ... # doctest: +SKIP
+    """
+    if method not in METHODS:
+        raise SpecificationError(f"method={method!r}; choose one of {', '.join(METHODS)}.")
+    frame, provenance = panel_frame(panel)
+    dependent, terms = parse_formula(formula)
+    effects = tuple(str(e).strip() for e in effects)
+    clusters = _cluster_names(cluster)
+    _check_effects(effects, method)
+    group_cols = [c for e in effects for c in effect_columns(e)] + list(clusters or ())
+    if "cluster_id" in frame.columns and "cluster_id" not in group_cols:
+        # kept for clustering later, but rows missing it are not dropped for a model that does not need it
+        optional = ["cluster_id"] if not frame["cluster_id"].isna().any() else []
+    else:
+        optional = []
+    arrays = evaluate(frame, dependent, terms, group_cols + optional)
+    spec_inf = parse_inference(inference)
+    fit = _FITTERS[method](arrays, effects, clusters, drop_singletons=drop_singletons, tol=tol, maxiter=maxiter)
+    design = fit.design
+    spec = ModelSpec(
+        estimator="fe_regression",
+        method=method,
+        dependent=dependent,
+        regressors=design.names,
+        effects=fit.effects,
+        cluster=clusters,
+        formula=formula,
+        options=(("drop_singletons", drop_singletons), ("tol", tol)),
+    )
+    return EstimationResult(
+        spec=spec,
+        params=pd.Series(design.params, index=list(design.names), name="estimate"),
+        inference=design.inference(spec_inf),
+        nobs=fit.nobs,
+        n_firms=fit.n_firms,
+        dep_mean=fit.dep_mean,
+        exclusions=exclusion_table(fit.exclusions),
+        fit_stats=fit.stats,
+        provenance=provenance,
+        model=design,
+    )
+
+
+@dataclass(frozen=True)
+class TestResult:
+    """A specification test: statistic, degrees of freedom, p-value and what was compared."""
+
+    name: str
+    statistic: float
+    df: int
+    pvalue: float
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+
+def hausman_test(fe_result: EstimationResult, re_result: EstimationResult) -> TestResult:
+    """Classical Hausman test of fixed against random effects.
+
+    Parameters
+    ----------
+    fe_result, re_result : EstimationResult
+        Within and random-effects fits of the same formula.  Their covariances are used as they
+        are; the classical test assumes both are conventional (``inference="unadjusted"``).
+
+    Returns
+    -------
+    TestResult
+        ``detail`` lists the terms compared, whether ``V_fe - V_re`` was positive definite and
+        the covariance labels.
+
+    Notes
+    -----
+    :math:`H = (b_{FE} - b_{RE})' [V_{FE} - V_{RE}]^{+} (b_{FE} - b_{RE}) \\sim \\chi^2_q` over
+    the q coefficients both models estimate (time-varying regressors; the intercept and year
+    dummies are not in the within fit).  When the difference matrix is not positive definite
+    its Moore-Penrose inverse is used and q is its number of positive eigenvalues.
+    """
+    common = [t for t in fe_result.params.index if t in re_result.params.index]
+    if not common:
+        raise SpecificationError(
+            "the two results share no coefficient; estimate the same formula with method='fe' and 're'."
+        )
+    diff = (fe_result.params[common] - re_result.params[common]).to_numpy()
+    vdiff = fe_result.cov.loc[common, common].to_numpy() - re_result.cov.loc[common, common].to_numpy()
+    values, vectors = np.linalg.eigh((vdiff + vdiff.T) / 2)
+    positive = values > 1e-12 * max(abs(values).max(), 1e-300)
+    proj = vectors[:, positive].T @ diff
+    statistic = float(np.sum(proj**2 / values[positive]))
+    df = int(positive.sum())
+    return TestResult(
+        name="Hausman (fe vs re)",
+        statistic=statistic,
+        df=df,
+        pvalue=float(stats.chi2.sf(statistic, df)),
+        detail={
+            "terms": tuple(common),
+            "positive_definite": bool(positive.all()),
+            "note": "" if positive.all() else "V_fe - V_re is not positive definite; a generalized inverse was used",
+            "inference": (fe_result.inference.label, re_result.inference.label),
+        },
+    )
+
+
+def mundlak_test(
+    panel: Any,
+    formula: str,
+    cluster: str | Sequence[str] | None = "cluster_id",
+    method: str = "re",
+    effects: Sequence[str] = ("firm", "year"),
+    inference: str | Mapping[str, Any] | InferenceSpec | None = "cluster",
+) -> TestResult:
+    """Cluster-robust Mundlak (correlated random effects) test.
+
+    Adds the firm means of the time-varying regressors to a random-effects (or pooled) model and
+    tests them jointly with the chosen (by default cluster-robust) covariance.
+
+    Parameters
+    ----------
+    panel, formula, cluster, effects, inference
+        As in :func:`fe_regression`.
+    method : {"re", "pooled"}
+
+    Returns
+    -------
+    TestResult
+        ``statistic`` is the Wald chi-squared, ``detail`` holds the F form, its p-value with
+        the inference's degrees of freedom, the mean terms and the full result.
+
+    Notes
+    -----
+    Model: :math:`y_{it} = x_{it}'\\beta + \\bar x_i'\\gamma + c_i + u_{it}`; H0: :math:`\\gamma = 0`
+    (the firm effect is uncorrelated with the regressors).  :math:`W = \\hat\\gamma' V_\\gamma^{-1}
+    \\hat\\gamma \\sim \\chi^2_q`.
+    """
+    if method not in ("re", "pooled"):
+        raise SpecificationError(f"mundlak_test needs method='re' or 'pooled', not {method!r}.")
+    frame, _ = panel_frame(panel)
+    dependent, terms = parse_formula(formula)
+    clusters = _cluster_names(cluster)
+    _check_effects(tuple(effects), method)
+    arrays = evaluate(frame, dependent, terms, list(clusters or ()))
+    firm = arrays.codes["firm_id"]
+    counts = np.bincount(firm).astype(float)
+    means, names = [], []
+    for j, term in enumerate(arrays.terms, start=1):
+        col = arrays.data[:, j]
+        m = np.bincount(firm, col) / counts
+        if np.abs(col - m[firm]).max() > 1e-12 * max(np.abs(col).max(), 1.0):
+            means.append(m[firm])
+            names.append(f"mean({term})")
+    if not means:
+        raise IdentificationError(
+            f"no regressor of {formula!r} varies within firms; the Mundlak test has nothing to test."
+        )
+    data = np.asfortranarray(np.column_stack([arrays.data, *means]))
+    augmented = Arrays(data, (*arrays.terms, *names), dependent, arrays.codes, arrays.labels, arrays.years, arrays.exclusions)
+    fit = _FITTERS[method](augmented, tuple(effects), clusters)
+    design = fit.design
+    inf = design.inference(parse_inference(inference))
+    present = [n for n in names if n in design.names]
+    idx = [design.names.index(n) for n in present]
+    gamma = design.params[idx]
+    cov = inf.cov.to_numpy()[np.ix_(idx, idx)]
+    wald = float(gamma @ np.linalg.solve(cov, gamma))
+    q = len(idx)
+    f_df = inf.df if inf.df is not None else np.inf
+    return TestResult(
+        name=f"Mundlak ({method})",
+        statistic=wald,
+        df=q,
+        pvalue=float(stats.chi2.sf(wald, q)),
+        detail={
+            "terms": tuple(present),
+            "F": wald / q,
+            "F_pvalue": float(stats.f.sf(wald / q, q, f_df)) if np.isfinite(f_df) else float(stats.chi2.sf(wald, q)),
+            "inference": inf.label,
+            "estimates": pd.Series(gamma, index=present),
+        },
+    )
+
+
+# --- fitting ---------------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class _Fit:
+    design: LinearDesign
+    nobs: int
+    n_firms: int
+    dep_mean: float
+    exclusions: dict[str, int]
+    stats: dict[str, Any]
+    effects: tuple[str, ...]
+
+
+def _cluster_names(cluster: str | Sequence[str] | None) -> tuple[str, ...] | None:
+    if cluster is None:
+        return None
+    names = (cluster,) if isinstance(cluster, str) else tuple(cluster)
+    return tuple(canonical(c) for c in names) or None
+
+
+def _check_effects(effects: tuple[str, ...], method: str) -> None:
+    if method == "fe":
+        return
+    other = [e for e in effects if canonical(e) not in ("firm_id", "year")]
+    if other:
+        raise SpecificationError(
+            f"effects {other} can only be absorbed with method='fe'; method={method!r} handles the "
+            "firm effect itself and takes 'year' as dummies."
+        )
+
+
+def _fit_fe(arrays: Arrays, effects: tuple[str, ...], clusters, *, drop_singletons: bool = True,
+            tol: float = DEFAULT_TOL, maxiter: int = DEFAULT_MAXITER) -> _Fit:
+    if not effects:
+        raise SpecificationError("method='fe' needs at least one effect; use method='pooled' for none.")
+    fes = [arrays.effect(e) for e in effects]
+    exclusions = dict(arrays.exclusions)
+    n_singletons = 0
+    if drop_singletons:
+        keep, dropped = singleton_mask(fes)
+        n_singletons = int((~keep).sum())
+        if n_singletons:
+            for name, count in dropped.items():
+                exclusions[f"singleton in {name} effect"] = count
+            arrays = arrays.subset(keep)
+            fes = [arrays.effect(e) for e in effects]
+    if arrays.data.shape[0] == 0:
+        raise PanelStructureError("no observations are left after dropping singletons.")
+    dep_mean = float(arrays.data[:, 0].mean())
+    raw_ss = np.einsum("ij,ij->j", arrays.data, arrays.data)
+    data = arrays.data  # evaluate() made this array for us alone: demean it in place
+    absorber = Absorber(fes, tol=tol, maxiter=maxiter)
+    info = absorber.demean(data)
+    groups, labels = _groups(arrays, clusters)
+    nested = {}
+    for name, codes in groups.items():
+        cluster_fe = FixedEffect(name, codes, len(labels[name]))
+        inside = [fe for fe in fes if fe.name not in info.redundant_effects and refines(fe, cluster_fe)]
+        if inside:
+            nested[name] = rank_of(inside)[0]
+    design, dropped = _ols(data, arrays.terms, raw_ss, groups, labels, info.k_absorbed, nested, clusters, "fixed effects")
+    y_t = data[:, 0]
+    tss_within = float(y_t @ y_t)
+    rss = float(design.resid @ design.resid)
+    return _Fit(
+        design=design,
+        nobs=int(data.shape[0]),
+        n_firms=len(labels["firm_id"]),
+        dep_mean=dep_mean,
+        exclusions=exclusions,
+        stats={
+            "r2_within": 1 - rss / tss_within if tss_within > 0 else float("nan"),
+            "rss": rss,
+            "k_absorbed": info.k_absorbed,
+            "dof_exact": info.dof_exact,
+            "absorb_method": info.method,
+            "absorb_iterations": info.iterations,
+            "absorb_max_level_mean": info.max_level_mean,
+            "effect_levels": dict(zip(info.effects, info.n_levels)),
+            "redundant_effects": info.redundant_effects,
+            "singletons": n_singletons,
+            "dropped_terms": dropped,
+        },
+        effects=effects,
+    )
+
+
+def _fit_fd(arrays: Arrays, effects: tuple[str, ...], clusters, **_: Any) -> _Fit:
+    firm, years = arrays.codes["firm_id"], arrays.years
+    # rows are sorted by (firm_id, year) in a FirmPanel; sort anyway for plain frames
+    order = np.lexsort((years, firm))
+    if not np.array_equal(order, np.arange(order.size)):
+        arrays = Arrays(take_rows(arrays.data[order], np.ones(order.size, bool)), arrays.terms, arrays.dependent,
+                        {k: v[order] for k, v in arrays.codes.items()}, arrays.labels, years[order], arrays.exclusions)
+        firm, years = arrays.codes["firm_id"], arrays.years
+    same = np.zeros(firm.size, dtype=bool)
+    same[1:] = firm[1:] == firm[:-1]
+    consecutive = np.zeros(firm.size, dtype=bool)
+    consecutive[1:] = same[1:] & (years[1:] - years[:-1] == 1)
+    exclusions = dict(arrays.exclusions)
+    exclusions["first year of firm (no difference)"] = int((~same).sum())
+    exclusions["year after a gap (no difference)"] = int((same & ~consecutive).sum())
+    if not consecutive.any():
+        raise PanelStructureError("no firm is observed in two consecutive years; first differences are empty.")
+    later = np.flatnonzero(consecutive)
+    diff = np.asfortranarray(arrays.data[later] - arrays.data[later - 1])
+    dep_mean = float(arrays.data[later, 0].mean())
+    kept = np.zeros(firm.size, dtype=bool)
+    kept[later] = True
+    sub = arrays.subset(kept)
+    names = list(sub.terms)
+    cols = [diff]
+    use_year = any(canonical(e) == "year" for e in effects)
+    if use_year:
+        all_years = np.unique(arrays.years)
+        dummies, dnames = [], []
+        for y in all_years[1:]:
+            d = (arrays.years == y).astype(float)
+            dummies.append(d[later] - d[later - 1])
+            dnames.append(f"year[{y}]")
+        cols.append(np.column_stack(dummies))
+        names += dnames
+    else:
+        cols.append(np.ones((later.size, 1)))
+        names.append("Intercept")
+    data = np.asfortranarray(np.column_stack(cols))
+    raw_ss = np.einsum("ij,ij->j", data, data)
+    groups, labels = _groups(sub, clusters)
+    design, dropped = _ols(data, tuple(names), raw_ss, groups, labels, 0, {}, clusters, "differencing")
+    return _Fit(design, int(later.size), len(labels["firm_id"]), dep_mean, exclusions,
+                {"r2": _r2(data[:, 0], design.resid), "dropped_terms": dropped},
+                ("firm", "year") if use_year else ("firm",))
+
+
+def _fit_re(arrays: Arrays, effects: tuple[str, ...], clusters, **_: Any) -> _Fit:
+    from linearmodels import RandomEffects
+
+    data, names = _with_intercept_and_years(arrays, effects)
+    firm = arrays.codes["firm_id"]
+    index = pd.MultiIndex.from_arrays([firm, arrays.years], names=["firm_id", "year"])
+    exog = pd.DataFrame(data[:, 1:], index=index, columns=[f"c{j}" for j in range(data.shape[1] - 1)])
+    try:
+        fitted = RandomEffects(pd.Series(data[:, 0], index=index), exog, check_rank=False).fit()
+    except Exception as err:  # linearmodels raises plain ValueError/LinAlgError
+        raise IdentificationError(f"random-effects variance components could not be estimated: {err}") from err
+    theta_by_firm = fitted.theta.reindex(np.arange(len(arrays.labels["firm_id"]))).to_numpy().ravel()
+    theta = theta_by_firm[firm]
+    counts = np.bincount(firm).astype(float)
+    transformed = np.empty_like(data, order="F")
+    for j in range(data.shape[1]):
+        col = data[:, j]
+        transformed[:, j] = col - theta * (np.bincount(firm, col) / counts)[firm]
+    raw_ss = np.einsum("ij,ij->j", data, data)
+    groups, labels = _groups(arrays, clusters)
+    design, dropped = _ols(transformed, tuple(names), raw_ss, groups, labels, 0, {}, clusters, "quasi-demeaning")
+    vd = fitted.variance_decomposition
+    return _Fit(design, int(data.shape[0]), len(labels["firm_id"]), float(data[:, 0].mean()), dict(arrays.exclusions),
+                {"sigma2_u": float(vd["Effects"]), "sigma2_e": float(vd["Residual"]), "rho": float(vd["Percent due to Effects"]),
+                 "theta_min": float(theta_by_firm.min()), "theta_max": float(theta_by_firm.max()),
+                 "r2": _r2(transformed[:, 0], design.resid), "dropped_terms": dropped},
+                tuple(e for e in effects if canonical(e) in ("firm_id", "year")))
+
+
+def _fit_between(arrays: Arrays, effects: tuple[str, ...], clusters, **_: Any) -> _Fit:
+    firm = arrays.codes["firm_id"]
+    n_firms = len(arrays.labels["firm_id"])
+    counts = np.bincount(firm, minlength=n_firms).astype(float)
+    means = np.empty((n_firms, arrays.data.shape[1] + 1), order="F")
+    for j in range(arrays.data.shape[1]):
+        means[:, j] = np.bincount(firm, arrays.data[:, j], n_firms) / counts
+    means[:, -1] = 1.0
+    order = [0, means.shape[1] - 1, *range(1, means.shape[1] - 1)]
+    data = np.asfortranarray(means[:, order])
+    names = ("Intercept", *arrays.terms)
+    groups = {"firm_id": np.arange(n_firms)}
+    labels = {"firm_id": arrays.labels["firm_id"]}
+    for name, codes in arrays.codes.items():
+        if name in ("firm_id", "year"):
+            continue
+        first = np.zeros(n_firms, dtype=np.intp)
+        first[firm] = codes
+        if np.array_equal(first[firm], codes):  # only variables constant within firms can cluster firm means
+            groups[name], used = compress_codes(first, len(arrays.labels[name]))
+            labels[name] = arrays.labels[name][used]
+    raw_ss = np.einsum("ij,ij->j", data, data)
+    design, dropped = _ols(data, names, raw_ss, groups, labels, 0, {}, clusters, "averaging", time=None)
+    return _Fit(design, int(arrays.data.shape[0]), n_firms, float(arrays.data[:, 0].mean()), dict(arrays.exclusions),
+                {"r2_between": _r2(data[:, 0], design.resid), "dropped_terms": dropped}, ("firm",))
+
+
+def _fit_pooled(arrays: Arrays, effects: tuple[str, ...], clusters, **_: Any) -> _Fit:
+    data, names = _with_intercept_and_years(arrays, effects)
+    raw_ss = np.einsum("ij,ij->j", data, data)
+    groups, labels = _groups(arrays, clusters)
+    dep_mean = float(data[:, 0].mean())
+    design, dropped = _ols(data, tuple(names), raw_ss, groups, labels, 0, {}, clusters, "the intercept")
+    return _Fit(design, int(data.shape[0]), len(labels["firm_id"]), dep_mean, dict(arrays.exclusions),
+                {"r2": _r2(data[:, 0], design.resid), "dropped_terms": dropped},
+                tuple(e for e in effects if canonical(e) == "year"))
+
+
+_FITTERS = {"fe": _fit_fe, "fd": _fit_fd, "re": _fit_re, "between": _fit_between, "pooled": _fit_pooled}
+
+
+# --- shared pieces -------------------------------------------------------------------------------
+def _with_intercept_and_years(arrays: Arrays, effects: tuple[str, ...]) -> tuple[np.ndarray, list[str]]:
+    """Outcome, intercept, regressors and (if asked) year dummies without the first year."""
+    cols = [arrays.data[:, :1], np.ones((arrays.data.shape[0], 1)), arrays.data[:, 1:]]
+    names = ["Intercept", *arrays.terms]
+    if any(canonical(e) == "year" for e in effects):
+        year_codes = arrays.codes["year"]
+        levels = arrays.labels["year"]
+        dummies = np.zeros((year_codes.size, len(levels) - 1))
+        rows = np.flatnonzero(year_codes > 0)
+        dummies[rows, year_codes[rows] - 1] = 1.0
+        cols.append(dummies)
+        names += [f"year[{y}]" for y in levels[1:]]
+    return np.asfortranarray(np.column_stack(cols)), names
+
+
+def _groups(arrays: Arrays, clusters) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    groups = {name: codes for name, codes in arrays.codes.items()}
+    labels = {name: arrays.labels[name] for name in groups}
+    return groups, labels
+
+
+def _r2(y: np.ndarray, resid: np.ndarray) -> float:
+    centred = y - y.mean()
+    tss = float(centred @ centred)
+    return 1 - float(resid @ resid) / tss if tss > 0 else float("nan")
+
+
+def _ols(
+    data: np.ndarray,
+    names: Sequence[str],
+    raw_ss: np.ndarray,
+    groups: dict[str, np.ndarray],
+    labels: dict[str, np.ndarray],
+    k_absorbed: int,
+    nested: dict[str, int],
+    clusters: tuple[str, ...] | None,
+    transformation: str,
+    time: str | None = "year",
+) -> tuple[LinearDesign, tuple[str, ...]]:
+    """OLS of column 0 on the other columns of ``data``, dropping absorbed or collinear ones.
+
+    A regressor is *absorbed* when its transformed norm is below ``ABSORBED_TOL`` (1e-7) times
+    its untransformed norm, and *collinear* when its residual on the earlier kept regressors has
+    a norm below ``COLLINEAR_TOL`` (1e-6) times its transformed norm.  Both are named in an
+    :class:`AbsorbedVariableWarning` and left out of the results.
+    """
+    X = data[:, 1:]
+    y = data[:, 0]
+    gram = X.T @ X
+    kept: list[int] = []
+    absorbed, collinear = [], []
+    for j in range(X.shape[1]):
+        if gram[j, j] <= ABSORBED_TOL**2 * raw_ss[j + 1]:
+            absorbed.append(names[j])
+            continue
+        if kept:
+            g = gram[np.ix_(kept, kept)]
+            v = gram[kept, j]
+            resid_ss = gram[j, j] - v @ np.linalg.solve(g, v)
+            if resid_ss <= COLLINEAR_TOL**2 * gram[j, j]:
+                collinear.append(names[j])
+                continue
+        kept.append(j)
+    if absorbed or collinear:
+        parts = []
+        if absorbed:
+            parts.append(f"{absorbed} absorbed by {transformation}")
+        if collinear:
+            parts.append(f"{collinear} collinear with earlier regressors")
+        warnings.warn(
+            f"dropped regressors: {'; '.join(parts)}. They are not identified in this model; remove "
+            "them from the formula or use a method that keeps their variation.",
+            AbsorbedVariableWarning,
+            stacklevel=4,
+        )
+    if not kept:
+        raise IdentificationError(f"no regressor is identified: all of {list(names)} were dropped.")
+    if len(kept) < X.shape[1]:
+        X = np.asfortranarray(X[:, kept])
+        gram = gram[np.ix_(kept, kept)]
+    params = np.linalg.solve(gram, X.T @ y)
+    resid = y - X @ params
+    default = clusters if clusters is None else tuple(clusters)
+    design = LinearDesign(
+        X=X,
+        y=y,
+        params=params,
+        resid=resid,
+        names=tuple(names[j] for j in kept),
+        groups=groups,
+        group_labels=labels,
+        k_absorbed=int(k_absorbed),
+        absorbed_nested=nested,
+        default_cluster=default,
+        time=time if time in groups else None,
+    )
+    return design, tuple(absorbed + collinear)
