@@ -465,6 +465,13 @@ def check_frame(frame: pd.DataFrame, schema: Schema | str = "firm_panel", *, row
 
 def _readable_years(frame: pd.DataFrame, schema: Schema, col: _Collector) -> None:
     # problems show the year as a number (2010, not "2010" or 2010.0) wherever it is readable
+    firm = schema.primary_key[0]
+    if firm in frame.columns and schema.field(firm).type == "any":
+        # ids shown as the panel will store them (102, not "102" read as text from a CSV)
+        scratch = _Collector(col.firm, col.year, 0)
+        ids = _check_identifier(schema.field(firm), frame[firm], scratch)
+        if ids.dtype == np.int64:
+            col.firm = ids.to_numpy(dtype=object)
     name = schema.primary_key[1]
     if name not in frame.columns:
         return
