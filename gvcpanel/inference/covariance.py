@@ -149,7 +149,15 @@ def _sum_by_group(a: np.ndarray, codes: np.ndarray) -> np.ndarray:
     return out
 
 
-def crv1_scale(preset: str, n: int, k: int, n_groups: int, k_absorbed: int, nested: int) -> float:
+def crv1_scale(
+    preset: str,
+    n: int,
+    k: int,
+    n_groups: int,
+    k_absorbed: int,
+    nested: int,
+    nested_by_variable: tuple[int, ...] | None = None,
+) -> float:
     r"""Small-sample factor that multiplies the CRV0 sandwich under each preset.
 
     Parameters
@@ -189,12 +197,31 @@ def crv1_scale(preset: str, n: int, k: int, n_groups: int, k_absorbed: int, nest
 
     with d = ``k_absorbed``, except d = 0 when every absorbed parameter is nested in the clusters
     (linearmodels' "single effect nested in the clusters" rule).
+
+    Two-way clustering passes ``nested_by_variable`` (nested parameters for each clustering
+    variable) and G = the smaller number of clusters (fixest's ``G_df="min"``).  fixest removes
+    every effect nested in any clustering variable and adds one back per such effect; as the
+    design does not say which effect is nested where, the counts of the two variables are added
+    (firm effects in ``cluster_id`` plus year effects in ``year``) unless that exceeds the
+    absorbed parameters, in which case both variables hold the same effect and the larger count
+    is used.  linearmodels counts effects unless they are nested in both variables.
     """
+    n_nested_effects = 1 if nested > 0 else 0
+    if nested_by_variable is not None:
+        counts = [c for c in nested_by_variable if c > 0]
+        if preset == "linearmodels":
+            nested = min(nested_by_variable)
+        elif not counts:
+            nested, n_nested_effects = 0, 0
+        elif sum(counts) <= k_absorbed + len(counts) - 1:
+            nested, n_nested_effects = sum(counts), len(counts)
+        else:
+            nested, n_nested_effects = max(counts), 1
     if preset == "linearmodels":
         d = 0 if (nested > 0 and nested >= k_absorbed) else k_absorbed
         return n / (n - k - d)
     g = n_groups / (n_groups - 1)
-    k_total = k + k_absorbed - nested + (1 if nested > 0 else 0)
+    k_total = k + k_absorbed - nested + n_nested_effects
     return g * (n - 1) / (n - k_total)
 
 
@@ -372,8 +399,11 @@ def linear_inference(design: LinearDesign, spec: InferenceSpec) -> Inference:
         first, second = _cluster_names(design, spec)
         codes1, codes2 = np.asarray(design.groups[first]), np.asarray(design.groups[second])
         cov_arr, n_negative, g_min = twoway_cluster_cov(bread, X * u[:, None], codes1, codes2)
-        nested = max(design.absorbed_nested.get(first, 0), design.absorbed_nested.get(second, 0))
-        scale = crv1_scale(spec.preset, n, k, g_min, design.k_absorbed, nested)
+        scale = crv1_scale(
+            spec.preset, n, k, g_min, design.k_absorbed, 0, nested_by_variable=(
+                design.absorbed_nested.get(first, 0), design.absorbed_nested.get(second, 0)
+            )
+        )
         df = crv1_df(spec.preset, n, k, g_min, design.k_absorbed)
         warn_few_clusters(g_min, spec.kind, f"{first} and {second}")
         smaller = first if codes1.max() <= codes2.max() else second
