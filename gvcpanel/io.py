@@ -24,7 +24,8 @@ import pandas as pd
 
 from gvcpanel.errors import SchemaError, SpecificationError
 from gvcpanel.mapping import Mapping, MappingReport, apply_mapping, read_mapping
-from gvcpanel.panel import FirmPanel, LoadReport, Provenance, frame_sha256, package_version
+from gvcpanel.panel import (FirmPanel, LoadReport, Provenance, _indexed, frame_sha256,
+                            package_version)
 from gvcpanel.schema import (Schema, check_frame, empty_problems, problems_message, read_schema,
                              validate_frame)
 
@@ -286,9 +287,10 @@ def load_panel(source: str | Path | pd.DataFrame, schema: Schema | str = "firm_p
     if mapping_report is not None and mapping_report.not_derived:
         notes += tuple(f"not derived: {t}" for t in mapping_report.not_derived)
     digest = raw.sha256
-    panel_data = data
+    panel_data = _indexed(data, schema)
     if digest is None:
-        digest = frame_sha256(data)
+        # frames have no bytes: hash the sorted canonical data so row order does not matter
+        digest = frame_sha256(panel_data)
     provenance = Provenance(raw.label, digest, schema.version, package_version(),
                             mapping_obj.label if mapping_obj is not None else "")
     report = LoadReport(source=raw.label, n_rows_source=raw.n_rows_source, n_rows=len(data),

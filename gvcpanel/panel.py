@@ -176,7 +176,9 @@ def _key_frame(frame: pd.DataFrame, schema: Schema) -> pd.DataFrame:
 
 
 def _indexed(data: pd.DataFrame, schema: Schema) -> pd.DataFrame:
-    out = data.set_index(list(schema.primary_key))
+    """Data indexed by the primary key and sorted (unchanged when it already is)."""
+    key = list(schema.primary_key)
+    out = data if list(data.index.names) == key else data.set_index(key)
     if not out.index.is_monotonic_increasing:
         out = out.sort_index()
     return out
@@ -231,7 +233,8 @@ class FirmPanel:
     def _from_validated(cls, data: pd.DataFrame, schema: Schema, provenance: Provenance,
                         load_report: LoadReport | None = None,
                         governance_report: Any = None) -> FirmPanel:
-        """Wrap data that :func:`gvcpanel.schema.validate_frame` has already accepted."""
+        """Wrap data that :func:`gvcpanel.schema.validate_frame` has already accepted
+        (key columns, or already indexed by the key)."""
         panel = cls.__new__(cls)
         panel._set(_indexed(data, schema), schema, provenance, load_report, governance_report)
         return panel
