@@ -1,0 +1,267 @@
+"""Wild cluster bootstrap and score bootstrap.
+
+Independent references: the ``wildboottest`` package (0.3.2, used in tests only; it works with
+numpy 2.4) fed the same weights, and a brute-force loop that refits OLS for every draw.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gvcpanel.errors import SpecificationError
+from gvcpanel.inference.bootstrap import (
+    choose_weights,
+    draw_weights,
+    enumerate_rademacher,
+    wild_test,
+)
+from gvcpanel.inference.covariance import LikelihoodDesign, LinearDesign
+from gvcpanel.inference.score import binomial_score_and_information, score_test
+from gvcpanel.inference.spec import InferenceSpec
+
+
+def simulated_design(n_clusters: int = 14, n: int = 600, seed: int = 1, slope: float = 0.1) -> LinearDesign:
+    rng = np.random.default_rng(seed)
+    codes = np.sort(np.concatenate([np.arange(n_clusters), rng.integers(0, n_clusters, n - n_clusters)]))
+    x1 = rng.normal(size=n) + rng.normal(size=n_clusters)[codes]
+    X = np.column_stack([np.ones(n), x1, rng.normal(size=n), x1 * rng.integers(0, 2, n)])
+    y = X @ np.array([1.0, slope, 0.3, 0.0]) + rng.normal(size=n_clusters)[codes] * (1 + np.abs(x1)) + rng.normal(size=n)
+    params = np.linalg.lstsq(X, y, rcond=None)[0]
+    labels = np.array([f"C{g:02d}" for g in range(n_clusters)])
+    return LinearDesign(
+        X, y, params, y - X @ params, ("const", "x1", "x2", "x1_d"), {"cl": codes}, {"cl": labels},
+        default_cluster=("cl",),
+    )
+
+
+def brute_force_t(design: LinearDesign, j: int, r: float, v: np.ndarray, restricted: bool) -> np.ndarray:
+    """Refit OLS on every bootstrap sample and compute the CRV1 t statistic (stata preset)."""
+    X, y, codes = design.X, design.y, design.groups["cl"]
+    if restricted:
+        keep = [i for i in range(X.shape[1]) if i != j]
+        b_r = np.zeros(X.shape[1])
+        b_r[keep] = np.linalg.lstsq(X[:, keep], y - r * X[:, j], rcond=None)[0]
+        b_r[j] = r
+        base, centre = b_r, r
+    else:
+        base, centre = design.params, design.params[j]
+    u = y - X @ base
+    bread = np.linalg.inv(X.T @ X)
+    n, k = X.shape
+    n_groups = codes.max() + 1
+    scale = n_groups / (n_groups - 1) * (n - 1) / (n - k)
+    out = np.empty(v.shape[0])
+    for b in range(v.shape[0]):
+        y_star = X @ base + v[b, codes] * u
+        beta = bread @ X.T @ y_star
+        e = y_star - X @ beta
+        sums = np.zeros((codes.max() + 1, X.shape[1]))
+        np.add.at(sums, codes, X * e[:, None])
+        var = scale * (bread @ sums.T @ sums @ bread)[j, j]
+        out[b] = (beta[j] - centre) / np.sqrt(var)
+    return out
+
+
+@pytest.mark.parametrize("bootstrap", ["restricted", "unrestricted"])
+@pytest.mark.parametrize("r", [0.0, 0.25])
+def test_bootstrap_t_equals_brute_force_refits(bootstrap, r):
+    design = simulated_design()
+    v = draw_weights(14, 199, "webb", seed=3)
+    spec = InferenceSpec(kind="wild", bootstrap=bootstrap)
+    test = wild_test(design, "x1", r, spec, weights=v, ci=False)
+    np.testing.assert_allclose(test.t_boot, brute_force_t(design, 1, r, v, bootstrap == "restricted"), rtol=1e-9)
+
+
+# wildboottest compiles its numba kernel on every call (2-9 s), so two cases cover it
+@pytest.mark.slow
+@pytest.mark.parametrize("impose_null,kind", [(True, "rademacher"), (False, "webb")])
+def test_agrees_with_wildboottest_package(impose_null, kind):
+    wbt = pytest.importorskip("wildboottest.wildboottest")
+    design = simulated_design()
+    v = draw_weights(14, 999, kind, seed=11)
+    spec = InferenceSpec(kind="wild", bootstrap="restricted" if impose_null else "unrestricted")
+    mine = wild_test(design, "x1", 0.0, spec, weights=v, ci=False)
+    # wildboottest 0.3.2, WildboottestCL(X, Y, cluster, R, B).get_scores("11", impose_null), with
+    # its weight matrix (clusters x draws) replaced by ours so both use the same draws
+    ref = wbt.WildboottestCL(X=design.X, Y=design.y, cluster=design.groups["cl"], R=np.array([0, 1.0, 0, 0]), B=999, seed=1)
+    ref.get_scores(bootstrap_type="11", impose_null=impose_null)
+    ref.get_weights(weights_type=kind)
+    ref.v, ref.B = v.T.copy(), v.shape[0]
+    ref.get_numer()
+    ref.get_denom()
+    ref.get_tboot()
+    ref.get_vcov()
+    ref.get_tstat()
+    ref.get_pvalue(pval_type="two-tailed")
+    np.testing.assert_allclose(mine.t_boot, ref.t_boot, rtol=1e-8)
+    assert mine.statistic == pytest.approx(float(np.ravel(ref.t_stat)[0]), rel=1e-8)
+    assert mine.pvalue == pytest.approx(float(ref.pvalue), abs=1e-12)
+    ref.get_pvalue(pval_type="equal-tailed")
+    assert mine.pvalue_equal_tail == pytest.approx(float(ref.pvalue), abs=1e-12)
+
+
+def test_weights_are_seeded_and_have_the_right_support():
+    a = draw_weights(7, 500, "webb", seed=5)
+    assert np.array_equal(a, draw_weights(7, 500, "webb", seed=5))
+    assert not np.array_equal(a, draw_weights(7, 500, "webb", seed=6))
+    assert np.allclose(np.unique(np.abs(a)), np.sqrt([0.5, 1.0, 1.5]))
+    assert set(np.unique(draw_weights(7, 100, "rademacher", seed=5))) == {-1.0, 1.0}
+    assert a.shape == (500, 7)
+
+
+def test_defaults_webb_below_12_clusters_and_enumeration():
+    v, kind, enumerated = choose_weights(11, InferenceSpec(kind="wild"))
+    assert (kind, enumerated, v.shape) == ("webb", False, (9999, 11))
+    v, kind, enumerated = choose_weights(12, InferenceSpec(kind="wild"))
+    assert (kind, enumerated, v.shape) == ("rademacher", True, (4096, 12))
+    assert np.unique(v, axis=0).shape[0] == 4096
+    v, kind, enumerated = choose_weights(14, InferenceSpec(kind="wild"))  # 2^14 > 9999
+    assert (kind, enumerated) == ("rademacher", False)
+    assert enumerate_rademacher(3).shape == (8, 3)
+
+
+def test_enumeration_gives_exact_symmetric_distribution():
+    design = simulated_design(n_clusters=10)
+    test = wild_test(design, "x1", 0.0, InferenceSpec(kind="wild", weights="rademacher"), ci=False)
+    assert test.enumerated and test.draws == 1024
+    # v and -v give t* and -t*: the enumerated distribution is exactly symmetric
+    np.testing.assert_allclose(np.sort(test.t_boot), -np.sort(test.t_boot)[::-1], rtol=1e-10, atol=1e-12)
+
+
+def test_interval_inverts_the_pvalue():
+    design = simulated_design()
+    spec = InferenceSpec(kind="wild", draws=999, level=0.9)
+    test = wild_test(design, "x1", 0.0, spec)
+    lower, upper = test.ci
+    assert lower < test.estimate < upper
+    eps = 1e-6 * (upper - lower)
+    for end, inside, outside in ((lower, lower + eps, lower - eps), (upper, upper - eps, upper + eps)):
+        p_in = wild_test(design, "x1", inside, spec, ci=False).pvalue
+        p_out = wild_test(design, "x1", outside, spec, ci=False).pvalue
+        assert p_in > 0.1 >= p_out
+    # p-value of the test at 0 and whether 0 is in the interval tell the same story
+    assert (test.pvalue > 0.1) == (lower < 0 < upper)
+
+
+def test_contrast_and_mapping_restriction():
+    design = simulated_design()
+    spec = InferenceSpec(kind="wild", draws=499)
+    by_map = wild_test(design, {"x1": 1, "x2": -1}, 0.0, spec, ci=False)
+    by_array = wild_test(design, np.array([0, 1.0, -1.0, 0]), 0.0, spec, ci=False)
+    assert by_map.pvalue == by_array.pvalue
+    assert by_map.estimate == pytest.approx(design.params[1] - design.params[2], rel=1e-12)
+    with pytest.raises(SpecificationError, match="one restriction"):
+        wild_test(design, np.eye(4)[:2], 0.0, spec)
+    with pytest.raises(SpecificationError, match="not in the model"):
+        wild_test(design, "network", 0.0, spec)
+
+
+def test_weights_shared_by_cluster_label():
+    design = simulated_design()
+    v = draw_weights(14, 299, "rademacher", seed=2)
+    frame = pd.DataFrame(v[:, ::-1], columns=design.group_labels["cl"][::-1])  # shuffled columns
+    a = wild_test(design, "x1", 0.0, InferenceSpec(kind="wild"), weights=frame, ci=False)
+    b = wild_test(design, "x1", 0.0, InferenceSpec(kind="wild"), weights=v, ci=False)
+    np.testing.assert_allclose(a.t_boot, b.t_boot, rtol=1e-12)
+
+
+def test_inference_wild_gives_bootstrap_pvalues_and_intervals():
+    design = simulated_design(n_clusters=14)
+    inf = design.inference(InferenceSpec(kind="wild", draws=999))
+    assert inf.pvalues.index.tolist() == list(design.names)
+    assert (inf.ci["lower"] < design.params).all() and (design.params < inf.ci["upper"]).all()
+    # covariance is CRV1 (stata preset): same as kind="cluster"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        crv1 = design.inference(InferenceSpec(kind="cluster"))
+    np.testing.assert_allclose(inf.cov.to_numpy(), crv1.cov.to_numpy(), rtol=1e-12)
+    single = wild_test(design, "x1", 0.0, InferenceSpec(kind="wild", draws=999))
+    assert inf.pvalues["x1"] == single.pvalue
+    assert inf.n_clusters == 14 and inf.details["draws"] == 999
+
+
+@pytest.mark.slow
+def test_speed_9999_draws_30_clusters_45000_rows():
+    rng = np.random.default_rng(2)
+    n, k, G = 45_000, 10, 30
+    codes = rng.integers(0, G, n)
+    X = rng.normal(size=(n, k)) + rng.normal(size=(G, k))[codes]
+    y = X @ np.full(k, 0.1) + rng.normal(size=G)[codes] + rng.normal(size=n)
+    params = np.linalg.lstsq(X, y, rcond=None)[0]
+    design = LinearDesign(X, y, params, y - X @ params, tuple(f"x{j}" for j in range(k)), {"cl": codes}, default_cluster=("cl",))
+    start = time.perf_counter()
+    test = wild_test(design, "x1", 0.0, InferenceSpec(kind="wild", draws=9999))
+    elapsed = time.perf_counter() - start
+    assert test.draws == 9999 and test.ci is not None
+    assert elapsed < 10, elapsed
+
+
+# --- score bootstrap ---------------------------------------------------------------------------
+def simulated_logit(n_clusters: int, seed: int, link: str = "logit", beta1: float = 0.0):
+    import statsmodels.api as sm
+
+    rng = np.random.default_rng(seed)
+    sizes = rng.integers(20, 60, n_clusters)
+    codes = np.repeat(np.arange(n_clusters), sizes)
+    n = codes.size
+    x1 = rng.normal(size=n) + 0.7 * rng.normal(size=n_clusters)[codes]
+    x2 = rng.normal(size=n)
+    X = np.column_stack([np.ones(n), x1, x2])
+    eta = -1.0 + beta1 * x1 + 0.5 * x2 + 0.8 * rng.normal(size=n_clusters)[codes]
+    prob = 1 / (1 + np.exp(-eta)) if link == "logit" else 1 - np.exp(-np.exp(eta))
+    y = (rng.random(n) < prob).astype(float)
+    family = sm.families.Binomial(sm.families.links.Logit() if link == "logit" else sm.families.links.CLogLog())
+    fit = sm.GLM(y, X, family=family).fit(cov_type="cluster", cov_kwds={"groups": codes})
+    scores, information = binomial_score_and_information(X, y, link, fit.params)
+    design = LikelihoodDesign(
+        scores, information, fit.params, ("const", "x1", "x2"), {"cl": codes}, default_cluster=("cl",),
+        extra={"X": X, "y": y, "link": link},
+    )
+    return design, fit
+
+
+@pytest.mark.parametrize("link", ["logit", "cloglog"])
+def test_score_bootstrap_close_to_wald_with_many_clusters(link):
+    design, fit = simulated_logit(200, seed=4, link=link, beta1=0.12)
+    test = score_test(design, "x1", 0.0, InferenceSpec(kind="score", draws=1999))
+    # statsmodels 0.15 GLM(..., cov_type="cluster") Wald p-value; asymptotically equivalent
+    assert test.pvalue == pytest.approx(float(fit.pvalues[1]), abs=0.03)
+    assert np.sign(test.statistic) == np.sign(fit.params[1])
+
+
+def test_score_restricted_fit_satisfies_the_restriction_and_zeroes_other_scores():
+    from gvcpanel.inference.score import fit_restricted_binomial
+
+    design, _ = simulated_logit(30, seed=5, link="cloglog")
+    X, y = design.extra["X"], design.extra["y"]
+    a = np.array([0.0, 1.0, -1.0])
+    theta = fit_restricted_binomial(X, y, "cloglog", a, 0.2)
+    assert a @ theta == pytest.approx(0.2, abs=1e-12)
+    grad = binomial_score_and_information(X, y, "cloglog", theta)[0].sum(axis=0)
+    # the gradient is orthogonal to the restricted parameter space (a Lagrange multiplier times a)
+    assert np.allclose(grad - a * (grad @ a) / (a @ a), 0, atol=1e-7)
+
+
+def test_score_inference_uses_fit_restricted_when_given():
+    design, _ = simulated_logit(20, seed=6)
+    calls = []
+
+    def fit_restricted(R, r):
+        from gvcpanel.inference.score import fit_restricted_binomial
+
+        calls.append((R.shape, r))
+        return fit_restricted_binomial(design.extra["X"], design.extra["y"], "logit", R[0], r)
+
+    from dataclasses import replace
+
+    with_fit = replace(design, extra={**design.extra, "fit_restricted": fit_restricted})
+    inf = with_fit.inference(InferenceSpec(kind="score", draws=499))
+    assert len(calls) == 3 and calls[0][0] == (1, 3)
+    plain = design.inference(InferenceSpec(kind="score", draws=499))
+    np.testing.assert_allclose(inf.pvalues.to_numpy(), plain.pvalues.to_numpy(), atol=1e-12)
+    assert inf.ci is None and inf.n_clusters == 20
