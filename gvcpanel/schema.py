@@ -348,7 +348,7 @@ def _text(series: pd.Series) -> tuple[pd.Series, np.ndarray]:
     if pd.api.types.is_float_dtype(series.dtype):
         values = series.to_numpy(dtype="float64", na_value=np.nan)
         finite = np.isfinite(values)
-        if np.all(values[finite] == np.round(values[finite])):
+        if np.all(values[finite] == np.trunc(values[finite])):
             # codes read as floats because of missing cells: 15.0 is the code "15"
             series = series.astype("Int64")
     if pd.api.types.is_bool_dtype(series.dtype):
@@ -364,7 +364,7 @@ def _check_numeric(spec: Field, series: pd.Series, col: _Collector) -> pd.Series
     col.add(infinite, spec.name, "not a finite number", series)
     values = np.where(infinite, np.nan, values)
     finite = ~np.isnan(values)
-    whole = finite & (values == np.round(values))
+    whole = finite & (np.trunc(values) == values) if (spec.type == "integer" or spec.enum) else finite
     if spec.type == "integer":
         col.add(finite & ~whole, spec.name, "not a whole number", series)
     if spec.minimum is not None:
@@ -378,29 +378,58 @@ def _check_numeric(spec: Field, series: pd.Series, col: _Collector) -> pd.Series
     return pd.Series(values, index=series.index, name=spec.name)
 
 
-def _check_text(spec: Field, series: pd.Series, col: _Collector) -> pd.Series:
+def _fullmatch(values: Any, pattern: str) -> np.ndarray:
+    """Whole-string regex match of text values, vectorised in pyarrow (RE2 syntax)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    array = pa.array(np.asarray(values, dtype=object), type=pa.string(), from_pandas=True)
+    matched = pc.match_substring_regex(array, f"^(?:{pattern})$")
+    return matched.to_numpy(zero_copy_only=False).astype(bool)
+
+
+def _factorize_text(series: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Codes (-1 = missing), distinct text values, and a mask of values that are not text.
+
+    Checks then run once per distinct value instead of once per row: survey text columns
+    (country, sector, governance) have few distinct values.
+    """
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        categories, bad = _text(pd.Series(series.cat.categories))
+        return (series.cat.codes.to_numpy(dtype=np.int64), categories.to_numpy(dtype=object),
+                np.zeros(len(series), bool))
     text, bad = _text(series)
+    codes, uniques = pd.factorize(text)
+    return codes.astype(np.int64), np.asarray(uniques, dtype=object), bad
+
+
+def _check_text(spec: Field, series: pd.Series, col: _Collector) -> pd.Series:
+    codes, uniques, bad = _factorize_text(series)
     col.add(bad, spec.name, "not a text value", series)
-    present = text.notna().to_numpy()
-    if spec.pattern is not None:
-        matched = text.str.fullmatch(spec.pattern).fillna(False).to_numpy(dtype=bool)
-        col.add(present & ~matched, spec.name, f"does not match pattern {spec.pattern}", series)
+    present = codes >= 0
+    if spec.pattern is not None and len(uniques):
+        ok = _fullmatch(uniques, spec.pattern)
+        col.add(present & ~ok[np.where(present, codes, 0)], spec.name,
+                f"does not match pattern {spec.pattern}", series)
     if spec.enum is not None:
-        known = text.isin(spec.enum).to_numpy()
-        col.add(present & ~known, spec.name,
+        position = pd.Index(list(spec.enum)).get_indexer(pd.Index(uniques, dtype=object))
+        new_codes = np.where(present, position[np.where(present, codes, 0)] if len(uniques) else -1, -1)
+        col.add(present & (new_codes < 0), spec.name,
                 f"unknown category (allowed: {', '.join(map(str, spec.enum))})", series)
-        text = text.where(known, pd.NA)
-        return pd.Series(pd.Categorical(text, categories=list(spec.enum)), index=series.index,
-                         name=spec.name)
-    return text
+        return pd.Series(pd.Categorical.from_codes(new_codes, categories=list(spec.enum)),
+                         index=series.index, name=spec.name)
+    values = np.empty(len(series), dtype=object)
+    values[present] = uniques[codes[present]]
+    values[~present] = pd.NA
+    return pd.Series(values, index=series.index, name=spec.name, dtype="str")
 
 
 def _check_identifier(spec: Field, series: pd.Series, col: _Collector) -> pd.Series:
     if pd.api.types.is_integer_dtype(series.dtype) and not series.isna().any():
         return series.astype("int64")
     text = _check_text(spec, series, col)
-    present = text.notna()
-    if present.any() and text[present].str.fullmatch(_CANONICAL_INT).all():
+    present = text.dropna()
+    if len(present) and _fullmatch(present.to_numpy(dtype=object), _CANONICAL_INT).all():
         numbers = pd.to_numeric(text, errors="coerce")
         if not numbers.isna().any():
             return numbers.astype("int64")
@@ -457,9 +486,12 @@ def check_frame(frame: pd.DataFrame, schema: Schema | str = "firm_panel", *, row
     if extras:
         notes = (f"{len(extras)} column(s) not in schema {schema.name!r} kept unchanged: "
                  f"{', '.join(map(str, extras))}",)
-    data = pd.DataFrame(converted, index=frame.index)
-    for name in extras:
-        data[name] = frame[name]
+    columns = list(converted.values()) + [frame[name] for name in extras]
+    names = list(converted) + extras
+    # concat keeps one block per column; the DataFrame constructor would copy every float
+    # column into one 2-D block, which costs more than all the checks on a 1M-row panel
+    data = (pd.concat(columns, axis=1, keys=names) if columns
+            else pd.DataFrame(index=frame.index))
     return CheckResult(data=data, problems=col.table(), notes=notes)
 
 
@@ -476,7 +508,7 @@ def _readable_years(frame: pd.DataFrame, schema: Schema, col: _Collector) -> Non
     if name not in frame.columns:
         return
     values, _ = _to_float(frame[name])
-    whole = np.isfinite(values) & (values == np.round(values))
+    whole = np.isfinite(values) & (values == np.trunc(values))
     if whole.any():
         years = col.year.copy()
         years[whole] = values[whole].astype(np.int64)
