@@ -1,0 +1,1 @@
+"""Estimators: fixed-effects panel regressions, discrete-time upgrading hazards, moderation."""

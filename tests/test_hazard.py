@@ -1,0 +1,294 @@
+"""The discrete-time hazard estimator against statsmodels and an independent sandwich.
+
+References: statsmodels 0.15 ``GLM(y, X, family=Binomial(link=CLogLog() | Logit())).fit(tol=1e-14)``
+on the same risk set with a design built here column by column (not with gvcpanel.design), and
+``fit(cov_type="cluster", cov_kwds={"groups": codes})`` whose default correction is
+G/(G-1) (N-1)/(N-K).
+"""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.api as sm
+
+import gvcpanel as gp
+from gvcpanel.errors import ConvergenceError, FewClustersWarning, IdentificationError, SpecificationError
+from gvcpanel.estimators.hazard import hazard_ratios, upgrading_hazard
+from gvcpanel.upgrading import network_strength, risk_set
+
+CONTROLS = ("network", "quasi_hierarchy", "hierarchy", "log(employees)", "firm_age", "foreign_owned", "export_share")
+TRUE_BETA = {"network": 0.4, "quasi_hierarchy": 0.6, "hierarchy": 0.2, "log(employees)": 0.2,
+             "firm_age": -0.01, "foreign_owned": 0.3, "export_share": 0.5}
+LINKS = {"cloglog": sm.families.links.CLogLog, "logit": sm.families.links.Logit}
+
+
+def simulated_frame(seed: int, n_firms: int = 800, n_years: int = 8, n_clusters: int = 40,
+                    link: str = "cloglog") -> pd.DataFrame:
+    """Firms with changing governance and controls; process, functional and product outcomes drawn
+    from hazards with the coefficients TRUE_BETA (functional: shifted by -0.3, plus 0.3 x network
+    strength).  Entry years differ, and 2% of employees values are missing."""
+    rng = np.random.default_rng(seed)
+    types = np.array(["market", "network", "quasi_hierarchy", "hierarchy"])
+    cdf = (lambda e: -np.expm1(-np.exp(e))) if link == "cloglog" else (lambda e: 1 / (1 + np.exp(-e)))
+    alpha = -3.0 + 0.05 * np.arange(n_years)
+    cluster = rng.integers(0, n_clusters, n_firms)
+    rows = []
+    for i in range(n_firms):
+        entry = int(rng.integers(0, 3))
+        gov = rng.choice(4, p=[0.45, 0.15, 0.3, 0.1])
+        log_emp, age0 = rng.normal(3.5, 1.0), rng.poisson(10)
+        foreign, export = float(rng.random() < 0.2), rng.uniform(0, 1)
+        iso = float(rng.random() < 0.15)
+        level = int(rng.choice(4, p=[0.5, 0.3, 0.15, 0.05]))
+        partner_trait = rng.normal(0, 0.5)
+        for t in range(entry, n_years):
+            if t > entry and rng.random() < 0.1:
+                gov = rng.choice(4, p=[0.45, 0.15, 0.3, 0.1])
+            log_emp += rng.normal(0.02, 0.1)
+            x = {"network": gov == 1, "quasi_hierarchy": gov == 2, "hierarchy": gov == 3,
+                 "log(employees)": log_emp, "firm_age": age0 + t - entry, "foreign_owned": foreign,
+                 "export_share": export}
+            eta = alpha[t] + sum(TRUE_BETA[k] * float(v) for k, v in x.items())
+            partners = rng.poisson(np.exp(1 + partner_trait))
+            links = rng.random(3) < 0.3 + 0.2 * (partner_trait > 0)
+            if t > entry:
+                iso = 1.0 if (iso == 1 or rng.random() < cdf(eta)) else 0.0
+                strength = np.log1p(partners) - 1.0 + links.sum() - 0.9  # roughly centred
+                if level < 3 and rng.random() < cdf(eta - 0.3 + 0.3 * strength):
+                    level += 1
+            rows.append({"firm_id": f"f{i:04d}", "year": 2001 + t, "cluster_id": f"c{cluster[i]:02d}",
+                         "governance": types[gov], "employees": float(max(1, round(np.exp(log_emp)))),
+                         "firm_age": float(age0 + t - entry), "foreign_owned": foreign,
+                         "export_share": export, "iso_certified": iso, "function_level": level,
+                         "new_product": float(rng.random() < cdf(eta + 0.5)), "n_partners": float(partners),
+                         "alliance": float(links[0]), "university_link": float(links[1]),
+                         "association_member": float(links[2])})
+    frame = pd.DataFrame(rows).set_index(["firm_id", "year"])
+    frame.loc[rng.random(len(frame)) < 0.02, "employees"] = np.nan
+    frame.loc[rng.random(len(frame)) < 0.02, "n_partners"] = np.nan
+    return frame
+
+
+@pytest.fixture(scope="module")
+def frame() -> pd.DataFrame:
+    return simulated_frame(1)
+
+
+def reference_design(rows: pd.DataFrame, baseline: str = "year", extra: dict | None = None):
+    """Covariates and baseline dummies written out by hand for statsmodels."""
+    gov = rows["governance"]
+    X = pd.DataFrame(
+        {
+            "network": (gov == "network").astype(float),
+            "quasi_hierarchy": (gov == "quasi_hierarchy").astype(float),
+            "hierarchy": (gov == "hierarchy").astype(float),
+            "log(employees)": np.log(rows["employees"]),
+            "firm_age": rows["firm_age"],
+            "foreign_owned": rows["foreign_owned"],
+            "export_share": rows["export_share"],
+            **(extra or {}),
+        },
+        index=rows.index,
+    )
+    period = rows.index.get_level_values("year") if baseline == "year" else rows["duration"].to_numpy()
+    for value in sorted(set(period)):
+        X[f"{baseline}[{value}]"] = (np.asarray(period) == value).astype(float)
+    return rows["event"].astype(float), X
+
+
+def statsmodels_fit(y, X, link, groups=None, method="irls"):
+    model = sm.GLM(y, X, family=sm.families.Binomial(link=LINKS[link]()))
+    options = {"tol": 1e-14, "maxiter": 200, "method": method}
+    if groups is None:
+        return model.fit(**options)
+    return model.fit(cov_type="cluster", cov_kwds={"groups": pd.factorize(groups)[0]}, **options)
+
+
+@pytest.mark.parametrize("link", ["cloglog", "logit"])
+def test_params_and_cluster_covariance_equal_statsmodels(frame, link):
+    result = upgrading_hazard(frame, "process", link=link)
+    rows = risk_set(frame, "process").frame.dropna(subset=["employees"])
+    y, X = reference_design(rows)
+    ref = statsmodels_fit(y, X, link, groups=rows["cluster_id"])
+    assert list(result.params.index) == list(X.columns)
+    np.testing.assert_allclose(result.params, ref.params, rtol=1e-8, atol=0)
+    # entries near zero come from cancelling sums: an absolute floor at 1e-12 of the largest entry
+    cov_ref = ref.cov_params().to_numpy()
+    np.testing.assert_allclose(result.cov, cov_ref, rtol=1e-8, atol=1e-12 * np.abs(cov_ref).max())
+    np.testing.assert_allclose(result.std_errors, ref.bse, rtol=1e-8, atol=0)
+    assert result.fit_stats["loglik"] == pytest.approx(ref.llf, rel=1e-12)
+    assert result.nobs == len(y) and result.n_clusters == 40
+    assert result.fit_stats["n_events"] == int(y.sum())
+
+
+def test_model_based_covariance_is_inverse_observed_information(frame):
+    # statsmodels' Newton fit reports the inverse observed Hessian (IRLS would give the expected one)
+    result = upgrading_hazard(frame, "process", inference="unadjusted")
+    rows = risk_set(frame, "process").frame.dropna(subset=["employees"])
+    y, X = reference_design(rows)
+    ref = statsmodels_fit(y, X, "cloglog", method="newton")
+    np.testing.assert_allclose(result.cov, ref.cov_params(), rtol=1e-7, atol=0)
+
+
+def _cloglog_scores(X: np.ndarray, y: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """GLM score (y - mu) / (mu (1 - mu)) dmu/deta x, with dmu/deta = exp(eta - exp(eta))."""
+    eta = X @ b
+    mu = 1 - np.exp(-np.exp(eta))
+    return X * ((y - mu) / (mu * (1 - mu)) * np.exp(eta - np.exp(eta)))[:, None]
+
+
+def test_cluster_covariance_equals_a_sandwich_computed_here(frame):
+    result = upgrading_hazard(frame, "process")
+    rows = risk_set(frame, "process").frame.dropna(subset=["employees"])
+    y, X = reference_design(rows)
+    Xa, ya, b = X.to_numpy(), y.to_numpy(), result.params.to_numpy()
+    # observed information by central differences of the summed scores (no second-derivative formula)
+    k, h = Xa.shape[1], 1e-5
+    hessian = np.empty((k, k))
+    for j in range(k):
+        step = np.zeros(k)
+        step[j] = h
+        hessian[:, j] = (_cloglog_scores(Xa, ya, b + step).sum(0) - _cloglog_scores(Xa, ya, b - step).sum(0)) / (2 * h)
+    bread = np.linalg.inv(-hessian)
+    codes = pd.factorize(rows["cluster_id"])[0]
+    sums = np.zeros((codes.max() + 1, k))
+    np.add.at(sums, codes, _cloglog_scores(Xa, ya, b))
+    n, g = len(ya), codes.max() + 1
+    cov = g / (g - 1) * (n - 1) / (n - k) * bread @ sums.T @ sums @ bread
+    # central differences carry ~1e-10 relative error: near-zero covariances get an absolute floor
+    np.testing.assert_allclose(result.cov.to_numpy(), cov, rtol=1e-6, atol=1e-8 * np.abs(cov).max())
+    np.testing.assert_allclose(result.std_errors, np.sqrt(np.diag(cov)), rtol=1e-7, atol=0)
+
+
+def test_duration_baseline_equals_statsmodels(frame):
+    result = upgrading_hazard(frame, "process", baseline="duration")
+    rows = risk_set(frame, "process").frame.dropna(subset=["employees"])
+    y, X = reference_design(rows, baseline="duration")
+    ref = statsmodels_fit(y, X, "cloglog", groups=rows["cluster_id"])
+    assert result.spec.option("baseline_terms") == tuple(c for c in X.columns if c.startswith("duration["))
+    np.testing.assert_allclose(result.params, ref.params, rtol=1e-8, atol=0)
+    np.testing.assert_allclose(result.std_errors, ref.bse, rtol=1e-8, atol=0)
+
+
+def test_functional_hazard_with_centred_network_strength_interaction(frame):
+    covariates = [*CONTROLS, "network_strength_c", "quasi_hierarchy:network_strength_c"]
+    result = upgrading_hazard(frame, "functional", covariates=covariates)
+    strength = network_strength(frame).centred
+    rows = risk_set(frame.assign(network_strength_c=strength), "functional").frame
+    rows = rows.dropna(subset=["employees", "network_strength_c"])
+    qh = (rows["governance"] == "quasi_hierarchy").astype(float)
+    y, X = reference_design(rows, extra={"network_strength_c": rows["network_strength_c"],
+                                         "quasi_hierarchy:network_strength_c": qh * rows["network_strength_c"]})
+    ref = statsmodels_fit(y, X, "cloglog", groups=rows["cluster_id"])
+    np.testing.assert_allclose(result.params, ref.params, rtol=1e-8, atol=0)
+    np.testing.assert_allclose(result.std_errors, ref.bse, rtol=1e-8, atol=0)
+    assert "network_strength_c" in result.model.extra["frame"].columns
+
+
+def test_every_panel_row_is_counted(frame):
+    result = upgrading_hazard(frame, "functional", covariates=[*CONTROLS, "network_strength_c"])
+    assert result.nobs + result.exclusions["n_rows"].sum() == len(frame)
+    reasons = set(result.exclusions["reason"])
+    assert {"left-truncated: already upgraded when first observed", "missing employees",
+            "missing network_strength_c"} <= reasons
+    assert result.fit_stats["n_left_truncated"] == risk_set(frame, "functional").n_left_truncated > 0
+
+
+def test_baseline_period_without_events_is_dropped_as_its_limit(frame):
+    # no firm introduces a product in 2003: its dummy runs to -inf in statsmodels (about -36 here)
+    # and the other coefficients converge to the fit without those rows
+    quiet = frame.copy()
+    quiet.loc[quiet.index.get_level_values("year") == 2003, "new_product"] = 0.0
+    result = upgrading_hazard(quiet, "product")
+    rows = risk_set(quiet, "product").frame.dropna(subset=["employees"])
+    y, X = reference_design(rows)
+    ref = statsmodels_fit(y, X, "cloglog")
+    assert ref.params["year[2003]"] < -20
+    assert "year[2003]" not in result.params.index
+    np.testing.assert_allclose(result.params, ref.params.drop("year[2003]"), rtol=1e-8, atol=0)
+    dropped = result.exclusions.set_index("reason")["n_rows"]
+    assert dropped["baseline year without events or without non-events (hazard estimate 0 or 1)"] == (
+        rows.index.get_level_values("year") == 2003).sum()
+    assert result.fit_stats["baseline_periods_dropped"] == (2003,)
+
+
+def test_recovers_known_log_hazard_ratios_from_the_package_simulation():
+    sim = gp.simulate_panel(n_firms=3000, n_clusters=30, seed=7)
+    result = upgrading_hazard(sim.panel, "process")
+    for term, truth in [("quasi_hierarchy", sim.truth.process_quasi_hierarchy),
+                        ("network", sim.truth.process_network)]:
+        assert abs(result.params[term] - truth) < 3 * result.std_errors[term]
+
+
+def test_recovers_known_log_hazard_ratio_from_the_dgp_here():
+    result = upgrading_hazard(simulated_frame(11, n_firms=1500), "process")
+    for term in ("quasi_hierarchy", "export_share"):
+        assert abs(result.params[term] - TRUE_BETA[term]) < 3 * result.std_errors[term]
+
+
+def test_hazard_ratios_exponentiate_estimates_and_interval(frame):
+    result = upgrading_hazard(frame, "process")
+    ratios = hazard_ratios(result)
+    table = result.to_frame().loc[list(CONTROLS)]
+    assert list(ratios.index) == list(CONTROLS)
+    np.testing.assert_allclose(ratios["ratio"], np.exp(table["estimate"]), rtol=1e-15)
+    np.testing.assert_allclose(ratios[["ci_low", "ci_high"]], np.exp(table[["ci_low", "ci_high"]]), rtol=1e-15)
+
+
+def test_score_bootstrap_hooks(frame):
+    result = upgrading_hazard(frame, "process", link="logit")
+    extra = result.model.extra
+    b = result.params.to_numpy()
+    np.testing.assert_allclose(extra["score_fn"](b), result.model.scores, rtol=1e-15)
+    np.testing.assert_allclose(extra["score_fn"](b).sum(0), 0, atol=1e-7)
+    np.testing.assert_allclose(extra["information_fn"](b), result.model.information, rtol=1e-15)
+    assert set(result.model.groups) == {"firm_id", "year", "cluster_id"}
+    assert all(np.array_equal(np.unique(c), np.arange(c.max() + 1)) for c in result.model.groups.values())
+    # restricted fit: quasi_hierarchy = 0 is the fit without it; = 0.25 is the fit with an offset
+    j = list(result.params.index).index("quasi_hierarchy")
+    R = np.eye(len(b))[[j]]
+    rows = risk_set(frame, "process").frame.dropna(subset=["employees"])
+    y, X = reference_design(rows)
+    for value in (0.0, 0.25):
+        restricted = extra["fit_restricted"](R, np.array([value]))
+        ref = sm.GLM(y, X.drop(columns="quasi_hierarchy"), family=sm.families.Binomial(),
+                     offset=value * X["quasi_hierarchy"]).fit(tol=1e-14, maxiter=200)
+        assert restricted[j] == pytest.approx(value, abs=1e-12)
+        np.testing.assert_allclose(np.delete(restricted, j), ref.params, rtol=1e-8, atol=1e-12)
+
+
+def test_identification_and_convergence_errors(frame):
+    no_events = frame.assign(iso_certified=0.0)
+    with pytest.raises(IdentificationError, match="no events"):
+        upgrading_hazard(no_events, "process")
+    with pytest.raises(IdentificationError, match="'constant'"):
+        upgrading_hazard(frame.assign(constant=1.0), "process", covariates=["quasi_hierarchy", "constant"])
+    with pytest.raises(IdentificationError, match=r"collinear.*'foreign_owned'.*'foreign_copy'"):
+        upgrading_hazard(frame.assign(foreign_copy=frame["foreign_owned"] * 2), "process",
+                         covariates=["quasi_hierarchy", "foreign_owned", "foreign_copy"])
+    # a covariate that is 1 only on firm-periods without a certification separates them
+    rows = risk_set(frame, "process").frame
+    separating = pd.Series(0.0, index=frame.index)
+    separating.loc[rows.index[(rows["event"] == 0).to_numpy()][::2]] = 1.0
+    with pytest.raises(ConvergenceError, match="separat.*'?separating'?"):
+        upgrading_hazard(frame.assign(separating=separating), "process",
+                         covariates=["quasi_hierarchy", "separating"])
+    with pytest.raises(SpecificationError, match="choose one of cloglog, logit"):
+        upgrading_hazard(frame, "process", link="probit")
+
+
+def test_accepts_a_firm_panel_and_counts_rows_without_a_cluster(frame):
+    panel = gp.load_panel(frame.reset_index(), schema="firm_panel")
+    from_panel = upgrading_hazard(panel, "process")
+    from_frame = upgrading_hazard(frame, "process")
+    np.testing.assert_allclose(from_panel.params, from_frame.params, rtol=1e-12)
+    assert from_panel.provenance  # the panel's data hash and versions travel with the result
+    # clustering on a variable with holes: those rows are excluded and counted
+    region = frame["cluster_id"].str[:2].where(np.arange(len(frame)) % 50 != 0)
+    with pytest.warns(FewClustersWarning, match="only 4 clusters"):
+        result = upgrading_hazard(frame.assign(region=region), "process", cluster="region")
+    assert result.exclusions.set_index("reason")["n_rows"]["missing region"] > 0
+    assert result.nobs + result.exclusions["n_rows"].sum() == len(frame)
+    assert result.n_clusters == region.nunique()
