@@ -147,10 +147,18 @@ def singleton_mask(effects: Sequence[FixedEffect]) -> tuple[np.ndarray, dict[str
 
 def refines(fine: FixedEffect, coarse: FixedEffect) -> bool:
     """True when every level of ``fine`` lies within one level of ``coarse`` (coarse in span of fine)."""
-    first_row = np.full(fine.n_levels, -1, dtype=np.intp)
+    if fine.codes.size != coarse.codes.size or fine.n_levels < coarse.n_levels:
+        return False
+    if fine is coarse or fine.codes is coarse.codes:
+        return True
+    level_of = np.full(fine.n_levels, -1, dtype=np.intp)
     # the last write wins in fancy assignment; any row of a level is as good as another
-    first_row[fine.codes] = np.arange(fine.codes.size)
-    return bool(np.array_equal(coarse.codes[first_row][fine.codes], coarse.codes))
+    level_of[fine.codes] = coarse.codes
+    # a cheap look at the first rows settles most "no" answers before the full pass
+    head = slice(0, min(fine.codes.size, 50_000))
+    if not np.array_equal(level_of[fine.codes[head]], coarse.codes[head]):
+        return False
+    return bool(np.array_equal(level_of[fine.codes], coarse.codes))
 
 
 def _crosstab(a: FixedEffect, b: FixedEffect) -> sparse.csr_matrix:
@@ -258,30 +266,53 @@ class Absorber:
             else np.zeros(0)
         )
         self._k_exact: int | None = None
+        # rows sorted by the main effect (firm panels usually are): segment sums are much faster
+        codes = self.main.codes
+        self._sorted = bool(codes.size == 0 or (codes[0] == 0 and np.all(codes[1:] - codes[:-1] >= 0)))
+        self._starts = np.concatenate(([0], np.cumsum(self.main_counts[:-1]).astype(np.intp)))
         if not self.rest:
             self.method = "one-way"
+            return
+        self._dense_cross = self.main.n_levels * self.L <= max(4 * self.n, 1_000_000)
+        if self._dense_cross:  # few levels besides the main effect: a small dense G_A x L table
+            self.cross = np.column_stack(
+                [np.bincount(codes * fe.n_levels + fe.codes, minlength=self.main.n_levels * fe.n_levels)
+                 .reshape(self.main.n_levels, fe.n_levels) for fe in self.rest]
+            ).astype(float)
         else:
-            # cross-tabulation of the eliminated effect with every other level: G_A x L
             self.cross = sparse.hstack([_crosstab(self.main, fe) for fe in self.rest], format="csr")
-            self.cross_t = self.cross.T.tocsr()
-            self.rr = sparse.bmat(
-                [[_crosstab(f, g) for g in self.rest] for f in self.rest], format="csr"
-            )
-            weighted = sparse.diags(1.0 / self.main_counts) @ self.cross
-            if self.L <= direct_max:
-                self.method = "direct"
-                schur = self.rr.toarray() - (self.cross_t @ weighted).toarray()
-                schur = (schur + schur.T) / 2  # remove rounding asymmetry before eigh
-                values, vectors = np.linalg.eigh(schur)
-                # exact zeros of S come out near eps * ||S|| * L; true ones are far above this
-                nonzero = values > max(float(values.max()), 1.0) * self.L * 1e-13
-                self._pinv = (vectors[:, nonzero] / values[nonzero]) @ vectors[:, nonzero].T
-                self._schur = schur
-                self._k_exact = self.main.n_levels + int(nonzero.sum())
-            else:
-                self.method = "conjugate gradient"
-                self._diag = self.rest_counts - np.asarray(self.cross.multiply(weighted).sum(axis=0)).ravel()
-                self._diag = np.where(self._diag > 1e-12, self._diag, 1.0)
+        self.cross_t = self.cross.T  # a view (CSC when sparse): no copy
+        # R'R: level counts on the diagonal blocks, cross-tabulations off it
+        self.rr = sparse.bmat(
+            [
+                [sparse.diags(self.rest_counts[lo : lo + f.n_levels]) if f is g else _crosstab(f, g) for g in self.rest]
+                for f, lo in zip(self.rest, self.offsets)
+            ],
+            format="csr",
+        )
+        if self._dense_cross:
+            weighted = self.cross / self.main_counts[:, None]
+            cwc = self.cross_t @ weighted
+            diag_cwc = np.einsum("ij,ij->j", self.cross, weighted)
+        else:
+            weighted = self.cross.multiply(1.0 / self.main_counts[:, None]).tocsr()
+            cwc = None
+            diag_cwc = np.asarray(self.cross.multiply(weighted).sum(axis=0)).ravel()
+        if self.L <= direct_max:
+            self.method = "direct"
+            if cwc is None:
+                cwc = (self.cross_t @ weighted).toarray()
+            schur = self.rr.toarray() - cwc
+            schur = (schur + schur.T) / 2  # remove rounding asymmetry before eigh
+            self._pinv, rank = _block_pinv(schur)
+            self._schur = schur
+            self._k_exact = self.main.n_levels + rank
+        else:
+            self.method = "conjugate gradient"
+            self._diag = self.rest_counts - diag_cwc
+            self._diag = np.where(self._diag > 1e-12, self._diag, 1.0)
+            if not self._dense_cross:
+                self.cross_t = self.cross.T.tocsr()
 
     # --- degrees of freedom ----------------------------------------------------------------
     def dof(self) -> tuple[int, bool]:
@@ -291,8 +322,18 @@ class Absorber:
         return rank_of([self.main, *self.rest])
 
     # --- pieces of the Schur system ---------------------------------------------------------
+    def _sum_main_col(self, col: np.ndarray) -> np.ndarray:
+        if self._sorted:
+            return np.add.reduceat(col, self._starts)
+        return np.bincount(self.main.codes, col, self.main.n_levels)
+
+    def _expand_main(self, values: np.ndarray) -> np.ndarray:
+        if self._sorted:
+            return np.repeat(values, self.main_counts.astype(np.intp))
+        return values[self.main.codes]
+
     def _sum_main(self, X: np.ndarray) -> np.ndarray:
-        return np.column_stack([np.bincount(self.main.codes, X[:, j], self.main.n_levels) for j in range(X.shape[1])])
+        return np.column_stack([self._sum_main_col(X[:, j]) for j in range(X.shape[1])])
 
     def _sum_rest(self, X: np.ndarray) -> np.ndarray:
         out = np.empty((self.L, X.shape[1]))
@@ -381,11 +422,11 @@ class Absorber:
                 col = X[:, j]
                 for fe, lo in zip(self.rest, self.offsets):
                     col -= b[lo : lo + fe.n_levels, j][fe.codes]
-                col -= main_coef[self.main.codes, j]
+                col -= self._expand_main(main_coef[:, j])
         else:
             for j in range(p):
                 col = X[:, j]
-                col -= (np.bincount(self.main.codes, col, self.main.n_levels) / self.main_counts)[self.main.codes]
+                col -= self._expand_main(self._sum_main_col(col) / self.main_counts)
         k, exact = self.dof()
         return AbsorbInfo(
             method=self.method,
@@ -399,8 +440,32 @@ class Absorber:
         )
 
 
+def _block_pinv(schur: np.ndarray) -> tuple[np.ndarray, int]:
+    """Pseudo-inverse and rank of a symmetric PSD matrix, block by block.
+
+    ``S`` is block-diagonal over the connected components of the levels (a cluster's cells never
+    meet another cluster's), so each block is decomposed on its own: cheaper, and every block
+    has its own scale for deciding which eigenvalues are zero.
+    """
+    n_comp, labels = connected_components(sparse.csr_matrix(np.abs(schur) > 0), directed=False)
+    pinv = np.zeros_like(schur)
+    rank = 0
+    for comp in range(n_comp):
+        idx = np.flatnonzero(labels == comp)
+        block = schur[np.ix_(idx, idx)]
+        values, vectors = np.linalg.eigh(block)
+        # exact zeros come out near eps * ||S|| * size; true eigenvalues are far above this
+        nonzero = values > max(float(values.max()), 1.0) * idx.size * 1e-13
+        pinv[np.ix_(idx, idx)] = (vectors[:, nonzero] / values[nonzero]) @ vectors[:, nonzero].T
+        rank += int(nonzero.sum())
+    return pinv, rank
+
+
 def _scale(col: np.ndarray) -> float:
-    sd = float(np.std(col))
+    """Standard deviation of a column (1 when it is constant), from its first two moments."""
+    mean = float(col.sum()) / col.size
+    var = float(np.dot(col, col)) / col.size - mean * mean
+    sd = float(np.sqrt(var)) if var > 1e-24 * max(mean * mean, 1e-300) else 0.0
     return sd if sd > 0 else 1.0
 
 
