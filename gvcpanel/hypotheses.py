@@ -322,7 +322,7 @@ def _adjust(
         adjusted = multiple.holm(table["p_one_sided"].to_numpy())
         details: dict[str, Any] = {"method": "Holm (1979) step-down on one-sided p-values"}
     else:
-        adjusted, details = multiple.romano_wolf_family(
+        adjusted, details = romano_wolf_family(
             [results[h.model_label] for h in chosen], [h.term for h in chosen], [h.sign for h in chosen], spec
         )
     table["p_adjusted"] = adjusted
@@ -334,3 +334,88 @@ def _adjust(
         for p, q in zip(adjusted, opposite_p)
     ]
     return table, details
+
+
+@dataclass(frozen=True)
+class FamilyBootstrap:
+    """Bootstrap statistics of a family of tests drawn with shared cluster weights.
+
+    ``t_boot[:, j]`` is the bootstrap distribution of test j under its null; ``p_one_sided[j]`` the
+    bootstrap p-value against the expected sign ``signs[j]``.
+    """
+
+    t_obs: np.ndarray
+    t_boot: np.ndarray
+    signs: tuple[str, ...]
+    p_one_sided: np.ndarray
+    methods: tuple[str, ...]
+    details: Mapping[str, Any]
+
+
+def family_bootstrap(
+    results: Sequence[EstimationResult],
+    terms: Sequence[str],
+    signs: Sequence[str],
+    spec: InferenceSpec,
+) -> FamilyBootstrap:
+    """Bootstrap every test of a family with the same weight for the same cluster label.
+
+    Least-squares models get the restricted wild cluster bootstrap, hazards the score
+    bootstrap, each under its own null (coefficient = 0). Sharing the weights keeps the joint
+    distribution of the statistics, which the Romano-Wolf step-down needs.
+    """
+    from gvcpanel.inference.bootstrap import choose_weights, wild_test
+    from gvcpanel.inference.covariance import LinearDesign
+    from gvcpanel.inference.score import score_test
+
+    if not results:
+        raise SpecificationError("a bootstrap family needs at least one test.")
+    cluster = spec.cluster or results[0].spec.cluster
+    if not cluster:
+        raise SpecificationError("the family bootstrap needs clusters; pass cluster='cluster_id'.")
+    name = cluster[0]
+    labels = sorted({str(lab) for res in results for lab in res.model.group_labels[name]})
+    boot_spec = replace(spec, kind="wild", cluster=(name,), bootstrap="restricted")
+    weights, kind, enumerated = choose_weights(len(labels), boot_spec)
+    frame = pd.DataFrame(weights, columns=labels)
+    t_obs, t_boot, methods = [], [], []
+    for res, term in zip(results, terms):
+        design = res.model
+        own = list(design.group_labels[name])
+        aligned = frame[[str(lab) for lab in own]].set_axis(own, axis=1)
+        if isinstance(design, LinearDesign):
+            test = wild_test(design, term, 0.0, boot_spec, weights=aligned, ci=False)
+            methods.append("wild (restricted)")
+        else:
+            test = score_test(design, term, 0.0, replace(boot_spec, kind="score"), weights=aligned)
+            methods.append("score")
+        t_obs.append(test.statistic)
+        t_boot.append(test.t_boot)
+    t_obs_arr, t_boot_arr = np.array(t_obs), np.column_stack(t_boot)
+    orient = np.array([1.0 if s == ">" else -1.0 for s in signs])
+    # one-sided bootstrap p-value: share of draws at least as extreme in the expected direction
+    p_one = np.mean(t_boot_arr * orient >= (t_obs_arr * orient)[None, :] - 1e-12, axis=0)
+    details = {
+        "draws": int(weights.shape[0]),
+        "weights": kind,
+        "enumerated": bool(enumerated),
+        "clusters": len(labels),
+        "seed": spec.seed,
+    }
+    return FamilyBootstrap(t_obs_arr, t_boot_arr, tuple(signs), p_one, tuple(methods), details)
+
+
+def romano_wolf_family(
+    results: Sequence[EstimationResult],
+    terms: Sequence[str],
+    signs: Sequence[str],
+    spec: InferenceSpec,
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """Romano-Wolf adjusted one-sided p-values over a family (see :func:`family_bootstrap`)."""
+    from gvcpanel.inference import multiple
+
+    fam = family_bootstrap(results, terms, signs, spec)
+    adjusted = multiple.romano_wolf(fam.t_obs, fam.t_boot, list(signs))
+    details = {"method": "Romano-Wolf step-down (restricted wild / score bootstrap, shared cluster weights)",
+               **fam.details}
+    return adjusted, details
