@@ -362,12 +362,23 @@ def iter_batches(path: str | Path, batch_size: int, *, schema: Schema | str = "f
     Parquet is read record batch by record batch, CSV and Stata in chunks; Excel files are
     read whole (the format has no streaming reader).
     """
+    import pyarrow.parquet as pq
+
     schema = read_schema(schema)
     path = Path(path)
     kind = source_format(path)
-    if kind in ("parquet", "parquet_dir"):
-        for batch in _dataset(path).to_batches(batch_size=batch_size, columns=columns):
+    if kind == "parquet":
+        # one row group decoded at a time; the dataset scanner reads ahead and holds several
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_size, columns=columns):
             yield batch.to_pandas()
+    elif kind == "parquet_dir":
+        dataset = _dataset(path)
+        for fragment in dataset.get_fragments():
+            batches = fragment.to_batches(schema=dataset.schema, columns=columns,
+                                          batch_size=batch_size, batch_readahead=0,
+                                          fragment_readahead=0)
+            for batch in batches:
+                yield batch.to_pandas()
     elif kind == "csv":
         options = _csv_options(path, schema, mapping, list(columns) if columns else None)
         yield from pd.read_csv(path, chunksize=batch_size, **options)

@@ -315,3 +315,14 @@ def test_streaming_memory_is_bounded_by_the_batch(tmp_path):
                          check=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
     peak_kib = int(out.stdout.strip().splitlines()[-1])
     assert peak_kib < 1_500_000, peak_kib
+
+
+def test_streaming_over_a_partitioned_folder(tmp_path):
+    frame = pd.DataFrame({"firm_id": [1, 1, 2, 2, 1], "year": [2010, 2011, 2010, 2011, 2011],
+                          "cluster_id": [1, 1, 2, 2, 1], "export_share": [0.1, 0.2, 0.3, 1.5, 0.1]})
+    frame.to_parquet(tmp_path / "parts", partition_cols=["year"], index=False)
+    report = gio.validate_file(tmp_path / "parts", batch_size=2)
+    got = sorted(zip(report.problems["firm_id"], report.problems["year"],
+                     report.problems["column"]))
+    assert got == [(1, 2011, "firm_id+year"), (1, 2011, "firm_id+year"),
+                   (2, 2011, "export_share")]
