@@ -265,3 +265,166 @@ def test_score_inference_uses_fit_restricted_when_given():
     plain = design.inference(InferenceSpec(kind="score", draws=499))
     np.testing.assert_allclose(inf.pvalues.to_numpy(), plain.pvalues.to_numpy(), atol=1e-12)
     assert inf.ci is None and inf.n_clusters == 20
+
+
+# --- absorbed effects that cut across the clusters ----------------------------------------------
+def panel_with_effects(seed: int = 7, n_clusters: int = 10, firms_per_cluster: int = 4, n_years: int = 6) -> dict:
+    """Unbalanced firm-year panel, firms nested in clusters, outcome with firm and year effects."""
+    rng = np.random.default_rng(seed)
+    n_firms = n_clusters * firms_per_cluster
+    keep = rng.random((n_firms, n_years)) < 0.8
+    keep[:, :2] = True  # every firm in at least two years: no singletons
+    firm, year = np.nonzero(keep)
+    cluster = firm // firms_per_cluster
+    cluster_year = rng.normal(size=(n_clusters, n_years))[cluster, year]
+    x1 = cluster_year + rng.normal(size=firm.size) + rng.normal(size=n_years)[year]
+    x2 = rng.normal(size=firm.size) + rng.normal(size=n_firms)[firm]
+    shock = rng.normal(size=(n_clusters, n_years))[cluster, year] * (1 + np.abs(x1))
+    y = 0.4 * x2 + rng.normal(size=n_firms)[firm] + 2 * rng.normal(size=n_years)[year] + shock + rng.normal(size=firm.size)
+    return {"X": np.column_stack([x1, x2]), "y": y, "firm": firm, "year": year, "cluster": cluster}
+
+
+def absorbed_design(data: dict, effects: tuple[str, ...] = ("firm", "year"), absorb: bool = True,
+                    nested_known: bool = True) -> LinearDesign:
+    from gvcpanel.absorb import Absorber, factorize
+
+    absorber = Absorber([factorize(data[e], e) for e in effects])
+
+    def apply(block: np.ndarray) -> np.ndarray:
+        out = np.array(block, dtype=float, order="F", copy=True)
+        absorber.demean(out)
+        return out
+
+    both = apply(np.column_stack([data["y"], data["X"]]))
+    y, X = both[:, 0], both[:, 1:]
+    params = np.linalg.solve(X.T @ X, X.T @ y)
+    k_absorbed = absorber.dof()[0]
+    n_firms = int(data["firm"].max()) + 1
+    return LinearDesign(
+        X, y, params, y - X @ params, ("x1", "x2"), {"cl": data["cluster"]},
+        k_absorbed=k_absorbed, absorbed_nested={"cl": n_firms} if nested_known else {},
+        default_cluster=("cl",), absorb=apply if absorb else None, absorbed_effects=effects,
+    )
+
+
+def dummy_design(data: dict) -> np.ndarray:
+    """The regressors with every firm dummy and the year dummies but the first."""
+    firms = (data["firm"][:, None] == np.arange(data["firm"].max() + 1)).astype(float)
+    years = (data["year"][:, None] == np.arange(1, data["year"].max() + 1)).astype(float)
+    return np.column_stack([data["X"], firms, years])
+
+
+def brute_force_dummies(data: dict, j: int, r: float, v: np.ndarray, restricted: bool, scale: float) -> np.ndarray:
+    """Refit OLS with explicit firm and year dummies on every bootstrap sample (CRV1 t, given scale)."""
+    X, y, codes = dummy_design(data), data["y"], data["cluster"]
+    if restricted:
+        others = [i for i in range(X.shape[1]) if i != j]
+        base = np.zeros(X.shape[1])
+        base[others] = np.linalg.lstsq(X[:, others], y - r * X[:, j], rcond=None)[0]
+        base[j] = r
+    else:
+        base = np.linalg.lstsq(X, y, rcond=None)[0]
+    centre = base[j] if not restricted else r
+    u = y - X @ base
+    bread = np.linalg.inv(X.T @ X)
+    out = np.empty(v.shape[0])
+    for b in range(v.shape[0]):
+        y_star = X @ base + v[b, codes] * u
+        beta = bread @ (X.T @ y_star)
+        e = y_star - X @ beta
+        sums = np.zeros((codes.max() + 1, X.shape[1]))
+        np.add.at(sums, codes, X * e[:, None])
+        out[b] = (beta[j] - centre) / np.sqrt(scale * (bread @ sums.T @ sums @ bread)[j, j])
+    return out
+
+
+def _scale(design: LinearDesign) -> float:
+    from gvcpanel.inference.covariance import crv1_scale
+
+    n, k = design.X.shape
+    return crv1_scale("stata", n, k, 10, design.k_absorbed, design.absorbed_nested.get("cl", 0))
+
+
+@pytest.mark.parametrize("bootstrap", ["restricted", "unrestricted"])
+@pytest.mark.parametrize("r", [0.0, 0.3])
+def test_year_effects_across_clusters_equal_refits_with_dummies(bootstrap, r):
+    data = panel_with_effects()
+    design = absorbed_design(data)
+    v = draw_weights(10, 199, "webb", seed=4)
+    spec = InferenceSpec(kind="wild", bootstrap=bootstrap)
+    test = wild_test(design, "x1", r, spec, weights=v, ci=False)
+    reference = brute_force_dummies(data, 0, r, v, bootstrap == "restricted", _scale(design))
+    assert test.reabsorbed
+    np.testing.assert_allclose(test.t_boot, reference, rtol=1e-9)
+    # the once-partialled shortcut is not exact here: the reference can tell the two apart
+    shortcut = wild_test(absorbed_design(data, absorb=False), "x1", r, spec, weights=v, ci=False)
+    assert not shortcut.reabsorbed
+    assert np.max(np.abs(shortcut.t_boot - reference) / np.abs(reference)) > 1e-3
+
+
+def test_contrast_with_year_effects_equals_refits():
+    data = panel_with_effects(seed=8)
+    design = absorbed_design(data)
+    v = draw_weights(10, 99, "rademacher", seed=5)
+    test = wild_test(design, {"x1": 1.0, "x2": -1.0}, 0.0, InferenceSpec(kind="wild"), weights=v, ci=False)
+    # on the regressors (x1, x1 + x2) the first coefficient is b1 - b2: the contrast as one term
+    swapped = dict(data, X=np.column_stack([data["X"][:, 0], data["X"].sum(axis=1)]))
+    reference = brute_force_dummies(swapped, 0, 0.0, v, True, _scale(design))
+    np.testing.assert_allclose(test.t_boot, reference, rtol=1e-9)
+
+
+def test_nested_effects_exact_and_fast_paths_agree():
+    data = panel_with_effects(seed=9)
+    v = draw_weights(10, 299, "rademacher", seed=6)
+    spec = InferenceSpec(kind="wild")
+    # firm effects alone are nested in the clusters: M_D w_h = w_h and both paths are exact
+    unknown_design = absorbed_design(data, ("firm",), nested_known=False)
+    fast_design = absorbed_design(data, ("firm",), absorb=False)
+    unknown = wild_test(unknown_design, "x1", 0.1, spec, weights=v, ci=False)
+    fast = wild_test(fast_design, "x1", 0.1, spec, weights=v, ci=False)
+    known = wild_test(absorbed_design(data, ("firm",)), "x1", 0.1, spec, weights=v, ci=False)
+    assert unknown.reabsorbed and not fast.reabsorbed and not known.reabsorbed
+    # without the nested count the Stata factor counts the firm effects in K: compare unscaled t
+    np.testing.assert_allclose(
+        unknown.t_boot * np.sqrt(_scale(unknown_design)), fast.t_boot * np.sqrt(_scale(fast_design)), rtol=1e-9
+    )
+    assert unknown.pvalue == fast.pvalue
+    np.testing.assert_allclose(known.t_boot, fast.t_boot, rtol=1e-12)
+
+
+def test_reabsorbed_interval_inverts_the_pvalue():
+    design = absorbed_design(panel_with_effects(seed=10))
+    spec = InferenceSpec(kind="wild", draws=999, level=0.9, weights="webb")
+    test = wild_test(design, "x2", 0.0, spec)
+    lower, upper = test.ci
+    eps = 1e-6 * (upper - lower)
+    for inside, outside in ((lower + eps, lower - eps), (upper - eps, upper + eps)):
+        assert wild_test(design, "x2", inside, spec, ci=False).pvalue > 0.1
+        assert wild_test(design, "x2", outside, spec, ci=False).pvalue <= 0.1
+
+
+@pytest.mark.slow
+def test_reabsorbed_agrees_with_wildboottest_on_dummies():
+    wbt = pytest.importorskip("wildboottest.wildboottest")
+    data = panel_with_effects(seed=11)
+    design = absorbed_design(data)
+    v = draw_weights(10, 999, "webb", seed=12)
+    mine = wild_test(design, "x1", 0.0, InferenceSpec(kind="wild"), weights=v, ci=False)
+    X = dummy_design(data)
+    R = np.zeros(X.shape[1])
+    R[0] = 1.0
+    # wildboottest 0.3.2 on the regressors with explicit firm and year dummies, WCR ("11"),
+    # our weights swapped in; its factor is G/(G-1)(N-1)/(N-K) with K counting every dummy
+    ref = wbt.WildboottestCL(X=X, Y=data["y"], cluster=data["cluster"], R=R, B=999, seed=1)
+    ref.get_scores(bootstrap_type="11", impose_null=True)
+    ref.get_weights(weights_type="webb")
+    ref.v, ref.B = v.T.copy(), v.shape[0]
+    ref.get_numer()
+    ref.get_denom()
+    ref.get_tboot()
+    ref.get_vcov()
+    ref.get_tstat()
+    ref.get_pvalue(pval_type="two-tailed")
+    # the two small-sample factors differ by a constant; the p-values do not depend on it
+    np.testing.assert_allclose(mine.t_boot * np.sqrt(_scale(design)), np.ravel(ref.t_boot) * np.sqrt(ref.ssc), rtol=1e-8)
+    assert mine.pvalue == pytest.approx(float(ref.pvalue), abs=1e-12)

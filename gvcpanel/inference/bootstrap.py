@@ -1,10 +1,12 @@
 r"""Wild cluster bootstrap for one linear restriction :math:`a'b = r` of a least-squares fit.
 
 The bootstrap works on the transformed design of a :class:`LinearDesign` (fixed effects already
-partialled out).  That is exact when the absorbed effects are nested in the bootstrap clusters
-(firm effects and clustering by industrial cluster or by firm): the bootstrap errors then stay
-orthogonal to the absorbed dummies.  Effects that cut across clusters (year effects) are treated
-as partialled out once, as ``boottest`` does after ``areg``/``reghdfe``.
+partialled out, :math:`X = M_D X_{raw}`).  When the absorbed effects are nested in the bootstrap
+clusters (firm effects with clustering by industrial cluster or by firm), the bootstrap errors
+:math:`v\circ\tilde u` stay orthogonal to the absorbed dummies and the transformed design is all
+one needs.  When an effect cuts across the clusters (year effects with industrial clusters) the
+bootstrap residuals must be absorbed again (see "Effects not nested in the clusters" below);
+this is done whenever the design carries ``absorb`` (:math:`M_D`).
 
 Algorithm (restricted, WCR).  With :math:`M = (X'X)^{-1}`, :math:`\rho = M a`,
 :math:`\delta = a'\hat b - r`, the restricted residuals are
@@ -24,6 +26,28 @@ r, the same precomputed pieces give the bootstrap distribution at any r without 
 makes confidence intervals by test inversion cheap.  The unrestricted bootstrap (WCU) uses
 :math:`\hat u` and centres :math:`\hat b^*` on :math:`\hat b`.
 
+Effects not nested in the clusters.  The bootstrap outcome is
+:math:`y^* = X_{raw}\tilde b + D\tilde\alpha + v\circ\tilde u`; after absorption
+:math:`\hat b^* - \tilde b = M X'M_D(v\circ\tilde u) = M X'(v\circ\tilde u)` (the
+coefficients are unaffected) but the residuals are
+:math:`\hat u^* = M_D(v\circ\tilde u) - X(\hat b^* - \tilde b)`, which differ from
+:math:`v\circ\tilde u - X(\hat b^* - \tilde b)`.  Following boottest (Roodman, Nielsen,
+MacKinnon and Webb 2019, *Stata Journal*), write :math:`w_h` for :math:`\tilde u` on the rows
+of cluster h (zero elsewhere) and :math:`P_h = M_D w_h`; then
+:math:`M_D(v\circ\tilde u) = \sum_h v_h P_h` and the scores become
+
+.. math:: \rho' X_g'\hat u^*_g = \sum_h v_h A_{gh} - d_g' M \sum_h v_h X_h'\tilde u_h,
+          \qquad A_{gh} = \rho' X_g' (P_h)_g,
+
+still linear in the weights.  :math:`M_D` is applied once to the G columns :math:`w_h` (in
+blocks, never forming an n x B array); each draw then costs O(G^2) instead of O(G).  As
+:math:`\tilde u` is linear in r, :math:`A = A_0 + \frac{a'\hat b - r}{a'\rho} A_1` with
+:math:`A_0` from :math:`\hat u` (shared by every restriction, cached per design) and
+:math:`A_1` from :math:`X\rho` (one absorption of G columns per restriction).  With nested
+effects :math:`A` is diagonal with :math:`A_{gg} = c_g`, the case above.  Beyond
+``REABSORB_MAX_CLUSTERS`` clusters the O(G^2) draws would dominate, and the effects are
+treated as partialled out once, as ``boottest`` does after ``areg``; the result says which.
+
 p-values: symmetric :math:`P(|t^*| > |t|)` and equal-tailed
 :math:`2\min(P(t^* < t), P(t^* > t))`, with B in the denominator as in ``boottest`` and
 ``wildboottest`` (a draw tied with t, such as the all-ones draw of the WCR at the observed
@@ -32,12 +56,14 @@ estimate, does not count as exceeding it).
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from itertools import product
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 
 from gvcpanel.errors import SpecificationError
 from gvcpanel.inference.covariance import (
@@ -51,6 +77,10 @@ from gvcpanel.inference.spec import Inference, InferenceSpec
 WEBB_BELOW = 12  # Webb's six-point weights by default with fewer clusters (Webb 2023)
 _WEBB_POINTS = np.sqrt(np.array([3.0, 2.0, 1.0, 1.0, 2.0, 3.0]) / 2) * np.array([-1, -1, -1, 1, 1, 1])
 _TIE = 1e-10  # relative margin under which |t*| and |t| count as tied
+#: above this many clusters the G x G re-absorbed scores cost more than they correct (module notes)
+REABSORB_MAX_CLUSTERS = 500
+#: largest n x m block handed to the absorption at once (64 MB of float64)
+_BLOCK_CELLS = 1 << 23
 
 
 @dataclass(frozen=True)
@@ -81,6 +111,9 @@ class BootstrapTest:
         :math:`a'\\hat b`.
     null : float
         r.
+    reabsorbed : bool
+        Whether bootstrap residuals were absorbed again because an absorbed effect is not
+        nested in the clusters (module notes).
     """
 
     statistic: float
@@ -95,6 +128,7 @@ class BootstrapTest:
     bootstrap: str = "restricted"
     estimate: float = np.nan
     null: float = 0.0
+    reabsorbed: bool = False
 
 
 def draw_weights(n_clusters: int, draws: int, kind: str = "rademacher", seed: int = 12345) -> np.ndarray:
@@ -182,10 +216,92 @@ def restriction_vector(design: LinearDesign, R: np.ndarray | Mapping[str, float]
     return a
 
 
+def needs_reabsorption(design: LinearDesign, name: str) -> bool:
+    """Whether bootstrap residuals clustered by ``name`` must be absorbed again.
+
+    True when the design carries its absorption (``design.absorb``), has at most
+    ``REABSORB_MAX_CLUSTERS`` clusters, and not every absorbed parameter belongs to an effect
+    nested in ``name`` (``absorbed_nested[name] < k_absorbed``; an unknown count counts as not
+    nested, which is always correct, only slower).
+    """
+    if design.absorb is None:
+        return False
+    if int(np.asarray(design.groups[name]).max()) + 1 > REABSORB_MAX_CLUSTERS:
+        return False
+    nested = design.absorbed_nested.get(name, 0)
+    return not (design.k_absorbed > 0 and nested >= design.k_absorbed)
+
+
+def absorbed_cross(
+    design: LinearDesign, codes: np.ndarray, left: np.ndarray, piece: np.ndarray
+) -> np.ndarray:
+    r"""Cluster cross-products with the absorbed cluster pieces of a vector.
+
+    Parameters
+    ----------
+    design : LinearDesign
+        Must carry ``absorb`` (:math:`M_D`).
+    codes : ndarray (n)
+        Cluster codes 0..G-1.
+    left : ndarray (n x p)
+    piece : ndarray (n)
+
+    Returns
+    -------
+    ndarray (p x G x G)
+        :math:`C_{jgh} = \sum_{i \in g} \mathrm{left}_{ij} (M_D w_h)_i`, with :math:`w_h` equal to
+        ``piece`` on the rows of cluster h and zero elsewhere.
+
+    Notes
+    -----
+    :math:`M_D` is applied to blocks of the G columns :math:`w_h` (at most ``_BLOCK_CELLS``
+    entries at once); the sums over rows of each cluster are one sparse product per block.
+    """
+    n, p = left.shape
+    n_groups = int(codes.max()) + 1
+    rows = np.arange(n)
+    # row j*G + g of `weighted` holds left[:, j] on the rows of cluster g
+    weighted = sparse.csr_matrix(
+        (left.T.ravel(), ((np.arange(p)[:, None] * n_groups + codes[None, :]).ravel(), np.tile(rows, p))),
+        shape=(p * n_groups, n),
+    )
+    out = np.empty((p, n_groups, n_groups))
+    step = max(1, _BLOCK_CELLS // max(n, 1))
+    for lo in range(0, n_groups, step):
+        hi = min(n_groups, lo + step)
+        inside = (codes >= lo) & (codes < hi)
+        block = np.zeros((n, hi - lo), order="F")
+        block[rows[inside], codes[inside] - lo] = piece[inside]
+        projected = np.asarray(design.absorb(block), dtype=float)
+        out[:, :, lo:hi] = np.asarray(weighted @ projected).reshape(p, n_groups, hi - lo)
+    return out
+
+
+# the G x G x k cross-products of X with the absorbed cluster pieces of the unrestricted
+# residuals serve every restriction on a design: kept while the design lives
+_RESIDUAL_CROSS: "weakref.WeakKeyDictionary[LinearDesign, dict[str, np.ndarray]]" = weakref.WeakKeyDictionary()
+
+
+def _residual_cross(design: LinearDesign, name: str, codes: np.ndarray) -> np.ndarray:
+    cached = _RESIDUAL_CROSS.setdefault(design, {})
+    if name not in cached:
+        cached[name] = absorbed_cross(design, codes, design.X, design.resid)
+    return cached[name]
+
+
 class _WildEngine:
     """Precomputed cluster-level pieces of one restriction; t* at any null value by matrix algebra."""
 
-    def __init__(self, design: LinearDesign, a: np.ndarray, codes: np.ndarray, v: np.ndarray, scale: float, restricted: bool):
+    def __init__(
+        self,
+        design: LinearDesign,
+        a: np.ndarray,
+        codes: np.ndarray,
+        v: np.ndarray,
+        scale: float,
+        restricted: bool,
+        reabsorb_as: str | None = None,
+    ):
         X, u = design.X, design.resid
         bread = np.linalg.inv(X.T @ X)
         rho = bread @ a
@@ -194,7 +310,8 @@ class _WildEngine:
         self.scale = scale
         self.restricted = restricted
         s0 = _sum_by_group(X * u[:, None], codes)  # X_g' u_g
-        d = _sum_by_group(X * (X @ rho)[:, None], codes)  # X_g' X_g rho
+        fitted_rho = X @ rho
+        d = _sum_by_group(X * fitted_rho[:, None], codes)  # X_g' X_g rho
         self.c0 = s0 @ rho  # rho' X_g' u_g
         self.c1 = d @ rho  # rho' X_g' X_g rho
         md = bread @ d.T  # k x G
@@ -204,6 +321,13 @@ class _WildEngine:
         self.vp0 = v @ (s0 @ md)  # B x G: sum_h v_h s_h' M d_g
         self.vp1 = v @ (d @ md)
         self.se = float(np.sqrt(scale * np.sum(self.c0**2)))
+        self.reabsorbed = reabsorb_as is not None
+        if self.reabsorbed:
+            # A0[g, h] = rho' X_g' (M_D u_h)_g and A1 the same with X rho for u (module notes)
+            a0 = np.einsum("j,jgh->gh", rho, _residual_cross(design, reabsorb_as, codes))
+            a1 = absorbed_cross(design, codes, fitted_rho[:, None], fitted_rho)[0]
+            self.va0 = v @ a0.T  # B x G: sum_h v_h A0[g, h]
+            self.va1 = v @ a1.T
 
     def t_observed(self, r: float) -> float:
         return (self.estimate - r) / self.se
@@ -212,8 +336,11 @@ class _WildEngine:
         # restricted residuals move linearly with the null value; unrestricted ones do not
         shift = (self.estimate - r) / self.a_rho if self.restricted else 0.0
         numer = self.vc0 + shift * self.vc1
-        c = self.c0 + shift * self.c1
-        scores = self.v * c - (self.vp0 + shift * self.vp1)
+        if self.reabsorbed:
+            own = self.va0 + shift * self.va1
+        else:
+            own = self.v * (self.c0 + shift * self.c1)
+        scores = own - (self.vp0 + shift * self.vp1)
         denom = np.sqrt(self.scale * np.sum(scores**2, axis=1))
         return numer / denom
 
@@ -310,7 +437,8 @@ def wild_test(
         v, kind, enumerated = _align_weights(weights, design, name, n_groups), "user", False
     n, k = design.X.shape
     scale = crv1_scale(spec.preset, n, k, n_groups, design.k_absorbed, design.absorbed_nested.get(name, 0))
-    engine = _WildEngine(design, a, codes, v, scale, spec.bootstrap == "restricted")
+    reabsorb_as = name if needs_reabsorption(design, name) else None
+    engine = _WildEngine(design, a, codes, v, scale, spec.bootstrap == "restricted", reabsorb_as)
     sym, equal, tb, t = engine.pvalues(r)
     interval = None
     if ci:
@@ -331,6 +459,7 @@ def wild_test(
         bootstrap=spec.bootstrap,
         estimate=engine.estimate,
         null=float(r),
+        reabsorbed=engine.reabsorbed,
     )
 
 
@@ -344,6 +473,7 @@ def wild_inference(
     codes = np.asarray(design.groups[name])
     n_groups = int(codes.max()) + 1
     v, kind, enumerated = choose_weights(n_groups, spec)
+    reabsorbed = needs_reabsorption(design, name)
     pvals, lower, upper = [], [], []
     for j, term in enumerate(design.names):
         test = wild_test(design, term, 0.0, spec, weights=v)
@@ -354,7 +484,8 @@ def wild_inference(
     label = (
         f"wild cluster bootstrap ({spec.bootstrap}, {kind} weights, "
         f"{'all ' + str(v.shape[0]) + ' sign vectors' if enumerated else str(v.shape[0]) + ' draws'}) "
-        f"by {name}; CRV1 ({spec.preset}) standard errors"
+        f"by {name}{'; residuals re-absorbed for effects not nested in ' + name if reabsorbed else ''}; "
+        f"CRV1 ({spec.preset}) standard errors"
     )
     return Inference(
         spec,
@@ -365,5 +496,6 @@ def wild_inference(
         ci=pd.DataFrame({"lower": lower, "upper": upper}, index=index),
         n_clusters=n_groups,
         cluster_sizes=sizes,
-        details={"draws": int(v.shape[0]), "weights": kind, "enumerated": enumerated, "bootstrap": spec.bootstrap},
+        details={"draws": int(v.shape[0]), "weights": kind, "enumerated": enumerated, "bootstrap": spec.bootstrap,
+                 "reabsorbed": reabsorbed, "absorbed_effects": design.absorbed_effects},
     )

@@ -9,7 +9,7 @@ OLS sandwich on the transformed data (Frisch-Waugh-Lovell).  Likelihood estimato
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -53,6 +53,16 @@ class LinearDesign:
         The estimator's ``cluster=`` argument.
     time : str, optional
         Name of the entry of ``groups`` that orders periods (for Driscoll-Kraay).
+    absorb : callable, optional
+        The annihilator of the absorbed fixed effects, :math:`M_D`: takes an n x m float array
+        and returns ``M_D`` applied to each column as a new array (the input is left alone).
+        The wild bootstrap needs it when an absorbed effect cuts across the bootstrap clusters
+        (year effects with industrial clusters), because its bootstrap residuals must then be
+        absorbed again (see :mod:`gvcpanel.inference.bootstrap`).  None when nothing was
+        absorbed, or when the caller cannot provide it (the bootstrap then treats the effects as
+        partialled out once).
+    absorbed_effects : tuple of str
+        Names of the absorbed effects (for labels and reports).
     """
 
     X: np.ndarray
@@ -66,6 +76,8 @@ class LinearDesign:
     absorbed_nested: Mapping[str, int] = field(default_factory=dict)
     default_cluster: tuple[str, ...] | None = None
     time: str | None = "year"
+    absorb: Callable[[np.ndarray], np.ndarray] | None = None
+    absorbed_effects: tuple[str, ...] = ()
 
     @property
     def nobs(self) -> int:
