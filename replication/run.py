@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
         from gvcpanel.simulate import example_truth
 
         panel, truth = gp.example_panel(), example_truth()
-    log.line(f"data: {panel.provenance.source}")
+    log.line(f"data: {args.data or 'gvcpanel.example_panel() (simulated, see README)'}")
     log.line(f"data sha256: {panel.provenance.sha256}")
     if "governance" not in panel.data.columns or panel.data["governance"].isna().all():
         panel = gp.classify_governance(panel)
