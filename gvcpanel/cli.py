@@ -1,4 +1,4 @@
-"""Command line: ``gvcpanel validate PATH`` and ``gvcpanel describe PATH``.
+"""Command line: ``gvcpanel validate|describe|classify|hypotheses PATH``.
 
 Exit codes: 0 success (data valid), 1 invalid data, 2 usage errors (bad arguments, unknown
 file type or mapping, missing file). One function per subcommand (``cmd_<name>``) registered
@@ -42,6 +42,57 @@ def cmd_describe(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _load_classified(args: argparse.Namespace):
+    from gvcpanel.governance import classify_governance
+    from gvcpanel.io import load_panel
+
+    panel = load_panel(args.path, schema=args.schema, mapping=args.mapping)
+    if "governance" not in panel.data.columns or panel.data["governance"].isna().all():
+        panel = classify_governance(panel)
+    return panel
+
+
+def cmd_classify(args: argparse.Namespace) -> int:
+    """Classify governance and print the rule report; optionally write the panel to Parquet."""
+    from gvcpanel.governance import classify_governance
+    from gvcpanel.io import load_panel
+    from gvcpanel.panel import markdown_table
+
+    panel = classify_governance(load_panel(args.path, schema=args.schema, mapping=args.mapping),
+                                scheme=args.scheme)
+    report = panel.governance_report
+    print(f"# Governance of {args.path} ({args.scheme})\n")
+    print(markdown_table(report.rule_counts))
+    if not report.unclassified.empty:
+        print("\n## Not classified (left missing)\n")
+        print(markdown_table(report.unclassified))
+    if report.crosstab is not None:
+        print(f"\n## Input governance against the rules (agreement {report.agreement_rate:.3f})\n")
+        print(markdown_table(report.crosstab.reset_index()))
+    if args.out:
+        panel.to_parquet(args.out)
+        print(f"\nwrote {args.out}")
+    return EXIT_OK
+
+
+def cmd_hypotheses(args: argparse.Namespace) -> int:
+    """Run the hypothesis registry and print the summary; optionally write it as tables."""
+    import pandas as pd
+
+    from gvcpanel.hypotheses import test_hypotheses
+    from gvcpanel.tables import frame_table
+
+    panel = _load_classified(args)
+    report = test_hypotheses(panel, inference=args.inference, adjust=args.adjust, level=args.level)
+    table = report.table().drop(columns=["statement", "inference"]).set_index("id")
+    out = frame_table(table, title=f"Hypotheses on {args.path} ({report.rows['inference'].iloc[0]})")
+    print(out.to_markdown(), end="")
+    if args.out:
+        for path in out.write(pd.io.common.stringify_path(args.out)):
+            print(f"wrote {path}")
+    return EXIT_OK
+
+
 def _add_source_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("path", help="CSV, Parquet file or folder, Stata .dta or Excel .xlsx")
     parser.add_argument("--mapping", default=None,
@@ -67,6 +118,23 @@ def build_parser() -> argparse.ArgumentParser:
     _add_source_arguments(describe)
     describe.add_argument("--max-rows", type=int, default=40, help="rows shown per table")
     describe.set_defaults(handler=cmd_describe)
+
+    classify = sub.add_parser("classify", help="classify chain governance with a cited rule table")
+    _add_source_arguments(classify)
+    classify.add_argument("--scheme", default="humphrey_schmitz_2002",
+                          choices=["humphrey_schmitz_2002", "gereffi_humphrey_sturgeon_2005"])
+    classify.add_argument("--out", default=None, help="write the classified panel to this Parquet file")
+    classify.set_defaults(handler=cmd_classify)
+
+    hyp = sub.add_parser("hypotheses", help="test H1-H5 and print the summary table")
+    _add_source_arguments(hyp)
+    hyp.add_argument("--inference", default="cluster",
+                     help="cluster (default), cr2, wild, score, stata, fixest, linearmodels, ...")
+    hyp.add_argument("--adjust", default=None, choices=["holm", "romano_wolf"],
+                     help="family-wise adjustment of the one-sided p-values")
+    hyp.add_argument("--level", type=float, default=0.05, help="level of the one-sided tests")
+    hyp.add_argument("--out", default=None, help="file stem: writes .md, .tex, .html and .csv")
+    hyp.set_defaults(handler=cmd_hypotheses)
     return parser
 
 

@@ -1,0 +1,46 @@
+"""The analysis subcommands: classify and hypotheses (validate/describe are in test_cli.py)."""
+
+import warnings
+
+import pandas as pd
+import pytest
+
+from gvcpanel.cli import main
+from gvcpanel.simulate import simulate_panel
+
+
+@pytest.fixture(scope="module")
+def panel_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("cli") / "panel.parquet"
+    simulate_panel(n_firms=600, seed=4).panel.to_parquet(path)
+    return path
+
+
+def test_classify_writes_the_classified_panel(panel_file, tmp_path, capsys):
+    out = tmp_path / "classified.parquet"
+    assert main(["classify", str(panel_file), "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "quasi_hierarchy_buyer_control" in text and "agreement" in text
+    assert "governance" in pd.read_parquet(out).columns
+
+
+def test_hypotheses_prints_and_writes_tables(panel_file, tmp_path, capsys):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        code = main(["hypotheses", str(panel_file), "--adjust", "holm", "--out", str(tmp_path / "h")])
+    assert code == 0
+    text = capsys.readouterr().out
+    assert "| H4 |" in text.replace("| H4 ", "| H4 |") and "p_adjusted" in text
+    assert sorted(p.suffix for p in tmp_path.glob("h.*")) == [".csv", ".html", ".md", ".tex"]
+
+
+def test_hypotheses_on_invalid_data_exits_1(tmp_path, capsys):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("firm_id,year,cluster_id,main_buyer_share\n1,2001,a,1.7\n")
+    assert main(["hypotheses", str(bad)]) == 1
+    assert "main_buyer_share" in capsys.readouterr().err
+
+
+def test_unknown_inference_is_a_usage_error(panel_file, capsys):
+    assert main(["hypotheses", str(panel_file), "--inference", "bayes"]) == 2
+    assert "cluster" in capsys.readouterr().err
