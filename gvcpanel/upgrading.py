@@ -85,6 +85,8 @@ AT_TOP = "at the top function level in the previous year"
 GAP = "previous year not observed (gap)"
 PREVIOUS_MISSING = "previous year's {column} missing"
 SPELL_ENDED = "after an unobserved year (an earlier new product may be unseen)"
+_REASONS = ("", MISSING, LEFT_TRUNCATED, ENTRY, AFTER_EVENT, AT_TOP, GAP, PREVIOUS_MISSING, SPELL_ENDED)
+_CODE = {label: code for code, label in enumerate(_REASONS)}
 
 
 @dataclass(frozen=True)
@@ -257,7 +259,8 @@ def risk_set(panel: Any, upgrade: str = "process", *, outcome: str | None = None
     firm, year = _firm_structure(frame)
     values, observed = _outcome_values(frame, upgrade, column)
     n = len(frame)
-    reason = np.full(n, "", dtype=object)
+    labels = _reason_labels(column)
+    reason = np.zeros(n, dtype=np.int8)  # codes into labels; 0 = at risk
     at_risk = np.zeros(n, dtype=bool)
     event = np.zeros(n, dtype=np.int8)
     duration = np.zeros(n, dtype=np.int64)
@@ -271,7 +274,7 @@ def risk_set(panel: Any, upgrade: str = "process", *, outcome: str | None = None
     # why the predecessor is not usable: a missing value in t-1 or no row for t-1 at all
     row_before = np.maximum(pos - 1, 0)
     previous_row_is_t_minus_1 = (pos > 0) & (firm[row_before] == firm[pos]) & (year[row_before] == year[pos] - 1)
-    break_reason = np.where(previous_row_is_t_minus_1, PREVIOUS_MISSING.format(column=column), GAP)
+    break_reason = np.where(previous_row_is_t_minus_1, _CODE[PREVIOUS_MISSING], _CODE[GAP]).astype(np.int8)
     v = values[pos]
     v_prev = np.where(has_prev, values[prev_safe], np.nan)
 
@@ -286,7 +289,7 @@ def risk_set(panel: Any, upgrade: str = "process", *, outcome: str | None = None
     elif upgrade == "functional":
         left_truncated_firm = first_value == TOP_FUNCTION_LEVEL
 
-    r = np.full(pos.size, "", dtype=object)  # reasons of observed rows ("" = at risk)
+    r = np.zeros(pos.size, dtype=np.int8)  # reason codes of observed rows (0 = at risk)
     ev = np.zeros(pos.size, dtype=np.int8)
     dur = np.zeros(pos.size, dtype=np.int64)
     if upgrade in ("process", "intersectoral"):
@@ -294,10 +297,10 @@ def risk_set(panel: Any, upgrade: str = "process", *, outcome: str | None = None
         # rows after the first change leave; the change row itself is an event when consecutive
         count = _cumcount_within(firm[pos], changed)
         before_or_at = (count == 0) | (changed & (count == 1))
-        r[first] = ENTRY
+        r[first] = _CODE[ENTRY]
         r[~first & ~consecutive] = break_reason[~first & ~consecutive]
-        r[~before_or_at] = AFTER_EVENT
-        ev[(r == "") & changed] = 1
+        r[~before_or_at] = _CODE[AFTER_EVENT]
+        ev[(r == 0) & changed] = 1
         dur = year[pos] - first_year[firm[pos]]
     elif upgrade == "product":
         broken = has_prev & ~consecutive
@@ -305,10 +308,10 @@ def risk_set(panel: Any, upgrade: str = "process", *, outcome: str | None = None
         happened = v == 1
         n_events = _cumcount_within(firm[pos], happened)
         prior_events = n_events - happened.astype(np.int64)
-        r[n_breaks > 0] = SPELL_ENDED
+        r[n_breaks > 0] = _CODE[SPELL_ENDED]
         r[broken & (n_breaks == 1)] = break_reason[broken & (n_breaks == 1)]
-        r[prior_events > 0] = AFTER_EVENT
-        ev[(r == "") & happened] = 1
+        r[prior_events > 0] = _CODE[AFTER_EVENT]
+        ev[(r == 0) & happened] = 1
         dur = year[pos] - first_year[firm[pos]] + 1
     else:  # functional
         level_changed = first | (v != v_prev)
@@ -316,34 +319,32 @@ def risk_set(panel: Any, upgrade: str = "process", *, outcome: str | None = None
         marks = np.where(level_changed, np.arange(pos.size), 0)
         origin = year[pos][np.maximum.accumulate(marks)]
         origin_prev = np.where(has_prev, np.r_[0, origin[:-1]], 0)
-        r[first] = ENTRY
+        r[first] = _CODE[ENTRY]
         r[~first & ~consecutive] = break_reason[~first & ~consecutive]
-        r[(r == "") & (v_prev >= TOP_FUNCTION_LEVEL)] = AT_TOP
-        ev[(r == "") & (v > v_prev)] = 1
+        r[(r == 0) & (v_prev >= TOP_FUNCTION_LEVEL)] = _CODE[AT_TOP]
+        ev[(r == 0) & (v > v_prev)] = 1
         dur = year[pos] - origin_prev
-    r[left_truncated_firm[firm[pos]]] = LEFT_TRUNCATED
+    r[left_truncated_firm[firm[pos]]] = _CODE[LEFT_TRUNCATED]
 
-    reason[~observed] = MISSING.format(column=column)
+    reason[~observed] = _CODE[MISSING]
     reason[pos] = r
     # a firm left-truncated or gone after its first event: its missing rows follow the firm's status
-    reason[~observed & left_truncated_firm[firm]] = LEFT_TRUNCATED
+    reason[~observed & left_truncated_firm[firm]] = _CODE[LEFT_TRUNCATED]
     if upgrade in ("process", "intersectoral", "product"):
         first_event_year = np.full(n_firms_total, np.iinfo(np.int64).max)
-        event_pos = pos[(r == "") & (ev == 1)] if upgrade != "product" else pos[(v == 1)]
+        event_pos = pos[(r == 0) & (ev == 1)] if upgrade != "product" else pos[(v == 1)]
         np.minimum.at(first_event_year, firm[event_pos], year[event_pos])
         if upgrade != "product":  # a change across a gap also ends the spell
             changed_pos = pos[changed]
             np.minimum.at(first_event_year, firm[changed_pos], year[changed_pos])
         late_missing = ~observed & (year > first_event_year[firm]) & ~left_truncated_firm[firm]
-        reason[late_missing] = AFTER_EVENT
-    at_risk[pos] = r == ""
+        reason[late_missing] = _CODE[AFTER_EVENT]
+    at_risk[pos] = r == 0
     event[pos] = ev
     duration[pos] = dur
 
-    kept = frame.loc[at_risk].copy()
-    kept["event"] = event[at_risk]
-    kept["duration"] = duration[at_risk]
-    report = _report(reason[~at_risk], firm[~at_risk])
+    kept = frame.loc[at_risk].assign(event=event[at_risk], duration=duration[at_risk])
+    report = _report(reason[~at_risk], firm[~at_risk], labels)
     return RiskSet(
         frame=kept,
         report=report,
@@ -361,14 +362,22 @@ def _cumcount_within(firm: np.ndarray, flag: np.ndarray) -> np.ndarray:
     return total - np.maximum.accumulate(before_firm)
 
 
-def _report(reasons: np.ndarray, firms: np.ndarray) -> pd.DataFrame:
-    if reasons.size == 0:
-        return pd.DataFrame({"reason": pd.Series([], dtype=object), "n_rows": pd.Series([], dtype=np.int64),
-                             "n_firms": pd.Series([], dtype=np.int64)})
-    table = pd.DataFrame({"reason": reasons, "firm": firms})
-    grouped = table.groupby("reason", sort=False)["firm"]
-    out = pd.DataFrame({"n_rows": grouped.size(), "n_firms": grouped.nunique()}).reset_index()
-    return out.astype({"reason": object, "n_rows": np.int64, "n_firms": np.int64})
+def _reason_labels(column: str) -> list[str]:
+    return [label.format(column=column) for label in _REASONS]
+
+
+def _report(codes: np.ndarray, firms: np.ndarray, labels: list[str]) -> pd.DataFrame:
+    """Rows and firms per reason, reasons in the order of :data:`_REASONS`."""
+    table = pd.DataFrame({"code": codes, "firm": firms})
+    grouped = table.groupby("code", sort=True)["firm"]
+    counts = pd.DataFrame({"n_rows": grouped.size(), "n_firms": grouped.nunique()})
+    return pd.DataFrame(
+        {
+            "reason": pd.Series([labels[c] for c in counts.index], dtype=object),
+            "n_rows": counts["n_rows"].to_numpy(dtype=np.int64),
+            "n_firms": counts["n_firms"].to_numpy(dtype=np.int64),
+        }
+    )
 
 
 @dataclass(frozen=True)

@@ -58,6 +58,26 @@ class BinaryFit:
     n_iterations: int
 
 
+def crossprod(X: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+    """:math:`X' W X` for a tall design, accumulated over row blocks.
+
+    The blocks keep each BLAS call below OpenBLAS's multithreading threshold: for a tall, narrow
+    X the product is memory-bound, and on a busy 2-core machine threaded calls spin-wait (measured:
+    2,000,000 x 19, 8.2 s in one call against 0.28 s in blocks).  Blocks also avoid a weighted
+    copy of the whole design.
+    """
+    n, k = X.shape
+    rows = max(64, 2**18 // max(k * k, 1))
+    out = np.zeros((k, k))
+    root = None if weights is None else np.sqrt(weights)
+    for start in range(0, n, rows):
+        block = X[start : start + rows]
+        if root is not None:
+            block = block * root[start : start + rows, None]
+        out += block.T @ block
+    return out
+
+
 def derivatives(eta: np.ndarray, y: np.ndarray, link: str, order: int = 2) -> tuple[np.ndarray, ...]:
     """Per-observation log-likelihood and its first (and second) derivatives in ``eta``.
 
@@ -84,25 +104,27 @@ def derivatives(eta: np.ndarray, y: np.ndarray, link: str, order: int = 2) -> tu
             return (ll,)
         d1 = y - mu
         return (ll, d1) if order == 1 else (ll, d1, -mu * (1.0 - mu))
+    # non-events contribute -e to all three; the event formulas run on the (usually few) events
     e = np.exp(eta)
-    p = -np.expm1(-e)
-    q = np.exp(-e)
-    event = y > 0.5
+    event = np.flatnonzero(y > 0.5)
+    e_ev = e[event]
+    p = -np.expm1(-e_ev)
+    ll = -e
     with np.errstate(divide="ignore"):
-        ll = np.where(event, np.log(p), -e)
+        ll[event] = np.log(p)
     if order == 0:
         return (ll,)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ratio = np.where(event, e * q / np.where(p > 0, p, 1.0), 0.0)
-    d1 = np.where(event, ratio, -e)
+    positive = p > 0
+    p_safe = np.where(positive, p, 1.0)
+    ratio = np.where(positive, e_ev * np.exp(-e_ev) / p_safe, 1.0)  # e q / p -> 1 as e -> 0
+    d1 = -e
+    d1[event] = ratio
     if order == 1:
         return ll, d1
-    small = e < 1e-3
-    series = -(e * e) * (0.5 - e / 6.0 + e * e / 24.0 - e**3 / 120.0)
-    p_minus_e = np.where(small, series, p - e)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        d2_event = np.where(p > 0, ratio * p_minus_e / np.where(p > 0, p, 1.0), 0.0)
-    d2 = np.where(event, d2_event, -e)
+    series = -(e_ev * e_ev) * (0.5 - e_ev / 6.0 + e_ev * e_ev / 24.0 - e_ev**3 / 120.0)
+    p_minus_e = np.where(e_ev < 1e-3, series, p - e_ev)
+    d2 = -e
+    d2[event] = np.where(positive, ratio * p_minus_e / p_safe, 0.0)
     return ll, d1, d2
 
 
@@ -119,8 +141,7 @@ def information_matrix(
     """Observed information :math:`-\\sum_i \\ell''(\\eta_i) x_i x_i'` (Hessian of minus the log-likelihood)."""
     eta = X @ params if offset is None else X @ params + offset
     d2 = derivatives(eta, y, link, order=2)[2]
-    weighted = X * np.sqrt(np.maximum(-d2, 0.0))[:, None]
-    return weighted.T @ weighted
+    return crossprod(X, np.maximum(-d2, 0.0))
 
 
 def fit_binary(
@@ -174,8 +195,7 @@ def fit_binary(
     for iteration in range(1, max_iter + 1):
         _, d1, d2 = derivatives(eta, y, link)
         gradient = X.T @ d1
-        weighted = X * np.sqrt(np.maximum(-d2, 0.0))[:, None]
-        hessian = weighted.T @ weighted
+        hessian = crossprod(X, np.maximum(-d2, 0.0))
         try:
             with warnings.catch_warnings():
                 # near separation the information is ill-conditioned; the iteration limit below
@@ -343,7 +363,9 @@ def upgrading_hazard(
     frame = _with_network_strength(frame, terms)
     risk = risk_set(frame, upgrade)
     keep = [c for c in clusters if c not in ("firm_id", "year")]
-    design = build_design(risk.frame, "event", terms, keep=[*keep, "duration"])
+    # cluster_id is kept for later re-clustering whenever it is complete (it then drops no row)
+    also = ["cluster_id"] if "cluster_id" in risk.frame.columns and risk.frame["cluster_id"].notna().all() else []
+    design = build_design(risk.frame, "event", terms, keep=[*keep, *also, "duration"])
     exclusions = {**risk.exclusions, **design.exclusions}
 
     y = design.y.to_numpy(dtype=float)
@@ -362,7 +384,7 @@ def upgrading_hazard(
     if uninformative.any():
         exclusions[NO_EVENT_PERIODS.format(baseline=baseline)] = int(uninformative.sum())
     used = ~uninformative
-    X_cov = design.X.loc[used]
+    X_cov, used_frame = (design.X, design.frame) if used.all() else (design.X.loc[used], design.frame.loc[used])
     y = y[used]
     periods = periods[used]
     if y.size == 0:
@@ -383,7 +405,7 @@ def upgrading_hazard(
     fit = fit_binary(X, y, link, start=start, names=names)
 
     index = X_cov.index
-    groups, labels = _groups(index, design.frame.loc[used], risk.frame.loc[index], keep)
+    groups, labels = _groups(index, used_frame, [*keep, *also])
     params = fit.params
     model = LikelihoodDesign(
         scores=score_matrix(X, y, params, link),
@@ -511,7 +533,7 @@ def _check_variation(X: pd.DataFrame) -> None:
 
 def _check_rank(X: np.ndarray, names: Sequence[str]) -> None:
     """Raise naming the collinear columns when X lacks full column rank."""
-    cross = X.T @ X
+    cross = crossprod(X)
     scale = np.sqrt(np.diag(cross))
     eigenvalues, eigenvectors = np.linalg.eigh(cross / np.outer(scale, scale))
     if eigenvalues[0] > 1e-10 * max(eigenvalues[-1], 1.0):
@@ -530,20 +552,18 @@ def _link_function(rates: np.ndarray, link: str) -> np.ndarray:
 
 
 def _codes(values: Any) -> tuple[np.ndarray, np.ndarray]:
-    codes, uniques = pd.factorize(pd.Series(np.asarray(values, dtype=object)), sort=True)
-    return codes.astype(np.int64), np.asarray(uniques, dtype=object)
+    codes, uniques = pd.factorize(values, sort=True)
+    return codes.astype(np.int64), np.asarray(uniques)
 
 
 def _groups(
-    index: pd.MultiIndex, used_frame: pd.DataFrame, risk_rows: pd.DataFrame, keep: Sequence[str]
+    index: pd.MultiIndex, used_frame: pd.DataFrame, keep: Sequence[str]
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """Contiguous codes 0..G-1 for firm_id, year, cluster_id (when complete) and clustering variables."""
+    """Contiguous codes 0..G-1 for firm_id, year and the kept clustering variables."""
     sources: dict[str, Any] = {
         "firm_id": index.get_level_values("firm_id"),
         "year": index.get_level_values("year"),
     }
-    if "cluster_id" in risk_rows.columns and risk_rows["cluster_id"].notna().all():
-        sources["cluster_id"] = risk_rows["cluster_id"].to_numpy()
     for name in keep:
         sources[name] = used_frame[name].to_numpy()
     groups: dict[str, np.ndarray] = {}
