@@ -6,8 +6,6 @@ on the same risk set with a design built here column by column (not with gvcpane
 G/(G-1) (N-1)/(N-K).
 """
 
-import warnings
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -292,3 +290,32 @@ def test_accepts_a_firm_panel_and_counts_rows_without_a_cluster(frame):
     assert result.exclusions.set_index("reason")["n_rows"]["missing region"] > 0
     assert result.nobs + result.exclusions["n_rows"].sum() == len(frame)
     assert result.n_clusters == region.nunique()
+
+
+@pytest.mark.bench
+def test_two_million_firm_periods_fit_in_seconds():
+    """Risk set and fit on ~2.06M functional firm-periods at risk (19 columns); run by -m bench."""
+    import time
+
+    rng = np.random.default_rng(7)
+    n_firms, n_years = 250_000, 10
+    n = n_firms * n_years
+    governance = rng.choice(np.array(["market", "network", "quasi_hierarchy", "hierarchy"]), n, p=[.45, .15, .3, .1])
+    employees = np.maximum(1, np.round(np.exp(rng.normal(3.5, 1, n))))
+    firm_age = rng.integers(1, 40, n).astype(float)
+    eta = -2.5 + 0.5 * (governance == "quasi_hierarchy") + 0.2 * np.log(employees) - 0.01 * firm_age
+    steps = (rng.random(n) < -np.expm1(-np.exp(eta))).reshape(n_firms, n_years)
+    steps[:, 0] = False
+    level = np.minimum(3, rng.integers(0, 2, n_firms)[:, None] + np.cumsum(steps, axis=1)).ravel()
+    frame = pd.DataFrame(
+        {"firm_id": np.repeat(np.arange(n_firms), n_years), "year": np.tile(np.arange(2005, 2005 + n_years), n_firms),
+         "cluster_id": np.repeat(np.arange(n_firms), n_years) % 40, "governance": pd.Categorical(governance),
+         "employees": employees, "firm_age": firm_age, "foreign_owned": (rng.random(n) < .2).astype(float),
+         "export_share": rng.random(n), "function_level": level}
+    ).set_index(["firm_id", "year"])
+    start = time.perf_counter()
+    result = upgrading_hazard(frame, "functional")
+    elapsed = time.perf_counter() - start
+    assert result.nobs > 2_000_000
+    assert abs(result.params["quasi_hierarchy"] - 0.5) < 3 * result.std_errors["quasi_hierarchy"]
+    assert elapsed < 30, f"risk set + fit took {elapsed:.1f} s"

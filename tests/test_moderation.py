@@ -116,6 +116,7 @@ def test_default_quartiles_come_from_the_hazard_estimation_sample():
     b, V = res.params, res.cov
     m = mod.table.loc["p50", "moderator"]
     i = "quasi_hierarchy:network_strength_c"
-    se = math.sqrt(V.loc["quasi_hierarchy", "quasi_hierarchy"] + 2 * m * V.loc["quasi_hierarchy", i] + m * m * V.loc[i, i])
+    q = "quasi_hierarchy"
+    se = math.sqrt(V.loc[q, q] + 2 * m * V.loc[q, i] + m * m * V.loc[i, i])
     assert mod.table.loc["p50", "std_error"] == pytest.approx(se, rel=1e-12)
     assert mod.df == res.n_clusters - 1

@@ -128,7 +128,9 @@ def derivatives(eta: np.ndarray, y: np.ndarray, link: str, order: int = 2) -> tu
     return ll, d1, d2
 
 
-def score_matrix(X: np.ndarray, y: np.ndarray, params: np.ndarray, link: str, offset: np.ndarray | None = None) -> np.ndarray:
+def score_matrix(
+    X: np.ndarray, y: np.ndarray, params: np.ndarray, link: str, offset: np.ndarray | None = None
+) -> np.ndarray:
     """Per-observation scores, n x k: :math:`s_i = x_i \\ell'(\\eta_i)`."""
     eta = X @ params if offset is None else X @ params + offset
     d1 = derivatives(eta, y, link, order=1)[1]

@@ -195,6 +195,7 @@ def moderation(
 
     intervals, boundaries = johnson_neyman(b_f, b_i, v_ff, v_fi, v_ii, critical)
     observed = values[np.isfinite(values)] if values is not None else None
+    observed_range = (float(observed.min()), float(observed.max())) if observed is not None and observed.size else None
     return ModerationResult(
         focal=focal,
         moderator=moderator,
@@ -202,7 +203,7 @@ def moderation(
         table=table,
         johnson_neyman=intervals,
         boundaries=boundaries,
-        moderator_range=(float(observed.min()), float(observed.max())) if observed is not None and observed.size else None,
+        moderator_range=observed_range,
         moderator_values=values,
         level=level,
         critical_value=critical,
