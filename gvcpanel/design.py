@@ -89,17 +89,19 @@ def governance_dummies(frame: pd.DataFrame, base: str = "market") -> pd.DataFram
         )
     if base not in GOVERNANCE_TYPES:
         raise SpecificationError(f"base={base!r}; choose one of {GOVERNANCE_TYPES}.")
-    gov = frame["governance"].astype("object")
-    known = gov.isna() | gov.isin(GOVERNANCE_TYPES)
-    if not known.all():
-        bad = sorted(set(gov[~known].astype(str)))
+    # categorical codes, not object strings: this runs on millions of rows
+    codes = pd.Categorical(frame["governance"], categories=GOVERNANCE_TYPES).codes
+    missing = frame["governance"].isna().to_numpy()
+    unknown = (codes < 0) & ~missing
+    if unknown.any():
+        bad = sorted(set(frame["governance"].to_numpy()[unknown].astype(str)))
         raise SpecificationError(
             f"governance has values {bad} outside {GOVERNANCE_TYPES}; recode them or classify again."
         )
     out = frame.copy()
-    for kind in GOVERNANCE_TYPES:
+    for position, kind in enumerate(GOVERNANCE_TYPES):
         if kind not in out.columns:
-            out[kind] = np.where(gov.isna(), np.nan, (gov == kind).astype(float))
+            out[kind] = np.where(missing, np.nan, (codes == position).astype(float))
     return out
 
 
