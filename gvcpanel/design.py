@@ -89,15 +89,15 @@ def governance_dummies(frame: pd.DataFrame, base: str = "market") -> pd.DataFram
         )
     if base not in GOVERNANCE_TYPES:
         raise SpecificationError(f"base={base!r}; choose one of {GOVERNANCE_TYPES}.")
-    # categorical codes, not object strings: this runs on millions of rows
-    codes = pd.Categorical(frame["governance"], categories=GOVERNANCE_TYPES).codes
-    missing = frame["governance"].isna().to_numpy()
-    unknown = (codes < 0) & ~missing
-    if unknown.any():
-        bad = sorted(set(frame["governance"].to_numpy()[unknown].astype(str)))
+    gov = frame["governance"]
+    bad = sorted(str(v) for v in pd.unique(gov.dropna()) if v not in GOVERNANCE_TYPES)
+    if bad:
         raise SpecificationError(
             f"governance has values {bad} outside {GOVERNANCE_TYPES}; recode them or classify again."
         )
+    # categorical codes, not object strings: this runs on millions of rows
+    codes = pd.Categorical(gov, categories=GOVERNANCE_TYPES).codes
+    missing = codes < 0
     out = frame.copy()
     for position, kind in enumerate(GOVERNANCE_TYPES):
         if kind not in out.columns:
