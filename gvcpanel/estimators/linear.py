@@ -348,7 +348,12 @@ def _fit_fe(arrays: Arrays, effects: tuple[str, ...], clusters, *, drop_singleto
     nested = {}
     for name, codes in groups.items():
         cluster_fe = FixedEffect(name, codes, len(labels[name]))
-        inside = [fe for fe in fes if fe.name not in info.redundant_effects and refines(fe, cluster_fe)]
+        inside = [
+            fe
+            for fe in fes
+            if fe.name not in info.redundant_effects
+            and (canonical(fe.name) == name or refines(fe, cluster_fe))
+        ]
         if inside:
             nested[name] = rank_of(inside)[0]
     design, dropped = _ols(data, arrays.terms, raw_ss, groups, labels, info.k_absorbed, nested, clusters, "fixed effects")
