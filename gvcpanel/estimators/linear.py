@@ -25,8 +25,8 @@ Other effects than firm and year need ``method="fe"``.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -357,6 +357,8 @@ def _fit_fe(arrays: Arrays, effects: tuple[str, ...], clusters, *, drop_singleto
         if inside:
             nested[name] = rank_of(inside)[0]
     design, dropped = _ols(data, arrays.terms, raw_ss, groups, labels, info.k_absorbed, nested, clusters, "fixed effects")
+    # the wild bootstrap re-absorbs its residuals when an effect cuts across the clusters
+    design = replace(design, absorb=_annihilator(absorber), absorbed_effects=tuple(fe.name for fe in fes))
     y_t = data[:, 0]
     tss_within = float(y_t @ y_t)
     rss = float(design.resid @ design.resid)
@@ -381,6 +383,17 @@ def _fit_fe(arrays: Arrays, effects: tuple[str, ...], clusters, *, drop_singleto
         },
         effects=effects,
     )
+
+
+def _annihilator(absorber: Absorber) -> Callable[[np.ndarray], np.ndarray]:
+    """M_D as a function of an n x m array (a new array), reusing the prepared absorption."""
+
+    def apply(block: np.ndarray) -> np.ndarray:
+        out = np.array(block, dtype=np.float64, order="F", copy=True)
+        absorber.demean(out)
+        return out
+
+    return apply
 
 
 def _fit_fd(arrays: Arrays, effects: tuple[str, ...], clusters, **_: Any) -> _Fit:
