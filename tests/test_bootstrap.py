@@ -469,3 +469,15 @@ def test_speed_fe_regression_wild_45000_firm_years_30_clusters():
     assert 44_000 <= fit.nobs <= 47_000 and fit.n_clusters == 30
     assert fit.inference.details["reabsorbed"] and fit.inference.details["draws"] == 9999
     assert elapsed < 10, elapsed
+
+
+def test_many_clusters_fall_back_to_partialling_out_once(monkeypatch):
+    import gvcpanel.inference.bootstrap as bootstrap
+
+    design = absorbed_design(panel_with_effects(seed=15))
+    monkeypatch.setattr(bootstrap, "REABSORB_MAX_CLUSTERS", 9)  # the design has 10 clusters
+    inf = design.inference(InferenceSpec(kind="wild", draws=99))
+    assert not inf.details["reabsorbed"] and "partialled out once" in inf.label
+    monkeypatch.setattr(bootstrap, "REABSORB_MAX_CLUSTERS", 10)
+    inf = design.inference(InferenceSpec(kind="wild", draws=99))
+    assert inf.details["reabsorbed"] and "re-absorbed" in inf.label

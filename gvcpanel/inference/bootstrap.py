@@ -228,8 +228,12 @@ def needs_reabsorption(design: LinearDesign, name: str) -> bool:
         return False
     if int(np.asarray(design.groups[name]).max()) + 1 > REABSORB_MAX_CLUSTERS:
         return False
+    return not _all_nested(design, name)
+
+
+def _all_nested(design: LinearDesign, name: str) -> bool:
     nested = design.absorbed_nested.get(name, 0)
-    return not (design.k_absorbed > 0 and nested >= design.k_absorbed)
+    return design.k_absorbed > 0 and nested >= design.k_absorbed
 
 
 def absorbed_cross(
@@ -463,6 +467,14 @@ def wild_test(
     )
 
 
+def _absorption_note(design: LinearDesign, name: str, reabsorbed: bool) -> str:
+    if reabsorbed:
+        return f"; residuals re-absorbed for effects not nested in {name}"
+    if design.absorb is not None and not _all_nested(design, name):
+        return f"; effects not nested in {name} partialled out once (over {REABSORB_MAX_CLUSTERS} clusters)"
+    return ""
+
+
 def wild_inference(
     design: LinearDesign, spec: InferenceSpec, cov: pd.DataFrame, name: str, sizes: tuple[int, float, int]
 ) -> Inference:
@@ -484,8 +496,7 @@ def wild_inference(
     label = (
         f"wild cluster bootstrap ({spec.bootstrap}, {kind} weights, "
         f"{'all ' + str(v.shape[0]) + ' sign vectors' if enumerated else str(v.shape[0]) + ' draws'}) "
-        f"by {name}{'; residuals re-absorbed for effects not nested in ' + name if reabsorbed else ''}; "
-        f"CRV1 ({spec.preset}) standard errors"
+        f"by {name}{_absorption_note(design, name, reabsorbed)}; CRV1 ({spec.preset}) standard errors"
     )
     return Inference(
         spec,
