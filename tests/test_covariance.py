@@ -122,7 +122,7 @@ def test_crv1_stata_fixest_nested_effects(panel, reference, preset, cluster):
 
 
 def test_crv1_fixest_preset_equals_pyfixest(panel):
-    pf = pytest.importorskip("pyfixest")
+    import pyfixest as pf
     # pyfixest 0.60: feols("y ~ x1 + d + x2 + x1:d | firm_id + year", vcov={"CRV1": "cluster_id"})
     fit = pf.feols("y ~ x1 + d + x2 + x1:d | firm_id + year", data=panel, vcov={"CRV1": "cluster_id"})
     design = make_design(panel, ("firm", "year"), False)
@@ -222,7 +222,7 @@ def test_cr2_with_absorbed_crossed_effects_differs_from_dummy_regression(panel, 
 
 # --- two-way and Driscoll-Kraay --------------------------------------------------------------
 def test_twoway_equals_pyfixest(panel):
-    pf = pytest.importorskip("pyfixest")
+    import pyfixest as pf
     # pyfixest 0.60: vcov={"CRV1": "cluster_id + year"}; its demeaning tolerance limits agreement
     fit = pf.feols("y ~ x1 + d + x2 + x1:d | firm_id + year", data=panel, vcov={"CRV1": "cluster_id + year"})
     design = make_design(panel, ("firm", "year"), False)
@@ -256,7 +256,7 @@ def test_twoway_clips_negative_eigenvalues():
 
 @pytest.mark.parametrize("lags", [1, 2])
 def test_driscoll_kraay_equals_pyfixest_and_linearmodels(panel, lags):
-    pf = pytest.importorskip("pyfixest")
+    import pyfixest as pf
     from linearmodels import PanelOLS
 
     design = make_design(panel, ("firm", "year"), False)

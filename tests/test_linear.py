@@ -134,7 +134,7 @@ def test_other_methods_equal_linearmodels(unbalanced, method):
 # --- pyfixest 0.60 on small copies of every benchmark design -----------------------------------
 @pytest.fixture(scope="module")
 def pyfixest_fits():
-    pf = pytest.importorskip("pyfixest")
+    import pyfixest as pf
     fits = {}
     for kind in ("balanced", "unbalanced", "threeway"):
         data = designs.make_design(kind, 500, n_clusters=30, seed=9)
