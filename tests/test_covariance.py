@@ -16,7 +16,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gvcpanel.errors import FewClustersWarning, SpecificationError
+from gvcpanel.errors import FewClustersWarning, GvcPanelWarning, SpecificationError
+from gvcpanel.estimators.linear import fe_regression
+from gvcpanel.inference.biasreduced import bias_reduced_cov
 from gvcpanel.inference.covariance import LinearDesign, crv1_scale, default_lags
 from gvcpanel.inference.spec import InferenceSpec
 
@@ -190,6 +192,10 @@ def test_cr2_equals_clubsandwich(panel, reference, model, absorb, dummies, inter
     ],
 )
 def test_cr3_equals_clubsandwich(panel, reference, model, absorb, dummies, intercept, cluster):
+    # designs built here carry no crossed effects (LinearDesign.crossed is None), so plm_twoways is
+    # the transformed-design CR3, which is what clubSandwich 0.5.8 computes for plm twoways (see
+    # test_too_many_crossed_levels_fall_back_to_the_absorbed_design); fe_regression's default is
+    # the exact jackknife (test_cr3_two_way_is_the_jackknife_of_the_dummy_regression)
     design = make_design(panel, absorb, dummies, intercept)
     inf = quiet(design, kind="cr3", cluster=cluster)
     ref = r_value(reference, model, cluster, "vcovCR_CR3")
@@ -210,14 +216,97 @@ def test_cr3_is_the_leave_one_cluster_out_jackknife(panel):
     assert_rel(inf.cov.to_numpy(), deltas.T @ deltas, rtol=1e-9)
 
 
-def test_cr2_with_absorbed_crossed_effects_differs_from_dummy_regression(panel, reference):
-    # documented limit: year effects cut across clusters, so the transformed-design CR2 is not
-    # the dummy-variable CR2 (they differ by a few percent here), while CRV1 is unaffected
-    design = make_design(panel, ("firm", "year"), False)
-    inf = quiet(design, kind="cr2")
+def fit_fe(panel: pd.DataFrame, effects: tuple[str, ...], cluster: str, kind: str):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FewClustersWarning)
+        return fe_regression(panel.set_index(["firm_id", "year"]), "y ~ x1*d + x2", effects=effects,
+                             cluster=cluster, inference=kind)
+
+
+@pytest.mark.parametrize("cluster", ["cluster_id", "firm_id"])
+def test_cr2_with_absorbed_crossed_effects_equals_dummy_regression(panel, reference, cluster):
+    # Issue 4: R 4.2.2, clubSandwich 0.5.8: vcovCR(lm(y ~ x1 * d + x2 + firm_id + year_f), cluster,
+    # type = "CR2") and coef_test(..., test = "Satterthwaite") on the unbalanced panel.  Year effects
+    # cut across both clustering variables, so fe_regression carries them as dummies.
+    res = fit_fe(panel, ("firm", "year"), cluster, "cr2")
+    ref = r_value(reference, "twoway", cluster, "vcovCR_CR2").loc[TERMS, TERMS]
+    assert_rel(res.cov.loc[TERMS, TERMS], ref)
+    df_ref = r_value(reference, "twoway", cluster, "CR2_satterthwaite_df")[TERMS]
+    np.testing.assert_allclose(res.inference.df_by_term[TERMS].to_numpy(), df_ref.to_numpy(), rtol=1e-6)
+    assert res.inference.details == {"crossed_effects": ("year",), "crossed_columns": 9, "dummy_regression": True}
+    assert "year effects as dummies" in res.inference.label
+    # the same numbers as clubSandwich on plm(effect = "twoways"), whose CR2 adds firm and year
+    # dummies back into the hat matrix (augmented_model_matrix.plm)
+    if cluster == "cluster_id":
+        assert_rel(res.cov.loc[TERMS, TERMS], r_value(reference, "plm_twoways", cluster, "vcovCR_CR2").loc[TERMS, TERMS])
+
+
+def test_cr2_cr3_without_nested_effects_equal_clubsandwich_with_intercept(panel, reference):
+    # year effects only: nothing is nested in cluster_id, all 10 year dummies are carried (their sum
+    # is the intercept); R: clubSandwich 0.5.8 vcovCR(lm(y ~ x1 * d + x2 + year_f), cluster_id, ...)
+    for kind in ("cr2", "cr3"):
+        res = fit_fe(panel, ("year",), "cluster_id", kind)
+        ref = r_value(reference, "pooled", "cluster_id", f"vcovCR_{kind.upper()}").loc[TERMS, TERMS]
+        assert_rel(res.cov.loc[TERMS, TERMS], ref)
+        assert res.inference.details["crossed_columns"] == 10
+    df_ref = r_value(reference, "pooled", "cluster_id", "CR2_satterthwaite_df")[TERMS]
+    np.testing.assert_allclose(fit_fe(panel, ("year",), "cluster_id", "cr2").inference.df_by_term[TERMS].to_numpy(),
+                               df_ref.to_numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("cluster", ["cluster_id", "firm_id"])
+def test_cr3_two_way_is_the_jackknife_of_the_dummy_regression(panel, cluster):
+    # refit y on x, firm and year dummies without each cluster: the exact leave-one-cluster-out
+    # jackknife of the two-way fixed-effects estimator (year effects re-estimated every time)
+    res = fit_fe(panel, ("firm", "year"), cluster, "cr3")
+    X = pd.DataFrame({"x1": panel.x1, "d": panel.d, "x2": panel.x2, "x1:d": panel.x1 * panel.d})
+    deltas = []
+    for label in panel[cluster].unique():
+        keep = (panel[cluster] != label).to_numpy()
+        dummies = pd.get_dummies(panel.loc[keep, ["firm_id", "year"]].astype(str), drop_first=True, dtype=float)
+        full = np.column_stack([np.ones(keep.sum()), X[keep].to_numpy(), dummies.to_numpy()])
+        # full column rank (one level of each effect dropped), well conditioned (0/1 dummies):
+        # normal equations, as LAPACK's QR and SVD crawl here while a benchmark holds the cores
+        b = np.linalg.solve(full.T @ full, full.T @ panel.y[keep].to_numpy())[1:5]
+        deltas.append(b - res.params[list(X.columns)].to_numpy())
+    deltas = np.array(deltas)
+    assert_rel(res.cov.loc[list(X.columns), list(X.columns)].to_numpy(), deltas.T @ deltas, rtol=1e-9)
+
+
+def test_cr2_cr3_with_only_nested_effects_use_the_absorbed_design(panel, reference):
+    # firm effects only, nested in cluster_id: no dummies are added and the numbers are those of the
+    # transformed design (Pustejovsky and Tipton 2018, Theorem 2), i.e. unchanged by the crossed path
+    for kind in ("cr2", "cr3"):
+        res = fit_fe(panel, ("firm",), "cluster_id", kind)
+        design = res.model
+        assert design.crossed("cluster_id") is None
+        assert res.inference.details == {"crossed_effects": (), "crossed_columns": 0, "dummy_regression": True}
+        names = list(design.names)
+        cov, df = bias_reduced_cov(design.X, design.resid, design.groups["cluster_id"],
+                                   np.linalg.inv(design.X.T @ design.X), kind)
+        np.testing.assert_array_equal(res.cov.loc[names, names].to_numpy(), cov)
+        if kind == "cr2":
+            np.testing.assert_array_equal(res.inference.df_by_term[names].to_numpy(), df)
+            assert_rel(res.cov.loc[TERMS, TERMS], r_value(reference, "oneway", "cluster_id", "vcovCR_CR2").loc[TERMS, TERMS])
+
+
+def test_too_many_crossed_levels_fall_back_to_the_absorbed_design(panel, reference, monkeypatch):
+    # with a limit below the 10 year levels the crossed effects stay absorbed; CR3 is then what
+    # clubSandwich 0.5.8 reports for plm(..., effect = "twoways"): its CR3() builds I - H_gg from
+    # the within-transformed design only (unlike its CR2), so it is not the exact jackknife
+    import gvcpanel.inference.covariance as covariance
+
+    monkeypatch.setattr(covariance, "MAX_CROSSED_COLUMNS", 5)
+    with pytest.warns(GvcPanelWarning, match="not the CR2/CR3 of the dummy-variable regression"):
+        res = fit_fe(panel, ("firm", "year"), "cluster_id", "cr3")
+    assert res.inference.details == {"crossed_effects": ("year",), "crossed_columns": 0, "dummy_regression": False}
+    assert "not the dummy-regression value" in res.inference.label
+    assert_rel(res.cov.loc[TERMS, TERMS], r_value(reference, "plm_twoways", "cluster_id", "vcovCR_CR3").loc[TERMS, TERMS])
+    with pytest.warns(GvcPanelWarning):
+        cr2 = fit_fe(panel, ("firm", "year"), "cluster_id", "cr2")
     ref = r_value(reference, "twoway", "cluster_id", "vcovCR_CR2").loc[TERMS, TERMS]
-    err = np.max(np.abs(inf.cov.loc[TERMS, TERMS] - ref).to_numpy()) / np.max(np.abs(ref.to_numpy()))
-    assert 1e-3 < err < 0.2
+    err = np.max(np.abs(cr2.cov.loc[TERMS, TERMS] - ref).to_numpy()) / np.max(np.abs(ref.to_numpy()))
+    assert 1e-3 < err < 0.2  # the transformed-design CR2 misses the year effects' leverage
 
 
 # --- two-way and Driscoll-Kraay --------------------------------------------------------------

@@ -46,7 +46,7 @@ from gvcpanel.absorb import (
 from gvcpanel.design import parse_formula
 from gvcpanel.errors import AbsorbedVariableWarning, IdentificationError, PanelStructureError, SpecificationError
 from gvcpanel.estimators._frame import Arrays, canonical, effect_columns, evaluate, panel_frame, take_rows
-from gvcpanel.inference.covariance import LinearDesign
+from gvcpanel.inference.covariance import CrossedDummies, LinearDesign
 from gvcpanel.inference.spec import InferenceSpec, parse_inference
 from gvcpanel.results import EstimationResult, ModelSpec, exclusion_table
 
@@ -358,7 +358,13 @@ def _fit_fe(arrays: Arrays, effects: tuple[str, ...], clusters, *, drop_singleto
             nested[name] = rank_of(inside)[0]
     design, dropped = _ols(data, arrays.terms, raw_ss, groups, labels, info.k_absorbed, nested, clusters, "fixed effects")
     # the wild bootstrap re-absorbs its residuals when an effect cuts across the clusters
-    design = replace(design, absorb=_annihilator(absorber), absorbed_effects=tuple(fe.name for fe in fes))
+    design = replace(
+        design,
+        absorb=_annihilator(absorber),
+        absorbed_effects=tuple(fe.name for fe in fes),
+        # CR2/CR3 put effects that cut across the clusters back into the hat matrix
+        crossed=_crossed_effects(fes, info.redundant_effects, groups, labels, tol, maxiter),
+    )
     y_t = data[:, 0]
     tss_within = float(y_t @ y_t)
     rss = float(design.resid @ design.resid)
@@ -383,6 +389,59 @@ def _fit_fe(arrays: Arrays, effects: tuple[str, ...], clusters, *, drop_singleto
         },
         effects=effects,
     )
+
+
+def _crossed_effects(
+    fes: Sequence[FixedEffect],
+    redundant: Sequence[str],
+    groups: Mapping[str, np.ndarray],
+    labels: Mapping[str, np.ndarray],
+    tol: float,
+    maxiter: int,
+) -> Callable[[str], CrossedDummies | None]:
+    r"""For a clustering variable, the absorbed effects not nested in it as residualized dummies.
+
+    Notes
+    -----
+    An effect is nested in the clustering variable when it carries its name (``"firm"`` for
+    ``firm_id``) or each of its levels lies in one cluster (:func:`gvcpanel.absorb.refines`).
+    For the nested effects N and the others C the returned :class:`CrossedDummies` builds
+    :math:`M_N C` with one column per level of each crossed effect (an absorption by N alone);
+    :func:`gvcpanel.inference.covariance.crossed_columns` removes the redundant columns.
+    Effects in the span of another (``redundant``) are left out: their dummies add nothing.
+    """
+    active = [fe for fe in fes if fe.name not in redundant]
+
+    def for_cluster(name: str) -> CrossedDummies | None:
+        if name not in groups:
+            return None
+        cluster_fe = FixedEffect(name, groups[name], len(labels[name]))
+        inside = [fe for fe in active if canonical(fe.name) == name or refines(fe, cluster_fe)]
+        crossed = [fe for fe in active if not any(fe is other for other in inside)]
+        if not crossed:
+            return None
+        n_columns = sum(fe.n_levels for fe in crossed)
+
+        def build() -> np.ndarray:
+            n = cluster_fe.codes.size
+            columns = np.zeros((n, n_columns), order="F")
+            rows = np.arange(n)
+            offset = 0
+            for fe in crossed:
+                columns[rows, offset + fe.codes] = 1.0
+                offset += fe.n_levels
+            if inside:
+                Absorber(inside, tol=tol, maxiter=maxiter).demean(columns)
+            return columns
+
+        return CrossedDummies(
+            effects=tuple(fe.name for fe in crossed),
+            nested=tuple(fe.name for fe in inside),
+            n_columns=n_columns,
+            build=build,
+        )
+
+    return for_cluster
 
 
 def _annihilator(absorber: Absorber) -> Callable[[np.ndarray], np.ndarray]:

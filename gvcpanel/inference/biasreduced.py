@@ -10,13 +10,16 @@ with :math:`A_g = (I - H_{gg})^{-1/2}` (CR2, symmetric square root) or
 CR3 so equals :math:`\sum_g (\hat b_{(g)} - \hat b)(\hat b_{(g)} - \hat b)'`, the uncentred
 leave-one-cluster-out jackknife without the (G-1)/G factor.
 
-Absorbed fixed effects.  The hat matrix is that of the transformed design only.  When the
-absorbed effects are nested in the clusters (firm effects inside industrial clusters, or
-firm effects with clustering by firm) this gives the same covariance and degrees of freedom
-as the full dummy-variable regression (Pustejovsky and Tipton 2018, JBES, Theorem 2); the
-tests check it against clubSandwich on ``lm`` with firm dummies.  With effects that cut
-across clusters (year effects with clustering by cluster) it differs from the dummy-variable
-CR2; put such effects into X as dummies when exact CR2 is needed.
+Absorbed fixed effects.  When the absorbed effects are nested in the clusters (firm effects
+inside industrial clusters, or firm effects with clustering by firm) the hat matrix of the
+transformed design gives the same covariance and degrees of freedom as the full
+dummy-variable regression (Pustejovsky and Tipton 2018, JBES, Theorem 2); the tests check it
+against clubSandwich on ``lm`` with firm dummies.  Effects that cut across the clusters (year
+effects with clustering by cluster) must stay in the hat matrix: the caller appends them as
+dummy columns residualized on the nested effects and asks for the regressors' block with
+``n_report`` (see :func:`gvcpanel.inference.covariance.crossed_columns`).  The CR3 of that
+augmented design is the exact leave-one-cluster-out jackknife of the two-way fixed-effects
+estimator: leaving out a cluster removes its firms' effects and re-estimates the year effects.
 
 :math:`H_{gg}` has rank at most k, so the matrix powers are computed from a thin
 eigen-decomposition in O(n_g k^2) per cluster instead of O(n_g^3).
@@ -59,7 +62,13 @@ def _apply(basis: np.ndarray, factor: np.ndarray, a: np.ndarray) -> np.ndarray:
 
 
 def bias_reduced_cov(
-    X: np.ndarray, resid: np.ndarray, codes: np.ndarray, bread: np.ndarray, kind: str
+    X: np.ndarray,
+    resid: np.ndarray,
+    codes: np.ndarray,
+    bread: np.ndarray,
+    kind: str,
+    *,
+    n_report: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     r"""CR2 or CR3 covariance and, for CR2, Satterthwaite degrees of freedom per coefficient.
 
@@ -74,12 +83,16 @@ def bias_reduced_cov(
     bread : ndarray
         :math:`(X'X)^{-1}`.
     kind : {"cr2", "cr3"}
+    n_report : int, optional
+        Return the covariance block and degrees of freedom of the first ``n_report`` columns
+        only (the regressors, when dummy columns of crossed effects follow them); all k by
+        default.
 
     Returns
     -------
-    cov : ndarray (k x k)
-    df : ndarray (k) or None
-        Satterthwaite degrees of freedom of each coefficient (CR2 only).
+    cov : ndarray (n_report x n_report)
+    df : ndarray (n_report) or None
+        Satterthwaite degrees of freedom of each reported coefficient (CR2 only).
 
     Notes
     -----
@@ -96,22 +109,24 @@ def bias_reduced_cov(
     power = -0.5 if kind == "cr2" else -1.0
     n_groups = int(codes.max()) + 1
     k = X.shape[1]
+    m = k if n_report is None else int(n_report)
     meat_scores = np.zeros((n_groups, k))
-    ww = np.zeros((n_groups, k))  # w_g'w_g for every unit contrast
-    zs = np.zeros((n_groups, k, k))  # z_g for every unit contrast (columns)
+    ww = np.zeros((n_groups, m))  # w_g'w_g for every reported unit contrast
+    zs = np.zeros((n_groups, k, m))  # z_g for every reported unit contrast (columns)
     for g, (rows, basis, factor) in enumerate(_adjusted_blocks(X, codes, bread, power)):
         Xg = X[rows]
         adjusted_resid = _apply(basis, factor, resid[rows])
         meat_scores[g] = Xg.T @ adjusted_resid
         if kind == "cr2":
-            w = _apply(basis, factor, Xg @ bread)  # n_g x k, column j is w_g for c = e_j
+            w = _apply(basis, factor, Xg @ bread[:, :m])  # n_g x m, column j is w_g for c = e_j
             ww[g] = np.sum(w * w, axis=0)
             zs[g] = Xg.T @ w
-    cov = bread @ (meat_scores.T @ meat_scores) @ bread
+    rows_of_bread = bread[:m]
+    cov = rows_of_bread @ (meat_scores.T @ meat_scores) @ rows_of_bread.T
     if kind != "cr2":
         return cov, None
-    df = np.empty(k)
-    for j in range(k):
+    df = np.empty(m)
+    for j in range(m):
         z = zs[:, :, j]  # G x k
         omega = -(z @ bread @ z.T)
         omega[np.diag_indices(n_groups)] += ww[:, j]
