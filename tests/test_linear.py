@@ -233,3 +233,24 @@ def test_unknown_method_and_effect():
         fe_regression(data, designs.FORMULA, method="gmm")
     with pytest.raises(SpecificationError, match="only be absorbed"):
         fe_regression(data, designs.FORMULA, effects=("firm", "cluster_id^year"), method="re")
+
+
+# --- effects nested in the clusters, for CR2/CR3 ----------------------------------------------------
+def test_crossed_effects_are_those_not_nested_in_the_cluster_variable():
+    panel = pd.read_csv(Path(__file__).parent / "reference" / "cluster_panel.csv").set_index(["firm_id", "year"])
+    res = fe_regression(panel, "y ~ x1 + x2", effects=("firm", "year"), cluster=None, inference="unadjusted")
+    by_cluster = res.model.crossed("cluster_id")
+    assert (by_cluster.effects, by_cluster.nested, by_cluster.n_columns) == (("year",), ("firm",), 10)
+    columns = by_cluster.build()
+    firm = res.model.groups["firm_id"]
+    # M_N C: every year dummy has mean zero within each firm, and the ten columns sum to zero
+    sums = np.column_stack([np.bincount(firm, columns[:, j]) for j in range(10)])
+    np.testing.assert_allclose(sums, 0.0, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(columns.sum(axis=1), 0.0, rtol=0, atol=1e-12)
+    assert res.model.crossed("year").effects == ("firm",)
+    assert res.model.crossed("year").n_columns == 60
+    # firm effects and cluster-by-year effects both lie inside clusters; not inside firms
+    nested = fe_regression(panel, "y ~ x1 + x2", effects=("firm", "cluster_id^year"), cluster=None,
+                           inference="unadjusted")
+    assert nested.model.crossed("cluster_id") is None
+    assert nested.model.crossed("firm_id").effects == ("cluster_id^year",)
