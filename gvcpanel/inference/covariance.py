@@ -2,7 +2,9 @@
 
 Linear estimators hand over a :class:`LinearDesign`: the regressors and outcome *after* the
 fixed-effects, first-difference or quasi-demeaning transformation, so that every covariance is the
-OLS sandwich on the transformed data (Frisch-Waugh-Lovell).  Likelihood estimators hand over a
+OLS sandwich on the transformed data (Frisch-Waugh-Lovell); CR2 and CR3, whose hat matrix is not
+invariant to absorbing effects that cut across the clusters, add those effects back as dummy
+columns (:func:`crossed_columns`).  Likelihood estimators hand over a
 :class:`LikelihoodDesign`: per-observation scores and the information matrix.
 """
 
