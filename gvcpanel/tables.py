@@ -124,6 +124,13 @@ def fmt(value: float, digits: int = 3) -> str:
     return text[1:] if text.startswith("-") and float(text) == 0 else text
 
 
+def fmt_p(pvalue: float) -> str:
+    """p-value to three decimals, with ``<0.001`` rather than a misleading 0.000."""
+    if pvalue is None or not np.isfinite(pvalue):
+        return ""
+    return "<0.001" if pvalue < 0.001 else f"{pvalue:.3f}"
+
+
 def frame_table(frame: pd.DataFrame, title: str = "", notes: str = "", digits: int = 3) -> Table:
     """Format a numeric DataFrame (descriptives, comparisons) as a :class:`Table`."""
     body = frame.copy()

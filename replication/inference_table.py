@@ -11,7 +11,7 @@ from gvcpanel.errors import SpecificationError
 from gvcpanel.hypotheses import family_bootstrap
 from gvcpanel.inference import multiple
 from gvcpanel.inference.spec import InferenceSpec
-from gvcpanel.tables import Table, fmt
+from gvcpanel.tables import Table, fmt, fmt_p
 
 
 def inference_frame(report: Any, draws: int = 9999, seed: int = 20240) -> tuple[pd.DataFrame, dict[str, Any]]:
@@ -51,12 +51,12 @@ def table6_inference(panel: Any, report: Any, log: Any) -> Table:
         "specification": frame["specification"],
         "term": frame["term"],
         "estimate": [fmt(v) for v in frame["estimate"]],
-        "CRV1": [fmt(v) for v in frame["p_crv1"]],
-        "CR2": [fmt(v) if np.isfinite(v) else "n/a" for v in frame["p_cr2"]],
-        "bootstrap": [fmt(v) for v in frame["p_bootstrap"]],
+        "CRV1": [fmt_p(v) for v in frame["p_crv1"]],
+        "CR2": [fmt_p(v) if np.isfinite(v) else "n/a" for v in frame["p_cr2"]],
+        "bootstrap": [fmt_p(v) for v in frame["p_bootstrap"]],
         "bootstrap type": frame["bootstrap"],
-        "Holm (CRV1)": [fmt(v) for v in frame["p_holm"]],
-        "Romano-Wolf": [fmt(v) for v in frame["p_romano_wolf"]],
+        "Holm (CRV1)": [fmt_p(v) for v in frame["p_holm"]],
+        "Romano-Wolf": [fmt_p(v) for v in frame["p_romano_wolf"]],
     })
     body.index = pd.Index(frame["id"], name="")
     weights = details["weights"] + (" (all sign vectors)" if details["enumerated"] else "")

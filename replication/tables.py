@@ -11,7 +11,7 @@ import pandas as pd
 
 import gvcpanel as gp
 from gvcpanel.design import GOVERNANCE_TYPES
-from gvcpanel.tables import Table, fmt, frame_table, regression_table
+from gvcpanel.tables import Table, fmt, fmt_p, frame_table, regression_table
 
 UPGRADES = ("process", "product", "functional")
 LABELS = {
@@ -132,7 +132,7 @@ def table4_moderation(report: Any) -> Table:
             "std. error": [fmt(v) for v in tab["std_error"]],
             "95% CI": [f"[{fmt(a)}, {fmt(b)}]" for a, b in zip(tab["ci_low"], tab["ci_high"])],
             "hazard ratio": [fmt(np.exp(v)) for v in tab["effect"]],
-            "p-value": [fmt(v) for v in tab["p_value"]],
+            "p-value": [fmt_p(v) for v in tab["p_value"]],
         },
         index=pd.Index([str(i) for i in tab.index], name="at"),
     )
@@ -150,7 +150,7 @@ def table5_summary(report: Any) -> Table:
             "expected": t["expected_sign"] + " 0",
             "estimate": [fmt(v) for v in t["estimate"]],
             "std. error": [fmt(v) for v in t["std_error"]],
-            "p (one-sided)": [fmt(v) for v in t["p_one_sided"]],
+            "p (one-sided)": [fmt_p(v) for v in t["p_one_sided"]],
             "95% CI": [f"[{fmt(a)}, {fmt(b)}]" for a, b in zip(t["ci_low"], t["ci_high"])],
             "N": [f"{v:,}" for v in t["n_obs"]],
             "clusters": [str(v) for v in t["n_clusters"]],

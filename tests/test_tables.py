@@ -66,3 +66,9 @@ def test_bad_arguments_raise():
         regression_table({})
     with pytest.raises(SpecificationError, match="formats"):
         Table(pd.DataFrame({"a": ["1"]})).write("/tmp/x", formats=("docx",))
+
+
+def test_pvalues_below_display_precision_are_not_shown_as_zero():
+    from gvcpanel.tables import fmt_p
+
+    assert [fmt_p(p) for p in (0.0, 0.0004, 0.001, 0.0234, np.nan)] == ["<0.001", "<0.001", "0.001", "0.023", ""]
