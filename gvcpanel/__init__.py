@@ -28,6 +28,7 @@ _API = {
     "FewClustersWarning": "gvcpanel.errors",
     "AbsorbedVariableWarning": "gvcpanel.errors",
     "ExcludedRowsWarning": "gvcpanel.errors",
+    "InexactCovarianceWarning": "gvcpanel.errors",
     "InferenceSpec": "gvcpanel.inference.spec",
     "EstimationResult": "gvcpanel.results",
     "load_panel": "gvcpanel.io",

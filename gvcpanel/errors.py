@@ -63,3 +63,7 @@ class AbsorbedVariableWarning(GvcPanelWarning):
 
 class ExcludedRowsWarning(GvcPanelWarning):
     """Rows were excluded from an estimation (the result's ``exclusions`` table says why)."""
+
+
+class InexactCovarianceWarning(GvcPanelWarning):
+    """A covariance fell back to an approximation (its label and details say which)."""

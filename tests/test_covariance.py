@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gvcpanel.errors import FewClustersWarning, GvcPanelWarning, SpecificationError
+from gvcpanel.errors import FewClustersWarning, InexactCovarianceWarning, SpecificationError
 from gvcpanel.estimators.linear import fe_regression
 from gvcpanel.inference.biasreduced import bias_reduced_cov
 from gvcpanel.inference.covariance import LinearDesign, crv1_scale, default_lags
@@ -297,12 +297,12 @@ def test_too_many_crossed_levels_fall_back_to_the_absorbed_design(panel, referen
     import gvcpanel.inference.covariance as covariance
 
     monkeypatch.setattr(covariance, "MAX_CROSSED_COLUMNS", 5)
-    with pytest.warns(GvcPanelWarning, match="not the CR2/CR3 of the dummy-variable regression"):
+    with pytest.warns(InexactCovarianceWarning, match="not the CR2/CR3 of the dummy-variable regression"):
         res = fit_fe(panel, ("firm", "year"), "cluster_id", "cr3")
     assert res.inference.details == {"crossed_effects": ("year",), "crossed_columns": 0, "dummy_regression": False}
     assert "not the dummy-regression value" in res.inference.label
     assert_rel(res.cov.loc[TERMS, TERMS], r_value(reference, "plm_twoways", "cluster_id", "vcovCR_CR3").loc[TERMS, TERMS])
-    with pytest.warns(GvcPanelWarning):
+    with pytest.warns(InexactCovarianceWarning):
         cr2 = fit_fe(panel, ("firm", "year"), "cluster_id", "cr2")
     ref = r_value(reference, "twoway", "cluster_id", "vcovCR_CR2").loc[TERMS, TERMS]
     err = np.max(np.abs(cr2.cov.loc[TERMS, TERMS] - ref).to_numpy()) / np.max(np.abs(ref.to_numpy()))

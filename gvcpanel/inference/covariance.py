@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from gvcpanel.errors import FewClustersWarning, GvcPanelWarning, SpecificationError
+from gvcpanel.errors import FewClustersWarning, InexactCovarianceWarning, SpecificationError
 from gvcpanel.inference.spec import Inference, InferenceSpec
 
 #: below this many clusters analytic cluster-robust inference warns and names the bootstrap
@@ -490,7 +490,7 @@ def crossed_columns(design: LinearDesign, name: str) -> tuple[np.ndarray | None,
     per crossed effect (more when levels are collinear after removing N).
 
     With more than ``MAX_CROSSED_COLUMNS`` (2,000) crossed levels, or an array above
-    ``MAX_CROSSED_CELLS`` entries, the columns are not built and a :class:`GvcPanelWarning`
+    ``MAX_CROSSED_CELLS`` entries, the columns are not built and a :class:`InexactCovarianceWarning`
     says that the transformed-design CR2/CR3 is used instead.
     """
     crossed = design.crossed(name) if design.crossed is not None else None
@@ -505,7 +505,7 @@ def crossed_columns(design: LinearDesign, name: str) -> tuple[np.ndarray | None,
             "carried as dummies: the covariance is computed on the fully absorbed design and is "
             "not the CR2/CR3 of the dummy-variable regression. Cluster on a variable those effects "
             "are nested in, or use inference='wild'.",
-            GvcPanelWarning,
+            InexactCovarianceWarning,
             stacklevel=5,
         )
         return None, {**details, "crossed_columns": 0, "dummy_regression": False}
