@@ -176,6 +176,8 @@ def run_worker(tool: str, design: str, n_firms: int, reps: int, timeout: float) 
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
         return {"error": f"timeout after {timeout:.0f} s"}
+    if out.returncode < 0:  # a signal: on this 24 GiB machine in practice the kernel's OOM killer
+        return {"error": f"killed by signal {-out.returncode} (out of memory?)"}
     if out.returncode != 0:
         return {"error": (out.stderr.strip().splitlines() or ["failed"])[-1][:200]}
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -235,11 +237,11 @@ def write_report(path: Path, results: dict, sizes: dict, args, load_text: str, e
         "",
     ]
     titles = {
-        "balanced": f"Two-way FE (firm, year), balanced, {sizes['balanced']:,} firm-years",
-        "unbalanced": f"Two-way FE (firm, year), unbalanced, {sizes['unbalanced']:,} firm-years",
-        "threeway": f"Three-way FE (firm, year, cluster_id^year), {sizes['threeway']:,} firm-years "
+        "balanced": f"Two-way FE (firm, year), balanced, {sizes.get('balanced', 0):,} firm-years",
+        "unbalanced": f"Two-way FE (firm, year), unbalanced, {sizes.get('unbalanced', 0):,} firm-years",
+        "threeway": f"Three-way FE (firm, year, cluster_id^year), {sizes.get('threeway', 0):,} firm-years "
                     "(linearmodels: AbsorbingLS, PanelOLS takes two effects)",
-        "hazard": f"Process-upgrading hazard (cloglog, year baseline, CRV1 by cluster), panel of {sizes['hazard']:,} "
+        "hazard": f"Process-upgrading hazard (cloglog, year baseline, CRV1 by cluster), panel of {sizes.get('hazard', 0):,} "
                   "firm-years (rows after certification and left-truncated firms are not at risk)",
     }
     for design, by_tool in results.items():
