@@ -43,6 +43,7 @@ _API = {
     "mundlak_test": "gvcpanel.estimators.linear",
     "upgrading_hazard": "gvcpanel.estimators.hazard",
     "risk_set": "gvcpanel.upgrading",
+    "model_columns": "gvcpanel.design",
     "network_strength": "gvcpanel.upgrading",
     "moderation": "gvcpanel.estimators.moderation",
     "test_hypotheses": "gvcpanel.hypotheses",

@@ -80,6 +80,30 @@ def columns_of(term: str) -> list[str]:
     return cols
 
 
+def model_columns(formula: str | Sequence[str], extra: Sequence[str] = ("cluster_id",)) -> list[str]:
+    """Data columns a model reads, for ``load_panel(path, columns=...)`` projection pushdown.
+
+    ``formula`` is ``"y ~ a + log(b)"`` or a list of terms; governance dummies map to
+    ``governance``; ``network_strength`` / ``network_strength_c`` map to their four components.
+
+    Examples
+    --------
+    >>> model_columns("labour_productivity ~ quasi_hierarchy + log(employees)")
+    ['labour_productivity', 'governance', 'employees', 'cluster_id']
+    """
+    terms = list(parse_formula(formula)) if isinstance(formula, str) else [None, list(formula)]
+    wanted = ([terms[0]] if terms[0] else []) + expand_terms(terms[1])
+    components = ("n_partners", "alliance", "university_link", "association_member")
+    out: list[str] = []
+    for term in wanted:
+        for column in columns_of(term):
+            mapped = ("governance",) if column in GOVERNANCE_TYPES else (
+                components if column in ("network_strength", "network_strength_c") else (column,))
+            out.extend(c for c in mapped if c not in out)
+    out.extend(c for c in extra if c not in out)
+    return out
+
+
 def governance_dummies(frame: pd.DataFrame, base: str = "market") -> pd.DataFrame:
     """Add 0/1 columns for each governance type (missing where ``governance`` is missing)."""
     if "governance" not in frame.columns:

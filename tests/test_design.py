@@ -60,3 +60,21 @@ def test_governance_dummies_keep_missing_and_reject_unknown(frame):
 def test_unknown_column_names_what_exists(frame):
     with pytest.raises(SpecificationError, match="not in the panel"):
         build_design(frame, "y", ["no_such_column"])
+
+
+def test_model_columns_drive_parquet_projection(tmp_path):
+    from gvcpanel.design import model_columns
+    from gvcpanel.io import load_panel
+    from gvcpanel.simulate import simulate_panel
+
+    cols = model_columns("log(unit_value) ~ quasi_hierarchy*network_strength_c + log(employees)")
+    assert cols == ["unit_value", "governance", "n_partners", "alliance", "university_link",
+                    "association_member", "employees", "cluster_id"]
+    assert model_columns(["network", "firm_age"], extra=()) == ["governance", "firm_age"]
+    frame = simulate_panel(n_firms=200, seed=1).frame
+    folder = tmp_path / "panel"
+    frame.to_parquet(folder, partition_cols=["year"])
+    panel = load_panel(folder, columns=cols, filters=[("year", ">=", 2010)])
+    assert set(cols) <= set(panel.data.columns)
+    assert "labour_productivity" not in panel.data.columns
+    assert panel.years[0] == 2010
