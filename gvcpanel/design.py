@@ -155,6 +155,64 @@ def term_values(frame: pd.DataFrame, term: str) -> tuple[np.ndarray, list[str]]:
     return values, reasons
 
 
+def evaluate_terms(
+    frame: pd.DataFrame, needed: Sequence[str], keep: Sequence[str] = ()
+) -> tuple[pd.DataFrame, list[str], np.ndarray, np.ndarray, dict[str, int]]:
+    """Evaluate terms on every row and decide, with counted reasons, which rows are complete.
+
+    The one place where the exclusion rules live (:func:`build_design` and the estimators'
+    array path both call it): a missing value in any needed column (``"missing <column>"``, at
+    the first one, governance dummies reported as ``"missing governance"``), then an undefined
+    transformation (``"non-positive x (log)"``).
+
+    Returns
+    -------
+    frame : DataFrame
+        The input, with governance dummies added when a term needs them.
+    columns : list of str
+        Data columns read (terms' columns, then ``keep``).
+    values : ndarray (n x len(needed)), Fortran order
+        Each term evaluated on every row, so a large model holds its data once.
+    kept : ndarray of bool
+        Complete rows.
+    exclusions : dict
+        Rows removed per reason.
+    """
+    if any(c in GOVERNANCE_TYPES for term in needed for c in columns_of(term)):
+        if not all(g in frame.columns for g in GOVERNANCE_TYPES):
+            frame = governance_dummies(frame)
+    columns: list[str] = []
+    for term in needed:
+        columns.extend(c for c in columns_of(term) if c not in columns)
+    columns.extend(c for c in keep if c not in columns)
+    absent = [c for c in columns if c not in frame.columns]
+    if absent:
+        raise SpecificationError(
+            f"columns {absent} are not in the panel; it has {sorted(map(str, frame.columns))}. "
+            "Check the spelling or map your source's names with mapping=."
+        )
+    excluded = np.zeros(len(frame), dtype=bool)
+    exclusions: dict[str, int] = {}
+
+    def exclude(mask: np.ndarray, reason: str) -> None:
+        new = mask & ~excluded
+        count = int(new.sum())
+        if count:
+            exclusions[reason] = exclusions.get(reason, 0) + count
+            excluded[:] |= new
+
+    for column in columns:
+        # a governance dummy is missing because governance is: say so in the reason
+        source = "governance" if column in GOVERNANCE_TYPES and "governance" in frame.columns else column
+        exclude(frame[column].isna().to_numpy(), f"missing {source}")
+    values = np.empty((len(frame), len(needed)), order="F")
+    for j, term in enumerate(needed):
+        column_values, reasons = term_values(frame, term)
+        exclude(~np.isfinite(column_values), reasons[0] if reasons else f"non-finite {term}")
+        values[:, j] = column_values
+    return frame, columns, values, ~excluded, exclusions
+
+
 def build_design(
     frame: pd.DataFrame,
     dependent: str,
@@ -176,40 +234,8 @@ def build_design(
         (clustering variable, effects).
     """
     terms = expand_terms(terms)
-    needed = [dependent, *terms]
-    if any(t in GOVERNANCE_TYPES for t in (c for term in needed for c in columns_of(term))):
-        if not all(g in frame.columns for g in GOVERNANCE_TYPES):
-            frame = governance_dummies(frame)
-    columns: list[str] = []
-    for term in needed:
-        columns.extend(c for c in columns_of(term) if c not in columns)
-    columns.extend(c for c in keep if c not in columns)
-    absent = [c for c in columns if c not in frame.columns]
-    if absent:
-        raise SpecificationError(
-            f"columns {absent} are not in the panel; it has {sorted(map(str, frame.columns))}. "
-            "Check the spelling or map your source's names with mapping=."
-        )
-    excluded = np.zeros(len(frame), dtype=bool)
-    exclusions: dict[str, int] = {}
-
-    def exclude(mask: np.ndarray, reason: str) -> None:
-        new = mask & ~excluded
-        if new.any():
-            exclusions[reason] = exclusions.get(reason, 0) + int(new.sum())
-            excluded[:] |= new
-
-    for column in columns:
-        # a governance dummy is missing because governance is: say so in the reason
-        source = "governance" if column in GOVERNANCE_TYPES and "governance" in frame.columns else column
-        exclude(frame[column].isna().to_numpy(), f"missing {source}")
-    evaluated: dict[str, np.ndarray] = {}
-    for term in needed:
-        values, reasons = term_values(frame, term)
-        exclude(~np.isfinite(values) & ~excluded, reasons[0] if reasons else f"non-finite {term}")
-        evaluated[term] = values
-    kept = ~excluded
+    frame, columns, values, kept, exclusions = evaluate_terms(frame, [dependent, *terms], keep)
     index = frame.index[kept]
-    y = pd.Series(evaluated[dependent][kept], index=index, name=dependent)
-    X = pd.DataFrame({t: evaluated[t][kept] for t in terms}, index=index)
+    y = pd.Series(values[kept, 0], index=index, name=dependent)
+    X = pd.DataFrame({t: values[kept, j] for j, t in enumerate(terms, start=1)}, index=index)
     return Design(y=y, X=X, exclusions=exclusions, frame=frame.loc[kept, columns])

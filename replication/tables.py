@@ -11,7 +11,7 @@ import pandas as pd
 
 import gvcpanel as gp
 from gvcpanel.design import GOVERNANCE_TYPES
-from gvcpanel.tables import Table, fmt, fmt_p, frame_table, regression_table
+from gvcpanel.tables import Table, fmt, fmt_p, regression_table
 
 UPGRADES = ("process", "product", "functional")
 LABELS = {

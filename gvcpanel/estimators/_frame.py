@@ -1,9 +1,8 @@
 """From a panel and a formula to float64 arrays, with every excluded row counted.
 
-The evaluation of terms is :mod:`gvcpanel.design`'s (``term_values``, ``expand_terms``); this
-module only writes the evaluated terms straight into one Fortran-ordered array instead of a
-DataFrame, so that a two-million-row model holds its data once.  The exclusion rules and
-reasons are those of :func:`gvcpanel.design.build_design` (a test checks they agree).
+Terms and exclusions come from :func:`gvcpanel.design.evaluate_terms`, the same function
+behind :func:`gvcpanel.design.build_design`; this module keeps its one Fortran-ordered array
+(no DataFrame) and codes the grouping columns, so a two-million-row model holds its data once.
 """
 
 from __future__ import annotations
@@ -16,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from gvcpanel.absorb import FixedEffect, compress_codes, factorize, interact
-from gvcpanel.design import GOVERNANCE_TYPES, columns_of, expand_terms, governance_dummies, term_values
+from gvcpanel.design import evaluate_terms, expand_terms
 from gvcpanel.errors import SpecificationError
 
 INDEX = ("firm_id", "year")
@@ -103,45 +102,11 @@ def take_rows(data: np.ndarray, keep: np.ndarray) -> np.ndarray:
 def evaluate(frame: pd.DataFrame, dependent: str, terms: Sequence[str], groups: Sequence[str]) -> Arrays:
     """Evaluate the outcome and regressors, and code the grouping columns, dropping incomplete rows.
 
-    Rows are excluded in the order and with the reasons of :func:`gvcpanel.design.build_design`:
-    a missing value in any needed column (``"missing <column>"``, at the first one), then an
-    undefined transformation (``"non-positive x (log)"``).
+    Rows are excluded by :func:`gvcpanel.design.evaluate_terms`, with its counted reasons.
     """
     terms = expand_terms(terms)
-    needed = [dependent, *terms]
-    if any(c in GOVERNANCE_TYPES for term in needed for c in columns_of(term)):
-        if not all(g in frame.columns for g in GOVERNANCE_TYPES):
-            frame = governance_dummies(frame)
-    columns: list[str] = []
-    for term in needed:
-        columns.extend(c for c in columns_of(term) if c not in columns)
     group_cols = [c for c in dict.fromkeys(groups) if c not in INDEX]
-    columns.extend(c for c in group_cols if c not in columns)
-    absent = [c for c in columns if c not in frame.columns]
-    if absent:
-        raise SpecificationError(
-            f"columns {absent} are not in the panel; it has {sorted(map(str, frame.columns))}. "
-            "Check the spelling or map your source's names with mapping=."
-        )
-    n = len(frame)
-    excluded = np.zeros(n, dtype=bool)
-    exclusions: dict[str, int] = {}
-
-    def exclude(mask: np.ndarray, reason: str) -> None:
-        new = mask & ~excluded
-        count = int(new.sum())
-        if count:
-            exclusions[reason] = exclusions.get(reason, 0) + count
-            excluded[:] |= new
-
-    for column in columns:
-        source = "governance" if column in GOVERNANCE_TYPES and "governance" in frame.columns else column
-        exclude(frame[column].isna().to_numpy(), f"missing {source}")
-    data = np.empty((n, len(needed)), order="F")
-    for j, term in enumerate(needed):
-        values, reasons = term_values(frame, term)
-        exclude(~np.isfinite(values), reasons[0] if reasons else f"non-finite {term}")
-        data[:, j] = values
+    frame, _, data, kept, exclusions = evaluate_terms(frame, [dependent, *terms], group_cols)
     codes: dict[str, np.ndarray] = {}
     labels: dict[str, np.ndarray] = {}
     index = frame.index
@@ -157,7 +122,6 @@ def evaluate(frame: pd.DataFrame, dependent: str, terms: Sequence[str], groups: 
         else:
             codes[col], labels[col] = fe.codes, fe.labels
     years = np.asarray(index.levels[1])[codes["year"]]
-    kept = ~excluded
     full = Arrays(data, tuple(terms), dependent, codes, labels, years, exclusions)
     # contiguous codes on the kept rows (unused index levels are dropped here too)
     return full.subset(kept)

@@ -67,6 +67,7 @@ from scipy import sparse
 
 from gvcpanel.errors import SpecificationError
 from gvcpanel.inference.covariance import (
+    LikelihoodDesign,
     LinearDesign,
     _sum_by_group,
     cluster_codes,
@@ -188,6 +189,21 @@ def _align_weights(weights: np.ndarray | pd.DataFrame, design: LinearDesign, nam
             f"bootstrap weights must be draws x clusters ({n_groups} columns), found shape {arr.shape}."
         )
     return arr
+
+
+def cluster_weights(
+    design: LinearDesign | LikelihoodDesign, spec: InferenceSpec, weights: np.ndarray | pd.DataFrame | None
+) -> tuple[str, np.ndarray, np.ndarray, str, bool]:
+    """Clustering variable, its codes and the B x G weights of a bootstrap test.
+
+    Returns ``(name, codes, weights, kind, enumerated)``: the spec's own draws when ``weights``
+    is None, otherwise the caller's (matched by cluster label for a DataFrame), kind ``"user"``.
+    """
+    name, codes = cluster_codes(design, spec)
+    n_groups = int(codes.max()) + 1
+    if weights is None:
+        return (name, codes, *choose_weights(n_groups, spec))
+    return name, codes, _align_weights(weights, design, name, n_groups), "user", False
 
 
 def restriction_vector(design: LinearDesign, R: np.ndarray | Mapping[str, float] | str) -> np.ndarray:
@@ -433,12 +449,8 @@ def wild_test(
     if pvalue_type not in ("symmetric", "equal_tail"):
         raise SpecificationError(f"pvalue_type={pvalue_type!r}; use 'symmetric' or 'equal_tail'.")
     a = restriction_vector(design, R)
-    name, codes = cluster_codes(design, spec)
-    n_groups = int(codes.max()) + 1
-    if weights is None:
-        v, kind, enumerated = choose_weights(n_groups, spec)
-    else:
-        v, kind, enumerated = _align_weights(weights, design, name, n_groups), "user", False
+    name, codes, v, kind, enumerated = cluster_weights(design, spec, weights)
+    n_groups = v.shape[1]
     n, k = design.X.shape
     scale = crv1_scale(spec.preset, n, k, n_groups, design.k_absorbed, design.absorbed_nested.get(name, 0))
     reabsorb_as = name if needs_reabsorption(design, name) else None

@@ -34,11 +34,11 @@ from gvcpanel.errors import ConvergenceError, SpecificationError
 from gvcpanel.inference.bootstrap import (
     _TIE,
     BootstrapTest,
-    _align_weights,
     choose_weights,
+    cluster_weights,
     restriction_vector,
 )
-from gvcpanel.inference.covariance import LikelihoodDesign, _sum_by_group, cluster_codes
+from gvcpanel.inference.covariance import LikelihoodDesign, _sum_by_group
 from gvcpanel.inference.spec import Inference, InferenceSpec
 
 LINKS = ("logit", "cloglog")
@@ -144,12 +144,7 @@ def score_test(
     """Score wild cluster bootstrap test of one linear restriction (see the module notes)."""
     spec = spec or InferenceSpec(kind="score")
     a = restriction_vector(design, R)  # only uses .names
-    name, codes = cluster_codes(design, spec)
-    n_groups = int(codes.max()) + 1
-    if weights is None:
-        v, kind, enumerated = choose_weights(n_groups, spec)
-    else:
-        v, kind, enumerated = _align_weights(weights, design, name, n_groups), "user", False
+    _, codes, v, kind, enumerated = cluster_weights(design, spec, weights)
     fit, scores_information = _model_functions(design)
     theta = fit(a, float(r))
     scores, information = scores_information(theta)
