@@ -78,7 +78,7 @@ def write_panel(path: Path, n_rows: int, chunk: int = 1_000_000) -> Path:
 
 def time_load(path: Path, repeat: int) -> list[float]:
     """Wall times of load_panel(path), each a full read + validate + index + hash."""
-    from gvcpanel.io import load_panel
+    from gvcpanel.data.io import load_panel
 
     times = []
     for _ in range(repeat):
@@ -92,7 +92,7 @@ def time_load(path: Path, repeat: int) -> list[float]:
 
 STREAM = """
 import resource, sys, time
-from gvcpanel.io import validate_file
+from gvcpanel.data.io import validate_file
 start = time.perf_counter()
 report = validate_file(sys.argv[1], batch_size=int(sys.argv[2]))
 elapsed = time.perf_counter() - start

@@ -79,7 +79,7 @@ def prepare(tool: str, design: str, n_firms: int):
         frame, keep = hazard_panel(n_firms)
         col_bytes = int(frame.memory_usage(index=True).sum())
         if tool == "gvcpanel":
-            from gvcpanel.estimators.hazard import upgrading_hazard
+            from gvcpanel.models.hazard import upgrading_hazard
 
             return col_bytes, lambda: upgrading_hazard(frame, upgrade="process", covariates=["x1", "x2", "x3"],
                                                        cluster="cluster_id")
@@ -99,11 +99,11 @@ def prepare(tool: str, design: str, n_firms: int):
     col_bytes = int(frame.memory_usage(index=True).sum())
     effects = effects_of(design)
     if tool == "gvcpanel":
-        from gvcpanel.estimators.linear import fe_regression
+        from gvcpanel.models.linear import fe_regression
 
         return col_bytes, lambda: fe_regression(frame, FORMULA, effects=effects, cluster="firm_id")
     if tool == "gvcpanel-engine":
-        from gvcpanel.absorb import Absorber, FixedEffect, interact
+        from gvcpanel.models.absorb import Absorber, FixedEffect, interact
 
         idx = frame.index
         firm = FixedEffect("firm", np.asarray(idx.codes[0], dtype=np.intp), len(idx.levels[0]))
@@ -284,7 +284,7 @@ def main() -> None:
     designs = [d for d in args.designs.split(",") if d]
     if "hazard" in designs:
         try:
-            import gvcpanel.estimators.hazard  # noqa: F401
+            import gvcpanel.models.hazard  # noqa: F401
         except ImportError:
             designs.remove("hazard")
     results: dict[str, dict] = {}

@@ -18,7 +18,7 @@ EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
 def cmd_validate(args: argparse.Namespace) -> int:
     """Validate a file in batches; print every problem (up to --show) or a summary."""
-    from gvcpanel.io import validate_file
+    from gvcpanel.data.io import validate_file
 
     report = validate_file(args.path, schema=args.schema, mapping=args.mapping,
                            batch_size=args.batch_size)
@@ -28,14 +28,14 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_describe(args: argparse.Namespace) -> int:
     """Load a panel and print its description as Markdown."""
-    from gvcpanel.io import load_panel
+    from gvcpanel.data.io import load_panel
 
     panel = load_panel(args.path, schema=args.schema, mapping=args.mapping)
     print(f"# {args.path}\n")
     print(panel.describe().to_markdown(max_rows=args.max_rows), end="")
     report = panel.load_report
     if report is not None and report.mapping is not None and not report.set_missing.empty:
-        from gvcpanel.panel import markdown_table
+        from gvcpanel.data.panel import markdown_table
 
         print("\n## Values set to missing by the mapping\n")
         print(markdown_table(report.set_missing))
@@ -43,8 +43,8 @@ def cmd_describe(args: argparse.Namespace) -> int:
 
 
 def _load_classified(args: argparse.Namespace):
-    from gvcpanel.governance import classify_governance
-    from gvcpanel.io import load_panel
+    from gvcpanel.gvc.governance import classify_governance
+    from gvcpanel.data.io import load_panel
 
     panel = load_panel(args.path, schema=args.schema, mapping=args.mapping)
     if "governance" not in panel.data.columns or panel.data["governance"].isna().all():
@@ -54,9 +54,9 @@ def _load_classified(args: argparse.Namespace):
 
 def cmd_classify(args: argparse.Namespace) -> int:
     """Classify governance and print the rule report; optionally write the panel to Parquet."""
-    from gvcpanel.governance import classify_governance
-    from gvcpanel.io import load_panel
-    from gvcpanel.panel import markdown_table
+    from gvcpanel.gvc.governance import classify_governance
+    from gvcpanel.data.io import load_panel
+    from gvcpanel.data.panel import markdown_table
 
     panel = classify_governance(load_panel(args.path, schema=args.schema, mapping=args.mapping),
                                 scheme=args.scheme)
@@ -79,8 +79,8 @@ def cmd_hypotheses(args: argparse.Namespace) -> int:
     """Run the hypothesis registry and print the summary; optionally write it as tables."""
     import pandas as pd
 
-    from gvcpanel.hypotheses import test_hypotheses
-    from gvcpanel.tables import frame_table
+    from gvcpanel.gvc.hypotheses import test_hypotheses
+    from gvcpanel.report.tables import frame_table
 
     panel = _load_classified(args)
     report = test_hypotheses(panel, inference=args.inference, adjust=args.adjust, level=args.level)

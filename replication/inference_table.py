@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 
 from gvcpanel.errors import SpecificationError
-from gvcpanel.hypotheses import family_bootstrap
+from gvcpanel.gvc.hypotheses import family_bootstrap
 from gvcpanel.inference import multiple
 from gvcpanel.inference.spec import InferenceSpec
-from gvcpanel.tables import Table, fmt, fmt_p
+from gvcpanel.report.tables import Table, fmt, fmt_p
 
 
 def inference_frame(report: Any, draws: int = 9999, seed: int = 20240) -> tuple[pd.DataFrame, dict[str, Any]]:

@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
         panel = gp.load_panel(args.data, mapping=args.mapping)
         truth = None
     else:
-        from gvcpanel.simulate import example_truth
+        from gvcpanel.gvc.simulate import example_truth
 
         panel, truth = gp.example_panel(), example_truth()
     log.line(f"data: {args.data or 'gvcpanel.example_panel() (simulated, see README)'}")

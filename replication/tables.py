@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 
 import gvcpanel as gp
-from gvcpanel.design import GOVERNANCE_TYPES
-from gvcpanel.tables import Table, fmt, fmt_p, regression_table
+from gvcpanel.formula.design import GOVERNANCE_TYPES
+from gvcpanel.report.tables import Table, fmt, fmt_p, regression_table
 
 UPGRADES = ("process", "product", "functional")
 LABELS = {

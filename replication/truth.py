@@ -6,7 +6,7 @@ from typing import Any
 
 import pandas as pd
 
-from gvcpanel.tables import Table, fmt
+from gvcpanel.report.tables import Table, fmt
 
 # (hypothesis id, specification) of the model whose estimates are compared, and the prefix of
 # the truth keys (TrueParameters.to_frame()["key"]) that belong to it

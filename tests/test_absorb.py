@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gvcpanel.absorb import (
+from gvcpanel.models.absorb import (
     Absorber,
     FixedEffect,
     demean,

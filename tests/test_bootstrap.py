@@ -286,7 +286,7 @@ def panel_with_effects(seed: int = 7, n_clusters: int = 10, firms_per_cluster: i
 
 def absorbed_design(data: dict, effects: tuple[str, ...] = ("firm", "year"), absorb: bool = True,
                     nested_known: bool = True) -> LinearDesign:
-    from gvcpanel.absorb import Absorber, factorize
+    from gvcpanel.models.absorb import Absorber, factorize
 
     absorber = Absorber([factorize(data[e], e) for e in effects])
 
@@ -431,7 +431,7 @@ def test_reabsorbed_agrees_with_wildboottest_on_dummies():
 
 
 def test_fe_regression_design_reabsorbs_and_equals_refits():
-    from gvcpanel.estimators.linear import fe_regression
+    from gvcpanel.models.linear import fe_regression
 
     data = panel_with_effects(seed=13)
     frame = pd.DataFrame(
@@ -458,8 +458,8 @@ def test_speed_fe_regression_wild_45000_firm_years_30_clusters():
     """Issue 4 target through the estimator: 9,999 draws, G = 30, ~45,000 firm-years, firm and
     year effects (year cuts across clusters, so residuals are re-absorbed), every term's p-value
     and interval."""
-    from gvcpanel.estimators.linear import fe_regression
-    from gvcpanel.simulate import simulate_panel
+    from gvcpanel.models.linear import fe_regression
+    from gvcpanel.gvc.simulate import simulate_panel
 
     panel = simulate_panel(n_firms=5300, n_clusters=30, seed=1).panel
     formula = "labour_productivity ~ network + quasi_hierarchy + hierarchy + log(employees) + foreign_owned + export_share"

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from gvcpanel.cli import main
-from gvcpanel.simulate import simulate_panel
+from gvcpanel.gvc.simulate import simulate_panel
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 from gvcpanel.errors import FewClustersWarning, InexactCovarianceWarning, SpecificationError
-from gvcpanel.estimators.linear import fe_regression
+from gvcpanel.models.linear import fe_regression
 from gvcpanel.inference.biasreduced import bias_reduced_cov
 from gvcpanel.inference.covariance import LinearDesign, crv1_scale, default_lags
 from gvcpanel.inference.spec import InferenceSpec

@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gvcpanel.design import build_design, expand_terms, governance_dummies, parse_formula
+from gvcpanel.formula.design import build_design, expand_terms, governance_dummies, parse_formula
 from gvcpanel.errors import SpecificationError
 
 
@@ -63,9 +63,9 @@ def test_unknown_column_names_what_exists(frame):
 
 
 def test_model_columns_drive_parquet_projection(tmp_path):
-    from gvcpanel.design import model_columns
-    from gvcpanel.io import load_panel
-    from gvcpanel.simulate import simulate_panel
+    from gvcpanel.formula.design import model_columns
+    from gvcpanel.data.io import load_panel
+    from gvcpanel.gvc.simulate import simulate_panel
 
     cols = model_columns("log(unit_value) ~ quasi_hierarchy*network_strength_c + log(employees)")
     assert cols == ["unit_value", "governance", "n_partners", "alliance", "university_link",

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from gvcpanel.errors import SpecificationError
-from gvcpanel.governance import GHS_RULES, HS_RULES, SCHEMES, classify_frame, classify_governance
+from gvcpanel.gvc.governance import GHS_RULES, HS_RULES, SCHEMES, classify_frame, classify_governance
 
 NA = pd.NA
 
@@ -155,7 +155,7 @@ def test_input_governance_is_kept_and_cross_tabulated():
 
 
 def test_classify_governance_on_a_panel_writes_or_keeps_the_column():
-    from gvcpanel.io import load_panel
+    from gvcpanel.data.io import load_panel
 
     frame = _firms([_hs(buyer_owned=1), _hs(joint_development=1), _hs(buyer_owned=NA)])
     panel = load_panel(frame)

@@ -1,7 +1,7 @@
 """The discrete-time hazard estimator against statsmodels and an independent sandwich.
 
 References: statsmodels 0.15 ``GLM(y, X, family=Binomial(link=CLogLog() | Logit())).fit(tol=1e-14)``
-on the same risk set with a design built here column by column (not with gvcpanel.design), and
+on the same risk set with a design built here column by column (not with gvcpanel.formula.design), and
 ``fit(cov_type="cluster", cov_kwds={"groups": codes})`` whose default correction is
 G/(G-1) (N-1)/(N-K).
 """
@@ -13,8 +13,8 @@ import statsmodels.api as sm
 
 import gvcpanel as gp
 from gvcpanel.errors import ConvergenceError, FewClustersWarning, IdentificationError, SpecificationError
-from gvcpanel.estimators.hazard import hazard_ratios, upgrading_hazard
-from gvcpanel.upgrading import network_strength, risk_set
+from gvcpanel.models.hazard import hazard_ratios, upgrading_hazard
+from gvcpanel.gvc.upgrading import network_strength, risk_set
 
 CONTROLS = ("network", "quasi_hierarchy", "hierarchy", "log(employees)", "firm_age", "foreign_owned", "export_share")
 TRUE_BETA = {"network": 0.4, "quasi_hierarchy": 0.6, "hierarchy": 0.2, "log(employees)": 0.2,

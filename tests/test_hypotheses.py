@@ -7,7 +7,7 @@ from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
 from gvcpanel.errors import SpecificationError
-from gvcpanel.hypotheses import (
+from gvcpanel.gvc.hypotheses import (
     DEFAULT_HYPOTHESES,
     Hypothesis,
     family_bootstrap,
@@ -16,7 +16,7 @@ from gvcpanel.hypotheses import (
     verdict,
 )
 from gvcpanel.inference.spec import InferenceSpec
-from gvcpanel.simulate import simulate_panel
+from gvcpanel.gvc.simulate import simulate_panel
 
 COLUMNS = ["id", "statement", "specification", "outcome", "estimator", "term", "estimate", "std_error",
            "p_one_sided", "p_two_sided", "ci_low", "ci_high", "expected_sign", "n_obs", "n_firms",

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 import gvcpanel as gp
-from gvcpanel import io as gio
+from gvcpanel.data import io as gio
 from gvcpanel.errors import SchemaError, SpecificationError
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -294,7 +294,7 @@ def test_streaming_memory_is_bounded_by_the_batch(tmp_path):
     """
     script = textwrap.dedent(f"""
         import resource, numpy as np, pyarrow as pa, pyarrow.parquet as pq
-        from gvcpanel.io import validate_file
+        from gvcpanel.data.io import validate_file
         n = 2_000_000
         rng = np.random.default_rng(1)
         writer = None

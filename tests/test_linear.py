@@ -14,10 +14,10 @@ from linearmodels import BetweenOLS, FirstDifferenceOLS, PanelOLS, PooledOLS, Ra
 from linearmodels.datasets import jobtraining
 from statsmodels.datasets import grunfeld
 
-from gvcpanel.design import build_design
+from gvcpanel.formula.design import build_design
 from gvcpanel.errors import AbsorbedVariableWarning, SpecificationError
-from gvcpanel.estimators._frame import evaluate
-from gvcpanel.estimators.linear import fe_regression, hausman_test, mundlak_test
+from gvcpanel.formula.frame import evaluate
+from gvcpanel.models.linear import fe_regression, hausman_test, mundlak_test
 
 _spec = importlib.util.spec_from_file_location("designs", Path(__file__).parents[1] / "benchmarks" / "designs.py")
 designs = importlib.util.module_from_spec(_spec)

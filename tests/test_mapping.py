@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from gvcpanel.errors import SchemaError, SpecificationError
-from gvcpanel.mapping import apply_mapping, read_mapping
+from gvcpanel.data.mapping import apply_mapping, read_mapping
 
 
 def write(tmp_path, fields, **extra):

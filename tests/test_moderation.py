@@ -9,8 +9,8 @@ from scipy import stats
 
 import gvcpanel as gp
 from gvcpanel.errors import SpecificationError
-from gvcpanel.estimators.hazard import upgrading_hazard
-from gvcpanel.estimators.moderation import johnson_neyman, moderation
+from gvcpanel.models.hazard import upgrading_hazard
+from gvcpanel.models.moderation import johnson_neyman, moderation
 from gvcpanel.inference.spec import Inference, InferenceSpec
 from gvcpanel.results import EstimationResult, ModelSpec
 

@@ -38,8 +38,8 @@ NULL = {field: 0.0 for field in TARGETS.values()}
 
 def one_replication(args: tuple[int, bool]) -> list[dict[str, float]]:
     seed, null = args
-    from gvcpanel.hypotheses import test_hypotheses
-    from gvcpanel.simulate import simulate_panel
+    from gvcpanel.gvc.hypotheses import test_hypotheses
+    from gvcpanel.gvc.simulate import simulate_panel
 
     warnings.simplefilter("ignore")
     sim = simulate_panel(seed=seed, params=NULL if null else None)

@@ -7,14 +7,14 @@ clusters they are expected to be too high).
 
 1. A simple linear DGP (balanced, 12 clusters x 8 firms x 8 years, firm and year effects
    absorbed, cluster-year shocks whose scale grows with |x|): coefficient of x and of x:m.
-2. The package's own DGP (:func:`gvcpanel.simulate.simulate_panel`, 12 clusters) with the
+2. The package's own DGP (:func:`gvcpanel.gvc.simulate.simulate_panel`, 12 clusters) with the
    tested effect set to zero:
    - H1 companion: two-way fixed effects of labour_productivity on the governance dummies and
-     controls through :func:`gvcpanel.estimators.linear.fe_regression`, clustered by
+     controls through :func:`gvcpanel.models.linear.fe_regression`, clustered by
      cluster_id; CRV1 against the restricted wild bootstrap (year effects cut across the
      clusters, so the bootstrap re-absorbs its residuals);
    - H4: the quasi_hierarchy x network strength interaction in the functional-upgrading hazard
-     through :func:`gvcpanel.estimators.hazard.upgrading_hazard`; cluster sandwich against the
+     through :func:`gvcpanel.models.hazard.upgrading_hazard`; cluster sandwich against the
      score bootstrap.
 
 The simple study also reports the wild bootstrap without re-absorbing the residuals (year
@@ -127,14 +127,14 @@ def test_wild_bootstrap_size_simple_dgp():
 
 # --- 2. the package's DGP ------------------------------------------------------------------------
 def _simulated_panel(seed: int, null: dict[str, float]):
-    from gvcpanel.simulate import simulate_panel
+    from gvcpanel.gvc.simulate import simulate_panel
 
     return simulate_panel(n_firms=N_FIRMS, n_clusters=N_CLUSTERS, seed=seed, params=null).panel
 
 
 @pytest.mark.montecarlo
 def test_h1_wild_bootstrap_size_package_dgp():
-    from gvcpanel.estimators.linear import fe_regression
+    from gvcpanel.models.linear import fe_regression
 
     counts = {"CRV1 quasi_hierarchy (t(G-1))": 0, "wild restricted quasi_hierarchy": 0}
     reabsorbed = 0
@@ -161,7 +161,7 @@ def test_h1_wild_bootstrap_size_package_dgp():
 
 @pytest.mark.montecarlo
 def test_h4_score_bootstrap_size_package_dgp():
-    from gvcpanel.estimators.hazard import upgrading_hazard
+    from gvcpanel.models.hazard import upgrading_hazard
     from gvcpanel.inference.score import score_test
 
     counts = {f"cluster sandwich {H4_TERM} (t(G-1))": 0, f"score bootstrap {H4_TERM}": 0}

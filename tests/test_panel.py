@@ -12,7 +12,7 @@ import pytest
 
 import gvcpanel as gp
 from gvcpanel.errors import PanelStructureError, SchemaError
-from gvcpanel.panel import FirmPanel, Provenance, markdown_table
+from gvcpanel.data.panel import FirmPanel, Provenance, markdown_table
 
 
 def hand_panel() -> pd.DataFrame:

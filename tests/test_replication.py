@@ -34,7 +34,7 @@ def test_replication_is_complete_and_byte_identical(tmp_path):
 
 @pytest.mark.replication
 def test_own_data_path_runs_without_truth_table(tmp_path):
-    from gvcpanel.simulate import simulate_panel
+    from gvcpanel.gvc.simulate import simulate_panel
 
     data = tmp_path / "mine.csv"
     simulate_panel(n_firms=500, seed=8).frame.to_csv(data, index=False)

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from gvcpanel.errors import SchemaError, SpecificationError
-from gvcpanel.schema import (CONSTRUCTS, SCHEMA_DIR, check_frame, problems_message, read_schema,
+from gvcpanel.data.schema import (CONSTRUCTS, SCHEMA_DIR, check_frame, problems_message, read_schema,
                              validate_frame)
 
 SCHEMA = read_schema("firm_panel")

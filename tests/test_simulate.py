@@ -12,8 +12,8 @@ import statsmodels.api as sm
 from linearmodels.panel import PanelOLS
 
 from gvcpanel.errors import SpecificationError
-from gvcpanel.governance import classify_frame
-from gvcpanel.simulate import (
+from gvcpanel.gvc.governance import classify_frame
+from gvcpanel.gvc.simulate import (
     EXAMPLE_SEED,
     MISSING_FIELDS,
     TrueParameters,
@@ -96,7 +96,7 @@ def test_governance_is_correlated_within_clusters(sim):
 
 
 def test_network_strength_matches_the_package_definition(sim):
-    from gvcpanel.upgrading import network_strength
+    from gvcpanel.gvc.upgrading import network_strength
 
     package = network_strength(sim.frame.set_index(["firm_id", "year"]))
     constants = sim.network_strength_constants

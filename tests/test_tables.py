@@ -6,7 +6,7 @@ from gvcpanel.errors import SpecificationError
 from gvcpanel.inference.covariance import LinearDesign
 from gvcpanel.inference.spec import InferenceSpec
 from gvcpanel.results import EstimationResult, ModelSpec, exclusion_table
-from gvcpanel.tables import Table, fmt, frame_table, regression_table, stars
+from gvcpanel.report.tables import Table, fmt, frame_table, regression_table, stars
 
 
 def ols_result(seed: int, names=("quasi_hierarchy", "network")) -> EstimationResult:
@@ -69,6 +69,6 @@ def test_bad_arguments_raise():
 
 
 def test_pvalues_below_display_precision_are_not_shown_as_zero():
-    from gvcpanel.tables import fmt_p
+    from gvcpanel.report.tables import fmt_p
 
     assert [fmt_p(p) for p in (0.0, 0.0004, 0.001, 0.0234, np.nan)] == ["<0.001", "<0.001", "0.001", "0.023", ""]

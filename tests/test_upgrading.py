@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from gvcpanel.errors import SchemaError, SpecificationError
-from gvcpanel.upgrading import (
+from gvcpanel.gvc.upgrading import (
     AFTER_EVENT,
     AT_TOP,
     ENTRY,

@@ -462,7 +462,7 @@ def classify_governance(
     Parameters
     ----------
     panel : FirmPanel or pandas.DataFrame
-        A DataFrame is first loaded with :func:`gvcpanel.io.load_panel`.
+        A DataFrame is first loaded with :func:`gvcpanel.data.io.load_panel`.
     scheme : {"humphrey_schmitz_2002", "gereffi_humphrey_sturgeon_2005"}
         Four-type scheme (writes ``governance``) or five-type scheme (writes ``governance_ghs``).
     thresholds : Mapping[str, float], optional
@@ -508,7 +508,7 @@ def classify_governance(
     """
     spec, _ = _resolve(scheme, thresholds)
     if isinstance(panel, pd.DataFrame):
-        from gvcpanel.io import load_panel
+        from gvcpanel.data.io import load_panel
 
         panel = load_panel(panel)
     frame = panel.data

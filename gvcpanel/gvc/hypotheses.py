@@ -198,11 +198,11 @@ def _select(hypotheses: str | Iterable[str | Hypothesis]) -> tuple[Hypothesis, .
 def fit_model(panel: Any, hypothesis: Hypothesis, inference: InferenceSpec, cluster: str) -> EstimationResult:
     """Estimate the model a hypothesis needs."""
     if hypothesis.estimator == "hazard":
-        from gvcpanel.estimators.hazard import upgrading_hazard
+        from gvcpanel.models.hazard import upgrading_hazard
 
         return upgrading_hazard(panel, upgrade=hypothesis.outcome, covariates=hypothesis.covariates,
                                 cluster=cluster, inference=inference)
-    from gvcpanel.estimators.linear import fe_regression
+    from gvcpanel.models.linear import fe_regression
 
     formula = f"{hypothesis.outcome} ~ {' + '.join(hypothesis.covariates)}"
     return fe_regression(panel, formula, effects=("firm", "year"), cluster=cluster, method="fe", inference=inference)
@@ -267,7 +267,7 @@ def test_hypotheses(
     moderation = None
     interaction = next((h for h in chosen if ":" in h.term), None)
     if interaction is not None:
-        from gvcpanel.estimators.moderation import moderation as conditional_effects
+        from gvcpanel.models.moderation import moderation as conditional_effects
 
         focal, moderator = interaction.term.split(":")
         moderation = conditional_effects(results[interaction.model_label], focal=focal, moderator=moderator)

@@ -23,10 +23,10 @@ import numpy as np
 import pandas as pd
 
 from gvcpanel.errors import SchemaError, SpecificationError
-from gvcpanel.mapping import Mapping, MappingReport, apply_mapping, read_mapping
-from gvcpanel.panel import (FirmPanel, LoadReport, Provenance, _indexed, frame_sha256,
+from gvcpanel.data.mapping import Mapping, MappingReport, apply_mapping, read_mapping
+from gvcpanel.data.panel import (FirmPanel, LoadReport, Provenance, _indexed, frame_sha256,
                             package_version)
-from gvcpanel.schema import (Schema, check_frame, empty_problems, problems_message, read_schema,
+from gvcpanel.data.schema import (Schema, check_frame, empty_problems, problems_message, read_schema,
                              validate_frame)
 
 Filters = Sequence[tuple[str, str, Any]] | Sequence[Sequence[tuple[str, str, Any]]]
@@ -467,7 +467,7 @@ def validate_file(path: str | Path, schema: Schema | str = "firm_panel",
 
     Notes
     -----
-    Each batch is checked with :func:`gvcpanel.schema.check_frame`. The duplicate-key check
+    Each batch is checked with :func:`gvcpanel.data.schema.check_frame`. The duplicate-key check
     spans batches: only the keys are kept (firm id as int64, or its 64-bit hash for text ids,
     year as int32, row as int64: 20 bytes per firm-year, 200 MB for 10 million), sorted once
     with ``numpy.lexsort``; hash matches are confirmed on the real ids in a second pass over

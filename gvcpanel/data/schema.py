@@ -38,7 +38,7 @@ import pandas as pd
 
 from gvcpanel.errors import SchemaError, SpecificationError
 
-SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
+SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
 CONSTRUCTS = (
     "key",
     "governance",

@@ -39,7 +39,7 @@ on capability, never on the outcome shocks below, so it is strictly exogenous gi
 effect.
 
 **Governance indicators** are drawn from :math:`G_{it}` so that the Humphrey-Schmitz rules of
-:mod:`gvcpanel.governance` (default thresholds) recover it exactly where the indicators are
+:mod:`gvcpanel.gvc.governance` (default thresholds) recover it exactly where the indicators are
 observed (``indicator_noise`` flips each 0/1 indicator with that probability to stress the
 rules). Main-buyer share :math:`s`: market :math:`U(0.05, 0.4)`, network :math:`U(0.15, 0.45)`,
 quasi_hierarchy :math:`0.55 + 0.4\,\text{Beta}(2,2)`, hierarchy :math:`0.6 + 0.4\,\text{Beta}(2,2)`;
@@ -69,7 +69,7 @@ Bernoulli(:math:`\Lambda(-1.5 + \nu_i + 0.8` network)), ``university_link`` ~
 Bernoulli(:math:`\Lambda(-2 + \nu_i + 0.3 a_i)`), ``association_member`` ~
 Bernoulli(:math:`\Lambda(-0.5 + \alpha_g + 0.5\nu_i)`), :math:`\alpha_g \sim N(0,1)`.
 Item missingness is applied next (below); then network strength is computed exactly as the
-package defines it (:func:`gvcpanel.upgrading.network_strength`): with :math:`m, s` the mean and
+package defines it (:func:`gvcpanel.gvc.upgrading.network_strength`): with :math:`m, s` the mean and
 standard deviation (ddof = 1) of :math:`\log(1 + \text{n\_partners})` over firm-years where it is
 observed, :math:`I_{it} = (\log(1+n_{it}) - m)/s + \text{alliance} + \text{university\_link} +
 \text{association\_member}` and :math:`\text{NS}^c_{it} = I_{it} - \bar I` with :math:`\bar I`
@@ -108,7 +108,7 @@ coefficients are log hazard ratios of the discrete-time proportional hazards mod
 - intersectoral: ``new_sector_entry`` is drawn every observed year with :math:`h^\text{inter}`;
   from the second observed year on an event also moves ``sector`` to another sector (uniform
   over the others), so both the flow ``new_sector_entry`` and the change of ``sector`` (the risk
-  set of :func:`gvcpanel.upgrading.risk_set`, whose first year is the entry year) carry the
+  set of :func:`gvcpanel.gvc.upgrading.risk_set`, whose first year is the entry year) carry the
   hazard :math:`h^\text{inter}` (events recur with the same hazard).
 
 **Within-cluster correlation without frailty.** Event uniforms follow a Gaussian copula,
@@ -384,7 +384,7 @@ class SimulatedPanel:
 
     @functools.cached_property
     def panel(self) -> Any:
-        from gvcpanel.io import load_panel
+        from gvcpanel.data.io import load_panel
 
         return load_panel(self.frame)
 

@@ -36,7 +36,7 @@ import pandas as pd
 
 from gvcpanel.errors import SchemaError, SpecificationError
 
-MAPPING_DIR = Path(__file__).resolve().parent / "schemas" / "mappings"
+MAPPING_DIR = Path(__file__).resolve().parent.parent / "schemas" / "mappings"
 OPERATIONS = ("copy", "recode", "difference", "sum", "threshold", "concat")
 _REPORT_COLUMNS = ("target", "source", "action", "n")
 

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from gvcpanel.errors import PanelStructureError
-from gvcpanel.schema import Schema, read_schema, validate_frame
+from gvcpanel.data.schema import Schema, read_schema, validate_frame
 
 
 def package_version() -> str:
@@ -187,7 +187,7 @@ def _indexed(data: pd.DataFrame, schema: Schema) -> pd.DataFrame:
 class FirmPanel:
     """A validated firm-year panel indexed by (firm_id, year); immutable.
 
-    Build one with :func:`gvcpanel.io.load_panel` (files or frames) or ``FirmPanel(frame)``.
+    Build one with :func:`gvcpanel.data.io.load_panel` (files or frames) or ``FirmPanel(frame)``.
 
     Parameters
     ----------
@@ -200,11 +200,11 @@ class FirmPanel:
     load_report : LoadReport, optional
         What the loader did.
     governance_report : Any, optional
-        Set by :func:`gvcpanel.governance.classify_governance`.
+        Set by :func:`gvcpanel.gvc.governance.classify_governance`.
 
     Notes
     -----
-    Storage: see :mod:`gvcpanel.schema` (binary indicators and counts are float64 with NaN for
+    Storage: see :mod:`gvcpanel.data.schema` (binary indicators and counts are float64 with NaN for
     missing, governance is categorical, identifiers int64 or text).
     """
 
@@ -233,7 +233,7 @@ class FirmPanel:
     def _from_validated(cls, data: pd.DataFrame, schema: Schema, provenance: Provenance,
                         load_report: LoadReport | None = None,
                         governance_report: Any = None) -> FirmPanel:
-        """Wrap data that :func:`gvcpanel.schema.validate_frame` has already accepted
+        """Wrap data that :func:`gvcpanel.data.schema.validate_frame` has already accepted
         (key columns, or already indexed by the key)."""
         panel = cls.__new__(cls)
         panel._set(_indexed(data, schema), schema, provenance, load_report, governance_report)

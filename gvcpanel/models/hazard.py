@@ -1,7 +1,7 @@
 """Discrete-time hazard models of upgrading on the firm-period risk set.
 
-:func:`upgrading_hazard` builds the risk set of one upgrading type (:func:`gvcpanel.upgrading.risk_set`),
-adds the covariates (:func:`gvcpanel.design.build_design`) and a full set of baseline-hazard dummies,
+:func:`upgrading_hazard` builds the risk set of one upgrading type (:func:`gvcpanel.gvc.upgrading.risk_set`),
+adds the covariates (:func:`gvcpanel.formula.design.build_design`) and a full set of baseline-hazard dummies,
 and fits
 
 .. math::
@@ -34,12 +34,12 @@ import numpy as np
 import pandas as pd
 from scipy import linalg
 
-from gvcpanel.design import build_design, columns_of, expand_terms
+from gvcpanel.formula.design import build_design, columns_of, expand_terms
 from gvcpanel.errors import ConvergenceError, IdentificationError, SpecificationError
 from gvcpanel.inference.covariance import LikelihoodDesign
 from gvcpanel.inference.spec import InferenceSpec, parse_inference
 from gvcpanel.results import EstimationResult, ModelSpec, exclusion_table
-from gvcpanel.upgrading import UPGRADES, network_strength, panel_frame, risk_set
+from gvcpanel.gvc.upgrading import UPGRADES, network_strength, panel_frame, risk_set
 
 LINKS = ("cloglog", "logit")
 TOLERANCE = 1e-10
@@ -307,11 +307,11 @@ def upgrading_hazard(
     panel : FirmPanel or pandas.DataFrame
         Firm-year panel indexed by (firm_id, year).
     upgrade : {"process", "product", "functional", "intersectoral"}
-        Which upgrading event; the risk set of each is described in :mod:`gvcpanel.upgrading`.
+        Which upgrading event; the risk set of each is described in :mod:`gvcpanel.gvc.upgrading`.
     covariates : sequence of str
-        Terms as in :mod:`gvcpanel.design` (``log(employees)``, ``a:b``, ``a*b``, governance
+        Terms as in :mod:`gvcpanel.formula.design` (``log(employees)``, ``a:b``, ``a*b``, governance
         dummies).  ``network_strength`` and ``network_strength_c`` are computed by
-        :func:`gvcpanel.upgrading.network_strength` on the whole panel unless the panel already
+        :func:`gvcpanel.gvc.upgrading.network_strength` on the whole panel unless the panel already
         has those columns.
     cluster : str or sequence of str, optional
         Clustering variable(s) for the default covariance; rows where it is missing are excluded

@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from gvcpanel.absorb import (
+from gvcpanel.models.absorb import (
     DEFAULT_MAXITER,
     DEFAULT_TOL,
     Absorber,
@@ -43,9 +43,9 @@ from gvcpanel.absorb import (
     refines,
     singleton_mask,
 )
-from gvcpanel.design import parse_formula
+from gvcpanel.formula.design import parse_formula
 from gvcpanel.errors import AbsorbedVariableWarning, IdentificationError, PanelStructureError, SpecificationError
-from gvcpanel.estimators._frame import Arrays, canonical, effect_columns, evaluate, panel_frame, take_rows
+from gvcpanel.formula.frame import Arrays, canonical, effect_columns, evaluate, panel_frame, take_rows
 from gvcpanel.inference.covariance import CrossedDummies, LinearDesign
 from gvcpanel.inference.spec import InferenceSpec, parse_inference
 from gvcpanel.results import EstimationResult, ModelSpec, exclusion_table
@@ -79,7 +79,7 @@ def fe_regression(
     panel : FirmPanel or pandas.DataFrame
         A validated panel (``panel.data`` is used) or a frame indexed by (firm_id, year).
     formula : str
-        ``"outcome ~ term + term"`` in the language of :mod:`gvcpanel.design`
+        ``"outcome ~ term + term"`` in the language of :mod:`gvcpanel.formula.design`
         (``log(x)``, ``log1p(x)``, ``a:b``, ``a*b``, governance dummies).
     effects : sequence of str
         Fixed effects; see the module docstring for their meaning under each method.
@@ -91,7 +91,7 @@ def fe_regression(
     drop_singletons : bool
         Drop rows alone in a level of a fixed effect (method ``"fe"``), counted in the exclusions.
     tol, maxiter : float, int
-        Convergence of the absorption, see :mod:`gvcpanel.absorb`.
+        Convergence of the absorption, see :mod:`gvcpanel.models.absorb`.
 
     Returns
     -------
@@ -404,7 +404,7 @@ def _crossed_effects(
     Notes
     -----
     An effect is nested in the clustering variable when it carries its name (``"firm"`` for
-    ``firm_id``) or each of its levels lies in one cluster (:func:`gvcpanel.absorb.refines`).
+    ``firm_id``) or each of its levels lies in one cluster (:func:`gvcpanel.models.absorb.refines`).
     For the nested effects N and the others C the returned :class:`CrossedDummies` builds
     :math:`M_N C` with one column per level of each crossed effect (an absorption by N alone);
     :func:`gvcpanel.inference.covariance.crossed_columns` removes the redundant columns.

@@ -1,7 +1,7 @@
 """From a panel and a formula to float64 arrays, with every excluded row counted.
 
-Terms and exclusions come from :func:`gvcpanel.design.evaluate_terms`, the same function
-behind :func:`gvcpanel.design.build_design`; this module keeps its one Fortran-ordered array
+Terms and exclusions come from :func:`gvcpanel.formula.design.evaluate_terms`, the same function
+behind :func:`gvcpanel.formula.design.build_design`; this module keeps its one Fortran-ordered array
 (no DataFrame) and codes the grouping columns, so a two-million-row model holds its data once.
 """
 
@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gvcpanel.absorb import FixedEffect, compress_codes, factorize, interact
-from gvcpanel.design import evaluate_terms, expand_terms
+from gvcpanel.models.absorb import FixedEffect, compress_codes, factorize, interact
+from gvcpanel.formula.design import evaluate_terms, expand_terms
 from gvcpanel.errors import SpecificationError
 
 INDEX = ("firm_id", "year")
@@ -102,7 +102,7 @@ def take_rows(data: np.ndarray, keep: np.ndarray) -> np.ndarray:
 def evaluate(frame: pd.DataFrame, dependent: str, terms: Sequence[str], groups: Sequence[str]) -> Arrays:
     """Evaluate the outcome and regressors, and code the grouping columns, dropping incomplete rows.
 
-    Rows are excluded by :func:`gvcpanel.design.evaluate_terms`, with its counted reasons.
+    Rows are excluded by :func:`gvcpanel.formula.design.evaluate_terms`, with its counted reasons.
     """
     terms = expand_terms(terms)
     group_cols = [c for c in dict.fromkeys(groups) if c not in INDEX]

@@ -1,0 +1,1 @@
+"""Reading, validating and holding firm-year panels: schema, readers, mappings, FirmPanel."""

@@ -1,1 +1,0 @@
-"""Estimators: fixed-effects panel regressions, discrete-time upgrading hazards, moderation."""

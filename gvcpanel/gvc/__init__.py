@@ -1,0 +1,1 @@
+"""The value-chain domain on top of the generic core: governance, upgrading, hypotheses, simulation."""

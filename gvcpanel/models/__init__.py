@@ -1,0 +1,1 @@
+"""Estimators: the fixed-effects engine, linear panel models, binary hazards, moderation."""
