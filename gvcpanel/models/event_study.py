@@ -1,0 +1,803 @@
+r"""Event studies with staggered adoption: one front end, four estimators, one result shape.
+
+:func:`event_study` estimates the effect of a treatment that units adopt at different times
+(their *cohort*), by time since adoption, with
+
+- ``"twfe"``: the dynamic two-way fixed-effects regression, shown for contrast (biased when
+  effects differ across cohorts; :mod:`gvcpanel.models.did_regression`);
+- ``"cs"``: Callaway and Sant'Anna (2021) group-time effects, with never- or not-yet-treated
+  comparison units, unconditional or with covariates by outcome regression, inverse probability
+  weighting or doubly robust (:mod:`gvcpanel.models.callaway_santanna`);
+- ``"sa"``: Sun and Abraham (2021) interaction-weighted estimator;
+- ``"imputation"``: Borusyak, Jaravel and Spiess (2024) (:mod:`gvcpanel.models.did_imputation`).
+
+Every estimator yields an :class:`EventStudyResult` by event time, which can be aggregated by
+cohort, calendar period or overall (:meth:`EventStudyResult.aggregate`), tested for pre-trends
+(:meth:`EventStudyResult.pretrend_test`) and given uniform (sup-t) bands from a multiplier
+(wild cluster) bootstrap.  Inference for all four comes from unit-level influence functions
+(:mod:`gvcpanel.models.influence`), so clustering may be coarser than the unit and is changed
+without refitting (:meth:`EventStudyResult.with_inference`).
+
+Aggregations (Callaway and Sant'Anna 2021, section 3.1; the same weights for ``sa`` and
+``imputation`` count firm-years instead of units)
+---------------------------------------------------------------------------------------------
+With cells :math:`(g, t)`, event time :math:`e = t - g`, cell weights :math:`\pi_{gt}` (the
+cohort's share of units for ``cs``; the cell's treated firm-years for ``sa`` and
+``imputation``):
+
+- event time :math:`\theta(e) = \sum_{g} \pi_{g,g+e}\,\widehat{ATT}(g,g+e) / \sum_g \pi_{g,g+e}`;
+- cohort :math:`\theta(g)` = the same weighted mean over the cohort's post-treatment cells;
+- calendar :math:`\theta(t)` = the weighted mean over cohorts treated by :math:`t`;
+- overall ``how="simple"``: weighted mean over all post-treatment cells; ``"event_time"``: the
+  plain mean of :math:`\theta(e), e \ge 0`; ``"cohort"``: the weighted mean of
+  :math:`\theta(g)`; ``"calendar"``: the plain mean of :math:`\theta(t)`.
+
+For ``cs`` the cohort shares are estimated and their influence is added
+(:math:`\psi^w`, Callaway and Sant'Anna 2021, eq. (4.2)); for ``sa`` and ``imputation`` the
+firm-year counts are taken as fixed.  A ``window=(lo, hi)`` keeps event times in
+``[lo, hi]`` (and post-treatment cells up to ``hi`` in the other aggregations); the TWFE
+regression bins the event times beyond it into the end points.
+
+Inference
+---------
+``"cluster"`` (default): :math:`\hat V = a \sum_c s_c s_c'` over the clusters' summed unit
+influences :math:`s_c`.  For ``twfe`` and ``sa`` :math:`a = \frac{G}{G-1}\frac{N-1}{N-K}`, the
+package's CRV1 ``"stata"`` factor (so the covariance equals that of
+:func:`gvcpanel.models.linear.fe_regression`), with :math:`t_{G-1}` intervals; for ``cs`` and
+``imputation`` :math:`a = G/(G-1)` with :math:`t_{G-1}` intervals when clusters are coarser
+than the unit, and :math:`a = 1` with normal intervals when clustering by unit (the
+conventions of the R package ``did`` and of BJS).  ``"bootstrap"``: standard errors and
+intervals from the multiplier bootstrap draws.  Uniform bands always come from the bootstrap.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from gvcpanel.errors import SpecificationError
+from gvcpanel.models import influence as inf
+from gvcpanel.models.staggered import Cells, StaggeredData, fmt_number, prepare
+
+ESTIMATORS = ("twfe", "cs", "sa", "imputation")
+AGGREGATIONS = ("event_time", "cohort", "calendar", "overall", "cells")
+OVERALL = ("simple", "event_time", "cohort", "calendar")
+INFERENCE_KINDS = ("cluster", "bootstrap")
+_LABELS = {
+    "twfe": "Two-way fixed effects",
+    "cs": "Callaway-Sant'Anna",
+    "sa": "Sun-Abraham",
+    "imputation": "Imputation (BJS)",
+}
+
+
+@dataclass(frozen=True)
+class EventStudySpec:
+    """What was asked (enough to say in a table or a figure how a line was estimated)."""
+
+    estimator: str
+    formula: str
+    dependent: str
+    covariates: tuple[str, ...]
+    cohort: str
+    control: str
+    base_period: str
+    method: str
+    window: tuple[float, float] | None
+    reference: float
+    anticipation: float
+    leave_out: bool
+
+    @property
+    def label(self) -> str:
+        return _LABELS[self.estimator]
+
+
+@dataclass(frozen=True)
+class EventStudyInference:
+    """Covariance, intervals and uniform band of one event-study result."""
+
+    kind: str
+    cluster: str
+    n_clusters: int
+    factor: float
+    df: float | None
+    cov: pd.DataFrame
+    std_errors: pd.Series
+    level: float
+    band_critical: float | None
+    draws: int
+    weights: str | None
+    seed: int
+
+    @property
+    def label(self) -> str:
+        base = f"{'multiplier bootstrap' if self.kind == 'bootstrap' else 'cluster-robust'} by {self.cluster} " \
+               f"({self.n_clusters} clusters)"
+        if self.band_critical is not None:
+            base += f"; sup-t band from {self.draws} bootstrap draws"
+        return base
+
+
+@dataclass(frozen=True, eq=False)
+class _Block:
+    """Estimates with unit-level influence functions, the raw material of every result."""
+
+    params: np.ndarray
+    terms: pd.DataFrame  # index = labels; columns event_time, cohort, period, reference, ...
+    psi: Mapping[str, np.ndarray]  # clustering variable -> units x k
+
+
+@dataclass(frozen=True, eq=False)
+class EventStudyResult:
+    """One estimator's event study (or one aggregation of it).
+
+    Attributes
+    ----------
+    spec : EventStudySpec
+    aggregation : str
+        ``"event_time"``, ``"cohort"``, ``"calendar"``, ``"overall"`` or ``"cells"``.
+    params : pandas.Series
+        Estimates by term (``"e=-2"``, ``"g=2010"``, ``"t=2012"``, ``"ATT"``, ``"g=2010,t=2012"``).
+    terms : pandas.DataFrame
+        Per term: ``event_time``, ``cohort``, ``period`` (NaN where not applicable) and
+        ``reference`` (normalised to zero, no variance).
+    inference : EventStudyInference
+    weights : pandas.DataFrame or None
+        Cell weights of each term (``term``, ``cohort``, ``period``, ``weight``); None for the
+        TWFE regression, whose coefficients are not convex averages of cell effects.
+    nobs : int
+        Firm-years used.
+    n_firms : int
+    exclusions : pandas.DataFrame
+        Rows excluded, by reason (``reason``, ``n_rows``).
+    fit_stats : Mapping
+        Estimator details (seconds, skipped cells, first-step statistics, ...).
+    """
+
+    spec: EventStudySpec
+    aggregation: str
+    params: pd.Series
+    terms: pd.DataFrame
+    inference: EventStudyInference
+    weights: pd.DataFrame | None
+    nobs: int
+    n_firms: int
+    exclusions: pd.DataFrame
+    fit_stats: Mapping[str, Any] = field(default_factory=dict)
+    provenance: Mapping[str, str] = field(default_factory=dict)
+    # what is needed to aggregate again and recompute inference (kept out of repr/eq)
+    _block: _Block = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
+    _cells: Cells | None = field(default=None, repr=False, compare=False)
+    _cell_psi: Mapping[str, np.ndarray] | None = field(default=None, repr=False, compare=False)
+    _leads: _Block | None = field(default=None, repr=False, compare=False)
+    _unit_clusters: Mapping[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
+    _ols: bool = field(default=False, repr=False, compare=False)
+    _dof_ratio: float = field(default=1.0, repr=False, compare=False)
+
+    # --- the common accessors ---------------------------------------------------------------
+    @property
+    def estimator(self) -> str:
+        return self.spec.estimator
+
+    @property
+    def cov(self) -> pd.DataFrame:
+        return self.inference.cov
+
+    @property
+    def std_errors(self) -> pd.Series:
+        return self.inference.std_errors
+
+    @property
+    def tvalues(self) -> pd.Series:
+        return (self.params / self.std_errors).rename("t")
+
+    @property
+    def pvalues(self) -> pd.Series:
+        t = np.abs(self.tvalues.to_numpy())
+        df = self.inference.df
+        p = 2 * (stats.t.sf(t, df) if df is not None else stats.norm.sf(t))
+        return pd.Series(p, index=self.params.index, name="p")
+
+    @property
+    def n_clusters(self) -> int:
+        return self.inference.n_clusters
+
+    def _quantile(self, level: float) -> float:
+        if not 0 < level < 1:
+            raise SpecificationError(f"level={level!r}; a confidence level lies strictly between 0 and 1.")
+        df = self.inference.df
+        return float(stats.t.ppf(0.5 + level / 2, df) if df is not None else stats.norm.ppf(0.5 + level / 2))
+
+    def conf_int(self, level: float = 0.95) -> pd.DataFrame:
+        """Pointwise intervals: estimate -/+ quantile x standard error."""
+        q = self._quantile(level)
+        se = self.std_errors.to_numpy()
+        est = self.params.to_numpy()
+        return pd.DataFrame({"lower": est - q * se, "upper": est + q * se}, index=self.params.index)
+
+    def bands(self) -> pd.DataFrame:
+        """Uniform (sup-t) band at the inference's level over all terms (NaN without draws)."""
+        crit = self.inference.band_critical
+        se = self.std_errors.to_numpy()
+        est = self.params.to_numpy()
+        if crit is None:
+            nan = np.full(est.size, np.nan)
+            return pd.DataFrame({"lower": nan, "upper": nan}, index=self.params.index)
+        return pd.DataFrame({"lower": est - crit * se, "upper": est + crit * se}, index=self.params.index)
+
+    def to_frame(self, level: float | None = None) -> pd.DataFrame:
+        """Tidy table: one row per term with estimate, standard error, intervals and band."""
+        level = self.inference.level if level is None else level
+        ci = self.conf_int(level)
+        band = self.bands()
+        out = pd.DataFrame({
+            "estimate": self.params,
+            "std_error": self.std_errors,
+            "statistic": self.tvalues,
+            "p_value": self.pvalues,
+            "ci_low": ci["lower"],
+            "ci_high": ci["upper"],
+            "band_low": band["lower"],
+            "band_high": band["upper"],
+        })
+        for column in ("event_time", "cohort", "period", "reference"):
+            out[column] = self.terms[column]
+        out["estimator"] = self.spec.estimator
+        out.index.name = "term"
+        return out
+
+    def summary(self) -> str:
+        """A text summary (nothing is printed by the library itself)."""
+        head = (
+            f"{self.spec.label} event study of {self.spec.dependent} ({self.aggregation}); "
+            f"{self.nobs} firm-years, {self.n_firms} firms\ninference: {self.inference.label}"
+        )
+        frame = self.to_frame().drop(columns=["estimator"]).round(4)
+        return f"{head}\n{frame.to_string()}"
+
+    __str__ = summary
+
+    def _repr_html_(self) -> str:
+        head = f"<p><b>{self.spec.label}</b> event study of {self.spec.dependent} ({self.aggregation}); " \
+               f"{self.nobs} firm-years, {self.n_firms} firms; {self.inference.label}</p>"
+        return head + self.to_frame().drop(columns=["estimator"]).round(4).to_html()
+
+    def wald_test(self, terms: Sequence[str] | None = None) -> "WaldTest":
+        """Joint test that the given terms (default: all non-reference terms) are zero."""
+        if terms is None:
+            terms = [t for t in self.params.index if not self.terms.loc[t, "reference"]]
+        unknown = [t for t in terms if t not in self.params.index]
+        if unknown:
+            raise SpecificationError(f"terms {unknown} are not in this result; its terms are {list(self.params.index)}.")
+        if not terms:
+            raise SpecificationError("no term to test.")
+        est = self.params[list(terms)].to_numpy()
+        cov = self.cov.loc[list(terms), list(terms)].to_numpy()
+        statistic, q, pvalue, dist = inf.wald(est, cov, self.inference.df)
+        return WaldTest(tuple(terms), statistic, q, pvalue, dist)
+
+    def pretrend_test(self) -> "WaldTest":
+        """Joint test that all pre-treatment event-time estimates are zero.
+
+        ``cs`` and ``sa``: the pre-treatment event-time estimates (placebo effects);
+        ``imputation``: the leads of BJS's Test 1; ``twfe``: the lead coefficients.
+        """
+        res = self if self.aggregation == "event_time" else self.aggregate("event_time")
+        pre = res.terms.index[(res.terms["event_time"] < 0) & ~res.terms["reference"].astype(bool)]
+        if len(pre) == 0:
+            raise SpecificationError("there is no pre-treatment event time to test.")
+        return res.wald_test(list(pre))
+
+    def with_inference(self, kind: str = "cluster", **options: Any) -> "EventStudyResult":
+        """A new result with other inference; this one is unchanged.
+
+        Parameters
+        ----------
+        kind : {"cluster", "bootstrap"}
+        **options
+            ``cluster`` (a clustering variable kept by the estimation, or ``"firm_id"``),
+            ``level``, ``bands`` (bool), ``draws``, ``seed``, ``weights`` (``"rademacher"`` or
+            ``"webb"``).
+        """
+        settings = _inference_settings(kind, options, self.inference)
+        return replace(self, inference=self._infer(self._block, settings))
+
+    # --- aggregation ------------------------------------------------------------------------
+    def aggregate(self, kind: str = "event_time", how: str = "simple") -> "EventStudyResult":
+        """The estimates aggregated by ``kind`` (see the module Notes); ``how`` for ``"overall"``."""
+        if kind not in AGGREGATIONS:
+            raise SpecificationError(f"aggregation {kind!r} is not known; choose one of {AGGREGATIONS}.")
+        if kind == "overall" and how not in OVERALL:
+            raise SpecificationError(f"how={how!r}; choose one of {OVERALL}.")
+        if self._cells is None:
+            if kind == "event_time":
+                return self
+            if kind == "overall" and how in ("simple", "event_time"):
+                block, weights = _mean_of_post(self._block), None
+            else:
+                raise SpecificationError(
+                    f"the {self.spec.label} regression pools cohorts, so it has no {kind!r} aggregation; "
+                    "use estimator 'cs', 'sa' or 'imputation'."
+                )
+        else:
+            block, weights = _aggregate(self._cells, self._cell_psi, kind, how, self.spec.window,
+                                        self._leads, self.spec.estimator == "cs")
+        settings = _inference_settings(self.inference.kind, {}, self.inference)
+        return replace(self, aggregation=kind, params=pd.Series(block.params, index=block.terms.index, name="estimate"),
+                       terms=block.terms, weights=weights, _block=block, inference=self._infer(block, settings))
+
+    def event_time(self) -> "EventStudyResult":
+        return self.aggregate("event_time")
+
+    def by_cohort(self) -> "EventStudyResult":
+        return self.aggregate("cohort")
+
+    def by_calendar(self) -> "EventStudyResult":
+        return self.aggregate("calendar")
+
+    def overall(self, how: str = "simple") -> "EventStudyResult":
+        return self.aggregate("overall", how)
+
+    def cells(self) -> "EventStudyResult":
+        """Cohort-by-period effects (ATT(g,t) for ``cs``, CATT for ``sa``, cell means for ``imputation``)."""
+        return self.aggregate("cells")
+
+    # --- inference ---------------------------------------------------------------------------
+    def _infer(self, block: _Block, settings: dict[str, Any]) -> EventStudyInference:
+        return compute_inference(block, settings, self._unit_clusters, self._ols, self._dof_ratio)
+
+
+@dataclass(frozen=True)
+class WaldTest:
+    """A joint Wald test: terms, statistic (W/q for F), q, p-value and reference distribution."""
+
+    terms: tuple[str, ...]
+    statistic: float
+    df: int
+    pvalue: float
+    distribution: str
+
+
+class EventStudySet(Mapping[str, EventStudyResult]):
+    """The event studies of several estimators on the same data, by estimator name.
+
+    ``to_frame()`` stacks their tidy tables (column ``estimator``) for tables and for plots that
+    overlay the estimators; ``pretrend_tests()`` tabulates their pre-trend tests.
+    """
+
+    def __init__(self, results: Mapping[str, EventStudyResult]) -> None:
+        self._results = dict(results)
+
+    def __getitem__(self, key: str) -> EventStudyResult:
+        if key not in self._results:
+            raise KeyError(f"no {key!r} event study here; estimated: {list(self._results)}")
+        return self._results[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._results)
+
+    def __len__(self) -> int:
+        return len(self._results)
+
+    def to_frame(self, level: float | None = None) -> pd.DataFrame:
+        return pd.concat([r.to_frame(level) for r in self._results.values()])
+
+    def aggregate(self, kind: str = "event_time", how: str = "simple") -> "EventStudySet":
+        out = {}
+        for name, res in self._results.items():
+            try:
+                out[name] = res.aggregate(kind, how)
+            except SpecificationError:
+                continue  # TWFE has no cohort or calendar aggregation
+        return EventStudySet(out)
+
+    def pretrend_tests(self) -> pd.DataFrame:
+        rows = []
+        for name, res in self._results.items():
+            test = res.pretrend_test()
+            rows.append({"estimator": name, "statistic": test.statistic, "df": test.df,
+                         "distribution": test.distribution, "p_value": test.pvalue})
+        return pd.DataFrame(rows).set_index("estimator")
+
+    def summary(self) -> str:
+        return "\n\n".join(r.summary() for r in self._results.values())
+
+    def __repr__(self) -> str:
+        return f"EventStudySet({list(self._results)})"
+
+
+# --- the front end ---------------------------------------------------------------------------------
+def event_study(
+    panel: Any,
+    formula: str,
+    cohort: str,
+    estimator: str | Sequence[str] = ESTIMATORS,
+    *,
+    control: str = "never",
+    base_period: str = "varying",
+    method: str = "dr",
+    window: tuple[float, float] | None = None,
+    reference: float = -1,
+    anticipation: float = 0,
+    cluster: str | None = "cluster_id",
+    inference: str | Mapping[str, Any] = "cluster",
+    leave_out: bool = True,
+) -> EventStudySet:
+    """Event study of a staggered treatment with one or more estimators.
+
+    Parameters
+    ----------
+    panel : FirmPanel or DataFrame
+        Firm-year panel (unbalanced panels and survey waves with gaps are fine: event time is
+        the difference of calendar years).
+    formula : str
+        ``"outcome ~ covariates"`` (``"outcome ~ 1"`` for none).  Covariates enter the
+        regressions linearly and the Callaway-Sant'Anna comparisons at their base-period values.
+    cohort : str
+        Column with each firm's first treated year; missing, 0 or inf for never treated
+        (:func:`gvcpanel.gvc.cohorts.chain_cohorts` builds it from governance).
+    estimator : str or sequence of str
+        Any of ``"twfe"``, ``"cs"``, ``"sa"``, ``"imputation"`` (default: all four).
+    control : {"never", "not_yet"}
+        Comparison units of ``cs``.  ``sa`` uses never-treated firms (or the last cohort when
+        there are none); ``imputation`` uses every untreated firm-year.
+    base_period : {"varying", "universal"}
+        Base period of ``cs`` (see :mod:`gvcpanel.models.callaway_santanna`).
+    method : {"dr", "reg", "ipw"}
+        Covariate adjustment of ``cs`` (doubly robust, outcome regression, inverse probability
+        weighting); irrelevant without covariates.
+    window : (float, float), optional
+        Event times to report, ``(lo, hi)``; TWFE bins the event times beyond them.
+    reference : float
+        Reference event time of TWFE (-1; the last observed pre-period when -1 is not observed).
+    anticipation : float
+        Years of anticipation for ``cs``.
+    cluster : str, optional
+        Clustering variable (constant within firm); None or ``"firm"`` clusters by firm.
+    inference : str or mapping
+        ``"cluster"`` or ``"bootstrap"``, or a mapping with ``kind`` and the options ``level``,
+        ``bands``, ``draws`` (999), ``seed`` (12345) and ``weights``.
+    leave_out : bool
+        BJS's leave-out residuals for the imputation variance (recommended with small cells).
+
+    Returns
+    -------
+    EventStudySet
+        One :class:`EventStudyResult` by event time per estimator, in the order asked.
+
+    Examples
+    --------
+    >>> import gvcpanel as gp                                            # doctest: +SKIP
+    >>> panel = gp.chain_cohorts(gp.example_panel())                     # doctest: +SKIP
+    >>> es = gp.event_study(panel, "log(export_sales) ~ 1", cohort="qh_entry_year")  # doctest: +SKIP
+    >>> es["cs"].pretrend_test().pvalue                                   # doctest: +SKIP
+    """
+    names = (estimator,) if isinstance(estimator, str) else tuple(estimator)
+    unknown = [e for e in names if e not in ESTIMATORS]
+    if unknown or not names:
+        raise SpecificationError(f"estimator {unknown or names!r} is not known; choose from {ESTIMATORS}.")
+    if window is not None:
+        if len(window) != 2 or not window[0] < 0 <= window[1]:
+            raise SpecificationError(f"window={window!r}; give (lo, hi) with lo < 0 <= hi, e.g. (-5, 5).")
+        window = (float(window[0]), float(window[1]))
+    settings = _inference_settings(*_split_inference(inference), None)
+    start = time.perf_counter()
+    data = prepare(panel, formula, cohort, cluster)
+    prepare_seconds = time.perf_counter() - start
+    cluster_name = next((c for c in data.unit_clusters if c != "firm_id"), "firm_id")
+    settings["cluster"] = settings.get("cluster") or cluster_name
+    results = {}
+    for name in dict.fromkeys(names):
+        spec = EventStudySpec(
+            estimator=name, formula=formula, dependent=data.dependent, covariates=data.covariates,
+            cohort=cohort, control=control, base_period=base_period, method=method, window=window,
+            reference=float(reference), anticipation=float(anticipation), leave_out=leave_out,
+        )
+        start = time.perf_counter()
+        results[name] = _estimate(data, spec, settings, cluster_name)
+        seconds = time.perf_counter() - start
+        object.__setattr__(results[name], "fit_stats", {**results[name].fit_stats, "seconds": seconds,
+                                                        "prepare_seconds": prepare_seconds})
+    return EventStudySet(results)
+
+
+def _estimate(data: StaggeredData, spec: EventStudySpec, settings: dict[str, Any], cluster: str) -> EventStudyResult:
+    from gvcpanel.models import callaway_santanna, did_imputation, did_regression
+
+    exclusions = dict(data.exclusions)
+    fit_stats: dict[str, Any] = {}
+    cells = leads = None
+    cell_psi = None
+    ols, dof_ratio = False, 1.0
+    nobs = data.nobs
+    if spec.estimator == "twfe":
+        terms, fit = did_regression.twfe_event_study(data, spec.window, spec.reference, cluster)
+        kept = terms[~terms["reference"]]
+        k = len(kept)
+        params = np.concatenate([fit.params, np.zeros(len(terms) - k)])
+        psi = np.column_stack([fit.psi, np.zeros((data.n_units, len(terms) - k))])
+        order = np.argsort(terms["event_time"].to_numpy(), kind="stable")
+        terms = terms.iloc[order].reset_index(drop=True)
+        terms["cohort"], terms["period"] = np.nan, np.nan
+        terms.index = [f"e={fmt_number(e)}" for e in terms["event_time"]]
+        block = _Block(params[order], terms, {name: psi[:, order] for name in data.unit_clusters})
+        ols, dof_ratio = True, fit.dof_ratio
+        fit_stats["r2_within"] = fit.result.fit_stats.get("r2_within")
+        weights = None
+    else:
+        if spec.estimator == "cs":
+            cells, skipped = callaway_santanna.group_time_effects(
+                data, spec.control, spec.base_period, spec.method, spec.anticipation)
+            cell_psi = {name: cells.psi for name in data.unit_clusters}
+            fit_stats["skipped_cells"] = skipped
+        elif spec.estimator == "sa":
+            cells, fit, extra = did_regression.sun_abraham(data, spec.window, cluster)
+            cell_psi = {name: cells.psi for name in data.unit_clusters}
+            exclusions.update(extra)
+            nobs = fit.nobs
+            ols, dof_ratio = True, fit.dof_ratio
+        else:
+            cells, cell_psi, extra, first = did_imputation.imputation_effects(data, spec.leave_out)
+            exclusions.update(extra)
+            fit_stats.update(first)
+            lead_terms, lead_fit = did_imputation.pretrend_regression(data, spec.window, cluster)
+            lead_terms["cohort"], lead_terms["period"] = np.nan, np.nan
+            lead_terms.index = [f"e={fmt_number(e)}" for e in lead_terms["event_time"]]
+            leads = _Block(lead_fit.params, lead_terms, {name: lead_fit.psi for name in data.unit_clusters})
+            fit_stats["pretrend_dof_ratio"] = lead_fit.dof_ratio
+        block, weights = _aggregate(cells, cell_psi, "event_time", "simple", spec.window, leads,
+                                    spec.estimator == "cs")
+    n_firms = data.n_units
+    result = EventStudyResult(
+        spec=spec,
+        aggregation="event_time",
+        params=pd.Series(block.params, index=block.terms.index, name="estimate"),
+        terms=block.terms,
+        inference=None,  # type: ignore[arg-type]
+        weights=weights,
+        nobs=int(nobs),
+        n_firms=n_firms,
+        exclusions=pd.DataFrame([(k, int(v)) for k, v in exclusions.items() if int(v) > 0],
+                                columns=["reason", "n_rows"]),
+        fit_stats=fit_stats,
+        provenance=dict(data.provenance),
+        _block=block,
+        _cells=cells,
+        _cell_psi=cell_psi,
+        _leads=leads,
+        _unit_clusters=dict(data.unit_clusters),
+        _ols=ols,
+        _dof_ratio=dof_ratio,
+    )
+    object.__setattr__(result, "inference", result._infer(block, settings))
+    return result
+
+
+# --- aggregation of cells ---------------------------------------------------------------------------
+def _weight_influence(unit_cohort: np.ndarray, groups: np.ndarray, shares: np.ndarray,
+                      estimates: np.ndarray) -> np.ndarray:
+    """Influence (per unit, psi scale) of estimating cohort shares in sum_k w_k theta_k.
+
+    With :math:`w_k = \\pi_k/\\sum_j\\pi_j` and :math:`\\hat\\pi_k` the share of units in cohort
+    :math:`g_k`: :math:`\\sum_k \\theta_k [I_{ik}/\\Pi - \\pi_k \\sum_j I_{ij}/\\Pi^2]/N` with
+    :math:`I_{ik} = 1[G_i = g_k] - \\pi_k` and :math:`\\Pi = \\sum_k \\pi_k`.
+    """
+    n = unit_cohort.size
+    total = shares.sum()
+    indicator = (unit_cohort[:, None] == groups[None, :]).astype(float) - shares[None, :]
+    return (indicator @ estimates / total - indicator.sum(axis=1) * (shares @ estimates) / total**2) / n
+
+
+def _combine(estimates: np.ndarray, psi: Mapping[str, np.ndarray], raw: np.ndarray, groups: np.ndarray,
+             keep_sets: list[np.ndarray], unit_cohort: np.ndarray | None) -> tuple[np.ndarray, dict[str, np.ndarray], list[np.ndarray]]:
+    """Weighted means of ``estimates`` over each boolean ``keep`` set, with their influence."""
+    params = np.empty(len(keep_sets))
+    out = {name: np.empty((next(iter(psi.values())).shape[0], len(keep_sets))) for name in psi}
+    weights = []
+    for j, keep in enumerate(keep_sets):
+        w = raw[keep] / raw[keep].sum()
+        params[j] = w @ estimates[keep]
+        extra = 0.0
+        if unit_cohort is not None:
+            extra = _weight_influence(unit_cohort, groups[keep], raw[keep], estimates[keep])
+        for name, matrix in psi.items():
+            out[name][:, j] = matrix[:, keep] @ w + extra
+        full = np.zeros(estimates.size)
+        full[keep] = w
+        weights.append(full)
+    return params, out, weights
+
+
+def _in_window(event: np.ndarray, window: tuple[float, float] | None) -> np.ndarray:
+    if window is None:
+        return np.ones(event.size, dtype=bool)
+    return (event >= window[0]) & (event <= window[1])
+
+
+def _aggregate(cells: Cells, cell_psi: Mapping[str, np.ndarray], kind: str, how: str,
+               window: tuple[float, float] | None, leads: _Block | None,
+               estimated_weights: bool) -> tuple[_Block, pd.DataFrame]:
+    event = cells.event_time
+    post = (event >= 0) & _in_window(event, (-np.inf, window[1]) if window else None)
+    unit_cohort = cells.unit_cohort if estimated_weights else None
+    nan = np.nan
+    if kind == "cells":
+        labels = cells.labels()
+        keep_sets = [np.arange(cells.estimate.size) == j for j in range(cells.estimate.size)]
+        info = [(e, g, t, bool(r)) for e, g, t, r in zip(event, cells.cohort, cells.period, cells.reference)]
+        unit_cohort = None  # one cell each: no weights to estimate
+    elif kind == "event_time":
+        times = np.unique(event[_in_window(event, window)])
+        if leads is not None:  # imputation: pre-periods come from the lead regression
+            times = times[times >= 0]
+        keep_sets = [event == e for e in times]
+        labels = [f"e={fmt_number(e)}" for e in times]
+        info = [(e, nan, nan, bool(cells.reference[event == e].all())) for e in times]
+    elif kind == "cohort":
+        groups = np.unique(cells.cohort[post])
+        keep_sets = [post & (cells.cohort == g) for g in groups]
+        labels = [f"g={fmt_number(g)}" for g in groups]
+        info = [(nan, g, nan, False) for g in groups]
+    elif kind == "calendar":
+        periods = np.unique(cells.period[post])
+        keep_sets = [post & (cells.period == t) for t in periods]
+        labels = [f"t={fmt_number(t)}" for t in periods]
+        info = [(nan, nan, t, False) for t in periods]
+    else:
+        return _overall(cells, cell_psi, how, window, post, estimated_weights)
+    if not keep_sets:
+        raise SpecificationError(f"no cell falls in the {kind} aggregation (window={window}).")
+    params, psi, weights = _combine(cells.estimate, cell_psi, cells.weight, cells.cohort, keep_sets, unit_cohort)
+    terms = pd.DataFrame(info, columns=["event_time", "cohort", "period", "reference"], index=labels)
+    block = _Block(params, terms, psi)
+    if leads is not None and kind == "event_time":
+        block = _stack(leads, block)
+    return block, _weight_table(labels, weights, cells)
+
+
+def _overall(cells: Cells, cell_psi: Mapping[str, np.ndarray], how: str, window, post: np.ndarray,
+             estimated_weights: bool) -> tuple[_Block, pd.DataFrame]:
+    unit_cohort = cells.unit_cohort if estimated_weights else None
+    if not post.any():
+        raise SpecificationError("no post-treatment cell to average.")
+    if how == "simple":
+        params, psi, weights = _combine(cells.estimate, cell_psi, cells.weight, cells.cohort, [post], unit_cohort)
+        cell_weights = weights[0]
+    else:
+        sub = {"event_time": "event_time", "cohort": "cohort", "calendar": "calendar"}[how]
+        inner, table = _aggregate(cells, cell_psi, sub, "simple", window, None, estimated_weights)
+        keep = np.ones(inner.params.size, dtype=bool)
+        if how == "event_time":
+            keep = inner.terms["event_time"].to_numpy() >= 0
+        if how == "cohort":
+            groups = inner.terms["cohort"].to_numpy()
+            raw = np.array([cells.weight[post & (cells.cohort == g)].sum() if unit_cohort is None
+                            else cells.weight[cells.cohort == g][0] for g in groups])
+            params, psi, w = _combine(inner.params, inner.psi, raw, groups, [keep], unit_cohort)
+        else:
+            raw = np.ones(inner.params.size)
+            params, psi, w = _combine(inner.params, inner.psi, raw, inner.terms["cohort"].to_numpy(), [keep], None)
+        by_term = table.pivot_table(index=["cohort", "period"], columns="term", values="weight", fill_value=0.0)
+        by_term = by_term.reindex(columns=list(inner.terms.index), fill_value=0.0)
+        combined = by_term.to_numpy() @ w[0]
+        cell_weights = np.zeros(cells.estimate.size)
+        lookup = {key: value for key, value in zip(by_term.index, combined)}
+        for j, key in enumerate(zip(cells.cohort, cells.period)):
+            cell_weights[j] = lookup.get(key, 0.0)
+    terms = pd.DataFrame([(np.nan, np.nan, np.nan, False)], columns=["event_time", "cohort", "period", "reference"],
+                         index=["ATT"])
+    return _Block(params, terms, psi), _weight_table(["ATT"], [cell_weights], cells)
+
+
+def _weight_table(labels: Sequence[str], weights: Sequence[np.ndarray], cells: Cells) -> pd.DataFrame:
+    rows = []
+    for label, w in zip(labels, weights):
+        for j in np.flatnonzero(w):
+            rows.append((label, cells.cohort[j], cells.period[j], float(w[j])))
+    return pd.DataFrame(rows, columns=["term", "cohort", "period", "weight"])
+
+
+def _stack(first: _Block, second: _Block) -> _Block:
+    return _Block(
+        np.concatenate([first.params, second.params]),
+        pd.concat([first.terms, second.terms]),
+        {name: np.column_stack([first.psi[name], second.psi[name]]) for name in second.psi},
+    )
+
+
+def _mean_of_post(block: _Block) -> _Block:
+    post = (block.terms["event_time"].to_numpy() >= 0) & ~block.terms["reference"].to_numpy(dtype=bool)
+    w = post / post.sum()
+    terms = pd.DataFrame([(np.nan, np.nan, np.nan, False)], columns=["event_time", "cohort", "period", "reference"],
+                         index=["ATT"])
+    return _Block(np.array([block.params @ w]), terms, {k: (v @ w)[:, None] for k, v in block.psi.items()})
+
+
+# --- inference --------------------------------------------------------------------------------------
+def _split_inference(value: str | Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    if isinstance(value, str):
+        return value, {}
+    if isinstance(value, Mapping):
+        options = dict(value)
+        return options.pop("kind", "cluster"), options
+    raise SpecificationError(f"inference must be a string or a mapping, not {type(value).__name__}.")
+
+
+def _inference_settings(kind: str, options: Mapping[str, Any], current: EventStudyInference | None) -> dict[str, Any]:
+    if kind not in INFERENCE_KINDS:
+        raise SpecificationError(f"event-study inference {kind!r} is not known; choose one of {INFERENCE_KINDS}.")
+    known = {"cluster", "level", "bands", "draws", "seed", "weights"}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise SpecificationError(f"inference options {unknown} are not known; valid: {sorted(known)}.")
+    base = {"cluster": None, "level": 0.95, "bands": True, "draws": 999, "seed": 12345, "weights": None}
+    if current is not None:
+        base.update(cluster=current.cluster, level=current.level, bands=current.band_critical is not None,
+                    draws=current.draws, seed=current.seed, weights=current.weights)
+    base.update(options)
+    base["kind"] = kind
+    if not 0 < float(base["level"]) < 1:
+        raise SpecificationError(f"level={base['level']!r}; a confidence level lies strictly between 0 and 1.")
+    if base["weights"] not in (None, "rademacher", "webb"):
+        raise SpecificationError(f"weights={base['weights']!r}; use 'rademacher' or 'webb'.")
+    return base
+
+
+def compute_inference(block: _Block, settings: Mapping[str, Any], unit_clusters: Mapping[str, np.ndarray],
+                      ols: bool, dof_ratio: float) -> EventStudyInference:
+    """Covariance, standard errors and sup-t critical value of a block (module Notes)."""
+    name = settings["cluster"] or "firm_id"
+    name = "firm_id" if name == "firm" else name
+    if name not in unit_clusters:
+        raise SpecificationError(
+            f"cluster={name!r} was not kept by this estimation; available: {list(unit_clusters)}. "
+            "Re-estimate with cluster=... to cluster on another variable."
+        )
+    codes = unit_clusters[name]
+    psi = block.psi[name]
+    sums = inf.cluster_sums(psi, codes)
+    n_groups = sums.shape[0]
+    coarse = n_groups < codes.size
+    if n_groups < 2:
+        raise SpecificationError(f"one cluster in {name!r}: cluster-robust inference needs at least two.")
+    factor = (n_groups / (n_groups - 1) if (ols or coarse) else 1.0) * dof_ratio
+    df = float(n_groups - 1) if (ols or coarse) else None
+    reference = block.terms["reference"].to_numpy(dtype=bool)
+    labels = list(block.terms.index)
+    cov = inf.cluster_cov(sums, factor)
+    se = np.sqrt(np.clip(np.diag(cov), 0, None))
+    draws_needed = settings["kind"] == "bootstrap" or settings["bands"]
+    critical = None
+    if draws_needed:
+        deviations = inf.multiplier_draws(sums, factor, int(settings["draws"]), settings["weights"],
+                                          int(settings["seed"]))
+        if settings["kind"] == "bootstrap":
+            se = inf.bootstrap_se(deviations)
+            cov = np.cov(deviations, rowvar=False).reshape(len(labels), len(labels))
+            df = None
+        if settings["bands"]:
+            ok = ~reference
+            critical = inf.sup_t_critical(deviations[:, ok], se[ok], float(settings["level"]))
+    se = np.where(reference, np.nan, se)
+    return EventStudyInference(
+        kind=settings["kind"],
+        cluster=name,
+        n_clusters=int(n_groups),
+        factor=float(factor),
+        df=df,
+        cov=pd.DataFrame(cov, index=labels, columns=labels),
+        std_errors=pd.Series(se, index=labels, name="std_error"),
+        level=float(settings["level"]),
+        band_critical=critical,
+        draws=int(settings["draws"]),
+        weights=settings["weights"],
+        seed=int(settings["seed"]),
+    )
