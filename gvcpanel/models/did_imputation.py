@@ -202,7 +202,6 @@ def _components(a: FixedEffect, b: FixedEffect) -> tuple[int, np.ndarray]:
 def pretrend_regression(
     data: StaggeredData,
     window: tuple[float, float] | None = None,
-    cluster: str | None = None,
 ) -> tuple[pd.DataFrame, RegressionFit]:
     """BJS Test 1: leads of treatment on the untreated firm-years (terms table and fit)."""
     untreated = ~data.treated
@@ -216,12 +215,7 @@ def pretrend_regression(
         lead_times = lead_times[1:]
     if lead_times.size == 0:
         raise SpecificationError("no pre-treatment event time to test; the panel has no untreated cohort years.")
-    frame = data.frame()[untreated].copy()
-    names = []
-    for e in lead_times:
-        name = f"lead_m{fmt_number(abs(e))}"
-        frame[name] = (event[untreated] == e).astype(float)
-        names.append(name)
-    fit = _fit(data, frame, names, cluster)
+    columns = {f"lead_m{fmt_number(abs(e))}": (event[untreated] == e).astype(float) for e in lead_times}
+    fit = _fit(data, untreated, columns)
     terms = pd.DataFrame({"event_time": lead_times.astype(float), "reference": False, "binned": False})
     return terms, fit

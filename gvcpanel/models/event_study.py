@@ -430,6 +430,7 @@ def event_study(
     cluster: str | None = "cluster_id",
     inference: str | Mapping[str, Any] = "cluster",
     leave_out: bool = True,
+    missing_cohort: str = "exclude",
 ) -> EventStudySet:
     """Event study of a staggered treatment with one or more estimators.
 
@@ -442,8 +443,8 @@ def event_study(
         ``"outcome ~ covariates"`` (``"outcome ~ 1"`` for none).  Covariates enter the
         regressions linearly and the Callaway-Sant'Anna comparisons at their base-period values.
     cohort : str
-        Column with each firm's first treated year; missing, 0 or inf for never treated
-        (:func:`gvcpanel.gvc.cohorts.chain_cohorts` builds it from governance).
+        Column with each firm's first treated year; 0 or inf for never treated, missing for
+        unknown (:func:`gvcpanel.gvc.cohorts.chain_cohorts` builds it from governance).
     estimator : str or sequence of str
         Any of ``"twfe"``, ``"cs"``, ``"sa"``, ``"imputation"`` (default: all four).
     control : {"never", "not_yet"}
@@ -467,6 +468,8 @@ def event_study(
         ``bands``, ``draws`` (999), ``seed`` (12345) and ``weights``.
     leave_out : bool
         BJS's leave-out residuals for the imputation variance (recommended with small cells).
+    missing_cohort : {"exclude", "never"}
+        Whether a missing cohort means unknown (rows excluded and counted) or never treated.
 
     Returns
     -------
@@ -490,7 +493,7 @@ def event_study(
         window = (float(window[0]), float(window[1]))
     settings = _inference_settings(*_split_inference(inference), None)
     start = time.perf_counter()
-    data = prepare(panel, formula, cohort, cluster)
+    data = prepare(panel, formula, cohort, cluster, missing_cohort)
     prepare_seconds = time.perf_counter() - start
     cluster_name = next((c for c in data.unit_clusters if c != "firm_id"), "firm_id")
     settings["cluster"] = settings.get("cluster") or cluster_name
@@ -519,7 +522,7 @@ def _estimate(data: StaggeredData, spec: EventStudySpec, settings: dict[str, Any
     ols, dof_ratio = False, 1.0
     nobs = data.nobs
     if spec.estimator == "twfe":
-        terms, fit = did_regression.twfe_event_study(data, spec.window, spec.reference, cluster)
+        terms, fit = did_regression.twfe_event_study(data, spec.window, spec.reference)
         kept = terms[~terms["reference"]]
         k = len(kept)
         params = np.concatenate([fit.params, np.zeros(len(terms) - k)])
@@ -530,7 +533,7 @@ def _estimate(data: StaggeredData, spec: EventStudySpec, settings: dict[str, Any
         terms.index = [f"e={fmt_number(e)}" for e in terms["event_time"]]
         block = _Block(params[order], terms, {name: psi[:, order] for name in data.unit_clusters})
         ols, dof_ratio = True, fit.dof_ratio
-        fit_stats["r2_within"] = fit.result.fit_stats.get("r2_within")
+        fit_stats["r2_within"] = fit.r2_within
         weights = None
     else:
         if spec.estimator == "cs":
@@ -539,7 +542,7 @@ def _estimate(data: StaggeredData, spec: EventStudySpec, settings: dict[str, Any
             cell_psi = {name: cells.psi for name in data.unit_clusters}
             fit_stats["skipped_cells"] = skipped
         elif spec.estimator == "sa":
-            cells, fit, extra = did_regression.sun_abraham(data, spec.window, cluster)
+            cells, fit, extra = did_regression.sun_abraham(data, spec.window)
             cell_psi = {name: cells.psi for name in data.unit_clusters}
             exclusions.update(extra)
             nobs = fit.nobs
@@ -548,7 +551,7 @@ def _estimate(data: StaggeredData, spec: EventStudySpec, settings: dict[str, Any
             cells, cell_psi, extra, first = did_imputation.imputation_effects(data, spec.leave_out)
             exclusions.update(extra)
             fit_stats.update(first)
-            lead_terms, lead_fit = did_imputation.pretrend_regression(data, spec.window, cluster)
+            lead_terms, lead_fit = did_imputation.pretrend_regression(data, spec.window)
             lead_terms["cohort"], lead_terms["period"] = np.nan, np.nan
             lead_terms.index = [f"e={fmt_number(e)}" for e in lead_terms["event_time"]]
             leads = _Block(lead_fit.params, lead_terms, {name: lead_fit.psi for name in data.unit_clusters})

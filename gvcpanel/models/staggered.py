@@ -6,8 +6,10 @@ and the clustering codes of each unit, with every excluded row counted by reason
 
 Conventions
 -----------
-- A unit's cohort is the calendar year (or period label) of its first treated observation; a
-  missing value, 0 or infinity means never treated.  The cohort must be constant within a unit.
+- A unit's cohort is the calendar year (or period label) of its first treated observation; 0 or
+  infinity means never treated.  A missing cohort means unknown: those rows are excluded and
+  counted, unless ``missing_cohort="never"`` says that missing means never treated.  The cohort
+  must be constant within a unit.
 - Event time is ``year - cohort`` in the units of the time variable, so survey waves a few years
   apart give event times such as -4, 0, 3 (nothing is recoded to consecutive integers).
 - Units treated from their first kept observation have no untreated observation: no estimator
@@ -121,7 +123,7 @@ class StaggeredData:
         return pd.DataFrame(data, index=index)
 
 
-def _cohort_per_unit(frame: pd.DataFrame, cohort: str) -> pd.Series:
+def _cohort_per_unit(frame: pd.DataFrame, cohort: str, missing_cohort: str) -> pd.Series:
     if cohort not in frame.columns:
         raise SpecificationError(
             f"cohort column {cohort!r} is not in the panel; it has {sorted(map(str, frame.columns))[:20]}. "
@@ -134,7 +136,12 @@ def _cohort_per_unit(frame: pd.DataFrame, cohort: str) -> pd.Series:
             f"cohort column {cohort!r} must hold years (numbers); found values such as "
             f"{list(frame[cohort].dropna().unique()[:3])}."
         ) from err
-    values = values.where(~values.isna() & (values != 0), np.inf)
+    if missing_cohort not in ("exclude", "never"):
+        raise SpecificationError(f"missing_cohort={missing_cohort!r}; use 'exclude' or 'never'.")
+    never = values == 0
+    if missing_cohort == "never":
+        never |= values.isna()
+    values = values.where(~never, np.inf)
     firms = frame.index.get_level_values("firm_id")
     per_firm = values.groupby(firms, sort=False)
     spread = per_firm.nunique(dropna=False)
@@ -154,6 +161,7 @@ def prepare(
     formula: str,
     cohort: str,
     cluster: str | None = "cluster_id",
+    missing_cohort: str = "exclude",
 ) -> StaggeredData:
     """Evaluate an event-study formula on a panel and attach cohorts and clusters.
 
@@ -167,6 +175,8 @@ def prepare(
         Column with each firm's first treated year (missing, 0 or inf: never treated).
     cluster : str, optional
         Clustering variable, constant within firm (``None`` or ``"firm"``: the firm).
+    missing_cohort : {"exclude", "never"}
+        What a missing cohort means.
 
     Returns
     -------
@@ -184,7 +194,7 @@ def prepare(
             raise SpecificationError(f"formula {formula!r} needs an outcome on the left of '~'.")
     else:
         dependent, terms = parse_formula(formula)
-    cohort_by_firm = _cohort_per_unit(frame, cohort)
+    cohort_by_firm = _cohort_per_unit(frame, cohort, missing_cohort)
     cluster_name = None if cluster is None else canonical(cluster)
     if cluster_name == "firm_id":
         cluster_name = None
@@ -197,6 +207,14 @@ def prepare(
     unit_labels = arrays.labels["firm_id"]
     years = arrays.years.astype(float)
     unit_cohort = cohort_by_firm.reindex(unit_labels).to_numpy(dtype=float)
+    unknown = np.isnan(unit_cohort)[unit]
+    if unknown.any():
+        exclusions[f"missing {cohort} (cohort unknown)"] = int(unknown.sum())
+        arrays = arrays.subset(~unknown)
+        unit = arrays.codes["firm_id"]
+        unit_labels = arrays.labels["firm_id"]
+        years = arrays.years.astype(float)
+        unit_cohort = cohort_by_firm.reindex(unit_labels).to_numpy(dtype=float)
     # a unit treated from its first kept row has no untreated observation
     first = np.full(unit_labels.size, np.inf)
     np.minimum.at(first, unit, years)
