@@ -33,8 +33,8 @@ plain means and the unit-level influences of the cells add up to those of any ag
 
 Pre-trends (BJS, Test 1): OLS on the untreated firm-years of
 :math:`y_{it} = \alpha_i + \lambda_t + x_{it}'\gamma + \sum_{e} \beta_e 1[t - G_i = e]` over
-pre-treatment event times :math:`e` (the earliest one left out when there are no never-treated
-firms), tested jointly; the :math:`\hat\beta_e` are the pre-period points of the event plot.
+pre-treatment event times :math:`e` in the window (the earliest one left out when the window
+leaves none out: within a treated firm the leads add up to the firm effect), tested jointly; the :math:`\hat\beta_e` are the pre-period points of the event plot.
 """
 
 from __future__ import annotations
@@ -206,16 +206,21 @@ def pretrend_regression(
     """BJS Test 1: leads of treatment on the untreated firm-years (terms table and fit)."""
     untreated = ~data.treated
     event = data.event_time
-    lead_times = np.unique(event[untreated & np.isfinite(event)])
-    if window is not None:
-        lead_times = lead_times[lead_times >= window[0]]
-    left_out: list[float] = []
-    if not np.isinf(data.unit_cohort).any() and lead_times.size:
-        left_out.append(float(lead_times.min()))
+    all_leads = np.unique(event[untreated & np.isfinite(event)])
+    lead_times = all_leads if window is None else all_leads[all_leads >= window[0]]
+    # within a treated firm the leads add up to one on its untreated years (absorbed by the firm
+    # effect): some pre-period must be left out, the earliest when the window leaves none out
+    if lead_times.size and lead_times.size == all_leads.size:
         lead_times = lead_times[1:]
     if lead_times.size == 0:
         raise SpecificationError("no pre-treatment event time to test; the panel has no untreated cohort years.")
-    columns = {f"lead_m{fmt_number(abs(e))}": (event[untreated] == e).astype(float) for e in lead_times}
-    fit = _fit(data, untreated, columns)
-    terms = pd.DataFrame({"event_time": lead_times.astype(float), "reference": False, "binned": False})
+    # nearest leads first: when cohorts' pre-periods do not overlap enough (survey waves, no
+    # never-treated firms) the distant leads are the ones found collinear and left out
+    columns = {f"lead_m{fmt_number(abs(e))}": (event[untreated] == e).astype(float) for e in lead_times[::-1]}
+    fit = _fit(data, untreated, columns, drop_unidentified=True)
+    kept = [float(e) for e in lead_times if f"lead_m{fmt_number(abs(e))}" in fit.names]
+    order = np.argsort(kept)
+    fit = RegressionFit(tuple(fit.names[::-1]), fit.params[::-1], fit.psi[:, ::-1], fit.nobs, fit.dof_ratio,
+                        fit.r2_within)
+    terms = pd.DataFrame({"event_time": np.asarray(kept)[order], "reference": False, "binned": False})
     return terms, fit

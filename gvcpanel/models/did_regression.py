@@ -70,10 +70,13 @@ class RegressionFit:
     r2_within: float
 
 
-def _fit(data: StaggeredData, rows: np.ndarray, columns: dict[str, np.ndarray]) -> RegressionFit:
+def _fit(data: StaggeredData, rows: np.ndarray, columns: dict[str, np.ndarray],
+         drop_unidentified: bool = False) -> RegressionFit:
     """OLS of the outcome on ``columns`` and the covariates with unit and period effects absorbed.
 
-    ``rows`` selects firm-years of ``data``; the column arrays are over those rows.
+    ``rows`` selects firm-years of ``data``; the column arrays are over those rows.  An event-time
+    column collinear with the effects or with earlier columns is an error, or, with
+    ``drop_unidentified``, left out (``RegressionFit.names`` lists the ones kept).
     """
     names = list(columns)
     unit, period = data.unit[rows], data.period[rows]
@@ -94,7 +97,10 @@ def _fit(data: StaggeredData, rows: np.ndarray, columns: dict[str, np.ndarray]) 
     kept = _independent_columns(X, raw_norm[1:])
     lost = [all_names[j] for j in range(X.shape[1]) if j not in kept]
     lost_events = [n for n in lost if n in names]
-    if lost_events:
+    if lost_events and drop_unidentified:
+        names = [n for n in names if n not in lost_events]
+        lost = [n for n in lost if n not in lost_events]
+    elif lost_events:
         raise SpecificationError(
             f"event-time terms {lost_events} are not identified in the regression (collinear with the "
             "firm and period effects); narrow the window or check that cohorts have untreated observations."
