@@ -49,6 +49,11 @@ _API = {
     "test_hypotheses": "gvcpanel.gvc.hypotheses",
     "Hypothesis": "gvcpanel.gvc.hypotheses",
     "regression_table": "gvcpanel.report.tables",
+    "event_study": "gvcpanel.models.event_study",
+    "chain_cohorts": "gvcpanel.gvc.cohorts",
+    "chain_entries": "gvcpanel.gvc.cohorts",
+    "cohort_table": "gvcpanel.gvc.cohorts",
+    "comparison_groups": "gvcpanel.gvc.cohorts",
 }
 
 __all__ = sorted(_API) + ["__version__"]

@@ -348,3 +348,26 @@ def test_missing_cohorts_are_excluded_and_counted_unless_they_mean_never(stagger
     reference = event_study(panel, "log(export_sales) ~ 1", "qh_entry_year", "imputation",
                             inference={"bands": False})["imputation"]
     pd.testing.assert_series_equal(as_never.params, reference.params)
+
+
+# --- the simulator's chain-entry block ----------------------------------------------------------------
+def test_chain_entry_block_has_its_own_stream_and_truth():
+    base = simulate_panel(n_firms=300, n_clusters=6, n_countries=2, years=(2005, 2012), seed=9)
+    flat = simulate_panel(n_firms=300, n_clusters=6, n_countries=2, years=(2005, 2012), seed=9,
+                          params={"entry_effect_level": 0.0, "entry_effect_slope": 0.0})
+    others = [c for c in base.frame.columns if c != "export_sales"]
+    pd.testing.assert_frame_equal(base.frame[others], flat.frame[others])
+    log_gap = np.log(base.frame["export_sales"]) - np.log(flat.frame["export_sales"])
+    cohort = pd.Series(base.entry.cohort, index=np.arange(1, 301))
+    start = cohort.reindex(base.frame["firm_id"]).to_numpy()
+    event = base.frame["year"].to_numpy() - start
+    entered = np.isfinite(start) & np.isfinite(log_gap.to_numpy())
+    np.testing.assert_allclose(log_gap.to_numpy()[entered], base.entry.effect(start[entered], event[entered]),
+                               atol=1e-12)
+    effects = base.entry.effects
+    assert set(effects.columns) == {"cohort", "event_time", "effect", "n_firms", "n_firm_years"}
+    # earlier cohorts gain more at the same event time (so that TWFE is biased)
+    at_zero = effects[effects["event_time"] == 0].set_index("cohort")["effect"]
+    assert at_zero.is_monotonic_decreasing and at_zero.iloc[0] > at_zero.iloc[-1]
+    keys = set(base.truth.to_frame()["key"])
+    assert {"entry_effect_level", "entry_effect_slope", "entry_effect_cohort_gradient"} <= keys
