@@ -30,7 +30,8 @@ The saturated regression
 
 with comparison cohort :math:`C` the never-treated units (or, without them, the last-treated
 cohort, dropping the periods from its treatment on) and each cohort's reference :math:`r_g` its
-last event time before treatment.  :math:`\hat\delta_{g,e}` is the cohort-specific effect
+last event time before treatment; every other relative period has its own coefficient (no
+binning; a ``window`` only limits what the aggregations report).  :math:`\hat\delta_{g,e}` is the cohort-specific effect
 CATT(g, e); the interaction-weighted estimate at event time :math:`e` is
 :math:`\sum_g \hat w_{g,e} \hat\delta_{g,e}` with :math:`\hat w_{g,e}` the share of cohort
 :math:`g` among the firm-years at event time :math:`e` of the treated cohorts (as fixest's
@@ -189,10 +190,7 @@ def twfe_event_study(
     return terms, fit
 
 
-def sun_abraham(
-    data: StaggeredData,
-    window: tuple[float, float] | None = None,
-) -> tuple[Cells, RegressionFit, dict[str, int]]:
+def sun_abraham(data: StaggeredData) -> tuple[Cells, RegressionFit, dict[str, int]]:
     """Saturated cohort x event-time regression; returns cohort-specific effects as cells."""
     cohort = data.cohort
     exclusions: dict[str, int] = {}
@@ -205,7 +203,9 @@ def sun_abraham(
         exclusions["period at or after the last cohort's (no comparison group, Sun-Abraham)"] = int((~keep).sum())
         if control == data.cohorts().min():
             raise SpecificationError("Sun-Abraham needs never-treated firms or at least two cohorts.")
-    event = _binned(data.event_time, window)
+    # every relative period gets its own coefficient: binning would make the end points averages
+    # of different effects (the window only limits what the aggregations report)
+    event = data.event_time
     columns: dict[str, np.ndarray] = {}
     names, cells = [], []
     for g in data.cohorts():

@@ -542,7 +542,7 @@ def _estimate(data: StaggeredData, spec: EventStudySpec, settings: dict[str, Any
             cell_psi = {name: cells.psi for name in data.unit_clusters}
             fit_stats["skipped_cells"] = skipped
         elif spec.estimator == "sa":
-            cells, fit, extra = did_regression.sun_abraham(data, spec.window)
+            cells, fit, extra = did_regression.sun_abraham(data)
             cell_psi = {name: cells.psi for name in data.unit_clusters}
             exclusions.update(extra)
             nobs = fit.nobs
