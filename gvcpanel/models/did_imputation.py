@@ -223,4 +223,7 @@ def pretrend_regression(
     fit = RegressionFit(tuple(fit.names[::-1]), fit.params[::-1], fit.psi[:, ::-1], fit.nobs, fit.dof_ratio,
                         fit.r2_within)
     terms = pd.DataFrame({"event_time": np.asarray(kept)[order], "reference": False, "binned": False})
+    # the pre-periods that serve as reference: left out by the window, to break the collinearity
+    # with the firm effects, or found collinear
+    terms.attrs["left_out"] = [float(e) for e in all_leads if e not in kept]
     return terms, fit

@@ -551,11 +551,13 @@ def _estimate(data: StaggeredData, spec: EventStudySpec, settings: dict[str, Any
             cells, cell_psi, extra, first = did_imputation.imputation_effects(data, spec.leave_out)
             exclusions.update(extra)
             fit_stats.update(first)
+            nobs = first["n_untreated"] + first["n_imputed"]
             lead_terms, lead_fit = did_imputation.pretrend_regression(data, spec.window)
             lead_terms["cohort"], lead_terms["period"] = np.nan, np.nan
             lead_terms.index = [f"e={fmt_number(e)}" for e in lead_terms["event_time"]]
             leads = _Block(lead_fit.params, lead_terms, {name: lead_fit.psi for name in data.unit_clusters})
             fit_stats["pretrend_dof_ratio"] = lead_fit.dof_ratio
+            fit_stats["leads_left_out"] = tuple(lead_terms.attrs.get("left_out", ()))
         block, weights = _aggregate(cells, cell_psi, "event_time", "simple", spec.window, leads,
                                     spec.estimator == "cs")
     n_firms = data.n_units
