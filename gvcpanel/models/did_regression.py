@@ -95,7 +95,8 @@ def _fit(data: StaggeredData, rows: np.ndarray, columns: dict[str, np.ndarray],
     info = absorber.demean(block)
     y, X = block[:, 0], block[:, 1:]
     all_names = names + list(data.covariates)
-    kept = _independent_columns(X, raw_norm[1:])
+    full_gram = X.T @ X
+    kept = _independent_columns(full_gram, raw_norm[1:])
     lost = [all_names[j] for j in range(X.shape[1]) if j not in kept]
     lost_events = [n for n in lost if n in names]
     if lost_events and drop_unidentified:
@@ -110,8 +111,7 @@ def _fit(data: StaggeredData, rows: np.ndarray, columns: dict[str, np.ndarray],
         warnings.warn(f"covariates {lost} are absorbed by the firm and period effects or collinear; dropped.",
                       AbsorbedVariableWarning, stacklevel=4)
     X = X[:, kept]
-    gram = X.T @ X
-    bread = np.linalg.inv(gram)
+    bread = np.linalg.inv(full_gram[np.ix_(kept, kept)])
     beta = bread @ (X.T @ y)
     resid = y - X @ beta
     k = len(names)
@@ -128,14 +128,13 @@ def _fit(data: StaggeredData, rows: np.ndarray, columns: dict[str, np.ndarray],
                          1 - float(resid @ resid) / tss if tss > 0 else float("nan"))
 
 
-def _independent_columns(X: np.ndarray, raw_norm: np.ndarray) -> list[int]:
+def _independent_columns(gram: np.ndarray, raw_norm: np.ndarray) -> list[int]:
     """Columns kept, in order: not absorbed (norm after demeaning below 1e-7 of the raw norm) and
     not collinear with earlier kept ones (residual norm below 1e-6 of its own), the rules of
-    fe_regression, by an incremental Cholesky factor of the Gram matrix (O(k^3))."""
-    gram = X.T @ X
+    fe_regression, by an incremental Cholesky factor of the Gram matrix ``X'X`` (O(k^3))."""
     kept: list[int] = []
-    chol = np.zeros((X.shape[1], X.shape[1]))
-    for j in range(X.shape[1]):
+    chol = np.zeros_like(gram)
+    for j in range(gram.shape[0]):
         if gram[j, j] <= (1e-7 * raw_norm[j]) ** 2:
             continue
         m = len(kept)
