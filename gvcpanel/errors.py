@@ -67,3 +67,8 @@ class ExcludedRowsWarning(GvcPanelWarning):
 
 class InexactCovarianceWarning(GvcPanelWarning):
     """A covariance fell back to an approximation (its label and details say which)."""
+
+
+class SpecificationTestWarning(GvcPanelWarning):
+    """A specification test's assumptions fail in this sample (Hausman: V_FE - V_RE is not
+    positive semi-definite); its statistic is reported but should be read with care."""

@@ -36,8 +36,9 @@ from scipy import linalg
 
 from gvcpanel.formula.design import build_design, columns_of, expand_terms
 from gvcpanel.errors import ConvergenceError, IdentificationError, SpecificationError
-from gvcpanel.inference.covariance import LikelihoodDesign
+from gvcpanel.inference.designs import LikelihoodDesign
 from gvcpanel.inference.spec import InferenceSpec, parse_inference
+from gvcpanel.options import check_bool, check_cluster, check_level, check_names
 from gvcpanel.results import EstimationResult, ModelSpec, exclusion_table
 from gvcpanel.gvc.upgrading import UPGRADES, network_strength, panel_frame, risk_set
 
@@ -356,10 +357,9 @@ def upgrading_hazard(
     if baseline not in BASELINES:
         raise SpecificationError(f"baseline={baseline!r} is not known; choose one of {', '.join(BASELINES)}.")
     spec_inference = parse_inference(inference)
-    if isinstance(covariates, str):
-        covariates = [covariates]
+    covariates = check_names(covariates, "covariates", example="'quasi_hierarchy'")
     terms = expand_terms(covariates)
-    clusters = () if cluster is None else ((cluster,) if isinstance(cluster, str) else tuple(cluster))
+    clusters = check_cluster(cluster) or ()
 
     frame, provenance = panel_frame(panel)
     frame = _with_network_strength(frame, terms)
@@ -391,6 +391,7 @@ def upgrading_hazard(
     periods = periods[used]
     if y.size == 0:
         raise IdentificationError(f"no {upgrade} risk-set period has both events and non-events.")
+    _check_magnitudes(X_cov)
     _check_variation(X_cov)
 
     period_values, period_codes = np.unique(periods, return_inverse=True)
@@ -480,10 +481,11 @@ def hazard_ratios(result: EstimationResult, level: float = 0.95, include_baselin
         Index ``term``; columns ``estimate`` (the coefficient), ``ratio``, ``ci_low``, ``ci_high``,
         ``p_value``.
     """
-    if result.spec.estimator != "upgrading_hazard":
-        raise SpecificationError(
-            f"hazard_ratios needs a result of upgrading_hazard, found one of {result.spec.estimator}."
-        )
+    if getattr(getattr(result, "spec", None), "estimator", None) != "upgrading_hazard":
+        found = getattr(getattr(result, "spec", None), "estimator", type(result).__name__)
+        raise SpecificationError(f"hazard_ratios needs a result of upgrading_hazard, found one of {found}.")
+    level = check_level(level)
+    include_baseline = check_bool(include_baseline, "include_baseline")
     table = result.to_frame(level)
     if not include_baseline:
         hidden = set(result.spec.option("baseline_terms", ()))
@@ -520,6 +522,21 @@ def _degenerate_periods(periods: np.ndarray, y: np.ndarray) -> tuple[np.ndarray,
     sizes = np.bincount(codes)
     degenerate = (events == 0) | (events == sizes)
     return degenerate[codes], tuple(v.item() for v in values[degenerate])
+
+
+def _check_magnitudes(X: pd.DataFrame) -> None:
+    """Refuse covariates whose sum of squares overflows (the information matrix would too)."""
+    values = X.to_numpy(dtype=float)
+    with np.errstate(over="ignore", invalid="ignore"):
+        squares = np.einsum("ij,ij->j", values, values)
+    bad = np.flatnonzero(~np.isfinite(squares))
+    if bad.size:
+        listed = ", ".join(f"{X.columns[j]!r} (largest |value| {np.max(np.abs(values[:, j])):.3g})" for j in bad)
+        raise SpecificationError(
+            f"covariates {listed}: values this large overflow double precision in sums of squares "
+            "(above about 1e154), so the hazard cannot be fitted. Rescale the variable (divide it by "
+            "a power of ten, or take its log) and fit again."
+        )
 
 
 def _check_variation(X: pd.DataFrame) -> None:
