@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gvcpanel.errors import SpecificationError
+from gvcpanel.errors import FewClustersWarning, SpecificationError
 from gvcpanel.inference.bootstrap import (
     choose_weights,
     draw_weights,
@@ -484,3 +484,46 @@ def test_many_clusters_fall_back_to_partialling_out_once(monkeypatch):
     monkeypatch.setattr(bootstrap, "REABSORB_MAX_CLUSTERS", 10)
     inf = design.inference(InferenceSpec(kind="wild", draws=99))
     assert inf.details["reabsorbed"] and "re-absorbed" in inf.label
+
+
+# --- few clusters: enumeration, the draws that reproduce the data, honest p-values ---------------
+def test_enumerated_pvalues_count_the_draws_that_reproduce_the_data():
+    design = simulated_design(n_clusters=3, n=200, seed=5, slope=2.0)
+    with pytest.warns(FewClustersWarning, match="smallest p-value it can give is 0.25"):
+        test = wild_test(design, "x1", 0.0, InferenceSpec(kind="wild", weights="rademacher"))
+    assert test.enumerated and test.draws == 8
+    # v = (1, 1, 1) gives back the data and v = -(1, 1, 1) its mirror: t* = +-t exactly
+    assert np.sum(np.isclose(np.abs(test.t_boot), abs(test.statistic), rtol=1e-10)) >= 2
+    assert test.pvalue >= 0.25 and test.pvalue_equal_tail >= 0.25
+    # no interval excludes anything at 95% when a quarter of the draws reproduce the data
+    assert test.ci == (-np.inf, np.inf)
+
+
+def test_webb_weights_are_enumerated_when_they_fit_in_the_draws():
+    v, kind, enumerated = choose_weights(3, InferenceSpec(kind="wild"))
+    assert (kind, enumerated, v.shape) == ("webb", True, (216, 3))
+    assert np.unique(v, axis=0).shape[0] == 216
+    assert choose_weights(5, InferenceSpec(kind="wild", draws=7776))[2]
+    assert not choose_weights(5, InferenceSpec(kind="wild", draws=7775))[2]
+
+
+def test_bootstrap_pvalues_count_ties_as_exceedances():
+    from gvcpanel.inference.resampling import bootstrap_pvalues, data_draw_share
+
+    t_boot = np.array([2.0, -2.0, 0.5, -0.1])
+    assert bootstrap_pvalues(2.0, t_boot) == (0.5, 0.5)  # |t*| >= 2 twice; 2 min(3/4, 1/4)
+    assert bootstrap_pvalues(2.0 + 1e-13, t_boot)[0] == 0.5  # within the relative tie margin
+    assert bootstrap_pvalues(2.1, t_boot) == (0.0, 0.0)
+    assert data_draw_share(np.array([[1.0, 1.0], [-1.0, -1.0], [1.0, -1.0], [0.5, 0.5]])) == 0.75
+
+
+def test_few_clusters_warn_once_per_inference_not_per_term():
+    design = simulated_design(n_clusters=6, seed=3)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        design.inference(InferenceSpec(kind="wild", draws=199))
+    few = [w for w in caught if issubclass(w.category, FewClustersWarning)]
+    assert len(few) == 1 and "fewer than 12" in str(few[0].message)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FewClustersWarning)
+        simulated_design(n_clusters=12).inference(InferenceSpec(kind="wild", draws=199))

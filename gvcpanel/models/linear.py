@@ -314,7 +314,7 @@ def mundlak_test(
     \\hat\\gamma \\sim \\chi^2_q`.
     """
     if method not in ("re", "pooled"):
-        raise SpecificationError(f"mundlak_test needs method='re' or 'pooled', not {method!r}.")
+        raise SpecificationError(f"method={method!r}; mundlak_test needs method='re' or 'pooled'.")
     _check_formula(formula)
     effects = check_names(effects, "effects", example="'firm'")
     clusters = _cluster_names(cluster)
