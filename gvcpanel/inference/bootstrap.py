@@ -365,7 +365,8 @@ def wild_test(
     name, codes, v, kind, enumerated = cluster_weights(design, spec, weights)
     n_groups = v.shape[1]
     if weights is None:
-        warn_few_clusters(n_groups, "wild", name, smallest_pvalue_note(v, kind, enumerated, n_groups))
+        note = smallest_pvalue_note(v, kind, enumerated, n_groups, spec.bootstrap == "restricted")
+        warn_few_clusters(n_groups, "wild", name, note)
     n, k = design.X.shape
     scale = crv1_scale(spec.preset, n, k, n_groups, design.k_absorbed, design.absorbed_nested.get(name, 0))
     reabsorb_as = name if needs_reabsorption(design, name) else None
@@ -418,7 +419,8 @@ def wild_inference(
     codes = np.asarray(design.groups[name])
     n_groups = int(codes.max()) + 1
     v, kind, enumerated = choose_weights(n_groups, spec)
-    warn_few_clusters(n_groups, "wild", name, smallest_pvalue_note(v, kind, enumerated, n_groups))
+    note = smallest_pvalue_note(v, kind, enumerated, n_groups, spec.bootstrap == "restricted")
+    warn_few_clusters(n_groups, "wild", name, note)
     reabsorbed = needs_reabsorption(design, name)
     pvals, lower, upper = [], [], []
     for j, term in enumerate(design.names):

@@ -168,12 +168,18 @@ def data_draw_share(weights: np.ndarray) -> float:
     return float(np.mean(np.all(weights == weights[:, :1], axis=1))) if weights.size else 0.0
 
 
-def smallest_pvalue_note(weights: np.ndarray, kind: str, enumerated: bool, groups: int) -> str:
-    """A sentence on the smallest p-value these weights can give, for the few-clusters warning."""
+def smallest_pvalue_note(weights: np.ndarray, kind: str, enumerated: bool, groups: int, restricted: bool = True) -> str:
+    """A sentence on the smallest p-value these weights can give, for the few-clusters warning.
+
+    Only the restricted bootstrap has the floor of :func:`data_draw_share` (the unrestricted
+    one's statistic is 0 at those draws).
+    """
     floor = data_draw_share(weights)
     if enumerated:
-        return (
-            f"With {groups} clusters there are only {weights.shape[0]} distinct {kind} weight "
-            f"vectors (all used), so the smallest p-value it can give is {floor:.3g}."
-        )
-    return f"About {floor:.3g} of the draws reproduce the data, so no p-value falls below that share."
+        text = f"With {groups} clusters there are only {weights.shape[0]} distinct {kind} weight vectors (all used)"
+        if restricted:
+            text += f", so the smallest p-value it can give is {floor:.3g}"
+        return text + "."
+    if restricted and floor > 0:
+        return f"{floor:.3g} of the draws reproduce the data, so no p-value falls below that share."
+    return ""

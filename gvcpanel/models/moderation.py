@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
-from gvcpanel.errors import SpecificationError
+from gvcpanel.errors import ConvergenceError, SpecificationError
 from gvcpanel.inference.dispatch import contrast_df
 from gvcpanel.options import check_level
 from gvcpanel.results import EstimationResult
@@ -322,24 +322,28 @@ def johnson_neyman_varying(
         c = critical_at(m)
         return (b_f + b_i * m) ** 2 - c * c * (v_ff + 2 * m * v_fi + m * m * v_ii)
 
+    def boundary_from(start: float) -> float | None:
+        m = start
+        for _ in range(max_iter):
+            roots = johnson_neyman(b_f, b_i, v_ff, v_fi, v_ii, critical_at(m))[1]
+            if not roots:
+                return None  # this branch of boundaries does not exist with the critical value at m
+            new = min(roots, key=lambda r: abs(r - m))
+            if abs(new - m) <= tol * (1.0 + abs(m)):
+                return new
+            m = new
+        raise ConvergenceError(
+            f"the Johnson-Neyman boundary near {m:.6g} did not settle in {max_iter} iterations; the "
+            "degrees of freedom change too fast with the moderator. Report the table at chosen values instead."
+        )
+
     starts: list[float] = []
     for c in (critical_limit, critical_at(0.0)):
         starts.extend(johnson_neyman(b_f, b_i, v_ff, v_fi, v_ii, c)[1])
     found: list[float] = []
     for start in starts:
-        m = start
-        for _ in range(max_iter):
-            roots = johnson_neyman(b_f, b_i, v_ff, v_fi, v_ii, critical_at(m))[1]
-            if not roots:
-                break
-            new = min(roots, key=lambda r: abs(r - m))
-            if abs(new - m) <= tol * (1.0 + abs(m)):
-                m = new
-                break
-            m = new
-        else:
-            continue
-        if not roots:
+        m = boundary_from(start)
+        if m is None:
             continue
         step = 1e-6 * (1.0 + abs(m))
         low, high = m - step, m + step
