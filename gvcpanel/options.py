@@ -1,5 +1,5 @@
-"""Checks of the options users pass to public functions, shared so that every function says the
-same thing about the same mistake.
+"""Checks of what users pass to public functions (options, and numbers a model cannot take),
+shared so that every function says the same thing about the same mistake.
 
 Each check returns the value in its normal form (a tuple for a sequence of names, a float for a
 level) or raises :class:`~gvcpanel.errors.SpecificationError` naming the option, the value
@@ -109,3 +109,22 @@ def check_cluster(cluster: Any, name: str = "cluster") -> tuple[str, ...] | None
         f"{name}={cluster!r}: name the clustering variable as a column name (cluster='cluster_id'), "
         "a sequence of two names for two-way clustering (('firm_id', 'year')) or None."
     )
+
+
+def check_magnitudes(values: np.ndarray, names: Sequence[str], what: str) -> None:
+    """Refuse columns whose sum of squares overflows double precision (values beyond ~1.3e154).
+
+    Least squares, absorption, information matrices and every sandwich work with sums of squares
+    and cross-products; such a column would otherwise surface as NaN estimates, a convergence
+    failure or a LinAlgError.  ``what`` names the model (``"the regression"``, ``"the hazard"``).
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        squares = np.einsum("ij,ij->j", values, values)
+    bad = np.flatnonzero(~np.isfinite(squares))
+    if bad.size:
+        listed = ", ".join(f"{names[j]!r} (largest |value| {np.max(np.abs(values[:, j])):.3g})" for j in bad)
+        raise SpecificationError(
+            f"{listed}: values this large overflow double precision in sums of squares (above about "
+            f"1e154), so {what} cannot be computed. Rescale the variable (divide it by a power of ten, "
+            "or take its log) and fit again."
+        )

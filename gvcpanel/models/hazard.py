@@ -38,7 +38,7 @@ from gvcpanel.formula.design import build_design, columns_of, expand_terms
 from gvcpanel.errors import ConvergenceError, IdentificationError, SpecificationError
 from gvcpanel.inference.designs import LikelihoodDesign
 from gvcpanel.inference.spec import InferenceSpec, parse_inference
-from gvcpanel.options import check_bool, check_cluster, check_level, check_names
+from gvcpanel.options import check_bool, check_cluster, check_level, check_magnitudes, check_names
 from gvcpanel.results import EstimationResult, ModelSpec, exclusion_table
 from gvcpanel.gvc.upgrading import UPGRADES, network_strength, panel_frame, risk_set
 
@@ -391,7 +391,7 @@ def upgrading_hazard(
     periods = periods[used]
     if y.size == 0:
         raise IdentificationError(f"no {upgrade} risk-set period has both events and non-events.")
-    _check_magnitudes(X_cov)
+    check_magnitudes(X_cov.to_numpy(dtype=float), list(X_cov.columns), "the hazard")
     _check_variation(X_cov)
 
     period_values, period_codes = np.unique(periods, return_inverse=True)
@@ -522,21 +522,6 @@ def _degenerate_periods(periods: np.ndarray, y: np.ndarray) -> tuple[np.ndarray,
     sizes = np.bincount(codes)
     degenerate = (events == 0) | (events == sizes)
     return degenerate[codes], tuple(v.item() for v in values[degenerate])
-
-
-def _check_magnitudes(X: pd.DataFrame) -> None:
-    """Refuse covariates whose sum of squares overflows (the information matrix would too)."""
-    values = X.to_numpy(dtype=float)
-    with np.errstate(over="ignore", invalid="ignore"):
-        squares = np.einsum("ij,ij->j", values, values)
-    bad = np.flatnonzero(~np.isfinite(squares))
-    if bad.size:
-        listed = ", ".join(f"{X.columns[j]!r} (largest |value| {np.max(np.abs(values[:, j])):.3g})" for j in bad)
-        raise SpecificationError(
-            f"covariates {listed}: values this large overflow double precision in sums of squares "
-            "(above about 1e154), so the hazard cannot be fitted. Rescale the variable (divide it by "
-            "a power of ten, or take its log) and fit again."
-        )
 
 
 def _check_variation(X: pd.DataFrame) -> None:

@@ -54,7 +54,14 @@ from gvcpanel.errors import (
 from gvcpanel.formula.frame import Arrays, canonical, effect_columns, evaluate, panel_frame, take_rows
 from gvcpanel.inference.designs import CrossedDummies, LinearDesign
 from gvcpanel.inference.spec import InferenceSpec, parse_inference
-from gvcpanel.options import check_bool, check_choice, check_cluster, check_names, check_positive
+from gvcpanel.options import (
+    check_bool,
+    check_choice,
+    check_cluster,
+    check_magnitudes,
+    check_names,
+    check_positive,
+)
 from gvcpanel.results import EstimationResult, ModelSpec, exclusion_table
 
 METHODS = ("fe", "fd", "re", "between", "pooled")
@@ -141,7 +148,7 @@ def fe_regression(
     else:
         optional = []
     arrays = evaluate(frame, dependent, terms, group_cols + optional)
-    _check_magnitudes(arrays)
+    check_magnitudes(arrays.data, (arrays.dependent, *arrays.terms), "the regression")
     fit = _FITTERS[method](arrays, effects, clusters, drop_singletons=drop_singletons, tol=tol, maxiter=maxiter)
     design = fit.design
     spec = ModelSpec(
@@ -323,7 +330,7 @@ def mundlak_test(
     dependent, terms = parse_formula(formula)
     _check_effects(effects, method)
     arrays = evaluate(frame, dependent, terms, list(clusters or ()))
-    _check_magnitudes(arrays)
+    check_magnitudes(arrays.data, (arrays.dependent, *arrays.terms), "the regression")
     firm = arrays.codes["firm_id"]
     counts = np.bincount(firm).astype(float)
     means, names = [], []
@@ -386,27 +393,6 @@ def _check_formula(formula: Any) -> None:
         raise SpecificationError(
             f"formula={formula!r}; give the model as a string, e.g. "
             "'labour_productivity ~ quasi_hierarchy + log(employees)'."
-        )
-
-
-def _check_magnitudes(arrays: Arrays) -> None:
-    """Refuse columns whose sum of squares overflows: least squares cannot be computed on them.
-
-    X'X, the absorption and every sandwich work with sums of squares and cross-products; a
-    column with values near 1e154 or beyond (or infinite) overflows them, which would otherwise
-    surface as NaN estimates, a ConvergenceError of the absorption or a LinAlgError.
-    """
-    with np.errstate(over="ignore", invalid="ignore"):
-        squares = np.einsum("ij,ij->j", arrays.data, arrays.data)
-    bad = np.flatnonzero(~np.isfinite(squares))
-    if bad.size:
-        names = (arrays.dependent, *arrays.terms)
-        largest = {names[j]: float(np.max(np.abs(arrays.data[:, j]))) for j in bad}
-        listed = ", ".join(f"{n!r} (largest |value| {v:.3g})" for n, v in largest.items())
-        raise SpecificationError(
-            f"{listed}: values this large overflow double precision in sums of squares (above about "
-            "1e154), so the regression cannot be computed. Rescale the variable (divide it by a power "
-            "of ten, or take its log) and fit again."
         )
 
 
