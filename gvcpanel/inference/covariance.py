@@ -151,7 +151,7 @@ def linear_robust(design: LinearDesign, spec: InferenceSpec) -> Inference:
     return Inference(spec, "heteroskedasticity-robust (HC1)", _frame(cov, design.names), df_resid)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ClusterCovariance:
     """A one-way cluster sandwich before any warning: what CRV1 and the bootstraps share."""
 

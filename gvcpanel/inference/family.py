@@ -29,7 +29,7 @@ from gvcpanel.options import check_choice
 ALTERNATIVES = (">", "<", "two-sided")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class FamilyBootstrap:
     """Bootstrap statistics of a family of tests drawn with shared cluster weights.
 
