@@ -22,7 +22,8 @@ EXIT_CODES_TEXT = """\
 exit codes:
   0  success (validate: the data are valid)
   1  invalid data: the file breaks the schema, or the data cannot support the model
-  2  usage or specification: unknown command, option, value, column, file type or --out extension
+  2  usage or specification: unknown command, option, value, column, file type or --out
+     extension, or an optional dependency that is not installed
   3  input/output: a file is missing or unreadable, an output cannot be written (read-only,
      disk full, a file where a folder is expected) or another run is writing it
 
@@ -42,13 +43,14 @@ def exit_code(exc: BaseException) -> int:
     Invalid data (:class:`SchemaError`, and the data-driven :class:`PanelStructureError`,
     :class:`IdentificationError`, :class:`ConvergenceError`) give 1; a file that cannot be read
     or written (any ``OSError``, including :class:`OutputError`) gives 3; a wrong option or
-    argument (:class:`SpecificationError`) gives 2.
+    argument (:class:`SpecificationError`) or a missing optional dependency (an error that is
+    also an ``ImportError``) gives 2.
     """
     if isinstance(exc, SchemaError):
         return EXIT_INVALID
     if isinstance(exc, OSError):
         return EXIT_IO
-    if isinstance(exc, SpecificationError):
+    if isinstance(exc, (SpecificationError, ImportError)):
         return EXIT_USAGE
     return EXIT_INVALID
 

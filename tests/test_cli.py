@@ -89,6 +89,16 @@ def test_exit_code_of_each_package_error(error, code):
     assert exit_code(PermissionError(13, "Permission denied", "f.csv")) == 3
 
 
+def test_missing_optional_dependency_is_a_usage_error():
+    from gvcpanel.cli import exit_code
+    from gvcpanel.errors import GvcPanelError
+
+    class MissingExtra(GvcPanelError, ImportError):
+        pass
+
+    assert exit_code(MissingExtra("pip install gvcpanel[plots]")) == 2
+
+
 def test_error_message_keeps_notes_and_names_the_file():
     from gvcpanel.cli import error_message
     from gvcpanel.errors import SchemaError
