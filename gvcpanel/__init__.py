@@ -30,6 +30,8 @@ _API = {
     "ExcludedRowsWarning": "gvcpanel.errors",
     "InexactCovarianceWarning": "gvcpanel.errors",
     "SpecificationTestWarning": "gvcpanel.errors",
+    "OutputError": "gvcpanel.errors",
+    "OutputLockedError": "gvcpanel.errors",
     "InferenceSpec": "gvcpanel.inference.spec",
     "EstimationResult": "gvcpanel.results",
     "load_panel": "gvcpanel.data.io",
