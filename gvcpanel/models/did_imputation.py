@@ -46,7 +46,7 @@ from scipy.sparse.csgraph import connected_components
 
 from gvcpanel.errors import IdentificationError, SpecificationError
 from gvcpanel.models.absorb import Absorber, FixedEffect, compress_codes
-from gvcpanel.models.did_regression import RegressionFit, _fit
+from gvcpanel.models.did_regression import RegressionFit, fit_event_regression
 from gvcpanel.models.staggered import Cells, StaggeredData, fmt_number
 
 #: cells of influence columns computed together (bounds the n0 x chunk work arrays)
@@ -217,7 +217,7 @@ def pretrend_regression(
     # nearest leads first: when cohorts' pre-periods do not overlap enough (survey waves, no
     # never-treated firms) the distant leads are the ones found collinear and left out
     columns = {f"lead_m{fmt_number(abs(e))}": (event[untreated] == e).astype(float) for e in lead_times[::-1]}
-    fit = _fit(data, untreated, columns, drop_unidentified=True)
+    fit = fit_event_regression(data, untreated, columns, drop_unidentified=True)
     kept = [float(e) for e in lead_times if f"lead_m{fmt_number(abs(e))}" in fit.names]
     order = np.argsort(kept)
     fit = RegressionFit(tuple(fit.names[::-1]), fit.params[::-1], fit.psi[:, ::-1], fit.nobs, fit.dof_ratio,

@@ -71,7 +71,7 @@ class RegressionFit:
     r2_within: float
 
 
-def _fit(data: StaggeredData, rows: np.ndarray, columns: dict[str, np.ndarray],
+def fit_event_regression(data: StaggeredData, rows: np.ndarray, columns: dict[str, np.ndarray],
          drop_unidentified: bool = False) -> RegressionFit:
     """OLS of the outcome on ``columns`` and the covariates with unit and period effects absorbed.
 
@@ -180,7 +180,7 @@ def twfe_event_study(
     columns = {}
     for e in kept:
         columns[f"event_{'m' if e < 0 else 'p'}{fmt_number(abs(e))}"] = (event == e).astype(float)
-    fit = _fit(data, np.ones(data.nobs, dtype=bool), columns)
+    fit = fit_event_regression(data, np.ones(data.nobs, dtype=bool), columns)
     terms = pd.DataFrame({
         "event_time": np.array(kept + left_out, dtype=float),
         "reference": [False] * len(kept) + [True] * len(left_out),
@@ -226,7 +226,7 @@ def sun_abraham(data: StaggeredData) -> tuple[Cells, RegressionFit, dict[str, in
             cells.append((g, g + e, False, int((mine & (event == e)).sum()), name))
     if not names:
         raise SpecificationError("no cohort has both pre-treatment and other event times; nothing to estimate.")
-    fit = _fit(data, keep, columns)
+    fit = fit_event_regression(data, keep, columns)
     estimate = np.zeros(len(cells))
     psi = np.zeros((data.n_units, len(cells)))
     for j, (_, _, ref, _, name) in enumerate(cells):

@@ -444,7 +444,7 @@ def event_study(
         regressions linearly and the Callaway-Sant'Anna comparisons at their base-period values.
     cohort : str
         Column with each firm's first treated year; 0 or inf for never treated, missing for
-        unknown (:func:`gvcpanel.gvc.cohorts.chain_cohorts` builds it from governance).
+        unknown (a domain function such as ``gp.chain_cohorts`` builds it from the data).
     estimator : str or sequence of str
         Any of ``"twfe"``, ``"cs"``, ``"sa"``, ``"imputation"`` (default: all four).
     control : {"never", "not_yet"}
@@ -478,10 +478,11 @@ def event_study(
 
     Examples
     --------
-    >>> import gvcpanel as gp                                            # doctest: +SKIP
-    >>> panel = gp.chain_cohorts(gp.example_panel())                     # doctest: +SKIP
-    >>> es = gp.event_study(panel, "log(export_sales) ~ 1", cohort="qh_entry_year")  # doctest: +SKIP
-    >>> es["cs"].pretrend_test().pvalue                                   # doctest: +SKIP
+    >>> import gvcpanel as gp                                                  # doctest: +SKIP
+    >>> es = gp.event_study(panel, "log(sales) ~ 1", cohort="entry_year", window=(-4, 6))  # doctest: +SKIP
+    >>> es["cs"].pretrend_test().pvalue                                         # doctest: +SKIP
+    >>> es["imputation"].by_cohort().to_frame()                                  # doctest: +SKIP
+    >>> es.to_frame()  # all estimators stacked, for a plot that overlays them   # doctest: +SKIP
     """
     names = (estimator,) if isinstance(estimator, str) else tuple(estimator)
     unknown = [e for e in names if e not in ESTIMATORS]
