@@ -141,6 +141,15 @@ has no effect (with firm and year effects it is collinear with them anyway).
 ``defect_rate`` = :math:`\Lambda(-2.5 + d_i - 0.3\,\text{qh} - 0.4\,\text{iso\_certified} +
 N(0, 0.3^2))`, :math:`d_i \sim N(0, 0.5^2)`.
 
+**Staggered chain entry** (:func:`simulate_chain_entry`, its own random stream, so it adds the
+column ``export_sales`` without changing any other): a firm's cohort is its first observed
+quasi-hierarchy year after an observed year outside it, and :math:`\log(\text{export\_sales})`
+has firm, year and cluster-year effects plus :math:`\delta(g, e) = (\beta_0 + \beta_1
+\min(e, 8))(1 + \kappa (T_1 - g)/(T_1 - T_0))` from entry on: effects grow with time since entry
+and are larger for earlier cohorts, so the two-way fixed-effects event study is biased while the
+heterogeneity-robust estimators are not (:attr:`SimulatedPanel.entry` holds the effects by cohort
+and event time and their averages by event time).
+
 **Item missingness** (MCAR): each value of ``main_buyer_share, n_buyers, buyer_sets_design,
 buyer_monitors_process, buyer_owned, joint_development, global_buyer, transaction_complexity,
 codifiability, supplier_capability, n_partners, alliance, university_link, association_member,
@@ -188,6 +197,7 @@ from gvcpanel.errors import SpecificationError
 __all__ = [
     "ChainEntry",
     "SimulatedPanel",
+    "example_chain_entry",
     "SimulationOptions",
     "TrueParameters",
     "example_panel",
@@ -896,6 +906,12 @@ def example_panel() -> Any:
     """The embedded example panel (simulated; seed 20050, 3,000 firms, 30 clusters, 6 countries,
     2005-2019). Deterministic; see the module Notes for the DGP and :func:`example_truth`."""
     return _example().panel
+
+
+def example_chain_entry() -> ChainEntry:
+    """Staggered quasi-hierarchy entry of :func:`example_panel` and its true effects on
+    ``log(export_sales)`` by cohort and event time (:class:`ChainEntry`)."""
+    return _example().entry
 
 
 def example_truth() -> TrueParameters:
