@@ -67,3 +67,11 @@ class ExcludedRowsWarning(GvcPanelWarning):
 
 class InexactCovarianceWarning(GvcPanelWarning):
     """A covariance fell back to an approximation (its label and details say which)."""
+
+
+class InferenceUnavailableError(SpecificationError):
+    """The inference in use cannot give what was asked (an interval, a joint test, a new level).
+
+    Raised instead of quietly substituting another inference: for example confidence intervals
+    under the score bootstrap, which gives p-values only.  The message names the alternatives.
+    """

@@ -25,6 +25,7 @@ it; otherwise it is computed here by Fisher scoring for binomial models with the
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -40,6 +41,7 @@ from gvcpanel.inference.bootstrap import (
 )
 from gvcpanel.inference.covariance import LikelihoodDesign, _sum_by_group
 from gvcpanel.inference.spec import Inference, InferenceSpec
+from gvcpanel.results import combination_label
 
 LINKS = ("logit", "cloglog")
 
@@ -167,6 +169,10 @@ def score_test(
         bootstrap="restricted",
         estimate=float(a @ design.params),
         null=float(r),
+        spec=spec,
+        label=combination_label(a, design.names),
+        n_clusters=int(v.shape[1]),
+        recompute=partial(score_test, design, R, weights=weights, pvalue_type=pvalue_type),
     )
 
 
