@@ -6,16 +6,21 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-core
 BENCH_STAMP := $(VENV)/.installed-bench
+DOCS_STAMP := $(VENV)/.installed-docs
 DATA ?=
 MAPPING ?=
 
-.PHONY: test replicate montecarlo bench venv clean
+.PHONY: test replicate montecarlo bench docs venv clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -c constraints.txt -e ".[test]"
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[test,plot,tables]"
 	touch $(STAMP)
+
+$(DOCS_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[test,plot,tables,docs]"
+	touch $(DOCS_STAMP)
 
 $(BENCH_STAMP): $(STAMP)
 	$(PY) -m pip install --quiet -c constraints.txt -e ".[test,bench]"
@@ -35,5 +40,9 @@ montecarlo: $(STAMP)
 bench: $(BENCH_STAMP)
 	$(PY) benchmarks/run.py
 
+# user guide and API reference into site/; --strict turns every warning into an error
+docs: $(DOCS_STAMP)
+	$(PY) -m mkdocs build --strict --clean --site-dir site
+
 clean:
-	rm -rf $(VENV) replication/output/*
+	rm -rf $(VENV) replication/output/* site

@@ -29,8 +29,11 @@ _API = {
     "AbsorbedVariableWarning": "gvcpanel.errors",
     "ExcludedRowsWarning": "gvcpanel.errors",
     "InexactCovarianceWarning": "gvcpanel.errors",
+    "InferenceUnavailableError": "gvcpanel.errors",
+    "MissingDependencyError": "gvcpanel.errors",
     "InferenceSpec": "gvcpanel.inference.spec",
     "EstimationResult": "gvcpanel.results",
+    "TestResult": "gvcpanel.results",
     "load_panel": "gvcpanel.data.io",
     "read_schema": "gvcpanel.data.schema",
     "FirmPanel": "gvcpanel.data.panel",
@@ -49,6 +52,9 @@ _API = {
     "test_hypotheses": "gvcpanel.gvc.hypotheses",
     "Hypothesis": "gvcpanel.gvc.hypotheses",
     "regression_table": "gvcpanel.report.tables",
+    "coefplot": "gvcpanel.report.plots",
+    "moderation_plot": "gvcpanel.report.plots",
+    "event_study_plot": "gvcpanel.report.plots",
 }
 
 __all__ = sorted(_API) + ["__version__"]

@@ -75,3 +75,7 @@ class InferenceUnavailableError(SpecificationError):
     Raised instead of quietly substituting another inference: for example confidence intervals
     under the score bootstrap, which gives p-values only.  The message names the alternatives.
     """
+
+
+class MissingDependencyError(GvcPanelError, ImportError):
+    """An optional dependency is not installed (the message names the extra that brings it)."""

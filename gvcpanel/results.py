@@ -77,6 +77,7 @@ __all__ = [
     "Summary",
     "TestResult",
     "exclusion_table",
+    "inference_name",
     "resolve_inference",
 ]
 
@@ -414,8 +415,22 @@ class ResultBase:
         return None
 
     def _stats(self) -> dict[str, Any]:
-        """Model statistics by maketables key (``N``, ``r2``, ``r2_within``, ``ll``, ...)."""
+        """Model statistics by key: ``N`` (observations), ``n_firms``, ``n_clusters``, ``r2``
+        (overall R-squared), ``r2_within``, ``ll`` (log-likelihood), ``dep_mean``, ``inference``."""
         return {}
+
+    def _estimator_label(self) -> str:
+        """Short name of the estimator for a table row (``"within"``, ``"cloglog hazard"``)."""
+        return ""
+
+    def _table_effects(self) -> dict[str, str]:
+        """Effects of the model for table rows: {effect: cell}, e.g. ``{"firm": "Yes",
+        "cluster_id^year": "Yes"}`` or ``{"year": "baseline"}``; {} when the idea does not apply."""
+        return {}
+
+    def _table_note(self) -> str:
+        """A sentence a table adds to its notes when this result is a column (scale of estimates)."""
+        return ""
 
     # --- inference kinds ------------------------------------------------------------------------
     @property
@@ -746,8 +761,12 @@ class ResultBase:
     @property
     def __maketables_vcov_info__(self) -> dict[str, Any]:
         spec = self.inference.spec
-        return {"vcov_type": spec.kind, "clustervar": "+".join(spec.cluster or ()) or None,
-                "se_type": self.inference.label}
+        return {"vcov_type": inference_name(self.inference, self._default_cluster()),
+                "clustervar": "+".join(spec.cluster or self._default_cluster() or ()) or None}
+
+    def _default_cluster(self) -> tuple[str, ...] | None:
+        spec = getattr(self, "spec", None)
+        return getattr(spec, "cluster", None) if spec is not None and not isinstance(spec, InferenceSpec) else None
 
     @property
     def __maketables_stat_labels__(self) -> dict[str, str]:
@@ -769,6 +788,45 @@ class ResultBase:
 def rerun_wald(result: ResultBase, restrictions: Any, value: Any, spec: InferenceSpec) -> "TestResult":
     """The same Wald test after ``result.with_inference(spec)`` (kept picklable: no closure)."""
     return result.with_inference(spec).wald_test(restrictions, value)
+
+
+_INFERENCE_NAMES = {"cluster": "CRV1", "cr2": "CR2", "cr3": "CR3", "wild": "wild bootstrap",
+                    "score": "score bootstrap", "unadjusted": "conventional", "robust": "HC1",
+                    "twoway": "two-way clustered", "driscoll_kraay": "Driscoll-Kraay"}
+
+
+def inference_name(inference: Inference, default_cluster: Sequence[str] | None = None) -> str:
+    """A short name of an inference for a table row: ``"CRV1 (stata) by cluster_id"``,
+    ``"wild bootstrap (9,999 draws) by cluster_id"``, ``"HC1"``.
+
+    Examples
+    --------
+    >>> inf = Inference(InferenceSpec(kind="cr2", cluster="cluster_id"), "", pd.DataFrame(), 11)
+    >>> inference_name(inf)
+    'CR2 by cluster_id'
+    """
+    spec = inference.spec
+    name = _INFERENCE_NAMES.get(spec.kind, spec.kind)
+    if spec.kind == "cluster":
+        name += f" ({spec.preset})"
+    draws = inference.details.get("draws") if isinstance(inference.details, Mapping) else None
+    if spec.kind in BOOTSTRAP_KINDS and draws is not None:
+        name += f" ({int(draws):,} draws)"
+    cluster = spec.cluster or tuple(default_cluster or ())
+    if cluster and spec.kind not in ("unadjusted", "robust", "driscoll_kraay"):
+        name += f" by {'/'.join(cluster)}"
+    return name
+
+
+def _effect_name(effect: str) -> str:
+    """Display name of an effect: ``firm_id`` as ``firm``, ``a#b`` as ``a^b``."""
+    parts = [p.strip() for p in effect.replace("#", "^").split("^")]
+    return "^".join("firm" if p == "firm_id" else p for p in parts)
+
+
+_METHOD_LABELS = {"fe": "within", "fd": "first difference", "re": "random effects", "between": "between",
+                  "pooled": "pooled OLS"}
+_FIRM_EFFECT_BY_METHOD = {"fd": "differenced", "re": "random", "between": "firm means"}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -876,7 +934,11 @@ class EstimationResult(ResultBase):
             rows.append(("Clusters", f"{self.n_clusters:,}"))
         if self.spec.effects:
             rows.append(("Effects", ", ".join(self.spec.effects)))
-        for key, label in (("r2_within", "R-squared (within)"), ("r2", "R-squared"), ("loglik", "Log-likelihood")):
+        for key, label in (("r2_within", "R-squared (within)"), ("r2_overall", "R-squared (overall)"),
+                           ("r2", "R-squared (transformed data)" if self.spec.method in ("fd", "re") else "R-squared"),
+                           ("r2_between", "R-squared (between)"), ("loglik", "Log-likelihood")):
+            if key == "r2" and "r2_overall" in self.fit_stats:
+                continue
             if key in self.fit_stats:
                 rows.append((label, _num(self.fit_stats[key])))
         excluded = int(self.exclusions["n_rows"].sum()) if len(self.exclusions) else 0
@@ -892,18 +954,46 @@ class EstimationResult(ResultBase):
             return None
         return "+".join(self.spec.effects) or None
 
+    @property
+    def _is_hazard(self) -> bool:
+        return self.spec.option("baseline") is not None
+
+    def _estimator_label(self) -> str:
+        if self._is_hazard:
+            return f"{self.spec.method} hazard"
+        return _METHOD_LABELS.get(self.spec.method, self.spec.method)
+
+    def _table_effects(self) -> dict[str, str]:
+        effects = [_effect_name(e) for e in self.spec.effects]
+        if self._is_hazard:  # baseline-hazard dummies by period: calendar year or duration
+            return {e: "baseline" for e in effects}
+        if self.spec.method == "fe":
+            return {e: "Yes" for e in effects}
+        out = {}
+        if self.spec.method in _FIRM_EFFECT_BY_METHOD:
+            out["firm"] = _FIRM_EFFECT_BY_METHOD[self.spec.method]
+        if "year" in effects and self.spec.method != "between":
+            out["year"] = "Yes"
+        return out
+
+    def _table_note(self) -> str:
+        if not self._is_hazard:
+            return ""
+        return "Hazard coefficients are log hazard ratios." if self.spec.method == "cloglog" else (
+            "Hazard coefficients are log odds ratios.")
+
     def _stats(self) -> dict[str, Any]:
         fs = self.fit_stats
         return {
             "N": int(self.nobs),
             "n_firms": int(self.n_firms),
             "n_clusters": self.n_clusters,
-            "r2": fs.get("r2"),
+            "r2": fs.get("r2_overall"),
             "r2_within": fs.get("r2_within"),
             "ll": fs.get("loglik"),
             "dep_mean": self.dep_mean,
-            "inference": self.inference.label,
-            "se_type": self.inference.spec.kind,
+            "inference": inference_name(self.inference, self.spec.cluster),
+            "se_type": inference_name(self.inference, self.spec.cluster),
         }
 
     def __repr__(self) -> str:

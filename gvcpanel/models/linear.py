@@ -388,6 +388,8 @@ def _fit_fe(arrays: Arrays, effects: tuple[str, ...], clusters, *, drop_singleto
         exclusions=exclusions,
         stats={
             "r2_within": 1 - rss / tss_within if tss_within > 0 else float("nan"),
+            # overall: the residuals of the full model against the raw outcome's variation
+            "r2_overall": _r2_from_sums(rss, raw_ss[0], dep_mean, data.shape[0]),
             "rss": rss,
             "k_absorbed": info.k_absorbed,
             "dof_exact": info.dof_exact,
@@ -596,7 +598,8 @@ def _fit_pooled(arrays: Arrays, effects: tuple[str, ...], clusters, **_: Any) ->
     dep_mean = float(data[:, 0].mean())
     design, dropped = _ols(data, tuple(names), raw_ss, groups, labels, 0, {}, clusters, "the intercept")
     return _Fit(design, int(data.shape[0]), len(labels["firm_id"]), dep_mean, dict(arrays.exclusions),
-                {"r2": _r2(data[:, 0], design.resid), "dropped_terms": dropped},
+                {"r2": _r2(data[:, 0], design.resid), "r2_overall": _r2(data[:, 0], design.resid),
+                 "dropped_terms": dropped},
                 tuple(e for e in effects if canonical(e) == "year"))
 
 
@@ -623,6 +626,12 @@ def _groups(arrays: Arrays, clusters) -> tuple[dict[str, np.ndarray], dict[str, 
     groups = {name: codes for name, codes in arrays.codes.items()}
     labels = {name: arrays.labels[name] for name in groups}
     return groups, labels
+
+
+def _r2_from_sums(rss: float, sum_of_squares: float, mean: float, n: int) -> float:
+    """1 - RSS / TSS with TSS = sum(y^2) - n mean^2 (the raw outcome is no longer at hand)."""
+    tss = float(sum_of_squares) - n * mean * mean
+    return 1 - rss / tss if tss > 0 else float("nan")
 
 
 def _r2(y: np.ndarray, resid: np.ndarray) -> float:
