@@ -55,6 +55,7 @@ _API = {
     "coefplot": "gvcpanel.report.plots",
     "moderation_plot": "gvcpanel.report.plots",
     "event_study_plot": "gvcpanel.report.plots",
+    "set_progress": "gvcpanel.progress",
 }
 
 __all__ = sorted(_API) + ["__version__"]
