@@ -40,9 +40,10 @@ montecarlo: $(STAMP)
 bench: $(BENCH_STAMP)
 	$(PY) benchmarks/run.py
 
-# user guide and API reference into site/; --strict turns every warning into an error
+# user guide and API reference into site/; -W turns every warning into an error
 docs: $(DOCS_STAMP)
-	$(PY) -m mkdocs build --strict --clean --site-dir site
+	rm -rf site
+	$(PY) -m sphinx -W --keep-going -q -b html docs site
 
 clean:
 	rm -rf $(VENV) replication/output/* site

@@ -6,21 +6,19 @@ bootstraps, their own p-values and intervals).  :class:`ResultBase` derives ever
 those two, so regressions, hazards, conditional effects, specification tests, bootstrap tests
 and the hypothesis report all answer the same calls:
 
-==========================  ================================================================
-``params``                  estimates (a :class:`pandas.Series` indexed by term)
-``std_errors``, ``tvalues``  from the covariance (``cov``)
-``pvalues``                 the bootstrap's own when the inference is a bootstrap, else t/normal
-``conf_int(level=0.95)``    the inference's intervals (bootstrap test inversion included), at
-                            any confidence level; an explicit
-                            :class:`~gvcpanel.errors.InferenceUnavailableError` when the
-                            inference has none (the score bootstrap), never a silent swap
-``to_frame(level=0.95)``    tidy table, one row per term
-``summary(level=0.95)``     a :class:`Summary`: ``str()`` is the text table, HTML in notebooks
-``wald_test(...)``          linear restrictions under the same inference (a :class:`TestResult`)
-``with_inference(kind, **options)``  a new result with another inference; this one is unchanged
-``pickle``                  results keep no lambdas or closures
-``__maketables_*__``        the plug-in interface of the ``maketables`` package (``ETable``)
-==========================  ================================================================
+- ``params``: estimates (a :class:`pandas.Series` indexed by term);
+- ``std_errors``, ``tvalues``: from the covariance (``cov``);
+- ``pvalues``: the bootstrap's own when the inference is a bootstrap, else from t or the normal;
+- ``conf_int(level=0.95)``: the inference's intervals (bootstrap test inversion included) at any
+  confidence level, or an explicit :class:`~gvcpanel.errors.InferenceUnavailableError` when the
+  inference has none (the score bootstrap), never a silent swap for sandwich intervals;
+- ``to_frame(level=0.95)``: a tidy table, one row per term;
+- ``summary(level=0.95)``: a :class:`Summary`, whose ``str()`` is the text table (HTML in
+  notebooks, through ``_repr_html_``);
+- ``wald_test(...)``: linear restrictions under the same inference (a :class:`TestResult`);
+- ``with_inference(kind, **options)``: a new result with another inference, this one unchanged;
+- pickling: results keep no lambdas or closures;
+- ``__maketables_*__``: the plug-in interface of the ``maketables`` package (``ETable``).
 
 Confidence is ``level`` everywhere (0.95), significance is ``alpha`` (0.05).
 

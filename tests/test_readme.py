@@ -1,5 +1,5 @@
 """The README's examples run: every fenced ``python`` block and every command of its ``sh`` blocks
-(issue #9, item 6).
+(issue #9, item 6), and so do the worked examples of the user guide (``docs/guide/*.md``).
 
 They run in a scratch folder holding the files the README names: ``firms.csv`` and
 ``firms.parquet`` (a 500-firm simulated panel in the canonical layout) and ``es_panel.dta`` (the
@@ -26,6 +26,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
+#: the files whose examples run: the README, then the user guide
+DOCUMENTS = [README, *sorted((ROOT / "docs" / "guide").glob("*.md"))]
 FIXTURES = Path(__file__).parent / "fixtures"
 
 #: README commands known to fail, with the issue that owns the fix
@@ -43,6 +45,7 @@ EXPECTED_FAILURES = {
 #: commands that are not run from inside the test suite, and why
 NOT_RUN = {
     "make test": "this is the test suite itself",
+    "make replicate": "run end to end, twice, by tests/test_replication.py",
     "make montecarlo": "the Monte Carlo studies take minutes (make montecarlo)",
     "make bench": "timings, run by make bench",
 }
@@ -67,17 +70,19 @@ def shell_commands(code: str) -> list[str]:
     return out
 
 
-BLOCKS = fenced_blocks(README.read_text(encoding="utf-8"))
-PYTHON = [(code, line) for lang, code, line in BLOCKS if lang in ("python", "py")]
-COMMANDS = [(cmd, line) for lang, code, line in BLOCKS if lang in ("sh", "bash", "shell", "console")
-            for cmd in shell_commands(code)]
+BLOCKS = [(doc.relative_to(ROOT).as_posix(), *block) for doc in DOCUMENTS
+          for block in fenced_blocks(doc.read_text(encoding="utf-8"))]
+PYTHON = [(code, f"{where}:{line}") for where, lang, code, line in BLOCKS if lang in ("python", "py")]
+COMMANDS = [(cmd, f"{where}:{line}") for where, lang, code, line in BLOCKS
+            if lang in ("sh", "bash", "shell", "console") for cmd in shell_commands(code)]
+INSTALLS = ("pip install",)  # installation lines of the guide are not run
 
 
-def _param(command: str, line: int):
+def _param(command: str, where: str):
     marks = []
     if command in EXPECTED_FAILURES:
         marks.append(pytest.mark.xfail(strict=True, reason=EXPECTED_FAILURES[command]))
-    return pytest.param(command, id=f"README.md:{line}: {command}", marks=marks)
+    return pytest.param(command, id=f"{where}: {command}", marks=marks)
 
 
 @pytest.fixture(scope="module")
@@ -93,18 +98,19 @@ def workdir(tmp_path_factory):
 
 
 def test_the_readme_has_examples_to_run():
-    assert PYTHON and COMMANDS
-    assert any(cmd.startswith("gvcpanel ") for cmd, _ in COMMANDS)
+    assert any(where.startswith("README.md") for _, where in PYTHON)
+    assert any(cmd.startswith("gvcpanel ") and where.startswith("README.md") for cmd, where in COMMANDS)
+    assert len({where.split(":")[0] for _, where in PYTHON}) >= 5  # the guide pages have examples
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("code, line", PYTHON, ids=[f"README.md:{line}" for _, line in PYTHON])
-def test_python_block(code, line, workdir, monkeypatch):
+@pytest.mark.parametrize("code, where", PYTHON, ids=[where for _, where in PYTHON])
+def test_python_block(code, where, workdir, monkeypatch):
     monkeypatch.chdir(workdir)
     namespace = {"__name__": "__readme__"}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the small panel warns about few clusters
-        exec(compile(code, f"README.md:{line}", "exec"), namespace)
+        exec(compile(code, where, "exec"), namespace)
 
 
 def _make_replicate(args: list[str], out: Path) -> list[str]:
@@ -120,7 +126,8 @@ def _make_replicate(args: list[str], out: Path) -> list[str]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("command", [_param(cmd, line) for cmd, line in COMMANDS])
+@pytest.mark.parametrize("command", [_param(cmd, where) for cmd, where in COMMANDS
+                                     if not cmd.startswith(INSTALLS)])
 def test_shell_command(command, workdir, tmp_path):
     words = shlex.split(command)
     if command in NOT_RUN:

@@ -203,8 +203,8 @@ def regression_table(
     ``Inference`` row: standard errors in parentheses for analytic covariances; for a wild
     bootstrap its test-inversion interval in brackets; for the score bootstrap, which has no
     intervals, its p-value in brackets (``[p=0.012]``).  A bootstrap column never shows the
-    analytic standard error next to bootstrap stars.  Marks: *** p<0.01, ** p<0.05, * p<0.10
-    (two-sided).
+    analytic standard error next to bootstrap stars.  Marks: ``***`` p<0.01, ``**`` p<0.05,
+    ``*`` p<0.10 (two-sided).
 
     Effects: a column that absorbs ``cluster_id^year`` shows that row as ``Yes``, and a
     ``Year effects`` row (when another column has one) as ``in cluster_id^year``, because an
