@@ -133,6 +133,9 @@ def test_event_study_frame_from_results_and_mappings(fitted):
     frame = event_study_frame({"FE": renamed})
     assert frame.event_time.tolist() == [-2.0, 0.0, 1.0]
     np.testing.assert_allclose(frame.ci_low, renamed.conf_int().lower)
+    twfe = frame.assign(estimator="TWFE")
+    both = event_study_frame([twfe, frame.assign(estimator="CS")])
+    assert both.estimator.tolist() == ["CS"] * 3 + ["TWFE"] * 3
     with pytest.raises(SpecificationError, match="lacks columns"):
         event_study_frame(pd.DataFrame({"event_time": [0], "estimate": [1.0]}))
     with pytest.raises(SpecificationError, match="does not end in an event time"):

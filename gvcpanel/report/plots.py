@@ -248,11 +248,12 @@ def event_study_frame(data: Any, level: float = 0.95) -> pd.DataFrame:
 
     Parameters
     ----------
-    data : DataFrame, result, or mapping {estimator: DataFrame or result}
+    data : DataFrame, result, list of them, or mapping {estimator: DataFrame or result}
         A frame with ``event_time``, ``estimate``, ``ci_low`` and ``ci_high`` (and
-        ``estimator`` when it holds several); a result whose ``to_frame()`` has an
-        ``event_time`` column, or whose terms end in the event time (``"event_time[-2]"``,
-        ``"rel::3"``); or a mapping of estimator names to either.
+        ``estimator`` when it holds several); a result (anything with ``to_frame(level)``) whose
+        frame has an ``event_time`` column, or whose terms end in the event time
+        (``"event_time[-2]"``, ``"rel::3"``); a list of these; or a mapping of estimator names
+        to either (the names replace any ``estimator`` column).
     level : float
         Confidence level of the intervals taken from results.
 
@@ -269,7 +270,12 @@ def event_study_frame(data: Any, level: float = 0.95) -> pd.DataFrame:
             raise SpecificationError("event_study_frame: the mapping holds no estimator.")
         return pd.concat(parts, ignore_index=True).sort_values(["estimator", "event_time"], kind="stable",
                                                                ignore_index=True)
-    if isinstance(data, ResultBase):
+    if isinstance(data, (list, tuple)):
+        if not data:
+            raise SpecificationError("event_study_frame: the list holds no estimates.")
+        return pd.concat([event_study_frame(part, level) for part in data], ignore_index=True).sort_values(
+            ["estimator", "event_time"], kind="stable", ignore_index=True)
+    if not isinstance(data, pd.DataFrame) and callable(getattr(data, "to_frame", None)):
         frame = data.to_frame(level)
         if "event_time" not in frame.columns:
             times = []
