@@ -272,6 +272,7 @@ class HypothesisReport(ResultBase):
         base = super().summary(level)
         table = base.table.copy()
         table.insert(0, "term", list(self.rows["term"]))
+        table.index.name = "hypothesis"
         table["p (one-sided)"] = [f"{v:.4f}" for v in self.rows["p_one_sided"]]
         table["verdict"] = list(self.rows["verdict"])
         return replace(base, table=table)
