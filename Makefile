@@ -1,5 +1,5 @@
 # Two commands on a fresh machine with only python3:
-#   make replicate   (the main job; DATA=path [MAPPING=file] for your own panel)
+#   make replicate   (the main job; DATA=path [MAPPING=file] for your own panel, OUT=folder)
 #   make test
 PYTHON ?= python3
 VENV := .venv
@@ -9,6 +9,7 @@ BENCH_STAMP := $(VENV)/.installed-bench
 DOCS_STAMP := $(VENV)/.installed-docs
 DATA ?=
 MAPPING ?=
+OUT ?=
 
 .PHONY: test replicate montecarlo bench docs venv clean
 
@@ -32,7 +33,7 @@ test: $(STAMP)
 	$(PY) -m pytest -q -m "not montecarlo and not bench"
 
 replicate: $(STAMP)
-	$(PY) -m replication.run $(if $(DATA),--data "$(DATA)") $(if $(MAPPING),--mapping "$(MAPPING)")
+	$(PY) -m replication.run $(if $(DATA),--data "$(DATA)") $(if $(MAPPING),--mapping "$(MAPPING)") $(if $(OUT),--out "$(OUT)")
 
 montecarlo: $(STAMP)
 	$(PY) -m pytest -q -m montecarlo -s
@@ -46,4 +47,4 @@ docs: $(DOCS_STAMP)
 	$(PY) -m sphinx -W --keep-going -q -b html docs site
 
 clean:
-	rm -rf $(VENV) replication/output/* site
+	rm -rf $(VENV) replication/output replication/.output.gvcpanel-* site

@@ -31,6 +31,8 @@ _API = {
     "InexactCovarianceWarning": "gvcpanel.errors",
     "InferenceUnavailableError": "gvcpanel.errors",
     "MissingDependencyError": "gvcpanel.errors",
+    "OutputError": "gvcpanel.errors",
+    "OutputLockedError": "gvcpanel.errors",
     "InferenceSpec": "gvcpanel.inference.spec",
     "EstimationResult": "gvcpanel.results",
     "TestResult": "gvcpanel.results",

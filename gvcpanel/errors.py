@@ -79,3 +79,17 @@ class InferenceUnavailableError(SpecificationError):
 
 class MissingDependencyError(GvcPanelError, ImportError):
     """An optional dependency is not installed (the message names the extra that brings it)."""
+
+
+class OutputError(GvcPanelError, OSError):
+    """An output set could not be written whole; whatever was there before is left as it was.
+
+    Raised for targets that cannot take the set (a file where a folder is expected, a read-only
+    folder, a folder of files gvcpanel did not write) and for I/O failures while writing (disk
+    full, permission denied); the original ``OSError`` is chained as ``__cause__`` and its
+    ``errno`` is kept.
+    """
+
+
+class OutputLockedError(OutputError):
+    """Another running process is writing the same output (its lock file names the process)."""
