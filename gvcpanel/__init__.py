@@ -31,6 +31,7 @@ _API = {
     "InexactCovarianceWarning": "gvcpanel.errors",
     "InferenceUnavailableError": "gvcpanel.errors",
     "MissingDependencyError": "gvcpanel.errors",
+    "SpecificationTestWarning": "gvcpanel.errors",
     "OutputError": "gvcpanel.errors",
     "OutputLockedError": "gvcpanel.errors",
     "InferenceSpec": "gvcpanel.inference.spec",

@@ -54,14 +54,22 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from functools import partial
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from gvcpanel.errors import IdentificationError, InferenceUnavailableError, SpecificationError
-from gvcpanel.inference.spec import Inference, InferenceSpec, parse_inference
+from gvcpanel.options import check_level
+
+if TYPE_CHECKING:  # at run time imported where used (see the note on imports below)
+    from gvcpanel.inference.spec import Inference, InferenceSpec
+
+# Imports: this module does not import the inference layer at module level.  The bootstraps'
+# tests are results (``BootstrapTest`` subclasses :class:`ResultBase`), and importing
+# ``gvcpanel.inference`` loads its dispatcher and through it the bootstraps; so the few
+# functions here that build an ``InferenceSpec`` or an ``Inference`` import them when called.
 
 #: inference kinds whose p-values (and intervals, when they have them) come from resampling
 BOOTSTRAP_KINDS = ("wild", "score")
@@ -103,9 +111,12 @@ def resolve_inference(
     --------
     >>> resolve_inference("wild", {"draws": 999}).draws
     999
+    >>> from gvcpanel.inference.spec import InferenceSpec
     >>> resolve_inference(None, {"level": 0.9}, InferenceSpec(kind="cr2")).kind
     'cr2'
     """
+    from gvcpanel.inference.spec import InferenceSpec, parse_inference
+
     known = {f.name for f in fields(InferenceSpec)}
     unknown = sorted(set(options) - known)
     if unknown:
@@ -120,12 +131,7 @@ def resolve_inference(
 
 
 def _check_level(level: float) -> float:
-    if not isinstance(level, (int, float)) or not 0 < float(level) < 1:
-        raise SpecificationError(
-            f"level={level!r} is a confidence level and must lie strictly between 0 and 1 (e.g. 0.95); "
-            "significance levels are called alpha."
-        )
-    return float(level)
+    return check_level(level)
 
 
 # --- restrictions for wald_test -----------------------------------------------------------------
@@ -399,6 +405,10 @@ class ResultBase:
             "use with_inference('cluster') for a Wald test with the analytic covariance."
         )
 
+    def _contrast_df(self, R: np.ndarray) -> np.ndarray | None:
+        """Degrees of freedom of each restriction (row of R) when they depend on it (CR2), else None."""
+        return None
+
     def _nulls(self) -> pd.Series:
         """Null values of the reported p-values (zero unless a test says otherwise)."""
         return pd.Series(0.0, index=self.params.index)
@@ -649,10 +659,12 @@ class ResultBase:
         -----
         Analytic: :math:`W = (Rb - r)'(R V R')^{-1}(Rb - r)`; with df degrees of freedom the
         statistic is :math:`F = W/q` with an F(q, df) p-value (one restriction: the square of
-        the t statistic, the same p-value), otherwise :math:`W \\sim \\chi^2_q`.  With
-        per-term degrees of freedom (CR2) the smallest among the terms involved is used, which
-        is conservative.  Under the wild or score bootstrap one restriction is tested with the
-        bootstrap; joint bootstrap tests raise :class:`InferenceUnavailableError`.
+        the t statistic, the same p-value), otherwise :math:`W \\sim \\chi^2_q`.  Under CR2 each
+        restriction has its own Satterthwaite degrees of freedom (Pustejovsky and Tipton 2018);
+        one restriction uses its own, a joint test the smallest of them (conservative; not the
+        Hotelling-T2 approximation of clubSandwich's ``Wald_test``).  Under the wild or score
+        bootstrap one restriction is tested with the bootstrap; joint bootstrap tests raise
+        :class:`InferenceUnavailableError`.
         """
         if restrictions is None:
             restrictions = list(self.params.index)
@@ -692,7 +704,12 @@ class ResultBase:
         q = R.shape[0]
         involved = np.any(R != 0, axis=0)
         if self.inference.df_by_term is not None:
-            df2 = float(np.nanmin(self.df_resid.to_numpy(dtype=float)[involved]))
+            own = self._contrast_df(R)
+            # each contrast's own degrees of freedom when the inference gives them (CR2); for a
+            # joint test the smallest, and without them the smallest of the terms involved:
+            # both conservative
+            df2 = float(np.min(own)) if own is not None else float(
+                np.nanmin(self.df_resid.to_numpy(dtype=float)[involved]))
         else:
             df2 = None if self.inference.df is None else float(self.inference.df)
         if df2 is not None and math.isfinite(df2):
@@ -701,6 +718,8 @@ class ResultBase:
         else:
             statistic, pvalue = W, float(stats.chi2.sf(W, q))
             distribution = f"chi2({q})"
+        from gvcpanel.inference.spec import Inference
+
         inference = Inference(
             spec,
             f"Wald test, {self.inference.label}",
@@ -764,7 +783,7 @@ class ResultBase:
 
     def _default_cluster(self) -> tuple[str, ...] | None:
         spec = getattr(self, "spec", None)
-        return getattr(spec, "cluster", None) if spec is not None and not isinstance(spec, InferenceSpec) else None
+        return spec.cluster if isinstance(spec, ModelSpec) else None
 
     @property
     def __maketables_stat_labels__(self) -> dict[str, str]:
@@ -783,6 +802,29 @@ class ResultBase:
             )
 
 
+#: what ``wald_test`` needs from the inference layer, installed by
+#: :mod:`gvcpanel.inference.dispatch` (which builds on this module, so it cannot be imported here)
+_RESTRICTION_TEST: list[Callable[..., Any]] = []
+_CONTRAST_DF: list[Callable[..., Any]] = []
+
+
+def register_inference_layer(restriction_test: Callable[..., Any], contrast_df: Callable[..., Any]) -> None:
+    """Install the two functions of the inference layer that :meth:`ResultBase.wald_test` uses
+    (called by the inference dispatcher when it is imported).
+
+    Parameters
+    ----------
+    restriction_test : callable
+        ``restriction_test(design, a, r, spec) -> BootstrapTest``: the bootstrap test of
+        a'b = r under a bootstrap inference.
+    contrast_df : callable
+        ``contrast_df(design, spec)``: None, or a function of a q x k array giving the degrees
+        of freedom of each contrast (CR2's Satterthwaite degrees of freedom).
+    """
+    _RESTRICTION_TEST[:] = [restriction_test]
+    _CONTRAST_DF[:] = [contrast_df]
+
+
 def rerun_wald(result: ResultBase, restrictions: Any, value: Any, spec: InferenceSpec) -> "TestResult":
     """The same Wald test after ``result.with_inference(spec)`` (kept picklable: no closure)."""
     return result.with_inference(spec).wald_test(restrictions, value)
@@ -799,6 +841,7 @@ def inference_name(inference: Inference, default_cluster: Sequence[str] | None =
 
     Examples
     --------
+    >>> from gvcpanel.inference.spec import Inference, InferenceSpec
     >>> inf = Inference(InferenceSpec(kind="cr2", cluster="cluster_id"), "", pd.DataFrame(), 11)
     >>> inference_name(inf)
     'CR2 by cluster_id'
@@ -913,18 +956,17 @@ class EstimationResult(ResultBase):
         return replace(self, inference=self.model.inference(spec))
 
     def _restriction_test(self, a: np.ndarray, r: float, spec: InferenceSpec) -> Any:
-        if self.model is None:
+        if self.model is None or not _RESTRICTION_TEST:
             return super()._restriction_test(a, r, spec)
-        # imported here: the bootstrap modules build on this one (their BootstrapTest is a result)
-        if spec.kind == "wild":
-            from gvcpanel.inference.bootstrap import wild_test
+        return _RESTRICTION_TEST[0](self.model, a, r, spec)
 
-            return wild_test(self.model, a, r, spec)
-        if spec.kind == "score":
-            from gvcpanel.inference.score import score_test
-
-            return score_test(self.model, a, r, spec)
-        return super()._restriction_test(a, r, spec)
+    def _contrast_df(self, R: np.ndarray) -> np.ndarray | None:
+        if self.model is None or not _CONTRAST_DF or not hasattr(self.model, "names"):
+            return None
+        if list(self.model.names) != list(self.params.index):
+            return None
+        of_contrasts = _CONTRAST_DF[0](self.model, self.inference.spec)
+        return None if of_contrasts is None else np.asarray(of_contrasts(np.atleast_2d(R)), dtype=float)
 
     def _summary_header(self) -> tuple[tuple[str, str], ...]:
         rows: list[tuple[str, str]] = [("Observations", f"{self.nobs:,}"), ("Firms", f"{self.n_firms:,}")]
@@ -1048,6 +1090,8 @@ class TestResult(ResultBase):
 
     def __post_init__(self) -> None:
         if self.inference is None:
+            from gvcpanel.inference.spec import Inference, InferenceSpec
+
             empty = pd.DataFrame(np.zeros((0, 0)))
             object.__setattr__(self, "inference", Inference(InferenceSpec(kind="unadjusted"), self.name, empty, None))
 

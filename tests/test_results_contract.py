@@ -247,3 +247,25 @@ def test_restriction_errors_name_the_terms(fitted):
         fe.wald_test("quasi_hierarchy = governance")
     with pytest.raises(SpecificationError, match="linearly dependent"):
         fe.wald_test(["network", "2*network = 0"])
+
+
+def test_cr2_wald_test_of_a_contrast_equals_clubsandwich_linear_contrast():
+    """CR2 Wald test of b_emp + m b_emp:unemp = 0 against clubSandwich 0.5.8 ``linear_contrast``
+    (Satterthwaite df of the contrast itself) on plm's Produc data; numbers written by
+    ``tests/reference/make_produc_reference.R`` (R 4.2.2), model ``emp_by_unemp``."""
+    from pathlib import Path
+
+    ref_dir = Path(__file__).parent / "reference"
+    produc = pd.read_csv(ref_dir / "produc.csv", dtype={"region": str}).rename(columns={"state": "firm_id"})
+    ref = pd.read_csv(ref_dir / "produc_reference.csv", keep_default_na=False, dtype={"at": str})
+    ref = ref[ref.model == "emp_by_unemp"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # 9 census regions
+        res = gp.fe_regression(produc, "log(gsp) ~ log(emp) + unemp + log(emp):unemp + log(pcap) + log(pc)",
+                               effects=("firm", "year"), cluster="region", inference="cr2")
+    for m in (3, 5, 7, 9, 11, 14):
+        test = res.wald_test({"log(emp)": 1.0, "log(emp):unemp": float(m)})
+        row = ref[ref["at"] == str(m)].set_index("quantity")["value"].astype(float)
+        assert test.params.iloc[0] == pytest.approx(row["estimate"], rel=1e-8)
+        assert test.detail["df_denom"] == pytest.approx(row["df"], rel=1e-7)  # the contrast's own
+        assert test.pvalue == pytest.approx(row["p_value"], rel=1e-6)
