@@ -107,6 +107,7 @@ def progress(
     unit: str = "it",
     show: bool | None = None,
     stream: TextIO | None = None,
+    delay: float = 0.5,
     **options: Any,
 ) -> Iterable[T]:
     """The iterable itself when progress is off; a tqdm bar over it when it is on.
@@ -122,6 +123,8 @@ def progress(
         ``progress=`` of the calling function: True or False overrides every other switch.
     stream : file object, optional
         Standard error by default.
+    delay : float
+        Seconds before the bar appears, so that short work shows none (0 for at once).
     **options
         Further :class:`tqdm.tqdm` options (``mininterval``, ...).
 
@@ -134,5 +137,5 @@ def progress(
         return iterable
     from tqdm import tqdm
 
-    return tqdm(iterable, total=total, desc=desc, unit=unit, leave=False,
+    return tqdm(iterable, total=total, desc=desc, unit=unit, leave=False, delay=delay,
                 file=sys.stderr if stream is None else stream, dynamic_ncols=True, **options)

@@ -32,7 +32,7 @@ def test_silent_off_a_terminal_and_the_same_iterable():
 
 def test_a_bar_on_an_interactive_terminal():
     stream = Terminal()
-    assert list(progress(range(5), desc="wild bootstrap", unit="term", stream=stream, mininterval=0)) == list(range(5))
+    assert list(progress(range(5), desc="wild bootstrap", unit="term", stream=stream, mininterval=0, delay=0)) == list(range(5))
     text = stream.getvalue()
     assert "wild bootstrap" in text and "5/5" in text
 
@@ -67,3 +67,34 @@ def test_bad_switches_are_refused(monkeypatch):
         set_progress("yes")  # type: ignore[arg-type]
     with pytest.raises(SpecificationError, match="progress="):
         progress_enabled("yes")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("module, kind, estimator", [
+    ("gvcpanel.inference.bootstrap", "wild", "fe"), ("gvcpanel.inference.score", "score", "hazard"),
+])
+def test_the_bootstraps_report_progress_per_term(monkeypatch, module, kind, estimator):
+    """The bootstraps' loops over terms go through progress(), labelled, one step per term."""
+    import importlib
+    import warnings
+
+    import gvcpanel as gp
+    from gvcpanel import progress as progress_module
+
+    seen = []
+
+    def recording(iterable, **options):
+        items = list(iterable)
+        seen.append((options.get("desc"), items))
+        return progress_module.progress(items, **options)
+
+    monkeypatch.setattr(importlib.import_module(module), "progress", recording)
+    panel = gp.simulate_panel(n_firms=300, n_clusters=12, seed=3).panel
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if estimator == "fe":
+            res = gp.fe_regression(panel, "labour_productivity ~ quasi_hierarchy + network",
+                                   inference={"kind": kind, "draws": 99})
+        else:
+            res = gp.upgrading_hazard(panel, "process", covariates=["network", "quasi_hierarchy"],
+                                      inference={"kind": kind, "draws": 99})
+    assert seen == [(f"{kind} bootstrap", list(res.params.index))]

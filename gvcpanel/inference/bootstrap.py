@@ -84,6 +84,7 @@ from gvcpanel.inference.resampling import (  # noqa: F401 - the weights are re-e
     smallest_pvalue_note,
 )
 from gvcpanel.inference.spec import Inference, InferenceSpec
+from gvcpanel.progress import progress
 from gvcpanel.results import ResultBase, combination_label
 
 #: above this many clusters the G x G re-absorbed scores cost more than they correct (module notes)
@@ -530,7 +531,7 @@ def wild_inference(
     warn_few_clusters(n_groups, "wild", name, note)
     reabsorbed = needs_reabsorption(design, name)
     pvals, lower, upper = [], [], []
-    for j, term in enumerate(design.names):
+    for j, term in enumerate(progress(design.names, desc="wild bootstrap", unit="term")):
         test = wild_test(design, term, 0.0, spec, weights=v)
         pvals.append(test.pvalue)
         lower.append(test.ci[0])

@@ -43,6 +43,7 @@ from gvcpanel.inference.resampling import (
     smallest_pvalue_note,
 )
 from gvcpanel.inference.spec import Inference, InferenceSpec
+from gvcpanel.progress import progress
 from gvcpanel.results import combination_label
 
 
@@ -123,7 +124,8 @@ def score_inference(
     n_groups = int(codes.max()) + 1
     v, kind, enumerated = choose_weights(n_groups, spec)
     warn_few_clusters(n_groups, "score", name, smallest_pvalue_note(v, kind, enumerated, n_groups))
-    pvals = [score_test(design, term, 0.0, spec, weights=v).pvalue for term in design.names]
+    terms = progress(design.names, desc="score bootstrap", unit="term")
+    pvals = [score_test(design, term, 0.0, spec, weights=v).pvalue for term in terms]
     return Inference(
         spec,
         f"score wild cluster bootstrap ({kind} weights, {v.shape[0]} draws) by {name}; "
