@@ -46,30 +46,33 @@ package's CRV1 ``"stata"`` factor (so the covariance equals that of
 :func:`gvcpanel.models.linear.fe_regression`), with :math:`t_{G-1}` intervals; for ``cs`` and
 ``imputation`` :math:`a = G/(G-1)` with :math:`t_{G-1}` intervals when clusters are coarser
 than the unit, and :math:`a = 1` with normal intervals when clustering by unit (the
-conventions of the R package ``did`` and of BJS).  ``"bootstrap"``: standard errors and
-intervals from the multiplier bootstrap draws.  Uniform bands always come from the bootstrap.
+conventions of the R package ``did`` and of BJS).  ``"wild"``: p-values and intervals from the
+multiplier bootstrap (symmetric bootstrap-t; for least squares this is the unrestricted wild
+cluster bootstrap), standard errors from the analytic covariance.  Uniform bands always come from
+the bootstrap draws (``draws``, ``seed``, ``weights`` of the inference).
 """
 
 from __future__ import annotations
 
 import time
-import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from gvcpanel.errors import SpecificationError
+from gvcpanel.inference.clusters import cluster_size_summary
+from gvcpanel.inference.spec import Inference, InferenceSpec, parse_inference
 from gvcpanel.models import influence as inf
 from gvcpanel.models.staggered import Cells, StaggeredData, fmt_number, prepare
+from gvcpanel.results import ResultBase, TestResult
 
 ESTIMATORS = ("twfe", "cs", "sa", "imputation")
 AGGREGATIONS = ("event_time", "cohort", "calendar", "overall", "cells")
 OVERALL = ("simple", "event_time", "cohort", "calendar")
-INFERENCE_KINDS = ("cluster", "bootstrap")
+INFERENCE_KINDS = ("cluster", "wild")
 _LABELS = {
     "twfe": "Two-way fixed effects",
     "cs": "Callaway-Sant'Anna",
@@ -100,32 +103,6 @@ class EventStudySpec:
         return _LABELS[self.estimator]
 
 
-@dataclass(frozen=True)
-class EventStudyInference:
-    """Covariance, intervals and uniform band of one event-study result."""
-
-    kind: str
-    cluster: str
-    n_clusters: int
-    factor: float
-    df: float | None
-    cov: pd.DataFrame
-    std_errors: pd.Series
-    level: float
-    band_critical: float | None
-    draws: int
-    weights: str | None
-    seed: int
-
-    @property
-    def label(self) -> str:
-        base = f"{'multiplier bootstrap' if self.kind == 'bootstrap' else 'cluster-robust'} by {self.cluster} " \
-               f"({self.n_clusters} clusters)"
-        if self.band_critical is not None:
-            base += f"; sup-t band from {self.draws} bootstrap draws"
-        return base
-
-
 @dataclass(frozen=True, eq=False)
 class _Block:
     """Estimates with unit-level influence functions, the raw material of every result."""
@@ -136,20 +113,32 @@ class _Block:
 
 
 @dataclass(frozen=True, eq=False)
-class EventStudyResult:
-    """One estimator's event study (or one aggregation of it).
+class _InferenceContext:
+    """What inference needs besides the block: units' clusters and the small-sample rule."""
+
+    unit_clusters: Mapping[str, np.ndarray]
+    default_cluster: str
+    ols: bool
+    dof_ratio: float
+
+
+@dataclass(frozen=True, repr=False, eq=False)
+class EventStudyResult(ResultBase):
+    """One estimator's event study (or one aggregation of it), under the common result contract.
 
     Attributes
     ----------
+    params : pandas.Series
+        Estimates by term (``"e=-2"``, ``"g=2010"``, ``"t=2012"``, ``"ATT"``, ``"g=2010,t=2012"``).
+    inference : Inference
+        Covariance and degrees of freedom; ``details["band_critical"]`` is the sup-t critical
+        value of the uniform band (:meth:`bands`), ``details["draws"]`` the bootstrap draws.
     spec : EventStudySpec
     aggregation : str
         ``"event_time"``, ``"cohort"``, ``"calendar"``, ``"overall"`` or ``"cells"``.
-    params : pandas.Series
-        Estimates by term (``"e=-2"``, ``"g=2010"``, ``"t=2012"``, ``"ATT"``, ``"g=2010,t=2012"``).
     terms : pandas.DataFrame
         Per term: ``event_time``, ``cohort``, ``period`` (NaN where not applicable) and
         ``reference`` (normalised to zero, no variance).
-    inference : EventStudyInference
     weights : pandas.DataFrame or None
         Cell weights of each term (``term``, ``cohort``, ``period``, ``weight``); None for the
         TWFE regression, whose coefficients are not convex averages of cell effects.
@@ -162,153 +151,87 @@ class EventStudyResult:
         Estimator details (seconds, skipped cells, first-step statistics, ...).
     """
 
+    params: pd.Series
+    inference: Inference
     spec: EventStudySpec
     aggregation: str
-    params: pd.Series
     terms: pd.DataFrame
-    inference: EventStudyInference
     weights: pd.DataFrame | None
     nobs: int
     n_firms: int
     exclusions: pd.DataFrame
     fit_stats: Mapping[str, Any] = field(default_factory=dict)
     provenance: Mapping[str, str] = field(default_factory=dict)
-    # what is needed to aggregate again and recompute inference (kept out of repr/eq)
-    _block: _Block = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
-    _cells: Cells | None = field(default=None, repr=False, compare=False)
-    _cell_psi: Mapping[str, np.ndarray] | None = field(default=None, repr=False, compare=False)
-    _leads: _Block | None = field(default=None, repr=False, compare=False)
-    _unit_clusters: Mapping[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
-    _ols: bool = field(default=False, repr=False, compare=False)
-    _dof_ratio: float = field(default=1.0, repr=False, compare=False)
+    # what is needed to aggregate again and recompute inference
+    _block: _Block | None = None
+    _cells: Cells | None = None
+    _cell_psi: Mapping[str, np.ndarray] | None = None
+    _leads: _Block | None = None
+    _context: _InferenceContext | None = None
 
-    # --- the common accessors ---------------------------------------------------------------
+    _title = "Event study"
+
+    # --- the contract's hooks ---------------------------------------------------------------
+    def _refit(self, spec: InferenceSpec) -> "EventStudyResult":
+        return replace(self, inference=compute_inference(self._block, spec, self._context))
+
+    def _summary_header(self) -> tuple[tuple[str, str], ...]:
+        header = [("Estimator", self.spec.label), ("Outcome", self.spec.dependent),
+                  ("Aggregation", self.aggregation.replace("_", " ")),
+                  ("Firm-years", str(self.nobs)), ("Firms", str(self.n_firms))]
+        crit = self.inference.details.get("band_critical")
+        if crit is not None and np.isfinite(crit):
+            header.append(("Uniform band", f"sup-t critical value {crit:.3f} "
+                                           f"({self.inference.details['draws']} bootstrap draws)"))
+        return tuple(header)
+
+    def _depvar(self) -> str:
+        return self.spec.dependent
+
+    def _estimator_label(self) -> str:
+        return self.spec.label
+
+    def _stats(self) -> dict[str, Any]:
+        return {"N": self.nobs, "n_firms": self.n_firms, "n_clusters": self.n_clusters,
+                "inference": self.inference.label}
+
+    # --- event-study additions --------------------------------------------------------------
     @property
     def estimator(self) -> str:
         return self.spec.estimator
 
-    @property
-    def cov(self) -> pd.DataFrame:
-        return self.inference.cov
-
-    @property
-    def std_errors(self) -> pd.Series:
-        return self.inference.std_errors
-
-    @property
-    def tvalues(self) -> pd.Series:
-        return (self.params / self.std_errors).rename("t")
-
-    @property
-    def pvalues(self) -> pd.Series:
-        t = np.abs(self.tvalues.to_numpy())
-        df = self.inference.df
-        p = 2 * (stats.t.sf(t, df) if df is not None else stats.norm.sf(t))
-        return pd.Series(p, index=self.params.index, name="p")
-
-    @property
-    def n_clusters(self) -> int:
-        return self.inference.n_clusters
-
-    def _quantile(self, level: float) -> float:
-        if not 0 < level < 1:
-            raise SpecificationError(f"level={level!r}; a confidence level lies strictly between 0 and 1.")
-        df = self.inference.df
-        return float(stats.t.ppf(0.5 + level / 2, df) if df is not None else stats.norm.ppf(0.5 + level / 2))
-
-    def conf_int(self, level: float = 0.95) -> pd.DataFrame:
-        """Pointwise intervals: estimate -/+ quantile x standard error."""
-        q = self._quantile(level)
-        se = self.std_errors.to_numpy()
-        est = self.params.to_numpy()
-        return pd.DataFrame({"lower": est - q * se, "upper": est + q * se}, index=self.params.index)
-
     def bands(self) -> pd.DataFrame:
-        """Uniform (sup-t) band at the inference's level over all terms (NaN without draws)."""
-        crit = self.inference.band_critical
+        """Uniform (sup-t) band at the inference's level over all terms: estimate -/+ c x s.e."""
+        crit = self.inference.details.get("band_critical", np.nan)
         se = self.std_errors.to_numpy()
-        est = self.params.to_numpy()
-        if crit is None:
-            nan = np.full(est.size, np.nan)
-            return pd.DataFrame({"lower": nan, "upper": nan}, index=self.params.index)
+        est = self.params.to_numpy(dtype=float)
         return pd.DataFrame({"lower": est - crit * se, "upper": est + crit * se}, index=self.params.index)
 
-    def to_frame(self, level: float | None = None) -> pd.DataFrame:
-        """Tidy table: one row per term with estimate, standard error, intervals and band."""
-        level = self.inference.level if level is None else level
-        ci = self.conf_int(level)
+    def to_frame(self, level: float = 0.95) -> pd.DataFrame:
+        """Tidy table (the contract's columns) with the uniform band, the term's event time,
+        cohort and period, whether it is a reference, and the estimator."""
+        out = super().to_frame(level)
         band = self.bands()
-        out = pd.DataFrame({
-            "estimate": self.params,
-            "std_error": self.std_errors,
-            "statistic": self.tvalues,
-            "p_value": self.pvalues,
-            "ci_low": ci["lower"],
-            "ci_high": ci["upper"],
-            "band_low": band["lower"],
-            "band_high": band["upper"],
-        })
+        out["band_low"], out["band_high"] = band["lower"], band["upper"]
         for column in ("event_time", "cohort", "period", "reference"):
             out[column] = self.terms[column]
         out["estimator"] = self.spec.estimator
-        out.index.name = "term"
         return out
 
-    def summary(self) -> str:
-        """A text summary (nothing is printed by the library itself)."""
-        head = (
-            f"{self.spec.label} event study of {self.spec.dependent} ({self.aggregation}); "
-            f"{self.nobs} firm-years, {self.n_firms} firms\ninference: {self.inference.label}"
-        )
-        frame = self.to_frame().drop(columns=["estimator"]).round(4)
-        return f"{head}\n{frame.to_string()}"
-
-    __str__ = summary
-
-    def _repr_html_(self) -> str:
-        head = f"<p><b>{self.spec.label}</b> event study of {self.spec.dependent} ({self.aggregation}); " \
-               f"{self.nobs} firm-years, {self.n_firms} firms; {self.inference.label}</p>"
-        return head + self.to_frame().drop(columns=["estimator"]).round(4).to_html()
-
-    def wald_test(self, terms: Sequence[str] | None = None) -> "WaldTest":
-        """Joint test that the given terms (default: all non-reference terms) are zero."""
-        if terms is None:
-            terms = [t for t in self.params.index if not self.terms.loc[t, "reference"]]
-        unknown = [t for t in terms if t not in self.params.index]
-        if unknown:
-            raise SpecificationError(f"terms {unknown} are not in this result; its terms are {list(self.params.index)}.")
-        if not terms:
-            raise SpecificationError("no term to test.")
-        est = self.params[list(terms)].to_numpy()
-        cov = self.cov.loc[list(terms), list(terms)].to_numpy()
-        statistic, q, pvalue, dist = inf.wald(est, cov, self.inference.df)
-        return WaldTest(tuple(terms), statistic, q, pvalue, dist)
-
-    def pretrend_test(self) -> "WaldTest":
-        """Joint test that all pre-treatment event-time estimates are zero.
+    def pretrend_test(self) -> TestResult:
+        """Joint Wald test that all pre-treatment event-time estimates are zero (analytic covariance).
 
         ``cs`` and ``sa``: the pre-treatment event-time estimates (placebo effects);
-        ``imputation``: the leads of BJS's Test 1; ``twfe``: the lead coefficients.
+        ``imputation``: the leads of BJS's Test 1; ``twfe``: the lead coefficients.  With
+        clusters the statistic is W/q against F(q, G-1).
         """
         res = self if self.aggregation == "event_time" else self.aggregate("event_time")
+        if res.is_bootstrap:
+            res = res.with_inference("cluster")
         pre = res.terms.index[(res.terms["event_time"] < 0) & ~res.terms["reference"].astype(bool)]
         if len(pre) == 0:
             raise SpecificationError("there is no pre-treatment event time to test.")
         return res.wald_test(list(pre))
-
-    def with_inference(self, kind: str = "cluster", **options: Any) -> "EventStudyResult":
-        """A new result with other inference; this one is unchanged.
-
-        Parameters
-        ----------
-        kind : {"cluster", "bootstrap"}
-        **options
-            ``cluster`` (a clustering variable kept by the estimation, or ``"firm_id"``),
-            ``level``, ``bands`` (bool), ``draws``, ``seed``, ``weights`` (``"rademacher"`` or
-            ``"webb"``).
-        """
-        settings = _inference_settings(kind, options, self.inference)
-        return replace(self, inference=self._infer(self._block, settings))
 
     # --- aggregation ------------------------------------------------------------------------
     def aggregate(self, kind: str = "event_time", how: str = "simple") -> "EventStudyResult":
@@ -330,9 +253,9 @@ class EventStudyResult:
         else:
             block, weights = _aggregate(self._cells, self._cell_psi, kind, how, self.spec.window,
                                         self._leads, self.spec.estimator == "cs")
-        settings = _inference_settings(self.inference.kind, {}, self.inference)
         return replace(self, aggregation=kind, params=pd.Series(block.params, index=block.terms.index, name="estimate"),
-                       terms=block.terms, weights=weights, _block=block, inference=self._infer(block, settings))
+                       terms=block.terms, weights=weights, _block=block,
+                       inference=compute_inference(block, self.inference.spec, self._context))
 
     def event_time(self) -> "EventStudyResult":
         return self.aggregate("event_time")
@@ -349,21 +272,6 @@ class EventStudyResult:
     def cells(self) -> "EventStudyResult":
         """Cohort-by-period effects (ATT(g,t) for ``cs``, CATT for ``sa``, cell means for ``imputation``)."""
         return self.aggregate("cells")
-
-    # --- inference ---------------------------------------------------------------------------
-    def _infer(self, block: _Block, settings: dict[str, Any]) -> EventStudyInference:
-        return compute_inference(block, settings, self._unit_clusters, self._ols, self._dof_ratio)
-
-
-@dataclass(frozen=True)
-class WaldTest:
-    """A joint Wald test: terms, statistic (W/q for F), q, p-value and reference distribution."""
-
-    terms: tuple[str, ...]
-    statistic: float
-    df: int
-    pvalue: float
-    distribution: str
 
 
 class EventStudySet(Mapping[str, EventStudyResult]):
@@ -387,7 +295,7 @@ class EventStudySet(Mapping[str, EventStudyResult]):
     def __len__(self) -> int:
         return len(self._results)
 
-    def to_frame(self, level: float | None = None) -> pd.DataFrame:
+    def to_frame(self, level: float = 0.95) -> pd.DataFrame:
         return pd.concat([r.to_frame(level) for r in self._results.values()])
 
     def aggregate(self, kind: str = "event_time", how: str = "simple") -> "EventStudySet":
@@ -463,9 +371,10 @@ def event_study(
         Years of anticipation for ``cs``.
     cluster : str, optional
         Clustering variable (constant within firm); None or ``"firm"`` clusters by firm.
-    inference : str or mapping
-        ``"cluster"`` or ``"bootstrap"``, or a mapping with ``kind`` and the options ``level``,
-        ``bands``, ``draws`` (999), ``seed`` (12345) and ``weights``.
+    inference : str, mapping or InferenceSpec
+        ``"cluster"`` (analytic) or ``"wild"`` (multiplier bootstrap), or a mapping with ``kind``
+        and the options ``level``, ``draws`` (9999), ``seed`` (12345), ``weights`` and
+        ``cluster``; the uniform band uses the same draws.
     leave_out : bool
         BJS's leave-out residuals for the imputation variance (recommended with small cells).
     missing_cohort : {"exclude", "never"}
@@ -492,12 +401,12 @@ def event_study(
         if len(window) != 2 or not window[0] < 0 <= window[1]:
             raise SpecificationError(f"window={window!r}; give (lo, hi) with lo < 0 <= hi, e.g. (-5, 5).")
         window = (float(window[0]), float(window[1]))
-    settings = _inference_settings(*_split_inference(inference), None)
+    settings = parse_inference(inference)
+    _check_kind(settings)
     start = time.perf_counter()
     data = prepare(panel, formula, cohort, cluster, missing_cohort)
     prepare_seconds = time.perf_counter() - start
     cluster_name = next((c for c in data.unit_clusters if c != "firm_id"), "firm_id")
-    settings["cluster"] = settings.get("cluster") or cluster_name
     results = {}
     for name in dict.fromkeys(names):
         spec = EventStudySpec(
@@ -513,7 +422,7 @@ def event_study(
     return EventStudySet(results)
 
 
-def _estimate(data: StaggeredData, spec: EventStudySpec, settings: dict[str, Any], cluster: str) -> EventStudyResult:
+def _estimate(data: StaggeredData, spec: EventStudySpec, settings: InferenceSpec, cluster: str) -> EventStudyResult:
     from gvcpanel.models import callaway_santanna, did_imputation, did_regression
 
     exclusions = dict(data.exclusions)
@@ -561,16 +470,16 @@ def _estimate(data: StaggeredData, spec: EventStudySpec, settings: dict[str, Any
             fit_stats["leads_left_out"] = tuple(lead_terms.attrs.get("left_out", ()))
         block, weights = _aggregate(cells, cell_psi, "event_time", "simple", spec.window, leads,
                                     spec.estimator == "cs")
-    n_firms = data.n_units
-    result = EventStudyResult(
+    context = _InferenceContext(dict(data.unit_clusters), cluster, ols, dof_ratio)
+    return EventStudyResult(
+        params=pd.Series(block.params, index=block.terms.index, name="estimate"),
+        inference=compute_inference(block, settings, context),
         spec=spec,
         aggregation="event_time",
-        params=pd.Series(block.params, index=block.terms.index, name="estimate"),
         terms=block.terms,
-        inference=None,  # type: ignore[arg-type]
         weights=weights,
         nobs=int(nobs),
-        n_firms=n_firms,
+        n_firms=data.n_units,
         exclusions=pd.DataFrame([(k, int(v)) for k, v in exclusions.items() if int(v) > 0],
                                 columns=["reason", "n_rows"]),
         fit_stats=fit_stats,
@@ -579,12 +488,8 @@ def _estimate(data: StaggeredData, spec: EventStudySpec, settings: dict[str, Any
         _cells=cells,
         _cell_psi=cell_psi,
         _leads=leads,
-        _unit_clusters=dict(data.unit_clusters),
-        _ols=ols,
-        _dof_ratio=dof_ratio,
+        _context=context,
     )
-    object.__setattr__(result, "inference", result._infer(block, settings))
-    return result
 
 
 # --- aggregation of cells ---------------------------------------------------------------------------
@@ -728,82 +633,58 @@ def _mean_of_post(block: _Block) -> _Block:
 
 
 # --- inference --------------------------------------------------------------------------------------
-def _split_inference(value: str | Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-    if isinstance(value, str):
-        return value, {}
-    if isinstance(value, Mapping):
-        options = dict(value)
-        return options.pop("kind", "cluster"), options
-    raise SpecificationError(f"inference must be a string or a mapping, not {type(value).__name__}.")
-
-
-def _inference_settings(kind: str, options: Mapping[str, Any], current: EventStudyInference | None) -> dict[str, Any]:
-    if kind not in INFERENCE_KINDS:
-        raise SpecificationError(f"event-study inference {kind!r} is not known; choose one of {INFERENCE_KINDS}.")
-    known = {"cluster", "level", "bands", "draws", "seed", "weights"}
-    unknown = sorted(set(options) - known)
-    if unknown:
-        raise SpecificationError(f"inference options {unknown} are not known; valid: {sorted(known)}.")
-    base = {"cluster": None, "level": 0.95, "bands": True, "draws": 999, "seed": 12345, "weights": None}
-    if current is not None:
-        base.update(cluster=current.cluster, level=current.level, bands=current.band_critical is not None,
-                    draws=current.draws, seed=current.seed, weights=current.weights)
-    base.update(options)
-    base["kind"] = kind
-    if not 0 < float(base["level"]) < 1:
-        raise SpecificationError(f"level={base['level']!r}; a confidence level lies strictly between 0 and 1.")
-    if base["weights"] not in (None, "rademacher", "webb"):
-        raise SpecificationError(f"weights={base['weights']!r}; use 'rademacher' or 'webb'.")
-    return base
-
-
-def compute_inference(block: _Block, settings: Mapping[str, Any], unit_clusters: Mapping[str, np.ndarray],
-                      ols: bool, dof_ratio: float) -> EventStudyInference:
-    """Covariance, standard errors and sup-t critical value of a block (module Notes)."""
-    name = settings["cluster"] or "firm_id"
-    name = "firm_id" if name == "firm" else name
-    if name not in unit_clusters:
+def _check_kind(spec: InferenceSpec) -> None:
+    if spec.kind not in INFERENCE_KINDS:
         raise SpecificationError(
-            f"cluster={name!r} was not kept by this estimation; available: {list(unit_clusters)}. "
+            f"event-study inference {spec.kind!r} is not available; choose one of {INFERENCE_KINDS} "
+            "('cluster': analytic cluster-robust; 'wild': multiplier (unrestricted wild cluster) bootstrap)."
+        )
+
+
+def compute_inference(block: _Block, spec: InferenceSpec, context: _InferenceContext) -> Inference:
+    """Covariance, degrees of freedom, sup-t critical value and, for ``"wild"``, bootstrap p-values
+    and intervals of a block (module Notes)."""
+    _check_kind(spec)
+    name = spec.cluster[0] if spec.cluster else context.default_cluster
+    name = "firm_id" if name == "firm" else name
+    if name not in context.unit_clusters:
+        raise SpecificationError(
+            f"cluster={name!r} was not kept by this estimation; available: {list(context.unit_clusters)}. "
             "Re-estimate with cluster=... to cluster on another variable."
         )
-    codes = unit_clusters[name]
-    psi = block.psi[name]
-    sums = inf.cluster_sums(psi, codes)
+    codes = context.unit_clusters[name]
+    sums = inf.cluster_sums(block.psi[name], codes)
     n_groups = sums.shape[0]
-    coarse = n_groups < codes.size
     if n_groups < 2:
         raise SpecificationError(f"one cluster in {name!r}: cluster-robust inference needs at least two.")
-    factor = (n_groups / (n_groups - 1) if (ols or coarse) else 1.0) * dof_ratio
-    df = float(n_groups - 1) if (ols or coarse) else None
+    coarse = n_groups < codes.size
+    factor = (n_groups / (n_groups - 1) if (context.ols or coarse) else 1.0) * context.dof_ratio
+    df = float(n_groups - 1) if (context.ols or coarse) else None
     reference = block.terms["reference"].to_numpy(dtype=bool)
     labels = list(block.terms.index)
     cov = inf.cluster_cov(sums, factor)
     se = np.sqrt(np.clip(np.diag(cov), 0, None))
-    draws_needed = settings["kind"] == "bootstrap" or settings["bands"]
-    critical = None
-    if draws_needed:
-        deviations = inf.multiplier_draws(sums, factor, int(settings["draws"]), settings["weights"],
-                                          int(settings["seed"]))
-        if settings["kind"] == "bootstrap":
-            se = inf.bootstrap_se(deviations)
-            cov = np.cov(deviations, rowvar=False).reshape(len(labels), len(labels))
-            df = None
-        if settings["bands"]:
-            ok = ~reference
-            critical = inf.sup_t_critical(deviations[:, ok], se[ok], float(settings["level"]))
-    se = np.where(reference, np.nan, se)
-    return EventStudyInference(
-        kind=settings["kind"],
-        cluster=name,
-        n_clusters=int(n_groups),
-        factor=float(factor),
-        df=df,
+    deviations = inf.multiplier_draws(sums, factor, int(spec.draws), spec.weights, int(spec.seed))
+    ok = ~reference & (se > 0)
+    critical = inf.sup_t_critical(deviations[:, ok], se[ok], float(spec.level))
+    weights = spec.weights or ("webb" if n_groups < inf.WEBB_BELOW else "rademacher")
+    pvalues = ci = None
+    kind = "analytic cluster-robust" if spec.kind == "cluster" else "multiplier (unrestricted wild) bootstrap"
+    label = f"{kind} by {name} ({n_groups} clusters)"
+    if spec.kind == "wild":
+        pvalues, ci = inf.bootstrap_t(block.params, se, deviations, float(spec.level))
+        pvalues = pd.Series(np.where(ok, pvalues, np.nan), index=labels, name="p")
+        ci = pd.DataFrame(ci, index=labels, columns=["lower", "upper"])
+        label += f", {spec.draws} {weights} draws"
+    return Inference(
+        spec=replace(spec, cluster=(name,)),
+        label=label,
         cov=pd.DataFrame(cov, index=labels, columns=labels),
-        std_errors=pd.Series(se, index=labels, name="std_error"),
-        level=float(settings["level"]),
-        band_critical=critical,
-        draws=int(settings["draws"]),
-        weights=settings["weights"],
-        seed=int(settings["seed"]),
+        df=df,
+        pvalues=pvalues,
+        ci=ci,
+        n_clusters=int(n_groups),
+        cluster_sizes=cluster_size_summary(codes),
+        details={"band_critical": critical, "draws": int(spec.draws), "weights": weights, "factor": float(factor),
+                 "bootstrap_se": deviations.std(axis=0)},
     )

@@ -95,3 +95,19 @@ def wald(estimates: np.ndarray, cov: np.ndarray, df: float | None) -> tuple[floa
     if df is not None and np.isfinite(df):
         return statistic / q, q, float(stats.f.sf(statistic / q, q, df)), f"F({q}, {int(df)})"
     return statistic, q, float(stats.chi2.sf(statistic, q)), f"chi2({q})"
+
+
+def bootstrap_t(estimates: np.ndarray, se: np.ndarray, deviations: np.ndarray,
+                level: float) -> tuple[np.ndarray, np.ndarray]:
+    r"""Symmetric bootstrap-t p-values (H0: zero) and intervals at ``level``, term by term.
+
+    :math:`p_k = \#\{b: |\hat\theta^*_{kb} - \hat\theta_k| \ge |\hat\theta_k|\}/B` and
+    :math:`\hat\theta_k \pm q_k \hat\sigma_k` with :math:`q_k` the ``level`` quantile of
+    :math:`|\hat\theta^*_{kb} - \hat\theta_k| / \hat\sigma_k`.
+    """
+    with np.errstate(invalid="ignore", divide="ignore"):
+        studentized = np.abs(deviations) / se
+        t = np.abs(estimates) / se
+    pvalues = np.mean(studentized >= t, axis=0)
+    q = np.quantile(studentized, level, axis=0)
+    return pvalues, np.column_stack([estimates - q * se, estimates + q * se])
