@@ -154,7 +154,7 @@ def _read(path: Path, schema: Schema, mapping: Mapping | None, columns: Sequence
     text = _text_columns(schema, mapping)
     if kind in ("parquet", "parquet_dir"):
         source = readers.open_parquet(path)
-        readers.warn_partition_notes(source.notes, label)
+        readers.warn_partition_notes(source.notes, label, stacklevel=3)  # the user's call
         if source.n_rows == 0:
             raise readers.no_rows(label)
         cols = _projection(source.dataset.schema.names, schema, columns, label) if push else None
@@ -382,6 +382,7 @@ class _Stream:
     batches: Iterator[pd.DataFrame]
     notes: tuple[str, ...]
     n_rows: int | None
+    partition_notes: tuple[str, ...] = ()
 
 
 def _open_stream(path: Path, batch_size: int, schema: Schema, mapping: Mapping | None,
@@ -394,7 +395,7 @@ def _open_stream(path: Path, batch_size: int, schema: Schema, mapping: Mapping |
         if source.n_rows == 0:
             raise readers.no_rows(label)
         return _Stream(readers.iter_parquet(path, source, batch_size, columns), source.notes,
-                       source.n_rows)
+                       source.n_rows, source.notes)
     if kind == "csv":
         layout = readers.check_csv(path, options.encoding)
         return _Stream(readers.iter_csv(path, layout, text, batch_size,
@@ -525,7 +526,7 @@ def validate_file(path: str | Path, schema: Schema | str = "firm_panel",
     store = _KeyStore()
     parts: list[pd.DataFrame] = []
     stream = _open_stream(path, batch_size, schema, mapping_obj, None, options)
-    readers.warn_partition_notes(stream.notes, str(path))
+    readers.warn_partition_notes(stream.partition_notes, str(path), stacklevel=2)
     notes: set[str] = set()
     report: MappingReport | None = None
     offset = 0

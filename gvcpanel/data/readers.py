@@ -412,6 +412,14 @@ class ParquetSource:
     notes: tuple[str, ...]
 
 
+def _parquet_format() -> Any:
+    import pyarrow.dataset as pads
+
+    # pages written with CRC checksums are verified: a flipped byte is an error, not a value
+    return pads.ParquetFileFormat(default_fragment_scan_options=pads.ParquetFragmentScanOptions(
+        page_checksum_verification=True))
+
+
 def _file_metadata(path: Path, label: str) -> Any:
     import pyarrow.parquet as pq
 
@@ -504,7 +512,7 @@ def open_parquet(path: str | Path) -> ParquetSource:
     if not path.is_dir():
         meta = _file_metadata(path, label)
         with reading(label, "Parquet", _PARQUET_FIX):
-            dataset = pads.dataset(path, format="parquet")
+            dataset = pads.dataset(path, format=_parquet_format())
         refuse_duplicate_columns(dataset.schema.names, label)
         return ParquetSource(dataset, meta.num_rows, ())
     files = data_files(path)
@@ -524,17 +532,17 @@ def open_parquet(path: str | Path) -> ParquetSource:
     unified, missing_notes, type_notes = _unify(path, files, data_schemas, rows)
     full = pa.schema(list(unified) + list(partition))
     with reading(label, "a partitioned Parquet folder", _PARQUET_FIX):
-        dataset = pads.dataset(path, format="parquet", partitioning="hive", schema=full)
+        dataset = pads.dataset(path, format=_parquet_format(), partitioning="hive", schema=full)
     notes = tuple(missing_notes + type_notes)
     return ParquetSource(dataset, sum(rows), notes)
 
 
-def warn_partition_notes(notes: Sequence[str], label: str) -> None:
+def warn_partition_notes(notes: Sequence[str], label: str, stacklevel: int = 3) -> None:
     """One PartitionSchemaWarning listing the differences between the files of a folder."""
     if notes:
         warnings.warn(f"{label}: the files of the folder differ: " + "; ".join(notes)
                       + ". No column was dropped; see load_report.notes.",
-                      PartitionSchemaWarning, stacklevel=3)
+                      PartitionSchemaWarning, stacklevel=stacklevel + 1)
 
 
 def read_parquet(source: ParquetSource, label: str, columns: Sequence[str] | None = None,
@@ -554,7 +562,8 @@ def iter_parquet(path: Path, source: ParquetSource, batch_size: int,
     with reading(label, "Parquet", _PARQUET_FIX):
         if not path.is_dir():
             # one row group decoded at a time; the dataset scanner reads ahead and holds several
-            for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_size, columns=columns):
+            reader = pq.ParquetFile(path, page_checksum_verification=True)
+            for batch in reader.iter_batches(batch_size=batch_size, columns=columns):
                 yield batch.to_pandas()
             return
         dataset = source.dataset

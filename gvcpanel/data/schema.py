@@ -84,7 +84,8 @@ HINTS = {
     "unknown category": "use one of the schema's categories (spelling and case matter)",
     "does not match pattern": "identifiers and labels must contain a non-blank character",
     "duplicate key": "each (firm_id, year) may occur once: drop or merge repeated rows",
-    "not a text value": "text fields take text; check that the column holds labels",
+    "not a text value": ("text fields take text (bytes must be UTF-8); check that the column "
+                         "holds labels"),
 }
 
 
@@ -393,8 +394,29 @@ def _text(series: pd.Series) -> tuple[pd.Series, np.ndarray]:
             series = series.astype("Int64")
     if pd.api.types.is_bool_dtype(series.dtype):
         bad = series.notna().to_numpy()
+    if pd.api.types.is_object_dtype(series.dtype):
+        series, bad = _decode_bytes(series)
     out = series.astype("str")
     return out.where(series.notna(), pd.NA), bad
+
+
+def _decode_bytes(series: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """Bytes (a Parquet binary column, a frame of bytes) as UTF-8 text; others flagged.
+
+    The per-value loop runs only when pandas' type inference sees bytes in the column.
+    """
+    bad = np.zeros(len(series), bool)
+    if pd.api.types.infer_dtype(series, skipna=True) not in ("bytes", "mixed"):
+        return series, bad
+    values = series.to_numpy(dtype=object, copy=True)
+    for i, value in enumerate(values):
+        if isinstance(value, (bytes, bytearray, memoryview)):
+            try:
+                values[i] = bytes(value).decode("utf-8")
+            except UnicodeDecodeError:
+                values[i] = repr(bytes(value))
+                bad[i] = True
+    return pd.Series(values, index=series.index, name=series.name, dtype=object), bad
 
 
 def _mask_markers(series: pd.Series, markers: tuple[str, ...]) -> tuple[pd.Series, list[str]]:
