@@ -482,7 +482,11 @@ def _fullmatch(values: Any, pattern: str) -> np.ndarray:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    array = pa.array(np.asarray(values, dtype=object), type=pa.string(), from_pandas=True)
+    if isinstance(values, pd.Series):
+        # a pandas str column is Arrow-backed already: no round trip through Python objects
+        array = pa.array(values, type=pa.string(), from_pandas=True)
+    else:
+        array = pa.array(np.asarray(values, dtype=object), type=pa.string(), from_pandas=True)
     matched = pc.match_substring_regex(array, f"^(?:{pattern})$")
     return matched.to_numpy(zero_copy_only=False).astype(bool)
 
@@ -527,11 +531,14 @@ def _check_identifier(spec: Field, series: pd.Series, col: _Collector) -> pd.Ser
     if pd.api.types.is_integer_dtype(series.dtype) and not series.isna().any():
         return series.astype("int64")
     text = _check_text(spec, series, col)
-    present = text.dropna()
-    if len(present) and _fullmatch(present.to_numpy(dtype=object), _CANONICAL_INT).all():
-        numbers = pd.to_numeric(text, errors="coerce")
-        if not numbers.isna().any():
-            return numbers.astype("int64")
+    if text.isna().any() or not len(text):
+        return text
+    if _fullmatch(text, _CANONICAL_INT).all():
+        import pyarrow as pa
+
+        # pyarrow parses decimal text to int64 in C; pandas.to_numeric goes value by value
+        numbers = pa.array(text, type=pa.string(), from_pandas=True).cast(pa.int64())
+        return pd.Series(numbers.to_numpy(), index=text.index, name=text.name)
     return text
 
 
