@@ -655,7 +655,9 @@ def stata_blanks(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
 def read_stata(path: Path) -> pd.DataFrame:
     """The whole file, value labels not applied (survey codes stay codes)."""
     _empty_file(path, "a Stata .dta file")
-    with reading(str(path), "a Stata .dta file", _STATA_FIX):
+    with reading(str(path), "a Stata .dta file", _STATA_FIX), warnings.catch_warnings():
+        # pandas overflows while decoding the header of a damaged file before it fails
+        warnings.simplefilter("ignore", RuntimeWarning)
         frame = pd.read_stata(path, convert_categoricals=False)
     refuse_duplicate_columns(list(frame.columns), str(path))
     return frame
@@ -665,7 +667,8 @@ def iter_stata(path: Path, batch_size: int,
                columns: Sequence[str] | None = None) -> Iterator[pd.DataFrame]:
     """Chunks of ``batch_size`` rows."""
     _empty_file(path, "a Stata .dta file")
-    with reading(str(path), "a Stata .dta file", _STATA_FIX):
+    with reading(str(path), "a Stata .dta file", _STATA_FIX), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
         with pd.read_stata(path, convert_categoricals=False, chunksize=batch_size,
                            columns=list(columns) if columns else None) as reader:
             for chunk in reader:
