@@ -18,21 +18,16 @@ already residualized on the fixed effects).
 Uniform (sup-t) band at level :math:`1-\alpha`: :math:`\hat\theta_k \pm c_{1-\alpha} \hat\sigma_k`
 with :math:`c_{1-\alpha}` the :math:`1-\alpha` quantile over draws of
 :math:`\max_k |\hat\theta^*_{kb} - \hat\theta_k| / \hat\sigma_k` (Montiel Olea and
-Plagborg-Moller 2019; Callaway and Sant'Anna 2021, section 4.1).  Bootstrap standard errors are
-the interquartile range of the draws over 1.349 (robust to heavy tails, as in Callaway and
-Sant'Anna's software).
+Plagborg-Moller 2019; Callaway and Sant'Anna 2021, section 4.1); bootstrap p-values and
+intervals are symmetric bootstrap-t ones (:func:`bootstrap_t`).
 """
 
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
 
 from gvcpanel.errors import SpecificationError
 from gvcpanel.inference.bootstrap import WEBB_BELOW, draw_weights
-
-#: interquartile range of the standard normal
-NORMAL_IQR = float(stats.norm.ppf(0.75) - stats.norm.ppf(0.25))
 
 
 def cluster_sums(psi: np.ndarray, codes: np.ndarray) -> np.ndarray:
@@ -62,12 +57,6 @@ def multiplier_draws(sums: np.ndarray, factor: float, draws: int, kind: str | No
     return np.sqrt(factor) * (weights @ sums)
 
 
-def bootstrap_se(deviations: np.ndarray) -> np.ndarray:
-    """Interquartile range of the draws over that of the standard normal."""
-    q75, q25 = np.percentile(deviations, [75, 25], axis=0)
-    return (q75 - q25) / NORMAL_IQR
-
-
 def sup_t_critical(deviations: np.ndarray, se: np.ndarray, level: float) -> float:
     """Quantile ``level`` of the largest studentized deviation over the terms with se > 0."""
     ok = np.isfinite(se) & (se > 0)
@@ -75,26 +64,6 @@ def sup_t_critical(deviations: np.ndarray, se: np.ndarray, level: float) -> floa
         return float("nan")
     t_max = np.max(np.abs(deviations[:, ok]) / se[ok], axis=1)
     return float(np.quantile(t_max, level))
-
-
-def wald(estimates: np.ndarray, cov: np.ndarray, df: float | None) -> tuple[float, int, float, str]:
-    """Joint test that ``estimates`` are zero: statistic, q, p-value and the distribution used.
-
-    With cluster degrees of freedom ``df`` the statistic is :math:`W/q` against
-    :math:`F(q, df)` (as Stata's ``test`` after clustered estimation); otherwise :math:`W` against
-    :math:`\\chi^2_q`.  A singular covariance is inverted on its positive eigenvalues and q is
-    their number.
-    """
-    values, vectors = np.linalg.eigh((cov + cov.T) / 2)
-    positive = values > 1e-12 * max(float(np.abs(values).max()) if values.size else 0.0, 1e-300)
-    q = int(positive.sum())
-    if q == 0:
-        return float("nan"), 0, float("nan"), "none"
-    proj = vectors[:, positive].T @ estimates
-    statistic = float(np.sum(proj**2 / values[positive]))
-    if df is not None and np.isfinite(df):
-        return statistic / q, q, float(stats.f.sf(statistic / q, q, df)), f"F({q}, {int(df)})"
-    return statistic, q, float(stats.chi2.sf(statistic, q)), f"chi2({q})"
 
 
 def bootstrap_t(estimates: np.ndarray, se: np.ndarray, deviations: np.ndarray,
