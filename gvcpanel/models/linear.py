@@ -8,7 +8,8 @@ every covariance choice (CRV1 presets, CR2, wild bootstrap, ...) works on every 
 How each method treats the ``effects=`` argument
 ------------------------------------------------
 - ``"fe"``: all listed effects are absorbed (``"firm"``, ``"year"``, any column, or an
-  interaction ``"cluster_id^year"``; ``"a#b"`` is accepted as a synonym).
+  interaction ``"cluster_id^year"``; ``"a#b"`` is accepted as a synonym).  Effects come from the
+  formula (``"y ~ x | firm + year"``) or, when it has no ``|`` part, from ``effects=``.
 - ``"fd"``: the firm effect is removed by differencing; ``"year"`` enters as differenced year
   dummies (Wooldridge's ``d88``, ``d89`` in differences), otherwise an intercept (a trend in
   levels).  Differences are taken only between consecutive years of the same firm: the first
@@ -20,6 +21,10 @@ How each method treats the ``effects=`` argument
 - ``"pooled"``: OLS with an intercept; ``"year"`` enters as year dummies; the firm effect is
   omitted.
 Other effects than firm and year need ``method="fe"``.
+
+The intercept of the ``re``, ``between``, ``pooled`` and (without year dummies) ``fd`` methods
+follows the formula: ``- 1`` or ``+ 0`` leaves it out.  Dummies of categorical terms are coded
+against their base whenever an intercept, absorbed effects or differencing span the constant.
 """
 
 from __future__ import annotations
@@ -43,9 +48,10 @@ from gvcpanel.models.absorb import (
     refines,
     singleton_mask,
 )
-from gvcpanel.formula.design import parse_formula
 from gvcpanel.errors import AbsorbedVariableWarning, IdentificationError, PanelStructureError, SpecificationError
-from gvcpanel.formula.frame import Arrays, canonical, effect_columns, evaluate, panel_frame, take_rows
+from gvcpanel.formula.evaluate import DerivedColumn
+from gvcpanel.formula.frame import Arrays, canonical, derived_of, effect_columns, evaluate, panel_frame, take_rows
+from gvcpanel.formula.parse import ParsedFormula, effect_label, parse_formula
 from gvcpanel.inference.covariance import CrossedDummies, LinearDesign
 from gvcpanel.inference.spec import InferenceSpec, parse_inference
 from gvcpanel.results import EstimationResult, ModelSpec, exclusion_table
@@ -60,10 +66,13 @@ COLLINEAR_TOL = 1e-6
 
 
 # --- public API --------------------------------------------------------------------------------
+DEFAULT_EFFECTS = ("firm", "year")
+
+
 def fe_regression(
     panel: Any,
     formula: str,
-    effects: Sequence[str] = ("firm", "year"),
+    effects: Sequence[str] | None = None,
     cluster: str | Sequence[str] | None = "cluster_id",
     method: str = "fe",
     inference: str | Mapping[str, Any] | InferenceSpec | None = "cluster",
@@ -71,6 +80,7 @@ def fe_regression(
     drop_singletons: bool = True,
     tol: float = DEFAULT_TOL,
     maxiter: int = DEFAULT_MAXITER,
+    derived: Mapping[str, DerivedColumn] | None = None,
 ) -> EstimationResult:
     """Linear panel regression of a firm-year outcome.
 
@@ -79,10 +89,12 @@ def fe_regression(
     panel : FirmPanel or pandas.DataFrame
         A validated panel (``panel.data`` is used) or a frame indexed by (firm_id, year).
     formula : str
-        ``"outcome ~ term + term"`` in the language of :mod:`gvcpanel.formula.design`
-        (``log(x)``, ``log1p(x)``, ``a:b``, ``a*b``, governance dummies).
-    effects : sequence of str
-        Fixed effects; see the module docstring for their meaning under each method.
+        ``"outcome ~ terms | effects"`` in the language of :mod:`gvcpanel.formula.parse`
+        (``log(x)``, ``a*b*c``, ``C(x)``, ``i(x, ref=r)``, ``I(x**2)``, ``l(x, 1)``, ``d(x)``, ``- 1``;
+        text and categorical columns give dummies).
+    effects : sequence of str, optional
+        Fixed effects when the formula has no ``|`` part (default firm and year); see the module
+        docstring for their meaning under each method.  Giving both is an error.
     cluster : str or sequence of str, optional
         Default clustering variable(s) of the inference (``"firm"`` means ``firm_id``).
     method : {"fe", "fd", "re", "between", "pooled"}
@@ -92,6 +104,9 @@ def fe_regression(
         Drop rows alone in a level of a fixed effect (method ``"fe"``), counted in the exclusions.
     tol, maxiter : float, int
         Convergence of the absorption, see :mod:`gvcpanel.models.absorb`.
+    derived : mapping, optional
+        Names computed from the data (:class:`gvcpanel.formula.evaluate.DerivedColumn`), added to
+        those the panel object offers (``panel.derived_columns``).
 
     Returns
     -------
@@ -110,15 +125,13 @@ def fe_regression(
 
     Examples
     --------
-    >>> import gvcpanel as gp
-    >>> res = gp.fe_regression(panel, "labour_productivity ~ quasi_hierarchy + log(employees)")
-    ... # doctest: +SKIP
+    >>> res = fe_regression(frame, "y ~ x1 + log(x2) | firm + year")  # doctest: +SKIP
     """
     if method not in METHODS:
         raise SpecificationError(f"method={method!r}; choose one of {', '.join(METHODS)}.")
     frame, provenance = panel_frame(panel)
-    dependent, terms = parse_formula(formula)
-    effects = tuple(str(e).strip() for e in effects)
+    parsed = parse_formula(formula)
+    effects = _effects(parsed, effects)
     clusters = _cluster_names(cluster)
     _check_effects(effects, method)
     group_cols = [c for e in effects for c in effect_columns(e)] + list(clusters or ())
@@ -127,14 +140,16 @@ def fe_regression(
         optional = ["cluster_id"] if not frame["cluster_id"].isna().any() else []
     else:
         optional = []
-    arrays = evaluate(frame, dependent, terms, group_cols + optional)
+    arrays = evaluate(frame, parsed, group_cols + optional, derived=derived_of(panel, derived),
+                      spans_intercept=_spans_intercept(parsed, method, effects))
     spec_inf = parse_inference(inference)
-    fit = _FITTERS[method](arrays, effects, clusters, drop_singletons=drop_singletons, tol=tol, maxiter=maxiter)
+    fit = _FITTERS[method](arrays, effects, clusters, drop_singletons=drop_singletons, tol=tol, maxiter=maxiter,
+                           intercept=parsed.intercept)
     design = fit.design
     spec = ModelSpec(
         estimator="fe_regression",
         method=method,
-        dependent=dependent,
+        dependent=parsed.dependent.expr,
         regressors=design.names,
         effects=fit.effects,
         cluster=clusters,
@@ -219,7 +234,7 @@ def mundlak_test(
     formula: str,
     cluster: str | Sequence[str] | None = "cluster_id",
     method: str = "re",
-    effects: Sequence[str] = ("firm", "year"),
+    effects: Sequence[str] | None = None,
     inference: str | Mapping[str, Any] | InferenceSpec | None = "cluster",
 ) -> TestResult:
     """Cluster-robust Mundlak (correlated random effects) test.
@@ -248,10 +263,12 @@ def mundlak_test(
     if method not in ("re", "pooled"):
         raise SpecificationError(f"mundlak_test needs method='re' or 'pooled', not {method!r}.")
     frame, _ = panel_frame(panel)
-    dependent, terms = parse_formula(formula)
+    parsed = parse_formula(formula)
+    effects = _effects(parsed, effects)
     clusters = _cluster_names(cluster)
-    _check_effects(tuple(effects), method)
-    arrays = evaluate(frame, dependent, terms, list(clusters or ()))
+    _check_effects(effects, method)
+    arrays = evaluate(frame, parsed, list(clusters or ()), derived=derived_of(panel),
+                      spans_intercept=_spans_intercept(parsed, method, effects))
     firm = arrays.codes["firm_id"]
     counts = np.bincount(firm).astype(float)
     means, names = [], []
@@ -266,8 +283,9 @@ def mundlak_test(
             f"no regressor of {formula!r} varies within firms; the Mundlak test has nothing to test."
         )
     data = np.asfortranarray(np.column_stack([arrays.data, *means]))
-    augmented = Arrays(data, (*arrays.terms, *names), dependent, arrays.codes, arrays.labels, arrays.years, arrays.exclusions)
-    fit = _FITTERS[method](augmented, tuple(effects), clusters)
+    augmented = Arrays(data, (*arrays.terms, *names), arrays.dependent, arrays.codes, arrays.labels, arrays.years,
+                       arrays.exclusions)
+    fit = _FITTERS[method](augmented, effects, clusters, intercept=parsed.intercept)
     design = fit.design
     inf = design.inference(parse_inference(inference))
     present = [n for n in names if n in design.names]
@@ -311,6 +329,30 @@ def _cluster_names(cluster: str | Sequence[str] | None) -> tuple[str, ...] | Non
     return tuple(canonical(c) for c in names) or None
 
 
+def _effects(parsed: ParsedFormula, effects: Sequence[str] | None) -> tuple[str, ...]:
+    """Effects from the formula's ``|`` part or from ``effects=`` (not both)."""
+    if parsed.effects is not None:
+        if effects is not None:
+            raise SpecificationError(
+                f"formula {parsed.formula!r} names its effects after '|' and effects={tuple(effects)!r} "
+                "names them again; keep one of the two."
+            )
+        return parsed.effects
+    if effects is None:
+        return DEFAULT_EFFECTS
+    if isinstance(effects, str):
+        effects = (effects,)
+    return tuple(effect_label(str(e).strip()) for e in effects)
+
+
+def _spans_intercept(parsed: ParsedFormula, method: str, effects: tuple[str, ...]) -> bool:
+    """Whether something in the model spans the constant (dummies then drop their base)."""
+    if method in ("fe", "fd"):
+        return True  # absorbed effects; differencing removes every level
+    year_dummies = method in ("re", "pooled") and "year" in (canonical(e) for e in effects)
+    return parsed.intercept or year_dummies
+
+
 def _check_effects(effects: tuple[str, ...], method: str) -> None:
     if method == "fe":
         return
@@ -323,7 +365,7 @@ def _check_effects(effects: tuple[str, ...], method: str) -> None:
 
 
 def _fit_fe(arrays: Arrays, effects: tuple[str, ...], clusters, *, drop_singletons: bool = True,
-            tol: float = DEFAULT_TOL, maxiter: int = DEFAULT_MAXITER) -> _Fit:
+            tol: float = DEFAULT_TOL, maxiter: int = DEFAULT_MAXITER, intercept: bool = True) -> _Fit:
     if not effects:
         raise SpecificationError("method='fe' needs at least one effect; use method='pooled' for none.")
     fes = [arrays.effect(e) for e in effects]
@@ -455,7 +497,7 @@ def _annihilator(absorber: Absorber) -> Callable[[np.ndarray], np.ndarray]:
     return apply
 
 
-def _fit_fd(arrays: Arrays, effects: tuple[str, ...], clusters, **_: Any) -> _Fit:
+def _fit_fd(arrays: Arrays, effects: tuple[str, ...], clusters, *, intercept: bool = True, **_: Any) -> _Fit:
     firm, years = arrays.codes["firm_id"], arrays.years
     # rows are sorted by (firm_id, year) in a FirmPanel; sort anyway for plain frames
     order = np.lexsort((years, firm))
@@ -490,7 +532,7 @@ def _fit_fd(arrays: Arrays, effects: tuple[str, ...], clusters, **_: Any) -> _Fi
             dnames.append(f"year[{y}]")
         cols.append(np.column_stack(dummies))
         names += dnames
-    else:
+    elif intercept:  # a linear trend in levels
         cols.append(np.ones((later.size, 1)))
         names.append("Intercept")
     data = np.asfortranarray(np.column_stack(cols))
@@ -502,10 +544,10 @@ def _fit_fd(arrays: Arrays, effects: tuple[str, ...], clusters, **_: Any) -> _Fi
                 ("firm", "year") if use_year else ("firm",))
 
 
-def _fit_re(arrays: Arrays, effects: tuple[str, ...], clusters, **_: Any) -> _Fit:
+def _fit_re(arrays: Arrays, effects: tuple[str, ...], clusters, *, intercept: bool = True, **_: Any) -> _Fit:
     from linearmodels import RandomEffects
 
-    data, names = _with_intercept_and_years(arrays, effects)
+    data, names = _with_intercept_and_years(arrays, effects, intercept)
     firm = arrays.codes["firm_id"]
     index = pd.MultiIndex.from_arrays([firm, arrays.years], names=["firm_id", "year"])
     exog = pd.DataFrame(data[:, 1:], index=index, columns=[f"c{j}" for j in range(data.shape[1] - 1)])
@@ -531,7 +573,7 @@ def _fit_re(arrays: Arrays, effects: tuple[str, ...], clusters, **_: Any) -> _Fi
                 tuple(e for e in effects if canonical(e) in ("firm_id", "year")))
 
 
-def _fit_between(arrays: Arrays, effects: tuple[str, ...], clusters, **_: Any) -> _Fit:
+def _fit_between(arrays: Arrays, effects: tuple[str, ...], clusters, *, intercept: bool = True, **_: Any) -> _Fit:
     firm = arrays.codes["firm_id"]
     n_firms = len(arrays.labels["firm_id"])
     counts = np.bincount(firm, minlength=n_firms).astype(float)
@@ -539,9 +581,9 @@ def _fit_between(arrays: Arrays, effects: tuple[str, ...], clusters, **_: Any) -
     for j in range(arrays.data.shape[1]):
         means[:, j] = np.bincount(firm, arrays.data[:, j], n_firms) / counts
     means[:, -1] = 1.0
-    order = [0, means.shape[1] - 1, *range(1, means.shape[1] - 1)]
+    order = [0, means.shape[1] - 1, *range(1, means.shape[1] - 1)] if intercept else list(range(means.shape[1] - 1))
     data = np.asfortranarray(means[:, order])
-    names = ("Intercept", *arrays.terms)
+    names = ("Intercept", *arrays.terms) if intercept else tuple(arrays.terms)
     groups = {"firm_id": np.arange(n_firms)}
     labels = {"firm_id": arrays.labels["firm_id"]}
     for name, codes in arrays.codes.items():
@@ -558,8 +600,8 @@ def _fit_between(arrays: Arrays, effects: tuple[str, ...], clusters, **_: Any) -
                 {"r2_between": _r2(data[:, 0], design.resid), "dropped_terms": dropped}, ("firm",))
 
 
-def _fit_pooled(arrays: Arrays, effects: tuple[str, ...], clusters, **_: Any) -> _Fit:
-    data, names = _with_intercept_and_years(arrays, effects)
+def _fit_pooled(arrays: Arrays, effects: tuple[str, ...], clusters, *, intercept: bool = True, **_: Any) -> _Fit:
+    data, names = _with_intercept_and_years(arrays, effects, intercept)
     raw_ss = np.einsum("ij,ij->j", data, data)
     groups, labels = _groups(arrays, clusters)
     dep_mean = float(data[:, 0].mean())
@@ -573,18 +615,22 @@ _FITTERS = {"fe": _fit_fe, "fd": _fit_fd, "re": _fit_re, "between": _fit_between
 
 
 # --- shared pieces -------------------------------------------------------------------------------
-def _with_intercept_and_years(arrays: Arrays, effects: tuple[str, ...]) -> tuple[np.ndarray, list[str]]:
-    """Outcome, intercept, regressors and (if asked) year dummies without the first year."""
-    cols = [arrays.data[:, :1], np.ones((arrays.data.shape[0], 1)), arrays.data[:, 1:]]
-    names = ["Intercept", *arrays.terms]
+def _with_intercept_and_years(
+    arrays: Arrays, effects: tuple[str, ...], intercept: bool = True
+) -> tuple[np.ndarray, list[str]]:
+    """Outcome, intercept, regressors and (if asked) year dummies: without the first year next to
+    the intercept, every year without it."""
+    cols = [arrays.data[:, :1]] + ([np.ones((arrays.data.shape[0], 1))] if intercept else []) + [arrays.data[:, 1:]]
+    names = (["Intercept"] if intercept else []) + list(arrays.terms)
     if any(canonical(e) == "year" for e in effects):
         year_codes = arrays.codes["year"]
         levels = arrays.labels["year"]
-        dummies = np.zeros((year_codes.size, len(levels) - 1))
-        rows = np.flatnonzero(year_codes > 0)
-        dummies[rows, year_codes[rows] - 1] = 1.0
+        first = 1 if intercept else 0
+        dummies = np.zeros((year_codes.size, len(levels) - first))
+        rows = np.flatnonzero(year_codes >= first)
+        dummies[rows, year_codes[rows] - first] = 1.0
         cols.append(dummies)
-        names += [f"year[{y}]" for y in levels[1:]]
+        names += [f"year[{y}]" for y in levels[first:]]
     return np.asfortranarray(np.column_stack(cols)), names
 
 

@@ -22,6 +22,9 @@ from scipy import stats
 from gvcpanel.errors import SpecificationError
 from gvcpanel.results import EstimationResult
 
+#: estimator name of hazard results (coefficients on the log hazard / odds ratio scale)
+HAZARD = "discrete_hazard"
+
 QUARTILES = {"p25": 0.25, "p50": 0.50, "p75": 0.75}
 
 
@@ -101,8 +104,8 @@ class ModerationResult:
 
 def moderation(
     result: EstimationResult,
-    focal: str = "quasi_hierarchy",
-    moderator: str = "network_strength_c",
+    focal: str,
+    moderator: str,
     at: Sequence[float] | Mapping[str, float] | None = None,
     level: float = 0.95,
 ) -> ModerationResult:
@@ -119,6 +122,10 @@ def moderation(
         Moderator values.  Default: the quartiles (25th, 50th, 75th percentiles, numpy's linear
         interpolation) of the moderator in the estimation sample, which hazard results keep in
         ``result.model.extra["frame"]``; for other results pass ``at=`` explicitly.
+
+    Examples
+    --------
+    >>> moderation(result, "x", "z", at={"low": -1.0, "high": 1.0}).table  # doctest: +SKIP
     level : float
         Confidence level of intervals and of the Johnson-Neyman region.
 
@@ -277,6 +284,6 @@ def _degrees_of_freedom(result: EstimationResult, focal: str, interaction: str) 
 
 
 def _scale(result: EstimationResult) -> str:
-    if result.spec.estimator != "upgrading_hazard":
+    if result.spec.estimator != HAZARD:
         return "coefficient"
     return "log hazard ratio" if result.spec.method == "cloglog" else "log odds ratio"
