@@ -267,6 +267,15 @@ def test_derived_names_are_computed_on_the_whole_frame(gappy):
     assert build_design(own, "y ~ x_c", derived={"x_c": demeaned}).X["x_c"].tolist() == list(own["x_c"])
 
 
+def test_numbers_mixed_with_text_are_refused_not_made_dummies(gappy):
+    dirty = gappy.assign(x=pd.Series([1.0, 2.0, "n/a", 4.0, 5.0, 6.0, 7.0], index=gappy.index, dtype=object))
+    with pytest.raises(SpecificationError, match="column 'x' mixes numbers and text \\(such as 'n/a'\\)"):
+        build_design(dirty, "y ~ x")
+    assert build_design(dirty, "y ~ C(x)").X.shape == (7, 6)  # asked for: categories
+    numbers = gappy.assign(x=gappy["x"].astype(object))  # numbers stored as objects are numbers
+    np.testing.assert_array_equal(build_design(numbers, "y ~ x").X["x"], gappy["x"].dropna())
+
+
 def test_categorical_base_must_be_on_the_rows_used(data):
     no_mid = data[data["tier"] != "mid"]
     with pytest.raises(SpecificationError, match=r"base level 'mid' \(the first category\) does not occur"):

@@ -196,6 +196,7 @@ class _Column:
     levels: tuple | None = None
     ordered_by_categories: bool = False
     finite: bool = False  # numeric and every value finite (no missing, no infinity)
+    mixed: bool = False  # an object column holding numbers and text
 
 
 class _Sources:
@@ -237,8 +238,12 @@ class _Sources:
             return _Column(name, reason, codes < 0, codes=codes, levels=tuple(dtype.categories),
                            ordered_by_categories=True)
         if _is_text(series):
-            codes, uniques = pd.factorize(series, sort=True)
-            return _Column(name, reason, codes < 0, codes=codes.astype(np.intp), levels=tuple(uniques))
+            try:
+                codes, uniques = pd.factorize(series, sort=True)
+            except TypeError:  # numbers and text together cannot be sorted
+                codes, uniques = pd.factorize(series.astype(str).where(series.notna()), sort=True)
+            return _Column(name, reason, codes < 0, codes=codes.astype(np.intp), levels=tuple(uniques),
+                           mixed=pd.api.types.infer_dtype(series, skipna=True).startswith("mixed"))
         if dtype == np.float64:
             numeric = series.to_numpy()  # a view: the data are not copied
         else:
@@ -353,6 +358,12 @@ def _evaluate_factor(factor: Factor, sources: _Sources, formula: str, eligible: 
                        ordered_by_categories=column.ordered_by_categories, by=by)
     if kind == "column":
         column = sources.get(factor.column)
+        if column.mixed:
+            example = next((v for v in column.levels if isinstance(v, str)), column.levels[0])
+            raise SpecificationError(
+                f"formula {formula!r}: column {factor.column!r} mixes numbers and text (such as {example!r}); "
+                f"clean it, or write C({factor.column}) to treat its values as categories."
+            )
         if column.numeric is None:  # text or categorical: dummies
             return _Values(factor, codes=column.codes, levels=column.levels,
                            ordered_by_categories=column.ordered_by_categories)

@@ -32,16 +32,24 @@ from gvcpanel.formula.frame import derived_of, panel_frame
 from gvcpanel.formula.parse import parse_formula
 from gvcpanel.inference.covariance import LikelihoodDesign
 from gvcpanel.inference.spec import InferenceSpec, parse_inference
-from gvcpanel.models.binary import (
+from gvcpanel.models.binary import (  # noqa: F401 - BinaryFit, derivatives, fit_restricted: see below
     LINKS,
+    BinaryFit,
     crossprod,
+    derivatives,
     fit_binary,
+    fit_restricted,
     information_matrix,
     link_function,
     restricted_fitter,
     score_matrix,
 )
 from gvcpanel.results import EstimationResult, ModelSpec, exclusion_table
+
+# The likelihood lived here before models/binary.py; its names stay importable from this module
+# for code written against that layout (one implementation, two import paths).
+__all__ = ["BASELINES", "discrete_hazard", "hazard_ratios", "BinaryFit", "crossprod", "derivatives",
+           "fit_binary", "fit_restricted", "information_matrix", "score_matrix"]
 
 BASELINES = ("year", "duration")
 ESTIMATOR = "discrete_hazard"
