@@ -83,7 +83,8 @@ def _strictly_increasing(index: pd.MultiIndex) -> bool:
 
 def derived_of(panel: Any, derived: Derived | None = None) -> dict[str, DerivedColumn]:
     """Derived names a panel object offers (its ``derived_columns``), overridden by ``derived``."""
-    out: dict[str, DerivedColumn] = dict(getattr(panel, "derived_columns", None) or {})
+    offered = None if isinstance(panel, pd.DataFrame) else getattr(panel, "derived_columns", None)
+    out: dict[str, DerivedColumn] = dict(offered or {})
     out.update(derived or {})
     return out
 
