@@ -299,6 +299,9 @@ class _Sources:
         known = [str(c) for c in self.frame.columns] + list(self.derived) + [str(i) for i in self.frame.index.names]
         close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
         hint = f"closest: {', '.join(close)}" if close else "check the spelling"
+        if not self.derived and not close:
+            # a plain DataFrame offers no computed names; a FirmPanel does
+            hint += "; names computed from other columns need a FirmPanel (gp.load_panel) or derived="
         return SpecificationError(f"formula {self.formula!r}: no column {name!r} in the data ({hint}).")
 
 
