@@ -29,6 +29,7 @@ _API = {
     "AbsorbedVariableWarning": "gvcpanel.errors",
     "ExcludedRowsWarning": "gvcpanel.errors",
     "InexactCovarianceWarning": "gvcpanel.errors",
+    "SpecificationTestWarning": "gvcpanel.errors",
     "OutputError": "gvcpanel.errors",
     "OutputLockedError": "gvcpanel.errors",
     "InferenceSpec": "gvcpanel.inference.spec",
@@ -58,6 +59,13 @@ _API = {
 }
 
 __all__ = sorted(_API) + ["__version__"]
+
+# the value-chain layer's names (governance dummies, network strength) are offered to every
+# estimator's formulas; the generic formula code knows them only through this registration
+from gvcpanel.formula import providers as _providers  # noqa: E402 - after the lazy API table
+
+if "gvcpanel.gvc.columns:DOMAIN_COLUMNS" not in _providers.PROVIDERS:
+    _providers.PROVIDERS.append("gvcpanel.gvc.columns:DOMAIN_COLUMNS")
 
 
 def __getattr__(name: str) -> Any:

@@ -93,3 +93,22 @@ def test_model_columns_drive_parquet_projection(tmp_path, simulated):
     assert set(cols) <= set(panel.data.columns)
     assert "labour_productivity" not in panel.data.columns
     assert panel.years[0] == 2010
+
+
+def test_estimators_offer_the_registered_names_on_any_frame(simulated):
+    # the package root registers the value-chain names (gvcpanel.formula.providers): a FirmPanel
+    # and its plain DataFrame give the same fit
+    import warnings
+
+    from gvcpanel.formula.frame import derived_of
+    from gvcpanel.models.linear import fe_regression
+
+    sim = simulated(n_firms=300, seed=4)
+    assert {"quasi_hierarchy", "network_strength_c"} <= set(derived_of(sim.panel.data))
+    formula = "labour_productivity ~ quasi_hierarchy + network + network_strength_c + log(employees)"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from_panel = fe_regression(sim.panel, formula)
+        from_frame = fe_regression(sim.panel.data, formula)
+    np.testing.assert_allclose(from_frame.params, from_panel.params, rtol=1e-13)
+    assert list(from_panel.params.index) == ["quasi_hierarchy", "network", "network_strength_c", "log(employees)"]

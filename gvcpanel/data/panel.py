@@ -263,14 +263,6 @@ class FirmPanel:
         return self._load_report
 
     @property
-    def derived_columns(self) -> Any:
-        """Names formulas may use beyond the columns: the governance dummies and the
-        network-strength index of :mod:`gvcpanel.gvc.columns` (computed on this panel)."""
-        from gvcpanel.gvc.columns import DOMAIN_COLUMNS
-
-        return DOMAIN_COLUMNS
-
-    @property
     def governance_report(self) -> Any:
         """The classification report, or None unless classify_governance made the panel."""
         return self._governance_report

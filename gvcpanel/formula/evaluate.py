@@ -23,9 +23,10 @@ rows of the frame, also those left out of the estimation (``rows=``).
 Names that are not columns
 --------------------------
 A caller may pass ``derived``: a mapping from a name to a :class:`DerivedColumn`, computed on the
-whole frame when a formula uses that name and the frame has no such column.  The value-chain
-layer (:mod:`gvcpanel.gvc.columns`) supplies the names of its theory this way; the code here
-knows none of them.
+whole frame when a formula uses that name and the frame has no such column.  The estimators
+pass the registered providers' names (:mod:`gvcpanel.formula.providers`; the value-chain layer
+supplies the names of its theory this way) and their own ``derived=``; the code here knows
+none of them.
 
 Dummies
 -------
@@ -300,8 +301,8 @@ class _Sources:
         close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
         hint = f"closest: {', '.join(close)}" if close else "check the spelling"
         if not self.derived and not close:
-            # a plain DataFrame offers no computed names; a FirmPanel does
-            hint += "; names computed from other columns need a FirmPanel (gp.load_panel) or derived="
+            # low-level calls get no computed names unless they pass them
+            hint += "; names computed from other columns need derived="
         return SpecificationError(f"formula {self.formula!r}: no column {name!r} in the data ({hint}).")
 
 

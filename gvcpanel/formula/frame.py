@@ -18,6 +18,7 @@ import pandas as pd
 from gvcpanel.errors import PanelStructureError, SpecificationError
 from gvcpanel.formula.evaluate import Derived, DerivedColumn, evaluate_formula
 from gvcpanel.formula.parse import ParsedFormula, canonical, effect_columns
+from gvcpanel.formula.providers import default_derived
 from gvcpanel.models.absorb import FixedEffect, compress_codes, interact
 
 INDEX = ("firm_id", "year")
@@ -82,9 +83,15 @@ def _strictly_increasing(index: pd.MultiIndex) -> bool:
 
 
 def derived_of(panel: Any, derived: Derived | None = None) -> dict[str, DerivedColumn]:
-    """Derived names a panel object offers (its ``derived_columns``), overridden by ``derived``."""
+    """Names an estimator offers its formula beyond the columns.
+
+    In order, later ones winning: the registered providers (:mod:`gvcpanel.formula.providers`),
+    the names a panel object offers (a ``derived_columns`` mapping; DataFrames offer none),
+    and the caller's ``derived``.  A column of the data always wins over all of them.
+    """
+    out: dict[str, DerivedColumn] = default_derived()
     offered = None if isinstance(panel, pd.DataFrame) else getattr(panel, "derived_columns", None)
-    out: dict[str, DerivedColumn] = dict(offered or {})
+    out.update(offered or {})
     out.update(derived or {})
     return out
 

@@ -10,10 +10,12 @@ module is that mapping for firm panels (:data:`DOMAIN_COLUMNS`):
   :func:`gvcpanel.gvc.upgrading.network_strength` and its centred version, computed on the whole
   frame the model is given (the panel, not only the rows a model keeps).
 
-A :class:`~gvcpanel.data.panel.FirmPanel` offers these names to every estimator
-(``panel.derived_columns``); the domain functions (:func:`gvcpanel.gvc.hazard.upgrading_hazard`,
-:func:`gvcpanel.gvc.hypotheses.test_hypotheses`) pass them for plain DataFrames too.  A column
-of the data with the same name wins.
+The package root registers :data:`DOMAIN_COLUMNS` as a provider
+(:mod:`gvcpanel.formula.providers`), so every estimator's formula can use these names on a
+FirmPanel or a DataFrame; the domain functions (:func:`gvcpanel.gvc.hazard.upgrading_hazard`,
+:func:`gvcpanel.gvc.hypotheses.test_hypotheses`) also pass them explicitly.  A column of the
+data with the same name wins.  The low-level :func:`gvcpanel.formula.evaluate.evaluate_formula`
+and :func:`gvcpanel.formula.design.build_design` use only the names they are given.
 
 ``governance`` itself is a pandas ``Categorical`` with :data:`GOVERNANCE_TYPES` as categories in
 a FirmPanel (the schema says so) and after :func:`domain_frame`, so that the term ``governance``

@@ -28,7 +28,7 @@ from gvcpanel.formula.parse import parse_formula
 from gvcpanel.gvc.columns import DEFAULT_COVARIATES, DOMAIN_COLUMNS, domain_frame
 from gvcpanel.gvc.upgrading import OUTCOME_COLUMN, UPGRADES, risk_rows
 from gvcpanel.inference.spec import InferenceSpec
-from gvcpanel.models.hazard import discrete_hazard
+from gvcpanel.models.hazard import check_options, discrete_hazard
 from gvcpanel.results import EstimationResult
 
 _TYPE_OF_COLUMN = {column: kind for kind, column in OUTCOME_COLUMN.items()}
@@ -89,8 +89,13 @@ def upgrading_hazard(
     >>> res.spec.option("upgrade"), res.spec.option("outcome")
     ('process', 'iso_certified')
     """
-    if covariates is not None or formula is None or "~" not in str(formula):
+    if formula is not None and not isinstance(formula, str):
+        raise SpecificationError(
+            f"formula={formula!r}; give the model as a string, e.g. 'process ~ network + quasi_hierarchy'."
+        )
+    if covariates is not None or formula is None or "~" not in formula:
         raise _old_form(formula, upgrade, covariates)
+    check_options(link, baseline, cluster, inference)  # before the data are touched
     parsed = parse_formula(formula)
     if parsed.effects is not None:
         raise SpecificationError(
@@ -163,9 +168,9 @@ def _old_form(formula: Any, upgrade: str | None, covariates: Sequence[str] | Non
     """The error for ``upgrading_hazard(panel, upgrade=..., covariates=[...])`` and bare types."""
     kind = upgrade or (formula if formula in UPGRADES else "process")
     terms = covariates if covariates is not None else DEFAULT_COVARIATES
-    if isinstance(terms, str):
+    if isinstance(terms, str) or not isinstance(terms, (list, tuple)):
         terms = [terms]
-    example = f"{kind} ~ {' + '.join(terms)}"
+    example = f"{kind} ~ {' + '.join(map(str, terms))}"
     return SpecificationError(
         f"upgrading_hazard takes a formula whose outcome names the upgrading type; write "
         f"upgrading_hazard(panel, {example!r})."

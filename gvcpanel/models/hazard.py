@@ -30,7 +30,7 @@ from gvcpanel.errors import IdentificationError, SpecificationError
 from gvcpanel.formula.evaluate import DerivedColumn, evaluate_formula
 from gvcpanel.formula.frame import derived_of, panel_frame
 from gvcpanel.formula.parse import parse_formula
-from gvcpanel.inference.covariance import LikelihoodDesign
+from gvcpanel.inference.designs import LikelihoodDesign
 from gvcpanel.inference.spec import InferenceSpec, parse_inference
 from gvcpanel.models.binary import (  # noqa: F401 - BinaryFit, derivatives, fit_restricted: see below
     LINKS,
@@ -44,11 +44,12 @@ from gvcpanel.models.binary import (  # noqa: F401 - BinaryFit, derivatives, fit
     restricted_fitter,
     score_matrix,
 )
+from gvcpanel.options import check_bool, check_cluster, check_level, check_magnitudes
 from gvcpanel.results import EstimationResult, ModelSpec, exclusion_table
 
 # The likelihood lived here before models/binary.py; its names stay importable from this module
 # for code written against that layout (one implementation, two import paths).
-__all__ = ["BASELINES", "discrete_hazard", "hazard_ratios", "BinaryFit", "crossprod", "derivatives",
+__all__ = ["BASELINES", "check_options", "discrete_hazard", "hazard_ratios", "BinaryFit", "crossprod", "derivatives",
            "fit_binary", "fit_restricted", "information_matrix", "score_matrix"]
 
 BASELINES = ("year", "duration")
@@ -130,21 +131,19 @@ def discrete_hazard(
     --------
     >>> res = discrete_hazard(risk_frame, "event ~ x1 + x2", at_risk="at_risk")  # doctest: +SKIP
     """
-    if link not in LINKS:
-        raise SpecificationError(f"link={link!r} is not known; choose one of {', '.join(LINKS)}.")
-    if baseline not in BASELINES:
-        raise SpecificationError(f"baseline={baseline!r} is not known; choose one of {', '.join(BASELINES)}.")
-    spec_inference = parse_inference(inference)
+    # every option is checked before the data are touched
+    clusters, spec_inference = check_options(link, baseline, cluster, inference)
+    if not isinstance(formula, str):
+        raise SpecificationError(f"formula={formula!r}; give the model as a string, e.g. 'event ~ x1 + x2'.")
+    parsed = parse_formula(formula)
     frame, provenance = panel_frame(panel)
     derived = derived_of(panel, derived)
-    parsed = parse_formula(formula)
     if parsed.effects is not None:
         raise SpecificationError(
             f"formula {formula!r}: a hazard takes no '| effects'; its baseline dummies (baseline='year' or "
             "'duration') play that part."
         )
     rows = _at_risk(frame, at_risk)
-    clusters = () if cluster is None else ((cluster,) if isinstance(cluster, str) else tuple(cluster))
     keep = [c for c in clusters if c not in frame.index.names]
     if baseline == "duration":
         keep.append(duration)
@@ -181,6 +180,7 @@ def discrete_hazard(
     if y.size == 0:
         raise IdentificationError(f"no period at risk of {outcome!r} has both events and non-events.")
     covariates = ev.names
+    check_magnitudes(X_cov, list(covariates), "the hazard")
     _check_variation(X_cov, covariates)
 
     period_values, period_codes = np.unique(periods, return_inverse=True)
@@ -250,6 +250,17 @@ def discrete_hazard(
     )
 
 
+def check_options(
+    link: Any, baseline: Any, cluster: Any, inference: Any
+) -> tuple[tuple[str, ...], InferenceSpec]:
+    """The hazard's options checked (clustering variables and inference in their normal form)."""
+    if link not in LINKS:
+        raise SpecificationError(f"link={link!r} is not known; choose one of {', '.join(LINKS)}.")
+    if baseline not in BASELINES:
+        raise SpecificationError(f"baseline={baseline!r} is not known; choose one of {', '.join(BASELINES)}.")
+    return check_cluster(cluster) or (), parse_inference(inference)
+
+
 def hazard_ratios(result: EstimationResult, level: float = 0.95, include_baseline: bool = False) -> pd.DataFrame:
     """Coefficients on the ratio scale: exp(estimate) with its interval.
 
@@ -263,10 +274,11 @@ def hazard_ratios(result: EstimationResult, level: float = 0.95, include_baselin
         Index ``term``; columns ``estimate`` (the coefficient), ``ratio``, ``ci_low``, ``ci_high``,
         ``p_value``.
     """
-    if result.spec.estimator != ESTIMATOR:
-        raise SpecificationError(
-            f"hazard_ratios needs a hazard result ({ESTIMATOR}), found one of {result.spec.estimator}."
-        )
+    found = getattr(getattr(result, "spec", None), "estimator", type(result).__name__)
+    if found != ESTIMATOR:
+        raise SpecificationError(f"hazard_ratios needs a hazard result ({ESTIMATOR}), found one of {found}.")
+    level = check_level(level)
+    include_baseline = check_bool(include_baseline, "include_baseline")
     table = result.to_frame(level)
     if not include_baseline:
         hidden = set(result.spec.option("baseline_terms", ()))
