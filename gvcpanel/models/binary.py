@@ -16,7 +16,7 @@ only estimates.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -264,12 +264,19 @@ def link_function(rates: np.ndarray, link: str) -> np.ndarray:
     return np.log(-np.log1p(-p)) if link == "cloglog" else np.log(p / (1 - p))
 
 
-def restricted_fitter(
-    X: np.ndarray, y: np.ndarray, link: str, params: np.ndarray
-) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
-    """``(R, r) -> estimates under R b = r``, started from ``params`` (for the score bootstrap)."""
+# Callables of a fitted model, as module-level functions so that ``functools.partial`` of them
+# pickles (results keep their model, and results are pickled).
+def fit_under(X: np.ndarray, y: np.ndarray, link: str, params: np.ndarray, R: np.ndarray,
+              r: np.ndarray) -> np.ndarray:
+    """Estimates under R b = r (the score bootstrap's null), started from the unrestricted fit."""
+    return fit_restricted(X, y, link, R, r, start=params)
 
-    def fit_under(R: np.ndarray, r: np.ndarray) -> np.ndarray:
-        return fit_restricted(X, y, link, R, r, start=params)
 
-    return fit_under
+def scores_at(X: np.ndarray, y: np.ndarray, link: str, b: np.ndarray) -> np.ndarray:
+    """:func:`score_matrix` at the parameters ``b``."""
+    return score_matrix(X, y, np.asarray(b, dtype=float), link)
+
+
+def information_at(X: np.ndarray, y: np.ndarray, link: str, b: np.ndarray) -> np.ndarray:
+    """:func:`information_matrix` at the parameters ``b``."""
+    return information_matrix(X, y, np.asarray(b, dtype=float), link)

@@ -21,6 +21,7 @@ solver live in :mod:`gvcpanel.models.binary`.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -39,10 +40,12 @@ from gvcpanel.models.binary import (  # noqa: F401 - BinaryFit, derivatives, fit
     derivatives,
     fit_binary,
     fit_restricted,
+    fit_under,
+    information_at,
     information_matrix,
     link_function,
-    restricted_fitter,
     score_matrix,
+    scores_at,
 )
 from gvcpanel.options import check_bool, check_cluster, check_level, check_magnitudes
 from gvcpanel.results import EstimationResult, ModelSpec, exclusion_table
@@ -212,9 +215,10 @@ def discrete_hazard(
             "X": X,
             "y": y,
             "link": link,
-            "fit_restricted": restricted_fitter(X, y, link, params),
-            "score_fn": lambda b: score_matrix(X, y, np.asarray(b, dtype=float), link),
-            "information_fn": lambda b: information_matrix(X, y, np.asarray(b, dtype=float), link),
+            # partials of module-level functions, not closures: results are pickled with their model
+            "fit_restricted": partial(fit_under, X, y, link, params),
+            "score_fn": partial(scores_at, X, y, link),
+            "information_fn": partial(information_at, X, y, link),
             "frame": pd.DataFrame(X_cov, index=index, columns=list(covariates)),
             "baseline_terms": baseline_terms,
         },
