@@ -32,8 +32,8 @@ import numpy as np
 import pandas as pd
 
 from gvcpanel.errors import PanelStructureError, SpecificationError
-from gvcpanel.formula.design import parse_formula
-from gvcpanel.formula.frame import canonical, evaluate, panel_frame
+from gvcpanel.formula.frame import canonical, derived_of, evaluate, panel_frame
+from gvcpanel.formula.parse import parse_formula
 
 NEVER = np.inf
 
@@ -188,18 +188,22 @@ def prepare(
             f"formula {formula!r} has no '~'; write 'outcome ~ covariates' or 'outcome ~ 1'."
         )
     lhs, rhs = (part.strip() for part in formula.split("~", 1))
-    if rhs in ("", "1", "0"):
-        dependent, terms = lhs, []
-        if not dependent:
-            raise SpecificationError(f"formula {formula!r} needs an outcome on the left of '~'.")
-    else:
-        dependent, terms = parse_formula(formula)
+    no_covariates = rhs in ("", "1", "0", "1 - 1")
+    # the parser wants a regressor: without covariates the outcome stands in and is dropped below
+    parsed = parse_formula(f"{lhs} ~ {lhs}" if no_covariates else formula)
+    if parsed.effects:
+        raise SpecificationError(
+            f"formula {formula!r} absorbs effects after '|'; event studies absorb firm and period effects "
+            "themselves: write 'outcome ~ covariates'."
+        )
+    dependent = parsed.dependent.expr
     cohort_by_firm = _cohort_per_unit(frame, cohort, missing_cohort)
     cluster_name = None if cluster is None else canonical(cluster)
     if cluster_name == "firm_id":
         cluster_name = None
     groups = [cluster_name] if cluster_name else []
-    arrays = evaluate(frame, dependent, terms, groups)
+    # covariates are coded as in a model with firm effects (they span the constant)
+    arrays = evaluate(frame, parsed, groups, derived=derived_of(panel))
     if arrays.data.shape[0] == 0:
         raise PanelStructureError(f"no firm-year has every variable of {formula!r}; exclusions: {arrays.exclusions}.")
     exclusions = dict(arrays.exclusions)
@@ -263,8 +267,8 @@ def prepare(
         unit=unit.astype(np.intp),
         period=period.astype(np.intp),
         y=np.ascontiguousarray(arrays.data[:, 0]),
-        X=np.ascontiguousarray(arrays.data[:, 1:]),
-        covariates=tuple(arrays.terms),
+        X=np.ascontiguousarray(arrays.data[:, 1:1] if no_covariates else arrays.data[:, 1:]),
+        covariates=() if no_covariates else tuple(arrays.terms),
         dependent=dependent,
         periods=periods,
         unit_labels=unit_labels,
