@@ -49,6 +49,10 @@ _API = {
     "test_hypotheses": "gvcpanel.gvc.hypotheses",
     "Hypothesis": "gvcpanel.gvc.hypotheses",
     "regression_table": "gvcpanel.report.tables",
+    "panel_from_transactions": "gvcpanel.gvc.transactions.build",
+    "transaction_indicators": "gvcpanel.gvc.transactions.build",
+    "validate_transactions": "gvcpanel.gvc.transactions.build",
+    "simulate_transactions": "gvcpanel.gvc.transactions.simulate",
 }
 
 __all__ = sorted(_API) + ["__version__"]
