@@ -166,6 +166,31 @@ def _lookups(engine: Engine, products: Any, buyers: Any, tx_columns: list[str],
 
 
 # -- checks ---------------------------------------------------------------------------------
+_CANONICAL_INT = "-?(0|[1-9][0-9]{0,17})"
+
+
+def _register(engine: Engine, source: Source) -> list[str]:
+    """Register the source as ``tx_raw``; CSV ids that are all whole numbers become BIGINT.
+
+    Text ids from CSV would otherwise sort as text ("10" < "9") where the same data in Parquet
+    sort as numbers, and ties between buyers would go another way; the rule is the firm panel's
+    (:mod:`gvcpanel.data.schema`): canonical whole numbers become int64, anything else stays text.
+    """
+    if source.kind != "converted":
+        return engine.register_source(source)
+    columns = engine.register_source(source, view="tx_text")
+    ids = [c for c in ("seller_id", "buyer_id", "record_id") if c in columns]
+    casts = {}
+    if ids:
+        sums = ", ".join(f"SUM(CASE WHEN {c} IS NOT NULL AND NOT {engine.regex(c, _CANONICAL_INT)} "
+                         f"THEN 1 ELSE 0 END) AS {c}" for c in ids)
+        counts = engine.fetch(f"SELECT {sums} FROM tx_text").iloc[0]
+        casts = {c: f"CAST({c} AS BIGINT) AS {c}" for c in ids if int(counts[c] or 0) == 0}
+    select = ", ".join(casts.get(c, c) for c in [*columns, "_file", "_row"])
+    engine.create("tx_raw", f"SELECT {select} FROM tx_text", materialise=False)
+    return columns
+
+
 def _check(engine: Engine, source: Source, columns: list[str], *, products: bool, buyers: bool,
            cap: int) -> None:
     schema = read_tx_schema("transactions")
@@ -203,15 +228,15 @@ def _check(engine: Engine, source: Source, columns: list[str], *, products: bool
     for check, n in fired:
         parts.append(engine.fetch(
             f"SELECT r._file AS file, r._row AS row, {ident}, {year} AS year, "
-            f"'{check.column}' AS column, '{check.problem}' AS problem, {check.value} AS value "
+            f"'{check.column}' AS problem_column, '{check.problem}' AS problem, {check.value} AS value "
             f"FROM {frm} WHERE {check.condition} ORDER BY r._file, r._row LIMIT {cap}"))
         counts.append({"column": check.column, "problem": check.problem, "n": n})
     if n_dup:
         on = " AND ".join(f"r.{k} IS NOT DISTINCT FROM d.{k}" for k in key)
         label = "+".join(key) if key == ("record_id",) else "all fields"
         listed = engine.fetch(
-            f"SELECT file, row, seller_id, buyer_id, product_code, year, column, problem, value FROM ("
-            f"SELECT r._file AS file, r._row AS row, {ident}, {year} AS year, '{label}' AS column, "
+            f"SELECT file, row, seller_id, buyer_id, product_code, year, problem_column, problem, value FROM ("
+            f"SELECT r._file AS file, r._row AS row, {ident}, {year} AS year, '{label}' AS problem_column, "
             f"'duplicate record (repeats an earlier row)' AS problem, CAST(NULL AS STRING) AS value, "
             f"ROW_NUMBER() OVER (PARTITION BY {', '.join('r.' + k for k in key)} "
             f"ORDER BY r._file, r._row) AS copy FROM tx_raw r JOIN ({dup_groups}) d ON {on}) x "
@@ -219,7 +244,8 @@ def _check(engine: Engine, source: Source, columns: list[str], *, products: bool
         parts.append(listed)
         counts.append({"column": label, "problem": "duplicate record (repeats an earlier row)",
                        "n": n_dup})
-    problems = pd.concat([p.astype(object) for p in parts], ignore_index=True)[list(PROBLEM_COLUMNS)]
+    problems = pd.concat([p.astype(object) for p in parts], ignore_index=True)
+    problems = problems.rename(columns={"problem_column": "column"})[list(PROBLEM_COLUMNS)]
     root = str(source.path) if source.kind == "parquet" else source.label
     problems["file"] = [normalise_file(f, root) for f in problems["file"]]
     problems = problems.sort_values(["file", "row"], kind="stable").reset_index(drop=True)
@@ -308,7 +334,7 @@ def transaction_indicators(transactions: Any, *, products: Any = None, buyers: A
     eng = make_engine(engine, **options)
     own_engine = not isinstance(engine, Engine)
     try:
-        columns = eng.register_source(source)
+        columns = _register(eng, source)
         id_dtype = source.frame["buyer_id"].dtype if source.kind == "frame" and "buyer_id" in columns else None
         if id_dtype is None and "buyer_id" in columns:
             probe = eng.fetch("SELECT buyer_id FROM tx_raw LIMIT 1")
@@ -367,7 +393,7 @@ def validate_transactions(transactions: Any, *, products: Any = None, buyers: An
     source = resolve_source(tx, schema.missing_values)
     eng = make_engine(engine) if not isinstance(engine, Engine) else engine
     try:
-        columns = eng.register_source(source)
+        columns = _register(eng, source)
         probe = eng.fetch("SELECT buyer_id FROM tx_raw LIMIT 1") if "buyer_id" in columns else None
         _, has_p, has_b = _lookups(eng, products, buyers, columns,
                                    probe["buyer_id"].dtype if probe is not None else None)

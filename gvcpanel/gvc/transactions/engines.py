@@ -346,7 +346,9 @@ class SparkEngine(Engine):
         return str(self.spark.version)
 
     def regex(self, expr: str, pattern: str) -> str:
-        return f"({expr} RLIKE '^(?:{pattern})$')"
+        # Spark string literals treat a backslash as an escape character: double it
+        escaped = pattern.replace("\\", "\\\\")
+        return f"({expr} RLIKE '^(?:{escaped})$')"
 
     def register_source(self, source: Source, view: str = "tx_raw") -> list[str]:
         from pyspark.sql import functions as F

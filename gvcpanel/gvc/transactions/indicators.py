@@ -185,7 +185,7 @@ def normalised_view(columns: set[str]) -> str:
             else "CAST('' AS STRING)")
     return (f"SELECT r.seller_id AS seller_id, r.buyer_id AS buyer_id, {country} AS buyer_country, "
             f"TRIM(CAST(r.product_code AS STRING)) AS product_code, {year} AS year, "
-            f"{_fixed('r.value')} AS v, {quantity} AS q, {unit} AS unit FROM tx_raw r")
+            f"{_fixed('r.value')} AS value_fx, {quantity} AS quantity_fx, {unit} AS unit FROM tx_raw r")
 
 
 def statements(*, products: bool, buyers: bool, proxy_share: float = 0.5) -> list[tuple[str, str]]:
@@ -206,11 +206,11 @@ def statements(*, products: bool, buyers: bool, proxy_share: float = 0.5) -> lis
     steps: list[tuple[str, str]] = []
     steps.append(("flows", f"""
 SELECT seller_id, year, buyer_id, buyer_country, product_code, unit,
-       {_exact_sum('v')} AS v,
-       {_exact_sum('CASE WHEN q > 0 THEN v ELSE 0 END')} AS v_q,
-       {_exact_sum('CASE WHEN q > 0 THEN q ELSE 0 END')} AS q,
+       {_exact_sum('value_fx')} AS v,
+       {_exact_sum('CASE WHEN quantity_fx > 0 THEN value_fx ELSE 0 END')} AS v_q,
+       {_exact_sum('CASE WHEN quantity_fx > 0 THEN quantity_fx ELSE 0 END')} AS q,
        COUNT(*) AS n_records,
-       SUM(CASE WHEN q > 0 THEN 0 ELSE 1 END) AS n_without_quantity
+       SUM(CASE WHEN quantity_fx > 0 THEN 0 ELSE 1 END) AS n_without_quantity
 FROM tx
 GROUP BY seller_id, year, buyer_id, buyer_country, product_code, unit"""))
     steps.append(("seller_years", f"""
@@ -221,7 +221,7 @@ SELECT seller_id, year, {_exact_sum('v')} AS total_v, SUM(n_records) AS n_record
 FROM flows
 GROUP BY seller_id, year"""))
     steps.append(("buyer_years", f"""
-SELECT seller_id, year, buyer_id, {_exact_sum('v')} AS v,
+SELECT seller_id, year, buyer_id, {_exact_sum('v')} AS buyer_value,
        ROW_NUMBER() OVER (PARTITION BY seller_id, year ORDER BY SUM(v) DESC, buyer_id ASC) AS buyer_rank,
        CAST(SUM(SUM(v)) OVER (PARTITION BY seller_id, year) AS BIGINT) AS total_v,
        MIN(year) OVER (PARTITION BY seller_id, buyer_id) AS pair_first_year,
@@ -235,10 +235,10 @@ HAVING SUM(v) > 0"""))
             "LEFT JOIN buyers_lookup bl ON y.buyer_id = bl.buyer_id"
     else:
         lead, income, join = "CAST(NULL AS INT)", "CAST(NULL AS STRING)", ""
-    share = f"{_dbl('y.v')} / {_dbl('y.total_v')}"
+    share = f"{_dbl('y.buyer_value')} / {_dbl('y.total_v')}"
     steps.append(("buyer_metrics", f"""
 SELECT y.seller_id, y.year, COUNT(*) AS n_buyers,
-       {_dbl('MAX(CASE WHEN y.buyer_rank = 1 THEN y.v END)')} / {_dbl('MAX(y.total_v)')} AS main_buyer_share,
+       {_dbl('MAX(CASE WHEN y.buyer_rank = 1 THEN y.buyer_value END)')} / {_dbl('MAX(y.total_v)')} AS main_buyer_share,
        {_dbl(_exact_sum(f'CAST(ROUND(({share}) * ({share}) * 1e15) AS BIGINT)'))} / 1e15 AS buyer_hhi,
        MAX(CASE WHEN y.buyer_rank = 1 THEN y.buyer_id END) AS main_buyer_id,
        MAX(CASE WHEN y.buyer_rank = 1 THEN y.year - y.pair_first_year + 1 END) AS main_buyer_tenure,
@@ -248,10 +248,10 @@ SELECT y.seller_id, y.year, COUNT(*) AS n_buyers,
            AS main_next,
        MAX(CASE WHEN y.buyer_rank = 1 THEN {lead} END) AS global_buyer,
        CASE WHEN COUNT({lead}) = COUNT(*) THEN
-           {_dbl(_exact_sum(f'CASE WHEN {lead} = 1 THEN y.v ELSE 0 END'))} / {_dbl('MAX(y.total_v)')}
+           {_dbl(_exact_sum(f'CASE WHEN {lead} = 1 THEN y.buyer_value ELSE 0 END'))} / {_dbl('MAX(y.total_v)')}
        END AS lead_firm_share,
        CASE WHEN COUNT({income}) = COUNT(*) THEN
-           {_dbl(_exact_sum(f"CASE WHEN {income} = 'high' THEN y.v ELSE 0 END"))} / {_dbl('MAX(y.total_v)')}
+           {_dbl(_exact_sum(f"CASE WHEN {income} = 'high' THEN y.buyer_value ELSE 0 END"))} / {_dbl('MAX(y.total_v)')}
        END AS high_income_share
 FROM buyer_years y {join}
 GROUP BY y.seller_id, y.year"""))
@@ -262,7 +262,7 @@ GROUP BY y.seller_id, y.year"""))
     else:
         sector, pjoin = "SUBSTR(f.product_code, 1, 2)", ""
     steps.append(("product_years", f"""
-SELECT g.seller_id, g.year, g.product_code, g.sector, {_exact_sum('g.v')} AS v,
+SELECT g.seller_id, g.year, g.product_code, g.sector, {_exact_sum('g.v')} AS product_value,
        MIN(g.year) OVER (PARTITION BY g.seller_id, g.product_code) AS code_first_year,
        MIN(g.year) OVER (PARTITION BY g.seller_id, g.sector) AS sector_first_year
 FROM (SELECT f.seller_id, f.year, f.product_code, {sector} AS sector, f.v FROM flows f {pjoin}) g
@@ -277,7 +277,8 @@ GROUP BY seller_id, year"""))
     steps.append(("main_sector", """
 SELECT seller_id, year, sector FROM (
     SELECT seller_id, year, sector,
-           ROW_NUMBER() OVER (PARTITION BY seller_id, year ORDER BY SUM(v) DESC, sector ASC) AS sector_rank
+           ROW_NUMBER() OVER (PARTITION BY seller_id, year ORDER BY SUM(product_value) DESC, sector ASC)
+               AS sector_rank
     FROM product_years
     GROUP BY seller_id, year, sector) s
 WHERE sector_rank = 1"""))
@@ -356,8 +357,8 @@ ORDER BY firm_id, year"""))
 
 SUMMARY_SQL = """
 SELECT COUNT(*) AS n_records,
-       SUM(CASE WHEN v = 0 THEN 1 ELSE 0 END) AS n_zero_value,
-       SUM(CASE WHEN q IS NULL OR q = 0 THEN 1 ELSE 0 END) AS n_without_quantity
+       SUM(CASE WHEN value_fx = 0 THEN 1 ELSE 0 END) AS n_zero_value,
+       SUM(CASE WHEN quantity_fx IS NULL OR quantity_fx = 0 THEN 1 ELSE 0 END) AS n_without_quantity
 FROM tx"""
 
 

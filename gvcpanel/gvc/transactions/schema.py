@@ -32,6 +32,7 @@ COUNT_COLUMNS = ("column", "problem", "n")
 # whole-number fixed point: values and quantities are summed as integers of 1e-4 units
 FIXED_SCALE = 10_000
 FIXED_MAX = 9e14
+NON_BLANK = ".*\\S.*"
 
 HINTS = {
     "missing required column": "add the column or rename the source's column to the schema's name",
@@ -45,6 +46,7 @@ HINTS = {
                      "infinite value",
     "not a whole number": "year must be a whole calendar year",
     "not a date": "write dates as YYYY-MM-DD",
+    "blank text": "write a value or leave the cell empty (missing)",
     "does not match pattern": "product codes are text of 6-12 digits with their leading zeros "
                               "(a code stored as a number loses them: 010121 becomes 10121); ids "
                               "and units need a non-blank character; countries are ISO codes",
@@ -177,7 +179,12 @@ def record_checks(schema: TxSchema, columns: set[str], regex: Any, *, products: 
             checks.append(Check(f.name, "missing value in required field", f"{col} IS NULL{blank}",
                                 "CAST(NULL AS STRING)"))
         present = f"{col} IS NOT NULL"
-        if f.type in ("any", "string") and f.pattern:
+        if f.type in ("any", "string") and f.pattern == NON_BLANK:
+            # "some non-blank character": a TRIM test, no regular expression over 10^8 ids
+            if not f.required:
+                checks.append(Check(f.name, "blank text", f"{present} AND TRIM({_text(col)}) = ''",
+                                    _text(col)))
+        elif f.type in ("any", "string") and f.pattern:
             checks.append(Check(f.name, f"does not match pattern {f.pattern}",
                                 f"{present} AND TRIM({_text(col)}) <> '' AND NOT "
                                 f"{regex(_text(col), f.pattern)}" if f.required else
