@@ -6,10 +6,11 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-core
 BENCH_STAMP := $(VENV)/.installed-bench
+SPARK_STAMP := $(VENV)/.installed-spark
 DATA ?=
 MAPPING ?=
 
-.PHONY: test replicate montecarlo bench venv clean
+.PHONY: test test-spark replicate montecarlo bench venv clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,10 +22,19 @@ $(BENCH_STAMP): $(STAMP)
 	$(PY) -m pip install --quiet -c constraints.txt -e ".[test,bench]"
 	touch $(BENCH_STAMP)
 
+# PySpark (the transaction definitions on Spark); needs a Java runtime on the PATH
+$(SPARK_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[test,spark]"
+	touch $(SPARK_STAMP)
+
 venv: $(STAMP)
 
 test: $(STAMP)
-	$(PY) -m pytest -q -m "not montecarlo and not bench"
+	$(PY) -m pytest -q -m "not montecarlo and not bench and not spark"
+
+# DuckDB and Spark give identical transaction indicators (tests marked spark)
+test-spark: $(SPARK_STAMP)
+	$(PY) -m pytest -q -m spark -p no:warnings
 
 replicate: $(STAMP)
 	$(PY) -m replication.run $(if $(DATA),--data "$(DATA)") $(if $(MAPPING),--mapping "$(MAPPING)")
