@@ -9,6 +9,7 @@ BENCH_STAMP := $(VENV)/.installed-bench
 SPARK_STAMP := $(VENV)/.installed-spark
 DATA ?=
 MAPPING ?=
+SOURCE ?=
 
 .PHONY: test test-spark replicate montecarlo bench venv clean
 
@@ -37,7 +38,7 @@ test-spark: $(SPARK_STAMP)
 	$(PY) -m pytest -q -m spark -p no:warnings
 
 replicate: $(STAMP)
-	$(PY) -m replication.run $(if $(DATA),--data "$(DATA)") $(if $(MAPPING),--mapping "$(MAPPING)")
+	$(PY) -m replication.run $(if $(DATA),--data "$(DATA)") $(if $(MAPPING),--mapping "$(MAPPING)") $(if $(SOURCE),--source "$(SOURCE)")
 
 montecarlo: $(STAMP)
 	$(PY) -m pytest -q -m montecarlo -s

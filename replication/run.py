@@ -27,13 +27,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mapping", help="mapping file (or shipped name, e.g. 'wbes') for --data")
     parser.add_argument("--out", default=str(DEFAULT_OUT), help="output folder")
     parser.add_argument("--skip-bootstrap", action="store_true", help="leave out table 6 (wild bootstrap)")
+    parser.add_argument("--source", choices=("panel", "transactions"), default="panel",
+                        help="transactions: build the panel from transaction records (--data is a folder "
+                             "layout; without it, records simulated from the example panel)")
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     log = rt.RunLog(out / "run_log.txt")
     start = time.perf_counter()
 
-    if args.data:
+    if args.source == "transactions":
+        from replication import transactions as tx
+
+        panel, truth, label = tx.load(args.data)
+        log.line(f"source: {label}; {panel.provenance.steps[0]}")
+    elif args.data:
         panel = gp.load_panel(args.data, mapping=args.mapping)
         truth = None
     else:
@@ -51,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         written = rt.write_all(panel, truth, out, bootstrap=not args.skip_bootstrap, log=log)
+        if args.source == "transactions" and "governance" in panel.data.columns:
+            written += tx.table_proxy_vs_survey(panel, truth).write(out / "table_proxy_vs_survey")
     for w in caught:
         log.line(f"warning: {w.category.__name__}: {w.message}")
     for path in written:

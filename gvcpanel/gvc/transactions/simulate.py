@@ -9,10 +9,10 @@ columns again:
 =====================  ======================================================================
 column                 reproduced
 =====================  ======================================================================
-``main_buyer_share``   exactly (the panel's 3 decimals: buyer values are whole multiples of
-                       1/1000 of the total), except a hierarchy firm-year whose share rounds to
-                       1.000 with more than one buyer (other buyers get 1 currency unit each;
-                       equal after rounding to 3 decimals)
+``main_buyer_share``   at the panel's 3 decimals: buyer values are whole multiples of 1/1000 of
+                       the total (exactly the stored share), except where the stored share was
+                       rounded below 1/n_buyers or to 1.000 with several buyers (then the
+                       nearest feasible split, equal after rounding to 3 decimals)
 ``n_buyers``           exactly
 ``global_buyer``       exactly: the main buyer is a lead firm iff the panel says so
 ``sector``             exactly: the main sector holds at least 80% of the value
@@ -293,6 +293,12 @@ def simulate_transactions(simulated: Any = None, *, seed: int = 20130, max_shipm
         others = kept
         if m == 0:
             buyer_values = np.array([1000 * k_scale], dtype=np.int64)
+        elif n * s1000 < 1000:
+            # the share was rounded below 1/n_buyers: the main buyer takes just over 1/n (which
+            # rounds to the same 3 decimals) and every other buyer one unit less
+            total = 1000 * k_scale + (1 - 1000 * k_scale) % n
+            main_value = (total + n - 1) // n
+            buyer_values = np.r_[main_value, np.full(m, main_value - 1, dtype=np.int64)]
         elif rest == 0:  # share 1.000 with several buyers: impossible exactly, see module notes
             buyer_values = np.r_[main_value - m, np.ones(m, dtype=np.int64)]
         elif tie:
@@ -426,4 +432,17 @@ def reproduction_table(panel: Any, sim: SimulatedTransactions) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-__all__ = ["FROM_RECORDS", "SimulatedTransactions", "reproduction_table", "simulate_transactions"]
+
+
+
+def example_transactions() -> SimulatedTransactions:
+    """Records of the embedded example panel (:func:`gvcpanel.example_panel`: 3,000 firms, 30
+    clusters, 6 countries, 2005-2019, its seed), drawn with this module's default seed."""
+    from gvcpanel.gvc.simulate import EXAMPLE_SEED, simulate_panel
+
+    simulated = simulate_panel(n_firms=3000, n_clusters=30, n_countries=6, years=(2005, 2019),
+                               seed=EXAMPLE_SEED)
+    return simulate_transactions(simulated)
+
+__all__ = ["FROM_RECORDS", "SimulatedTransactions", "example_transactions", "reproduction_table",
+           "simulate_transactions"]
