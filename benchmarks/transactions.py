@@ -67,8 +67,8 @@ def generate(n_rows: int, folder: Path, seed: int = 2013) -> None:
             n = min(todo, 5_000_000)
             seller = rng.integers(0, n_sellers, n)
             # relationships persist: each seller draws buyers and codes near its own few
-            buyer = (seller * 7919 + rng.geometric(0.35, n) - 1 + (year - 2005) // 4) % n_buyers
-            code = (seller * 104729 + rng.geometric(0.3, n) - 1) % n_codes
+            buyer = (seller * 7919 + rng.geometric(0.5, n) - 1 + (year - 2005) // 4) % n_buyers
+            code = (seller * 104729 + rng.geometric(0.45, n) - 1) % n_codes
             value = np.round(np.exp(rng.normal(8.0, 1.5, n)), 2)
             quantity = np.round(value / (price[code] * np.exp(rng.normal(0, 0.2, n))), 3)
             day = rng.integers(0, 365, n).astype("timedelta64[D]") + np.datetime64(f"{year}-01-01")

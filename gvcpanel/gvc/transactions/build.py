@@ -23,9 +23,9 @@ from gvcpanel.errors import SpecificationError
 from gvcpanel.gvc.transactions import indicators as ind
 from gvcpanel.gvc.transactions.engines import Engine, Source, make_engine, normalise_file, resolve_source
 from gvcpanel.gvc.transactions.schema import (COUNT_COLUMNS, PROBLEM_COLUMNS, TransactionSchemaError,
-                                              check_lookup, checked_from, duplicate_sql,
+                                              check_lookup, checked_from, duplicate_key,
                                               empty_problems, problems_message, read_tx_schema,
-                                              record_checks)
+                                              record_checks, value_tables)
 
 LAYOUT = ("transactions", "products", "buyers", "firms")
 
@@ -210,12 +210,22 @@ def _check(engine: Engine, source: Source, columns: list[str], *, products: bool
         raise TransactionSchemaError(problems_message(problems, counts, source.label, "transactions"),
                                      problems, counts, source.label)
     checks = record_checks(schema, present, engine.regex, products=products, buyers=buyers)
-    frm = checked_from(products, buyers)
+    tables = value_tables(schema, present, engine.regex, products=products, buyers=buyers)
+    for name, sql, _ in tables:
+        engine.create(name, sql, materialise=True)
+    frm = checked_from(tables)
     sums = ", ".join(f"SUM(CASE WHEN {c.condition} THEN 1 ELSE 0 END) AS c{k}"
                      for k, c in enumerate(checks))
     counted = engine.fetch(f"SELECT {sums} FROM {frm}").iloc[0]
-    dup_groups, key = duplicate_sql(present, schema)
-    dup = engine.fetch(f"SELECT COUNT(*) AS groups, SUM(n - 1) AS surplus FROM ({dup_groups}) d").iloc[0]
+    # duplicates: group by one 64-bit hash of the key, then confirm the few candidates exactly
+    key = duplicate_key(present, schema)
+    hashed = engine.row_hash([f"r.{k}" for k in key])
+    engine.create("duplicate_hashes", f"SELECT h FROM (SELECT {hashed} AS h FROM tx_raw r) x "
+                  "GROUP BY h HAVING COUNT(*) > 1", materialise=True)
+    cols = ", ".join(f"r.{k} AS {k}" for k in key)
+    dup_groups = (f"SELECT {cols}, COUNT(*) AS n FROM tx_raw r JOIN duplicate_hashes c "
+                  f"ON {hashed} = c.h GROUP BY {', '.join('r.' + k for k in key)} HAVING COUNT(*) > 1")
+    dup = engine.fetch(f"SELECT COUNT(*) AS n_groups, SUM(n - 1) AS surplus FROM ({dup_groups}) d").iloc[0]
     n_dup = int(dup["surplus"]) if pd.notna(dup["surplus"]) else 0
     fired = [(c, int(counted[f"c{k}"])) for k, c in enumerate(checks)
              if pd.notna(counted[f"c{k}"]) and int(counted[f"c{k}"]) > 0]

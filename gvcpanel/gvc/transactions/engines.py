@@ -159,6 +159,11 @@ class Engine:
         """SQL test that ``expr`` matches ``pattern`` in full."""
         raise NotImplementedError
 
+    def row_hash(self, expressions: list[str]) -> str:
+        """SQL of a 64-bit hash of several columns (NULLs included); collisions are confirmed
+        by the caller, so engines may use different hash functions."""
+        raise NotImplementedError
+
     def register_source(self, source: Source, view: str = "tx_raw") -> list[str]:
         """Make ``view`` with the source's columns plus ``_file`` and ``_row``; return the data columns."""
         raise NotImplementedError
@@ -224,6 +229,9 @@ class DuckDBEngine(Engine):
 
     def regex(self, expr: str, pattern: str) -> str:
         return f"regexp_full_match({expr}, '{pattern}')"
+
+    def row_hash(self, expressions: list[str]) -> str:
+        return f"hash({', '.join(expressions)})"
 
     def register_source(self, source: Source, view: str = "tx_raw") -> list[str]:
         if source.kind == "frame":
@@ -349,6 +357,9 @@ class SparkEngine(Engine):
         # Spark string literals treat a backslash as an escape character: double it
         escaped = pattern.replace("\\", "\\\\")
         return f"({expr} RLIKE '^(?:{escaped})$')"
+
+    def row_hash(self, expressions: list[str]) -> str:
+        return f"xxhash64({', '.join(expressions)})"
 
     def register_source(self, source: Source, view: str = "tx_raw") -> list[str]:
         from pyspark.sql import functions as F

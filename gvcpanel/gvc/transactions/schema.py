@@ -185,10 +185,9 @@ def record_checks(schema: TxSchema, columns: set[str], regex: Any, *, products: 
                 checks.append(Check(f.name, "blank text", f"{present} AND TRIM({_text(col)}) = ''",
                                     _text(col)))
         elif f.type in ("any", "string") and f.pattern:
+            # codes, countries: few distinct values, tested once each (bad_values_<field>)
             checks.append(Check(f.name, f"does not match pattern {f.pattern}",
-                                f"{present} AND TRIM({_text(col)}) <> '' AND NOT "
-                                f"{regex(_text(col), f.pattern)}" if f.required else
-                                f"{present} AND NOT {regex(_text(col), f.pattern)}", _text(col)))
+                                f"bad_{f.name}.v IS NOT NULL", _text(col)))
         if f.type in ("number", "integer"):
             num = f"TRY_CAST({col} AS DOUBLE)"
             checks.append(Check(f.name, "not a number", f"{present} AND {num} IS NULL", _text(col)))
@@ -226,35 +225,58 @@ def record_checks(schema: TxSchema, columns: set[str], regex: Any, *, products: 
     if products:
         checks.append(Check("product_code", "unknown product code (not in the product table, "
                             "neither the code nor its first 6 digits)",
-                            "r.product_code IS NOT NULL AND p_full.product_code IS NULL AND "
-                            "p_six.product_code IS NULL", _text("r.product_code")))
+                            "unknown_product_code.v IS NOT NULL", _text("r.product_code")))
     if buyers:
         checks.append(Check("buyer_id", "unknown buyer (not in the buyer table)",
-                            "r.buyer_id IS NOT NULL AND b.buyer_id IS NULL", _text("r.buyer_id")))
+                            "unknown_buyer_id.v IS NOT NULL", _text("r.buyer_id")))
     return checks
 
 
-def checked_from(products: bool, buyers: bool) -> str:
-    """FROM clause of the checks: the raw records with the lookup tables joined."""
-    parts = ["tx_raw r"]
+def value_tables(schema: TxSchema, columns: set[str], regex: Any, *, products: bool,
+                 buyers: bool) -> list[tuple[str, str, str]]:
+    """Small tables of bad values, each computed from a field's distinct values.
+
+    Returns (table name, SELECT giving column ``v``, field) triples; :func:`checked_from` joins
+    them to the records, so a regular expression or a lookup runs once per distinct code, country
+    or buyer instead of once per record.
+    """
+    out = []
+    for f in schema.fields:
+        if (f.name in columns and f.type in ("any", "string") and f.pattern
+                and f.pattern != NON_BLANK):
+            out.append((f"bad_{f.name}",
+                        f"SELECT d.v FROM (SELECT DISTINCT {_text(f.name)} AS v FROM tx_raw) d "
+                        f"WHERE d.v IS NOT NULL AND TRIM(d.v) <> '' AND NOT {regex('d.v', f.pattern)}",
+                        f.name))
     if products:
-        parts.append("LEFT JOIN products_lookup p_full ON CAST(r.product_code AS STRING) = "
-                     "p_full.product_code")
-        parts.append("LEFT JOIN products_lookup p_six ON SUBSTR(CAST(r.product_code AS STRING), 1, 6) "
-                     "= p_six.product_code")
+        out.append(("unknown_product_code",
+                    "SELECT d.v FROM (SELECT DISTINCT CAST(product_code AS STRING) AS v FROM tx_raw) d "
+                    "LEFT JOIN products_lookup pf ON d.v = pf.product_code "
+                    "LEFT JOIN products_lookup ps ON SUBSTR(d.v, 1, 6) = ps.product_code "
+                    "WHERE d.v IS NOT NULL AND pf.product_code IS NULL AND ps.product_code IS NULL",
+                    "product_code"))
     if buyers:
-        parts.append("LEFT JOIN buyers_lookup b ON r.buyer_id = b.buyer_id")
+        out.append(("unknown_buyer_id",
+                    "SELECT d.v FROM (SELECT DISTINCT buyer_id AS v FROM tx_raw) d "
+                    "LEFT JOIN buyers_lookup b ON d.v = b.buyer_id "
+                    "WHERE d.v IS NOT NULL AND b.buyer_id IS NULL", "buyer_id"))
+    return out
+
+
+def checked_from(tables: list[tuple[str, str, str]]) -> str:
+    """FROM clause of the checks: the records with the (usually empty) bad-value tables."""
+    parts = ["tx_raw r"]
+    for name, _, column in tables:
+        left = f"CAST(r.{column} AS STRING)" if column != "buyer_id" else "r.buyer_id"
+        parts.append(f"LEFT JOIN {name} {name} ON {left} = {name}.v")
     return " ".join(parts)
 
 
-def duplicate_sql(columns: set[str], schema: TxSchema) -> tuple[str, tuple[str, ...]]:
-    """Query of the groups of duplicate records (key columns, ``n`` rows) and the key used."""
+def duplicate_key(columns: set[str], schema: TxSchema) -> tuple[str, ...]:
+    """record_id when present, else every schema field present."""
     if "record_id" in columns:
-        key: tuple[str, ...] = ("record_id",)
-    else:
-        key = tuple(c for c in schema.field_names if c in columns)
-    cols = ", ".join(key)
-    return (f"SELECT {cols}, COUNT(*) AS n FROM tx_raw GROUP BY {cols} HAVING COUNT(*) > 1", key)
+        return ("record_id",)
+    return tuple(c for c in schema.field_names if c in columns)
 
 
 class TransactionSchemaError(SchemaError):
@@ -371,5 +393,6 @@ def check_lookup(frame: pd.DataFrame, schema_name: str, source: str) -> pd.DataF
 
 
 __all__ = ["Check", "FIXED_MAX", "FIXED_SCALE", "TransactionSchemaError", "TxField", "TxSchema",
-           "check_lookup", "checked_from", "duplicate_sql", "problems_message", "read_tx_schema",
+           "check_lookup", "checked_from", "duplicate_key", "problems_message", "read_tx_schema",
+           "value_tables",
            "record_checks"]
