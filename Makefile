@@ -1,5 +1,5 @@
 # Two commands on a fresh machine with only python3:
-#   make replicate   (the main job; DATA=path [MAPPING=file] for your own panel)
+#   make replicate   (the main job; DATA=path [MAPPING=file] for your own panel, OUT=folder)
 #   make test
 PYTHON ?= python3
 VENV := .venv
@@ -10,6 +10,7 @@ SPARK_STAMP := $(VENV)/.installed-spark
 DATA ?=
 MAPPING ?=
 SOURCE ?=
+OUT ?=
 
 .PHONY: test test-spark replicate montecarlo bench venv clean
 
@@ -38,7 +39,7 @@ test-spark: $(SPARK_STAMP)
 	$(PY) -m pytest -q -m spark -p no:warnings
 
 replicate: $(STAMP)
-	$(PY) -m replication.run $(if $(DATA),--data "$(DATA)") $(if $(MAPPING),--mapping "$(MAPPING)") $(if $(SOURCE),--source "$(SOURCE)")
+	$(PY) -m replication.run $(if $(DATA),--data "$(DATA)") $(if $(MAPPING),--mapping "$(MAPPING)") $(if $(OUT),--out "$(OUT)") $(if $(SOURCE),--source "$(SOURCE)")
 
 montecarlo: $(STAMP)
 	$(PY) -m pytest -q -m montecarlo -s
@@ -47,4 +48,4 @@ bench: $(BENCH_STAMP)
 	$(PY) benchmarks/run.py
 
 clean:
-	rm -rf $(VENV) replication/output/*
+	rm -rf $(VENV) replication/output replication/.output.gvcpanel-*
