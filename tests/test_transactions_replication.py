@@ -11,7 +11,7 @@ from replication.run import main
 @pytest.mark.replication
 @pytest.mark.slow
 def test_replicate_from_a_folder_of_transaction_records(tmp_path):
-    sim = simulate_transactions(n_firms=500, seed=31)
+    sim = simulate_transactions(n_firms=300, seed=31)
     sim.write(tmp_path / "records")
     out = tmp_path / "out"
     assert main(["--data", str(tmp_path / "records"), "--source", "transactions", "--out", str(out),
