@@ -310,3 +310,11 @@ def test_spark_reads_partitioned_parquet_and_reports_the_same_problems(spark, tm
         errors.append(info.value)
     pd.testing.assert_frame_equal(errors[0].counts, errors[1].counts)
     pd.testing.assert_frame_equal(errors[0].problems.astype(str), errors[1].problems.astype(str))
+
+
+def test_progress_line_names_each_step(capsys):
+    transaction_indicators(tiny(), progress=True)
+    err = capsys.readouterr().err
+    assert "transactions [duckdb]" in err and "checks" in err and "flows" in err and "finished" in err
+    transaction_indicators(tiny(), progress=False)
+    assert capsys.readouterr().err == ""
