@@ -49,7 +49,9 @@ BUYERS = pd.DataFrame({"buyer_id": [10, 11, 12, 13, 14, 15], "lead_firm": [1, 0,
 def test_tiny_fixture_by_hand():
     """Every number below was worked out on paper from tiny()."""
     ref = reference_indicators(tiny(), PRODUCTS, BUYERS).set_index(["firm_id", "year"])
-    out = transaction_indicators(tiny(), products=PRODUCTS, buyers=BUYERS).frame.set_index(["firm_id", "year"])
+    built = transaction_indicators(tiny(), products=PRODUCTS, buyers=BUYERS)
+    assert (built.report.n_records, built.report.n_zero_value, built.report.n_without_quantity) == (12, 1, 1)
+    out = built.frame.set_index(["firm_id", "year"])
     for frame in (ref, out):
         r = frame.loc[(1, 2010)]
         assert r["export_value"] == 150 and r["n_buyers"] == 2 and r["main_buyer_id"] == 10

@@ -355,13 +355,13 @@ def transaction_indicators(transactions: Any, *, products: Any = None, buyers: A
         _check(eng, source, columns, products=has_products, buyers=has_buyers, cap=cap)
         seconds["checks"] = time.perf_counter() - t0
         eng.create("tx", ind.normalised_view(set(columns)), materialise=False)
-        summary = eng.fetch(ind.SUMMARY_SQL).iloc[0]
         steps = ind.statements(products=has_products, buyers=has_buyers, proxy_share=proxy_share)
         for k, (name, sql) in enumerate(steps[:-1], start=1):
             eng.step(f"{k}/{len(steps)} {name}")
             t0 = time.perf_counter()
             eng.create(name, sql, materialise=True)
             seconds[name] = time.perf_counter() - t0
+        summary = eng.fetch(ind.SUMMARY_SQL).iloc[0]
         eng.step(f"{len(steps)}/{len(steps)} indicators")
         t0 = time.perf_counter()
         frame = _normalise(eng.fetch(steps[-1][1]))
@@ -376,8 +376,10 @@ def transaction_indicators(transactions: Any, *, products: Any = None, buyers: A
     report = TransactionReport(
         inputs=(Input("transactions", source.label, source.sha256), *inputs),
         engine=eng.name, engine_version=version, definitions_version=ind.DEFINITIONS_VERSION,
-        n_records=int(summary["n_records"]), n_zero_value=int(summary["n_zero_value"] or 0),
-        n_without_quantity=int(summary["n_without_quantity"] or 0), n_firm_years=len(frame),
+        n_records=int(summary["n_records"] if pd.notna(summary["n_records"]) else 0),
+        n_zero_value=int(summary["n_zero_value"] if pd.notna(summary["n_zero_value"]) else 0),
+        n_without_quantity=int(summary["n_without_quantity"] if pd.notna(summary["n_without_quantity"]) else 0),
+        n_firm_years=len(frame),
         proxy_share=float(proxy_share), seconds=seconds)
     return TransactionIndicators(frame, report)
 

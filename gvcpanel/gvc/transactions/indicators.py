@@ -210,7 +210,8 @@ SELECT seller_id, year, buyer_id, buyer_country, product_code, unit,
        {_exact_sum('CASE WHEN quantity_fx > 0 THEN value_fx ELSE 0 END')} AS v_q,
        {_exact_sum('CASE WHEN quantity_fx > 0 THEN quantity_fx ELSE 0 END')} AS q,
        COUNT(*) AS n_records,
-       SUM(CASE WHEN quantity_fx > 0 THEN 0 ELSE 1 END) AS n_without_quantity
+       SUM(CASE WHEN quantity_fx > 0 THEN 0 ELSE 1 END) AS n_without_quantity,
+       SUM(CASE WHEN value_fx = 0 THEN 1 ELSE 0 END) AS n_zero_value
 FROM tx
 GROUP BY seller_id, year, buyer_id, buyer_country, product_code, unit"""))
     steps.append(("seller_years", f"""
@@ -355,11 +356,11 @@ ORDER BY firm_id, year"""))
     return steps
 
 
+# counts of the report, from the first aggregate (no second pass over the records)
 SUMMARY_SQL = """
-SELECT COUNT(*) AS n_records,
-       SUM(CASE WHEN value_fx = 0 THEN 1 ELSE 0 END) AS n_zero_value,
-       SUM(CASE WHEN quantity_fx IS NULL OR quantity_fx = 0 THEN 1 ELSE 0 END) AS n_without_quantity
-FROM tx"""
+SELECT SUM(n_records) AS n_records, SUM(n_zero_value) AS n_zero_value,
+       SUM(n_without_quantity) AS n_without_quantity
+FROM flows"""
 
 
 def indicator_table() -> str:
