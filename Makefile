@@ -7,18 +7,23 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-core
 BENCH_STAMP := $(VENV)/.installed-bench
 SPARK_STAMP := $(VENV)/.installed-spark
+DOCS_STAMP := $(VENV)/.installed-docs
 DATA ?=
 MAPPING ?=
 SOURCE ?=
 OUT ?=
 
-.PHONY: test test-spark replicate montecarlo bench venv clean
+.PHONY: test test-spark replicate montecarlo bench docs venv clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -c constraints.txt -e ".[test]"
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[test,plot,tables]"
 	touch $(STAMP)
+
+$(DOCS_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[test,plot,tables,docs]"
+	touch $(DOCS_STAMP)
 
 $(BENCH_STAMP): $(STAMP)
 	$(PY) -m pip install --quiet -c constraints.txt -e ".[test,bench]"
@@ -31,8 +36,10 @@ $(SPARK_STAMP): $(STAMP)
 
 venv: $(STAMP)
 
+# the suite is CPU-bound: one pytest worker per core (JOBS=1 runs it in one process)
+JOBS ?= auto
 test: $(STAMP)
-	$(PY) -m pytest -q -m "not montecarlo and not bench and not spark"
+	$(PY) -m pytest -q -n $(JOBS) -m "not montecarlo and not bench and not spark"
 
 # DuckDB and Spark give identical transaction indicators (tests marked spark)
 test-spark: $(SPARK_STAMP)
@@ -47,5 +54,10 @@ montecarlo: $(STAMP)
 bench: $(BENCH_STAMP)
 	$(PY) benchmarks/run.py
 
+# user guide and API reference into site/; -W turns every warning into an error
+docs: $(DOCS_STAMP)
+	rm -rf site
+	$(PY) -m sphinx -W --keep-going -q -b html docs site
+
 clean:
-	rm -rf $(VENV) replication/output replication/.output.gvcpanel-*
+	rm -rf $(VENV) replication/output replication/.output.gvcpanel-* site

@@ -21,6 +21,8 @@ __version__ = "0.1.0"
 _API = {
     "GvcPanelError": "gvcpanel.errors",
     "SchemaError": "gvcpanel.errors",
+    "DataFileError": "gvcpanel.errors",
+    "MappingError": "gvcpanel.errors",
     "PanelStructureError": "gvcpanel.errors",
     "IdentificationError": "gvcpanel.errors",
     "SpecificationError": "gvcpanel.errors",
@@ -29,12 +31,17 @@ _API = {
     "AbsorbedVariableWarning": "gvcpanel.errors",
     "ExcludedRowsWarning": "gvcpanel.errors",
     "InexactCovarianceWarning": "gvcpanel.errors",
+    "InferenceUnavailableError": "gvcpanel.errors",
+    "MissingDependencyError": "gvcpanel.errors",
+    "PartitionSchemaWarning": "gvcpanel.errors",
     "SpecificationTestWarning": "gvcpanel.errors",
     "OutputError": "gvcpanel.errors",
     "OutputLockedError": "gvcpanel.errors",
     "InferenceSpec": "gvcpanel.inference.spec",
     "EstimationResult": "gvcpanel.results",
+    "TestResult": "gvcpanel.results",
     "load_panel": "gvcpanel.data.io",
+    "validate_file": "gvcpanel.data.io",
     "read_schema": "gvcpanel.data.schema",
     "FirmPanel": "gvcpanel.data.panel",
     "classify_governance": "gvcpanel.gvc.governance",
@@ -44,14 +51,27 @@ _API = {
     "fe_regression": "gvcpanel.models.linear",
     "hausman_test": "gvcpanel.models.linear",
     "mundlak_test": "gvcpanel.models.linear",
-    "upgrading_hazard": "gvcpanel.models.hazard",
+    "upgrading_hazard": "gvcpanel.gvc.hazard",
+    "discrete_hazard": "gvcpanel.models.hazard",
+    "hazard_ratios": "gvcpanel.models.hazard",
     "risk_set": "gvcpanel.gvc.upgrading",
-    "model_columns": "gvcpanel.formula.design",
+    "model_columns": "gvcpanel.gvc.columns",
+    "parse_formula": "gvcpanel.formula.parse",
+    "build_design": "gvcpanel.formula.design",
     "network_strength": "gvcpanel.gvc.upgrading",
     "moderation": "gvcpanel.models.moderation",
     "test_hypotheses": "gvcpanel.gvc.hypotheses",
     "Hypothesis": "gvcpanel.gvc.hypotheses",
     "regression_table": "gvcpanel.report.tables",
+    "coefplot": "gvcpanel.report.plots",
+    "moderation_plot": "gvcpanel.report.plots",
+    "event_study_plot": "gvcpanel.report.plots",
+    "set_progress": "gvcpanel.progress",
+    "event_study": "gvcpanel.models.event_study",
+    "chain_cohorts": "gvcpanel.gvc.cohorts",
+    "chain_entries": "gvcpanel.gvc.cohorts",
+    "cohort_table": "gvcpanel.gvc.cohorts",
+    "comparison_groups": "gvcpanel.gvc.cohorts",
     "panel_from_transactions": "gvcpanel.gvc.transactions.build",
     "transaction_indicators": "gvcpanel.gvc.transactions.build",
     "validate_transactions": "gvcpanel.gvc.transactions.build",
@@ -59,6 +79,13 @@ _API = {
 }
 
 __all__ = sorted(_API) + ["__version__"]
+
+# the value-chain layer's names (governance dummies, network strength) are offered to every
+# estimator's formulas; the generic formula code knows them only through this registration
+from gvcpanel.formula import providers as _providers  # noqa: E402 - after the lazy API table
+
+if "gvcpanel.gvc.columns:DOMAIN_COLUMNS" not in _providers.PROVIDERS:
+    _providers.PROVIDERS.append("gvcpanel.gvc.columns:DOMAIN_COLUMNS")
 
 
 def __getattr__(name: str) -> Any:
