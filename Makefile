@@ -43,7 +43,7 @@ test: $(STAMP)
 
 # DuckDB and Spark give identical transaction indicators (tests marked spark)
 test-spark: $(SPARK_STAMP)
-	$(PY) -m pytest -q -m spark -p no:warnings
+	$(PY) -m pytest -q -m spark
 
 replicate: $(STAMP)
 	$(PY) -m replication.run $(if $(DATA),--data "$(DATA)") $(if $(MAPPING),--mapping "$(MAPPING)") $(if $(OUT),--out "$(OUT)") $(if $(SOURCE),--source "$(SOURCE)")
