@@ -22,6 +22,7 @@ EXIT_CODES_TEXT = """\
 exit codes:
   0  success (validate: the data are valid)
   1  invalid data: the file breaks the schema, or the data cannot support the model
+     (classify: no firm-year could be classified; every missing rule input is listed)
   2  usage or specification: unknown command, option, value, column, file type or --out
      extension, or an optional dependency that is not installed
   3  input/output: a file is missing or unreadable, an output cannot be written (read-only,
@@ -85,12 +86,33 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return EXIT_OK if report.ok else EXIT_INVALID
 
 
-def cmd_describe(args: argparse.Namespace) -> int:
-    """Load a panel and print its description as Markdown."""
+def _load(args: argparse.Namespace):
+    """The panel named on the command line, with its module joined when --module is given."""
     from gvcpanel.data.io import load_panel
 
     _require_input(args.path)
+    if args.module is not None:
+        _require_input(args.module)
     panel = load_panel(args.path, schema=args.schema, mapping=args.mapping)
+    if args.module is not None:
+        from gvcpanel.data.modules import join_module
+
+        panel = join_module(panel, args.module, mapping=args.module_mapping)
+    return panel
+
+
+def _print_module_report(panel) -> None:
+    report = panel.module_report
+    if report is not None:
+        from gvcpanel.data.panel import markdown_table
+
+        print(f"\n## Module joined ({report.source})\n")
+        print(markdown_table(report.summary()))
+
+
+def cmd_describe(args: argparse.Namespace) -> int:
+    """Load a panel and print its description as Markdown."""
+    panel = _load(args)
     print(f"# {args.path}\n")
     print(panel.describe().to_markdown(max_rows=args.max_rows), end="")
     report = panel.load_report
@@ -99,15 +121,14 @@ def cmd_describe(args: argparse.Namespace) -> int:
 
         print("\n## Values set to missing by the mapping\n")
         print(markdown_table(report.set_missing))
+    _print_module_report(panel)
     return EXIT_OK
 
 
 def _load_classified(args: argparse.Namespace):
     from gvcpanel.gvc.governance import classify_governance
-    from gvcpanel.data.io import load_panel
 
-    _require_input(args.path)
-    panel = load_panel(args.path, schema=args.schema, mapping=args.mapping)
+    panel = _load(args)
     if "governance" not in panel.data.columns or panel.data["governance"].isna().all():
         panel = classify_governance(panel)
     return panel
@@ -115,8 +136,8 @@ def _load_classified(args: argparse.Namespace):
 
 def cmd_classify(args: argparse.Namespace) -> int:
     """Classify governance and print the rule report; optionally write the panel (--out)."""
+    from gvcpanel.errors import PanelStructureError
     from gvcpanel.gvc.governance import classify_governance
-    from gvcpanel.data.io import load_panel
     from gvcpanel.data.panel import markdown_table
     from gvcpanel.report.output import output_files, write_files
 
@@ -124,15 +145,23 @@ def cmd_classify(args: argparse.Namespace) -> int:
     target = None
     if args.out is not None:
         target = output_files(args.out, PANEL_FORMATS, default=("parquet",), option="--out")
-    _require_input(args.path)
-    panel = classify_governance(load_panel(args.path, schema=args.schema, mapping=args.mapping),
-                                scheme=args.scheme)
+    panel = classify_governance(_load(args), scheme=args.scheme)
     report = panel.governance_report
     print(f"# Governance of {args.path} ({args.scheme})\n")
     print(markdown_table(report.rule_counts))
+    _print_module_report(panel)
+    if not report.missing_inputs.empty:
+        print("\n## Rule inputs absent or missing (every rule, every input)\n")
+        print(markdown_table(report.missing_inputs))
     if not report.unclassified.empty:
         print("\n## Not classified (left missing)\n")
         print(markdown_table(report.unclassified))
+    if report.n_classified == 0 and not report.kept_input:
+        raise PanelStructureError(
+            f"no firm-year of {args.path} could be classified ({report.n_unclassified} firm-years; "
+            f"scheme {args.scheme}): {report.missing_inputs_text() or 'no rule matched any firm-year'}. "
+            "Map these columns from your source (--mapping), or join a governance module of your "
+            "own (--module FILE --module-mapping governance_module); nothing was written.")
     if report.crosstab is not None:
         print(f"\n## Input governance against the rules (agreement {report.agreement_rate:.3f})\n")
         print(markdown_table(report.crosstab.reset_index()))
@@ -174,6 +203,15 @@ def _add_source_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--schema", default="firm_panel", help="schema name or JSON path")
 
 
+def _add_module_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--module", default=None,
+                        help="a module of your own (one record per firm and year or wave) joined to "
+                             "the panel by firm_id and year/wave, keys checked")
+    parser.add_argument("--module-mapping", default=None,
+                        help="mapping of the module's codes (a JSON file or a shipped name, e.g. "
+                             "governance_module); without it the module uses canonical names")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with one subparser per command."""
     from gvcpanel import __version__
@@ -198,11 +236,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     describe = add("describe", help="firms, years, balance, clusters, missingness")
     _add_source_arguments(describe)
+    _add_module_arguments(describe)
     describe.add_argument("--max-rows", type=int, default=40, help="rows shown per table")
     describe.set_defaults(handler=cmd_describe)
 
     classify = add("classify", help="classify chain governance with a cited rule table")
     _add_source_arguments(classify)
+    _add_module_arguments(classify)
     classify.add_argument("--scheme", default="humphrey_schmitz_2002",
                           choices=["humphrey_schmitz_2002", "gereffi_humphrey_sturgeon_2005"])
     classify.add_argument("--out", default=None,
@@ -212,6 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     hyp = add("hypotheses", help="test H1-H5 and print the summary table")
     _add_source_arguments(hyp)
+    _add_module_arguments(hyp)
     hyp.add_argument("--inference", default="cluster",
                      help="cluster (default), cr2, wild, score, stata, fixest, linearmodels, ...")
     hyp.add_argument("--adjust", default=None, choices=["holm", "romano_wolf"],

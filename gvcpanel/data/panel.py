@@ -201,6 +201,8 @@ class FirmPanel:
         What the loader did.
     governance_report : Any, optional
         Set by :func:`gvcpanel.gvc.governance.classify_governance`.
+    module_report : Any, optional
+        Set by :func:`gvcpanel.data.modules.join_module`.
 
     Notes
     -----
@@ -208,26 +210,29 @@ class FirmPanel:
     missing, governance is categorical, identifiers int64 or text).
     """
 
-    __slots__ = ("_data", "_schema", "_provenance", "_load_report", "_governance_report")
+    __slots__ = ("_data", "_schema", "_provenance", "_load_report", "_governance_report",
+                 "_module_report")
 
     def __init__(self, data: pd.DataFrame, *, schema: Schema | str = "firm_panel",
                  provenance: Provenance | None = None, load_report: LoadReport | None = None,
-                 governance_report: Any = None) -> None:
+                 governance_report: Any = None, module_report: Any = None) -> None:
         schema = read_schema(schema)
         checked = validate_frame(_key_frame(data, schema), schema).data
         indexed = _indexed(checked, schema)
         if provenance is None:
             provenance = Provenance("<DataFrame>", frame_sha256(indexed), schema.version,
                                     package_version())
-        self._set(indexed, schema, provenance, load_report, governance_report)
+        self._set(indexed, schema, provenance, load_report, governance_report, module_report)
 
     def _set(self, data: pd.DataFrame, schema: Schema, provenance: Provenance,
-             load_report: LoadReport | None, governance_report: Any) -> None:
+             load_report: LoadReport | None, governance_report: Any,
+             module_report: Any = None) -> None:
         object.__setattr__(self, "_data", data)
         object.__setattr__(self, "_schema", schema)
         object.__setattr__(self, "_provenance", provenance)
         object.__setattr__(self, "_load_report", load_report)
         object.__setattr__(self, "_governance_report", governance_report)
+        object.__setattr__(self, "_module_report", module_report)
 
     @classmethod
     def _from_validated(cls, data: pd.DataFrame, schema: Schema, provenance: Provenance,
@@ -269,6 +274,11 @@ class FirmPanel:
         """The classification report, or None unless classify_governance made the panel."""
         return self._governance_report
 
+    @property
+    def module_report(self) -> Any:
+        """The join report of the last module joined (:func:`gvcpanel.data.modules.join_module`)."""
+        return self._module_report
+
     def __len__(self) -> int:
         return len(self._data)
 
@@ -289,7 +299,8 @@ class FirmPanel:
                 f"{self._data.shape[1]} columns, source={self._provenance.source!r})")
 
     # -- derived panels ----------------------------------------------------------------------
-    def derive(self, data: pd.DataFrame, *, step: str, governance_report: Any = None) -> FirmPanel:
+    def derive(self, data: pd.DataFrame, *, step: str, governance_report: Any = None,
+               module_report: Any = None) -> FirmPanel:
         """A new panel with changed or added columns, validated again.
 
         Parameters
@@ -298,8 +309,8 @@ class FirmPanel:
             Same firm-years as this panel (index or columns firm_id, year).
         step : str
             What was done (recorded in ``provenance.steps``).
-        governance_report : Any, optional
-            Replaces the current governance report (kept when None).
+        governance_report, module_report : Any, optional
+            Replace the current reports (each kept when None).
 
         Raises
         ------
@@ -323,8 +334,9 @@ class FirmPanel:
         label = step + (f" (dropped columns: {', '.join(map(str, dropped))})" if dropped else "")
         provenance = replace(self._provenance, steps=self._provenance.steps + (label,))
         report = self._governance_report if governance_report is None else governance_report
+        joined = self._module_report if module_report is None else module_report
         panel = FirmPanel.__new__(FirmPanel)
-        panel._set(indexed, schema, provenance, self._load_report, report)
+        panel._set(indexed, schema, provenance, self._load_report, report, joined)
         return panel
 
     # -- description and output --------------------------------------------------------------
