@@ -1,4 +1,4 @@
-"""Probability-weighted inference against R (stored output; the tests never call R).
+r"""Probability-weighted inference against R (stored output; the tests never call R).
 
 Data: tests/reference/survey_panel.csv (401 firm-years, 96 firms, 8 regions, 4 strata of 5
 PSUs, waves 2009-2019 at irregular intervals; written by tests/reference/make_survey_panel.py).
