@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -114,6 +114,9 @@ class PanelDescription:
         Share of firm-years by governance type, missing included (empty without governance).
     missingness : DataFrame
         Per column: missing count and share.
+    intervals : DataFrame
+        Years between a firm's consecutive observations (``interval``, ``n`` pairs): in a wave
+        design the intervals between interviews, in an annual one 1 and the gaps.
     """
 
     overview: pd.DataFrame
@@ -122,11 +125,13 @@ class PanelDescription:
     countries: pd.DataFrame
     governance: pd.DataFrame
     missingness: pd.DataFrame
+    intervals: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def to_markdown(self, *, max_rows: int = 40) -> str:
         """All tables as Markdown text (no third-party formatter needed)."""
         parts = []
-        for title in ("overview", "years", "clusters", "countries", "governance", "missingness"):
+        for title in ("overview", "years", "intervals", "clusters", "countries", "governance",
+                      "missingness"):
             table = getattr(self, title)
             if table.empty:
                 continue
@@ -340,14 +345,30 @@ class FirmPanel:
         return panel
 
     # -- description and output --------------------------------------------------------------
+    @property
+    def observation(self) -> Any:
+        """The observation design: annual, or waves at (irregular) intervals, with the recall
+        windows the source mapping declares (:class:`gvcpanel.data.design.ObservationDesign`)."""
+        from gvcpanel.data.design import observation_design
+
+        recall = getattr(getattr(self._load_report, "mapping", None), "recall", None)
+        return observation_design(self._data.index.get_level_values(1), recall)
+
     def describe(self) -> PanelDescription:
-        """Firms, years, balance, gaps, clusters, countries, governance shares, missingness.
+        """Firms, years (or waves and intervals), balance, gaps, clusters, countries, governance
+        shares, missingness.
 
         Notes
         -----
-        The panel is balanced when every firm is observed in every year of the panel.
-        A firm has an internal gap when ``last - first + 1 > years observed``.
+        The panel is balanced when every firm is observed in every year of the panel (every
+        wave of a wave design).  In an annual panel a firm has an internal gap when
+        ``last - first + 1 > years observed``; in a wave design the years between waves are not
+        gaps (nobody was interviewed), and a firm is counted when it missed a wave between two of
+        its interviews.  ``intervals`` tabulates the years between a firm's consecutive
+        observations.
         """
+        from gvcpanel.data.design import interval_table, observation_design
+
         data = self._data
         firm_codes, firm_labels = pd.factorize(data.index.get_level_values(0))
         years = data.index.get_level_values(1).to_numpy()
@@ -356,14 +377,26 @@ class FirmPanel:
         all_years = np.unique(years)
         n_firms = len(firm_labels)
         every_year = int((per_firm["count"] == len(all_years)).sum())
-        gaps = int((per_firm["max"] - per_firm["min"] + 1 > per_firm["count"]).sum())
-        overview = [("firms", n_firms), ("firm-years", len(data)),
-                    ("years", f"{all_years.min()}-{all_years.max()} ({len(all_years)})"
-                     if len(all_years) else "none"),
-                    ("balanced", "yes" if every_year == n_firms else "no"),
-                    ("share of firms observed every year", every_year / n_firms if n_firms else np.nan),
-                    ("mean years per firm", len(data) / n_firms if n_firms else np.nan),
-                    ("firms with internal gaps", gaps)]
+        design = observation_design(all_years)
+        if design.is_waves:
+            # waves passed over between a firm's first and last interview
+            position = np.searchsorted(all_years, per_firm[["min", "max"]].to_numpy())
+            missed = int(((position[:, 1] - position[:, 0] + 1) > per_firm["count"].to_numpy()).sum())
+            overview = [("firms", n_firms), ("firm-years", len(data)),
+                        ("observation design", design.text()),
+                        ("balanced", "yes" if every_year == n_firms else "no"),
+                        ("share of firms observed at every wave", every_year / n_firms if n_firms else np.nan),
+                        ("mean waves per firm", len(data) / n_firms if n_firms else np.nan),
+                        ("firms that missed a wave between two interviews", missed)]
+        else:
+            gaps = int((per_firm["max"] - per_firm["min"] + 1 > per_firm["count"]).sum())
+            overview = [("firms", n_firms), ("firm-years", len(data)),
+                        ("years", f"{all_years.min()}-{all_years.max()} ({len(all_years)})"
+                         if len(all_years) else "none"),
+                        ("balanced", "yes" if every_year == n_firms else "no"),
+                        ("share of firms observed every year", every_year / n_firms if n_firms else np.nan),
+                        ("mean years per firm", len(data) / n_firms if n_firms else np.nan),
+                        ("firms with internal gaps", gaps)]
         clusters = self._group_counts("cluster_id", firm_codes)
         countries = self._group_counts("country", firm_codes)
         overview.append(("clusters", len(clusters)))
@@ -383,7 +416,8 @@ class FirmPanel:
         return PanelDescription(
             overview=pd.DataFrame(overview, columns=["statistic", "value"]).astype({"value": object}),
             years=pd.DataFrame({"year": year_counts.index, "firms": year_counts.to_numpy()}),
-            clusters=clusters, countries=countries, governance=governance, missingness=missingness)
+            clusters=clusters, countries=countries, governance=governance, missingness=missingness,
+            intervals=interval_table(firm_codes, years))
 
     def _group_counts(self, column: str, firm_codes: np.ndarray) -> pd.DataFrame:
         if column not in self._data.columns:
