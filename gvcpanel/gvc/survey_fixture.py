@@ -512,3 +512,25 @@ def _module_frame(rows: pd.DataFrame, outcomes: Mapping[str, np.ndarray], covere
     for column, (value, canonical) in values.items():
         module[column] = np.where(masks[canonical], NO_ANSWER, value)
     return module[covered].reset_index(drop=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m gvcpanel.gvc.survey_fixture FOLDER [--seed N] [--stata]``: write the fixture."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m gvcpanel.gvc.survey_fixture",
+                                     description="Write the simulated Enterprise-Survey fixture "
+                                                 "(es_panel.csv, governance_module.csv, truth.json).")
+    parser.add_argument("folder")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--n-firms", type=int, default=2000)
+    parser.add_argument("--stata", action="store_true", help="also write es_panel.dta")
+    args = parser.parse_args(argv)
+    paths = simulate_survey(n_firms=args.n_firms, seed=args.seed).write(args.folder, stata=args.stata)
+    for path in paths.values():
+        print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
