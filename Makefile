@@ -1,5 +1,6 @@
 # Two commands on a fresh machine with only python3:
-#   make replicate   (the main job; DATA=path [MAPPING=file] for your own panel, OUT=folder)
+#   make replicate   (the main job; DATA=path [MAPPING=file] [MODULE=file MODULE_MAPPING=file]
+#                     for your own panel and a module of your own joined to it, OUT=folder)
 #   make test
 PYTHON ?= python3
 VENV := .venv
@@ -8,6 +9,8 @@ STAMP := $(VENV)/.installed-core
 BENCH_STAMP := $(VENV)/.installed-bench
 DATA ?=
 MAPPING ?=
+MODULE ?=
+MODULE_MAPPING ?=
 OUT ?=
 
 .PHONY: test replicate montecarlo bench venv clean
@@ -28,7 +31,7 @@ test: $(STAMP)
 	$(PY) -m pytest -q -m "not montecarlo and not bench"
 
 replicate: $(STAMP)
-	$(PY) -m replication.run $(if $(DATA),--data "$(DATA)") $(if $(MAPPING),--mapping "$(MAPPING)") $(if $(OUT),--out "$(OUT)")
+	$(PY) -m replication.run $(if $(DATA),--data "$(DATA)") $(if $(MAPPING),--mapping "$(MAPPING)") $(if $(MODULE),--module "$(MODULE)") $(if $(MODULE_MAPPING),--module-mapping "$(MODULE_MAPPING)") $(if $(OUT),--out "$(OUT)")
 
 montecarlo: $(STAMP)
 	$(PY) -m pytest -q -m montecarlo -s

@@ -45,6 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m replication.run", description=__doc__.splitlines()[0])
     parser.add_argument("--data", help="your panel: CSV, Parquet file or folder, .dta or .xlsx")
     parser.add_argument("--mapping", help="mapping file (or shipped name, e.g. 'wbes') for --data")
+    parser.add_argument("--module", help="a module of your own joined to --data by firm and year or wave "
+                                         "(e.g. a governance module), keys checked")
+    parser.add_argument("--module-mapping", help="mapping of the module's codes (e.g. 'governance_module')")
     parser.add_argument("--out", default=str(DEFAULT_OUT),
                         help="output folder, replaced whole by each successful run")
     parser.add_argument("--skip-bootstrap", action="store_true", help="leave out table 6 (wild bootstrap)")
@@ -64,6 +67,10 @@ def run(args: argparse.Namespace) -> int:
             raise FileNotFoundError(2, "no such file or folder (--data)", args.data)
         try:
             panel = gp.load_panel(args.data, mapping=args.mapping)
+            if args.module:
+                from gvcpanel.data.modules import join_module
+
+                panel = join_module(panel, args.module, mapping=args.module_mapping)
         except (GvcPanelError, OSError) as exc:
             # Nothing has been written yet; say so, since the folder may hold an earlier set.
             exc.add_note(f"{out} was left as it was.")
@@ -80,6 +87,10 @@ def run(args: argparse.Namespace) -> int:
         log.line(f"data sha256: {panel.provenance.sha256}")
         if args.mapping:
             log.line(f"mapping: {args.mapping}")
+        if panel.module_report is not None:
+            for text in panel.module_report.lines():
+                log.line(f"module: {text}")
+        log.line(f"observation design: {panel.observation.text()}")
         if "governance" not in panel.data.columns or panel.data["governance"].isna().all():
             panel = gp.classify_governance(panel)
             log.line("governance: classified with humphrey_schmitz_2002 rules")
