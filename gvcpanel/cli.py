@@ -81,7 +81,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
     _require_input(args.path)
     report = validate_file(args.path, schema=args.schema, mapping=args.mapping,
-                           batch_size=args.batch_size)
+                           batch_size=args.batch_size, encoding=args.encoding, sheet=args.sheet)
     print(report.message(shown=args.show))
     return EXIT_OK if report.ok else EXIT_INVALID
 
@@ -93,7 +93,8 @@ def _load(args: argparse.Namespace):
     _require_input(args.path)
     if args.module is not None:
         _require_input(args.module)
-    panel = load_panel(args.path, schema=args.schema, mapping=args.mapping)
+    panel = load_panel(args.path, schema=args.schema, mapping=args.mapping,
+                       encoding=args.encoding, sheet=args.sheet)
     if args.module is not None:
         from gvcpanel.data.modules import join_module
 
@@ -201,6 +202,10 @@ def _add_source_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mapping", default=None,
                         help="source mapping: a JSON file or a shipped name (e.g. wbes)")
     parser.add_argument("--schema", default="firm_panel", help="schema name or JSON path")
+    parser.add_argument("--encoding", default=None,
+                        help="text encoding of a CSV file (default utf-8; e.g. latin-1, cp1252)")
+    parser.add_argument("--sheet", default=None,
+                        help="worksheet of an Excel file (name, or 0-based position)")
 
 
 def _add_module_arguments(parser: argparse.ArgumentParser) -> None:
