@@ -47,3 +47,33 @@ def test_an_annual_panel_keeps_its_gaps():
     assert overview["firms with internal gaps"] == 1
     assert panel.observation.kind == "annual"
     assert desc.intervals.to_dict("records") == [{"interval": 1, "n": 2}, {"interval": 2, "n": 1}]
+
+
+def test_the_wbes_mapping_declares_h1_a_three_year_recall_question_and_reads_the_design(tmp_path):
+    from gvcpanel.data.mapping import read_mapping
+    from gvcpanel.gvc.survey_fixture import simulate_survey
+
+    assert read_mapping("wbes").recall == {"new_product": 3}
+    files = simulate_survey(n_firms=300, n_regions=6, seed=1).write(tmp_path)
+    panel = gp.load_panel(files["survey"], mapping="wbes")
+    assert panel.observation.recall == {"new_product": 3}
+    assert panel.observation.text() == "waves 2009, 2015, 2019 (intervals 6, 4 years)"
+    # wmedian is the weight; the strict and weak weights stay selectable; the strata are read
+    survey = pd.read_csv(files["survey"]).set_index(["idstd", "year"])
+    data = panel.data
+    assert (data["weight"].to_numpy() == survey["wmedian"].to_numpy()).all()
+    assert (data["wstrict"].to_numpy() == survey["wstrict"].to_numpy()).all()
+    assert (data["stratum"].astype(int).to_numpy() == survey["strata"].to_numpy()).all()
+
+
+@pytest.mark.parametrize("recall", [0, "3", 2.5])
+def test_a_recall_window_must_be_a_whole_number_of_years(tmp_path, recall):
+    import json
+
+    from gvcpanel.data.mapping import read_mapping
+    from gvcpanel.errors import MappingError
+
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps({"fields": {"new_product": {"op": "copy", "from": ["h1"], "recall": recall}}}))
+    with pytest.raises(MappingError, match="recall"):
+        read_mapping(path)

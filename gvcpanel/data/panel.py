@@ -351,7 +351,10 @@ class FirmPanel:
         windows the source mapping declares (:class:`gvcpanel.data.design.ObservationDesign`)."""
         from gvcpanel.data.design import observation_design
 
-        recall = getattr(getattr(self._load_report, "mapping", None), "recall", None)
+        recall: dict[str, int] = {}
+        module = getattr(self._module_report, "mapping_report", None)
+        for report in (getattr(self._load_report, "mapping", None), module):
+            recall.update(getattr(report, "recall", None) or {})
         return observation_design(self._data.index.get_level_values(1), recall)
 
     def describe(self) -> PanelDescription:
