@@ -165,3 +165,14 @@ def test_cli_describe_and_a_missing_module_file(es_files, tmp_path, capsys):
     code = main(["describe", str(es_files["survey"]), "--mapping", "wbes", "--module",
                  str(tmp_path / "nope.csv")])
     assert code == 3 and "nope.csv" in capsys.readouterr().err
+
+
+def test_module_ids_with_leading_zeros_meet_text_ids(tmp_path):
+    panel = gp.load_panel(pd.DataFrame({"firm_id": ["007", "012"], "year": [2010, 2010],
+                                        "cluster_id": ["a", "a"]}))
+    path = tmp_path / "module.csv"
+    path.write_text("firm_id,year,n_buyers\n007,2010,4\n12,2010,5\n")
+    joined = join_module(panel, path)
+    assert joined.data.loc[("007", 2010), "n_buyers"] == 4
+    assert joined.module_report.unmatched.to_dict("records") == [{"reason": UNKNOWN_FIRM, "n_rows": 1}]
+    assert joined.module_report.sha256 is not None

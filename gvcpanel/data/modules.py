@@ -113,28 +113,36 @@ class ModuleJoinReport:
         return [f"{s}: {v}" for s, v in self.summary().itertuples(index=False, name=None)]
 
 
-def read_module(source: str | Path | pd.DataFrame) -> tuple[pd.DataFrame, str, str | None]:
+def read_module(source: str | Path | pd.DataFrame,
+                text_columns: set[str] | frozenset[str] = frozenset({"firm_id"})) -> tuple[pd.DataFrame, str, str | None]:
     """Read a module file as it is (no schema): the frame, its label and its SHA-256.
 
-    CSV, Parquet, Stata ``.dta`` and Excel ``.xlsx`` are read with the package's readers.
+    CSV, Parquet, Stata ``.dta`` and Excel ``.xlsx`` are read with the package's readers;
+    ``text_columns`` (the firm key's source columns) stay text in CSV and Excel files, so that an
+    identifier such as ``007`` keeps its zeros until it is compared with the panel's.
     """
     if isinstance(source, pd.DataFrame):
         named = source.index.nlevels > 1 or source.index.name is not None
         return (source.reset_index() if named else source.copy()), "<DataFrame>", None
-    from gvcpanel.data.io import content_sha256, source_format
+    from gvcpanel.data import readers
+    from gvcpanel.data.io import content_sha256
 
     path = Path(source)
     if not path.exists():
         raise FileNotFoundError(2, "no such module file", str(path))
-    kind = source_format(path)
+    kind = readers.source_format(path)
+    label = str(path)
     if kind == "csv":
-        frame = pd.read_csv(path, low_memory=False)
+        frame = readers.read_csv(path, readers.check_csv(path), set(text_columns))
     elif kind in ("parquet", "parquet_dir"):
-        frame = pd.read_parquet(path)
+        frame = readers.read_parquet(readers.open_parquet(path), label)
     elif kind == "stata":
-        frame = pd.read_stata(path, convert_categoricals=False)
+        frame = readers.read_stata(path)
     else:
-        frame = pd.read_excel(path, engine="openpyxl")
+        frame, _ = readers.read_excel(path, None, set(text_columns))
+    readers.refuse_duplicate_columns(frame.columns, label)
+    if frame.empty:
+        raise readers.no_rows(label)
     return frame, str(path), content_sha256(path)
 
 
@@ -188,11 +196,13 @@ def join_module(panel: Any, module: str | Path | pd.DataFrame, mapping: Any = No
     """
     from gvcpanel.data.mapping import apply_mapping, read_mapping
 
-    raw, label, sha = read_module(module)
+    mapping_obj = read_mapping(mapping) if mapping is not None else None
+    keys = {"firm_id"} if mapping_obj is None else {
+        name for rule in mapping_obj.rules if rule.target == "firm_id" for names in rule.inputs for name in names}
+    raw, label, sha = read_module(module, keys)
     mapping_report = None
     mapping_label = ""
-    if mapping is not None:
-        mapping_obj = read_mapping(mapping)
+    if mapping_obj is not None:
         mapping_label = mapping_obj.label
         frame, mapping_report = apply_mapping(raw, mapping_obj)
     else:
