@@ -34,14 +34,14 @@ import numpy as np
 import pandas as pd
 
 from gvcpanel.errors import InferenceUnavailableError, SpecificationError
+from gvcpanel.gvc.columns import CONTROLS, DOMAIN_COLUMNS, GOVERNANCE_DUMMIES
 from gvcpanel.inference import family
 from gvcpanel.inference.family import FamilyBootstrap
 from gvcpanel.inference.spec import Inference, InferenceSpec, parse_inference
 from gvcpanel.options import check_alpha
 from gvcpanel.results import EstimationResult, ResultBase, Summary, rerun_wald
 
-GOVERNANCE = ("network", "quasi_hierarchy", "hierarchy")
-CONTROLS = ("log(employees)", "firm_age", "foreign_owned", "export_share")
+GOVERNANCE = GOVERNANCE_DUMMIES
 FE_CONTROLS = ("log(employees)", "foreign_owned", "export_share")
 MODERATOR = "network_strength_c"
 INTERACTION = f"quasi_hierarchy:{MODERATOR}"
@@ -96,6 +96,11 @@ class Hypothesis:
     def model_key(self) -> tuple[str, str, tuple[str, ...]]:
         """Hypotheses with the same key share one estimated model."""
         return (self.estimator, self.outcome, self.covariates)
+
+    @property
+    def formula(self) -> str:
+        """The model's formula: ``"<outcome> ~ <covariates>"``."""
+        return f"{self.outcome} ~ {' + '.join(self.covariates)}"
 
     @property
     def model_label(self) -> str:
@@ -309,14 +314,13 @@ def _select(hypotheses: str | Iterable[str | Hypothesis]) -> tuple[Hypothesis, .
 def fit_model(panel: Any, hypothesis: Hypothesis, inference: InferenceSpec, cluster: str) -> EstimationResult:
     """Estimate the model a hypothesis needs."""
     if hypothesis.estimator == "hazard":
-        from gvcpanel.models.hazard import upgrading_hazard
+        from gvcpanel.gvc.hazard import upgrading_hazard
 
-        return upgrading_hazard(panel, upgrade=hypothesis.outcome, covariates=hypothesis.covariates,
-                                cluster=cluster, inference=inference)
+        return upgrading_hazard(panel, hypothesis.formula, cluster=cluster, inference=inference)
     from gvcpanel.models.linear import fe_regression
 
-    formula = f"{hypothesis.outcome} ~ {' + '.join(hypothesis.covariates)}"
-    return fe_regression(panel, formula, effects=("firm", "year"), cluster=cluster, method="fe", inference=inference)
+    return fe_regression(panel, hypothesis.formula, effects=("firm", "year"), cluster=cluster, method="fe",
+                         inference=inference, derived=DOMAIN_COLUMNS)
 
 
 def test_hypotheses(

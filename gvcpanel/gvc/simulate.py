@@ -184,6 +184,7 @@ import pandas as pd
 from scipy.special import expit, ndtri
 
 from gvcpanel.errors import SpecificationError
+from gvcpanel.gvc.columns import GOVERNANCE_TYPES
 
 __all__ = [
     "SimulatedPanel",
@@ -195,7 +196,7 @@ __all__ = [
 ]
 
 EXAMPLE_SEED = 20050
-GOVERNANCE_STATES = ("market", "network", "quasi_hierarchy", "hierarchy")
+GOVERNANCE_STATES = GOVERNANCE_TYPES
 SECTORS = ("apparel", "footwear", "electronics", "auto_parts", "furniture")
 HAZARD_OUTCOMES = ("process", "product", "functional", "intersectoral")
 LINEAR_OUTCOMES = ("productivity", "unit_value")
