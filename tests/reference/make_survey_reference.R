@@ -154,9 +154,15 @@ for (model in names(glm_fits)) {
     cluster <- panel[[cl]]
     add(model, cl, "vcovCL_HC1", vcovCL(fit, cluster = cluster, type = "HC1", cadjust = TRUE))
     add(model, cl, "vcovCL_HC0_cadjust", vcovCL(fit, cluster = cluster, type = "HC0", cadjust = TRUE))
-    # meatCL is scaled by 1/n; the bread passed to sandwich() is n times the inverse information
+    # meatCL is scaled by 1/n; the bread passed to sandwich() is n times the inverse information.
+    # sandwich's estfun.glm divides the scores of a quasi family by its dispersion estimate
+    # (sum of squared weighted working residuals over the sum of working weights), which its own
+    # bread multiplies back; with the observed-information bread it is multiplied back here.
+    wres <- residuals(fit, "working") * weights(fit, "working")
+    disp <- if (fit$family$family %in% c("binomial", "poisson")) 1 else
+      sum(wres^2) / sum(weights(fit, "working"))
     v_obs <- sandwich(fit, bread. = solve(info) * n,
-                      meat. = meatCL(fit, cluster = cluster, type = "HC1", cadjust = TRUE))
+                      meat. = meatCL(fit, cluster = cluster, type = "HC1", cadjust = TRUE)) * disp^2
     add(model, cl, "vcovCL_observed_HC1", v_obs)
   }
   if (!is.null(glm_formulas[[model]])) {
