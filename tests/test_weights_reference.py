@@ -124,6 +124,12 @@ def test_design_based_covariance_equals_svyglm(panel, reference, model):
     assert inference.df == 20 - 4 and inference.n_clusters == 20
 
 
+def test_design_meat_centres_a_lonely_psu_at_zero():
+    scores = np.array([[1.0], [3.0], [7.0]])
+    meat, n_psu, n_strata = design_meat(scores, np.array([0, 0, 1]), np.array([0, 1, 0]), "adjust")
+    assert meat[0, 0] == pytest.approx(2 / 1 * 2 + 7.0**2, rel=1e-14) and (n_psu, n_strata) == (3, 2)
+
+
 def test_design_meat_by_hand():
     # two strata: (1, 3) and (2, 4, 9) as PSU totals of a one-column score
     scores = np.array([[1.0], [3.0], [2.0], [4.0], [4.0], [5.0]])
@@ -145,6 +151,21 @@ def test_a_stratum_with_one_psu_is_refused(panel):
 
     lonely = replace(design, groups={**groups, "psu": pd.factorize(psu, sort=True)[0]})
     with pytest.raises(SpecificationError, match=r"stratum S0 of 'stratum' has a single primary sampling unit"):
-        lonely.inference(InferenceSpec(kind="survey", strata="stratum", cluster="psu"))
+        lonely.inference(InferenceSpec(kind="survey", strata="stratum", cluster="psu", lonely_psu="fail"))
+    adjusted = lonely.inference(InferenceSpec(kind="survey", strata="stratum", cluster="psu"))
+    assert adjusted.details["lonely_strata"] == 1 and "single-PSU strata" in adjusted.label
     with pytest.raises(SpecificationError, match="'region' is not kept"):
         design.inference(InferenceSpec(kind="survey", strata="region", cluster="psu"))
+
+
+def test_a_lonely_psu_is_adjusted_as_survey_does(panel, reference):
+    design = weighted_design(panel, "pooled_w")
+    lonely = np.where(panel["stratum"] == "S0", "P00", panel["psu"])
+    codes, uniques = pd.factorize(lonely, sort=True)
+    from dataclasses import replace
+
+    design = replace(design, groups={**design.groups, "psu_lonely": codes},
+                     group_labels={**design.group_labels, "psu_lonely": np.asarray(uniques)})
+    inference = design.inference(InferenceSpec(kind="survey", strata="stratum", cluster="psu_lonely"))
+    want = r_value(reference, "pooled_w", "psu_lonely", "svyglm_adjust").loc[TERMS, TERMS]
+    np.testing.assert_allclose(inference.cov.loc[TERMS, TERMS].to_numpy(), want.to_numpy(), rtol=1e-6)

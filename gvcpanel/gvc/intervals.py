@@ -32,7 +32,7 @@ row at risk gets its interval ``L``:
   unseen): declare the window in the mapping.
 
 In an annual panel without recall columns the rows, events and durations are those of
-:func:`~gvcpanel.gvc.upgrading.risk_set` and every interval is 1 (offset 0): the interval hazard
+:func:`~gvcpanel.gvc.upgrading.risk_rows` and every interval is 1 (offset 0): the interval hazard
 is the annual estimator.  ``duration`` counts calendar years since the spell's origin (the
 first interview; for a recall question, the start of its first window).
 """
@@ -48,7 +48,7 @@ import pandas as pd
 
 from gvcpanel.data.design import ObservationDesign, observation_design
 from gvcpanel.errors import SpecificationError
-from gvcpanel.gvc.upgrading import OUTCOME_COLUMN, UPGRADES, risk_set
+from gvcpanel.gvc.upgrading import OUTCOME_COLUMN, UPGRADES, risk_rows
 
 __all__ = ["IntervalRows", "interval_risk_rows", "design_of"]
 
@@ -156,12 +156,8 @@ def interval_risk_rows(
     ones = np.ones(n, dtype=np.int64)
     if window is None and (not design.is_waves or upgrade in FLOWS):
         # years as they are: an annual panel, or a flow whose answers cover their own year only
-        rows = risk_set(frame, upgrade, outcome=column)
-        at_risk = frame.index.isin(rows.frame.index)
-        event = np.zeros(n, dtype=np.int8)
-        duration = np.zeros(n, dtype=np.int64)
-        event[at_risk] = rows.frame["event"].to_numpy()
-        duration[at_risk] = rows.frame["duration"].to_numpy()
+        rows = risk_rows(frame, upgrade, outcome=column)
+        at_risk, event, duration = rows.at_risk, rows.event, rows.duration
         report = rows.report
         if design.is_waves:
             spell = "after an unobserved year (an earlier new product may be unseen)"
@@ -174,12 +170,9 @@ def interval_risk_rows(
     sequence = pd.DataFrame({column: frame[column].to_numpy()},
                             index=pd.MultiIndex.from_arrays([frame.index.get_level_values("firm_id"), ordinal],
                                                             names=["firm_id", "year"]))
-    rows = risk_set(sequence, upgrade, outcome=column)
-    at_risk = sequence.index.isin(rows.frame.index)
-    event = np.zeros(n, dtype=np.int8)
-    event[at_risk] = rows.frame["event"].to_numpy()
-    step = np.zeros(n, dtype=np.int64)
-    step[at_risk] = rows.frame["duration"].to_numpy()  # observations since the spell's origin
+    rows = risk_rows(sequence, upgrade, outcome=column)
+    at_risk, event = rows.at_risk, rows.event
+    step = np.where(at_risk, rows.duration, 0)  # observations since the spell's origin
     previous_year = np.where(starts, years, np.r_[years[:1], years[:-1]])
     since_previous = years - previous_year
     interval = ones.copy()

@@ -98,6 +98,10 @@ class InferenceSpec:
     strata : str, optional
         Stratum variable of ``kind="survey"`` (design-based covariance,
         :mod:`gvcpanel.inference.survey`); ``cluster`` is then the primary sampling unit.
+    lonely_psu : {"adjust", "fail"}
+        ``kind="survey"``: a stratum with one primary sampling unit in the estimation sample is
+        centred at the grand mean (``"adjust"``, R's ``survey.lonely.psu = "adjust"``) or refused
+        (``"fail"``, R's default).
     """
 
     kind: str = "cluster"
@@ -110,12 +114,14 @@ class InferenceSpec:
     lags: int | None = None
     level: float = 0.95
     strata: str | None = None
+    lonely_psu: str = "adjust"
 
     def __post_init__(self) -> None:
         check_choice(self.kind, KINDS, "inference kind")
         check_choice(self.preset, PRESETS, "inference preset")
         check_choice(self.bootstrap, BOOTSTRAPS, "bootstrap")
         check_choice(self.weights, (None, *WEIGHTS), "weights")
+        check_choice(self.lonely_psu, ("adjust", "fail"), "lonely_psu")
         object.__setattr__(self, "cluster", check_cluster(self.cluster, "inference cluster"))
         object.__setattr__(self, "draws", check_draws(self.draws))
         object.__setattr__(self, "seed", check_seed(self.seed))

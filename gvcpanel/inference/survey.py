@@ -14,8 +14,12 @@ correction).  With :math:`z_{hi}` the sum of the weighted scores over primary sa
 with t reference distribution on :math:`\sum_h n_h - H` degrees of freedom (the design degrees of
 freedom of Stata's ``svy`` and of ``survey::degf``).  PSUs are numbered within strata (R's
 ``nest = TRUE``): a PSU label that occurs in two strata is two PSUs.  A stratum with one PSU
-has no within-stratum variance; it is refused with the way out (R's default
-``options(survey.lonely.psu = "fail")``).
+has no within-stratum variance.  Risk sets and other subsamples of a survey leave many such
+strata, so by default (``lonely_psu="adjust"``) its PSU total is centred at the grand mean, zero
+for scores at the estimate (R's ``options(survey.lonely.psu = "adjust")``), contributing
+:math:`z z'`; ``lonely_psu="fail"`` refuses it (R's default).  The design is that of the
+estimation sample: PSUs without a row in it are not counted (no domain estimation in the sense
+of Stata's ``svy, subpop()``).
 
 Defaults: the PSU is ``cluster`` of the spec, else ``firm_id`` (Enterprise Surveys sample
 establishments: the establishment is the PSU); the strata are ``strata`` of the spec, else the
@@ -40,7 +44,8 @@ DEFAULT_PSU = "firm_id"
 DEFAULT_STRATA = "stratum"
 
 
-def design_meat(scores: np.ndarray, strata: np.ndarray, psu: np.ndarray) -> tuple[np.ndarray, int, int]:
+def design_meat(scores: np.ndarray, strata: np.ndarray, psu: np.ndarray,
+                lonely: str = "fail") -> tuple[np.ndarray, int, int]:
     """Between-PSU, within-stratum variance of the PSU score totals.
 
     Parameters
@@ -49,6 +54,9 @@ def design_meat(scores: np.ndarray, strata: np.ndarray, psu: np.ndarray) -> tupl
         Per-row weighted scores (n x k).
     strata, psu : ndarray
         Integer codes per row; PSUs are taken within strata.
+    lonely : {"fail", "adjust"}
+        Strata with a single PSU: raise ``ValueError`` (their codes in ``args[0]``), or centre
+        their total at zero (the grand mean of scores at the estimate).
 
     Returns
     -------
@@ -60,12 +68,13 @@ def design_meat(scores: np.ndarray, strata: np.ndarray, psu: np.ndarray) -> tupl
     stratum_of_unit = np.zeros(totals.shape[0], dtype=np.int64)
     stratum_of_unit[unit] = strata
     per_stratum = np.bincount(stratum_of_unit)
-    lonely = np.flatnonzero(per_stratum == 1)
-    if lonely.size:
-        raise ValueError(lonely)
+    single = per_stratum == 1
+    if single.any() and lonely == "fail":
+        raise ValueError(np.flatnonzero(single))
     means = sum_by_group(totals, stratum_of_unit) / per_stratum[:, None]
+    means[single] = 0.0
     centred = totals - means[stratum_of_unit]
-    factor = (per_stratum / (per_stratum - 1.0))[stratum_of_unit]
+    factor = np.where(single, 1.0, per_stratum / np.maximum(per_stratum - 1.0, 1.0))[stratum_of_unit]
     meat = (centred * factor[:, None]).T @ centred
     return meat, int(totals.shape[0]), int(per_stratum.size)
 
@@ -94,15 +103,15 @@ def _survey_inference(design, spec: InferenceSpec, scores: np.ndarray, bread: np
 
     psu, psu_codes, strata, strata_codes = _codes(design, spec)
     try:
-        meat, n_psu, n_strata = design_meat(scores, strata_codes, psu_codes)
+        meat, n_psu, n_strata = design_meat(scores, strata_codes, psu_codes, spec.lonely_psu)
     except ValueError as exc:
         labels = design.group_labels.get(strata) if strata is not None else None
         lonely = [labels[i] if labels is not None else i for i in exc.args[0][:5]]
         raise SpecificationError(
             f"inference='survey': stratum {', '.join(map(str, lonely))} of {strata!r} has a single "
             f"primary sampling unit ({psu!r}) in the estimation sample, so its variance cannot be "
-            "estimated (R's survey.lonely.psu = 'fail'). Merge it with a neighbouring stratum, or "
-            "drop strata= (one stratum).") from None
+            "estimated (lonely_psu='fail'). Merge it with a neighbouring stratum, drop strata= (one "
+            "stratum), or centre it at the grand mean with lonely_psu='adjust' (the default).") from None
     df = n_psu - n_strata
     if df < 1:
         raise SpecificationError(
@@ -111,6 +120,12 @@ def _survey_inference(design, spec: InferenceSpec, scores: np.ndarray, bread: np
     cov = bread @ meat @ bread
     names = list(design.names)
     how = f"strata {strata}" if strata is not None else "no strata"
+    unit = intersection_codes(strata_codes, psu_codes)
+    stratum_of_unit = np.zeros(int(unit.max()) + 1, dtype=np.int64)
+    stratum_of_unit[unit] = strata_codes
+    n_lonely = int(np.sum(np.bincount(stratum_of_unit) == 1))
+    if n_lonely:
+        how += f", {n_lonely} single-PSU strata centred at the grand mean"
     weighted = "weighted, " if getattr(design, "weights", None) is not None else ""
     return Inference(
         spec,
@@ -119,7 +134,8 @@ def _survey_inference(design, spec: InferenceSpec, scores: np.ndarray, bread: np
         df,
         n_clusters=n_psu,
         cluster_sizes=cluster_size_summary(intersection_codes(strata_codes, psu_codes)),
-        details={"n_psu": n_psu, "n_strata": n_strata, "psu": psu, "strata": strata},
+        details={"n_psu": n_psu, "n_strata": n_strata, "psu": psu, "strata": strata,
+                 "lonely_strata": n_lonely},
     )
 
 

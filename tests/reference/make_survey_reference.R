@@ -80,6 +80,15 @@ for (model in names(lin_fits)) {
   add(model, "psu", "svyglm", vcov(sfit)[keep, keep])
 }
 
+# a design in which stratum S0 has a single PSU, its variance centred at the grand mean
+# (options(survey.lonely.psu = "adjust")): the default of gvcpanel's inference = "survey"
+panel$psu_lonely <- ifelse(panel$stratum == "S0", "P00", panel$psu)
+options(survey.lonely.psu = "adjust")
+lonely <- svydesign(ids = ~psu_lonely, strata = ~stratum, weights = ~w, data = panel, nest = TRUE)
+add("pooled_w", "psu_lonely", "svyglm_adjust",
+    vcov(svyglm(y ~ x1 + x2 + d + year_f, design = lonely))[lin_terms, lin_terms])
+options(survey.lonely.psu = "fail")
+
 # --- weighted complementary log-log GLMs ---------------------------------------------------------
 # Observed information of the binomial cloglog log-likelihood with prior weights w:
 #   l_i = w_i [y_i log p_i + (1 - y_i) log(1 - p_i)],  p = 1 - exp(-e), e = exp(eta)
