@@ -137,3 +137,93 @@ def test_zero_and_missing_weights_are_left_out_and_counted(frame):
 def test_the_score_bootstrap_of_a_weighted_interval_hazard_runs_on_weighted_scores(frame):
     res = fit(frame, "interval_w", inference={"kind": "score", "draws": 199, "seed": 3})
     assert 0 <= res.pvalues["x1"] <= 1 and res.inference.n_clusters == 8
+
+
+# --- weighted fixed effects ------------------------------------------------------------------------
+LIN = ["x1", "x2", "d"]
+
+
+def fe(frame, inference="cluster", method="fe", formula="y ~ x1 + x2 + d | firm + year", **kwargs):
+    return gvc_fe(frame, formula, method=method, inference=inference, weights="w", **kwargs)
+
+
+from gvcpanel.models.linear import fe_regression as gvc_fe  # noqa: E402
+
+
+@pytest.mark.parametrize("cluster", ["cluster_id", "firm_id"])
+def test_weighted_two_way_fe_equals_lm_with_dummies_and_vcovcl(frame, reference, cluster):
+    res = fe(frame, inference={"kind": "cluster", "cluster": cluster})
+    np.testing.assert_allclose(res.params[LIN], r_value(reference, "fe_w", "", "coef")[LIN], rtol=1e-9)
+    # Stata/fixest preset: K leaves out the firm effects nested in the clusters (k + T); R's lm
+    # counts every dummy, so R's HC0 with G/(G-1) is multiplied by the preset's (N-1)/(N-K)
+    n, k_total = 401, 3 + 5
+    want = r_value(reference, "fe_w", cluster, "vcovCL_HC0_cadjust").loc[LIN, LIN] * (n - 1) / (n - k_total)
+    np.testing.assert_allclose(res.cov.loc[LIN, LIN].to_numpy(), want.to_numpy(), rtol=1e-6)
+    assert res.spec.option("weights") == "w" and res.model.weights is not None
+
+
+@pytest.mark.parametrize("cluster", ["cluster_id", "firm_id"])
+def test_weighted_fe_cr2_equals_clubsandwich_on_the_dummy_regression(frame, reference, cluster):
+    res = fe(frame, inference={"kind": "cr2", "cluster": cluster})
+    want = r_value(reference, "fe_w", cluster, "vcovCR_CR2").loc[LIN, LIN]
+    np.testing.assert_allclose(res.cov.loc[LIN, LIN].to_numpy(), want.to_numpy(), rtol=1e-6)
+    want_df = r_value(reference, "fe_w", cluster, "CR2_satterthwaite_df")[LIN]
+    np.testing.assert_allclose(res.inference.df_by_term[LIN], want_df, rtol=1e-4)  # see test_weights_reference
+    assert "firm" in res.inference.label and "weighted" in res.inference.label
+
+
+def test_weighted_fe_design_based_equals_svyglm(frame, reference):
+    res = fe(frame, inference={"kind": "survey", "strata": "stratum", "cluster": "psu"})
+    want = r_value(reference, "fe_w", "psu", "svyglm").loc[LIN, LIN]
+    np.testing.assert_allclose(res.cov.loc[LIN, LIN].to_numpy(), want.to_numpy(), rtol=1e-6)
+
+
+def test_weighted_pooled_equals_lm(frame, reference):
+    res = fe(frame, method="pooled", formula="y ~ x1 + x2 + d", effects=("year",),
+             inference={"kind": "cluster", "cluster": "cluster_id"})
+    np.testing.assert_allclose(res.params[LIN], r_value(reference, "pooled_w", "", "coef")[LIN], rtol=1e-9)
+    want = r_value(reference, "pooled_w", "cluster_id", "vcovCL_HC1").loc[LIN, LIN]
+    np.testing.assert_allclose(res.cov.loc[LIN, LIN].to_numpy(), want.to_numpy(), rtol=1e-6)
+
+
+def test_weighted_wild_bootstrap_equals_a_brute_force_refit(frame):
+    """The restricted wild cluster bootstrap of a weighted FE fit against brute force: each draw
+    refits weighted least squares with every dummy on y* = X b_0 + v_g u_0 (the null imposed)
+    and recomputes the CRV1 t statistic."""
+    from gvcpanel.inference.bootstrap import wild_test
+
+    res = fe(frame, inference={"kind": "cluster", "cluster": "cluster_id"})
+    labels = np.sort(frame["cluster_id"].unique())
+    rng = np.random.default_rng(11)
+    draws = pd.DataFrame(rng.choice([-1.0, 1.0], size=(60, labels.size)), columns=labels)
+    test = wild_test(res.model, "x1", 0.0, InferenceSpec(kind="wild", cluster=("cluster_id",)),
+                     weights=draws, ci=False)
+    w = frame["w"].to_numpy()
+    root = np.sqrt(w)
+    D = np.hstack([pd.get_dummies(frame.index.get_level_values("firm_id")).to_numpy(float),
+                   pd.get_dummies(frame.index.get_level_values("year"), drop_first=True).to_numpy(float)])
+    X = np.hstack([frame[LIN].to_numpy(float), D])
+    y = frame["y"].to_numpy(float)
+    restricted = np.linalg.lstsq(X[:, 1:] * root[:, None], y * root, rcond=None)[0]
+    fitted0 = X[:, 1:] @ restricted
+    u0 = y - fitted0
+    codes = pd.factorize(frame["cluster_id"], sort=True)[0]
+    Z = X * root[:, None]
+    M = np.linalg.pinv(Z.T @ Z)
+    t_brute = []
+    for v in draws.to_numpy():
+        yb = fitted0 + u0 * v[codes]
+        b = M @ Z.T @ (yb * root)
+        e = (yb - X @ b) * root
+        sums = np.zeros((codes.max() + 1, X.shape[1]))
+        np.add.at(sums, codes, Z * e[:, None])
+        V = M @ sums.T @ sums @ M * res.inference.details["scale"]
+        t_brute.append(b[0] / np.sqrt(V[0, 0]))
+    np.testing.assert_allclose(test.t_boot, t_brute, rtol=1e-6)
+
+
+def test_the_weighted_score_bootstrap_does_not_depend_on_the_scale_of_the_weights(frame):
+    spec = {"kind": "score", "draws": 199, "seed": 5}
+    a = fit(frame, "interval_w", inference=spec)
+    b = fit(frame.assign(w=frame["w"] * 0.01), "interval_w", inference=spec)
+    np.testing.assert_allclose(a.pvalues[TERMS], b.pvalues[TERMS], rtol=0, atol=1e-12)
