@@ -1,6 +1,7 @@
 # Two commands on a fresh machine with only python3:
 #   make replicate   (the main job; DATA=path [MAPPING=file] [MODULE=file MODULE_MAPPING=file]
-#                     for your own panel and a module of your own joined to it, OUT=folder)
+#                     for your own panel and a module of your own joined to it, WEIGHTS=column
+#                     for probability-weighted estimates, OUT=folder)
 #   make test
 PYTHON ?= python3
 VENV := .venv
@@ -12,6 +13,7 @@ DATA ?=
 MAPPING ?=
 MODULE ?=
 MODULE_MAPPING ?=
+WEIGHTS ?=
 OUT ?=
 
 .PHONY: test replicate montecarlo bench docs venv clean
@@ -36,7 +38,7 @@ test: $(STAMP)
 	$(PY) -m pytest -q -m "not montecarlo and not bench"
 
 replicate: $(STAMP)
-	$(PY) -m replication.run $(if $(DATA),--data "$(DATA)") $(if $(MAPPING),--mapping "$(MAPPING)") $(if $(MODULE),--module "$(MODULE)") $(if $(MODULE_MAPPING),--module-mapping "$(MODULE_MAPPING)") $(if $(OUT),--out "$(OUT)")
+	$(PY) -m replication.run $(if $(DATA),--data "$(DATA)") $(if $(MAPPING),--mapping "$(MAPPING)") $(if $(MODULE),--module "$(MODULE)") $(if $(MODULE_MAPPING),--module-mapping "$(MODULE_MAPPING)") $(if $(WEIGHTS),--weights "$(WEIGHTS)") $(if $(OUT),--out "$(OUT)")
 
 montecarlo: $(STAMP)
 	$(PY) -m pytest -q -m montecarlo -s

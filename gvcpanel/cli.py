@@ -187,9 +187,13 @@ def cmd_hypotheses(args: argparse.Namespace) -> int:
 
     target = None if args.out is None else output_files(args.out, TABLE_FORMATS, option="--out")
     panel = _load_classified(args)
-    report = test_hypotheses(panel, inference=args.inference, adjust=args.adjust, alpha=args.alpha)
+    report = test_hypotheses(panel, inference=args.inference, adjust=args.adjust, alpha=args.alpha,
+                             weights=args.weights)
+    labels = report.rows.loc[report.rows["inference"] != "", "inference"].unique()
+    how = labels[0] if len(labels) == 1 else (
+        f"inference {args.inference!r}: " + "; ".join(labels) if len(labels) else "no model estimable")
     table = report.table().drop(columns=["statement", "inference"]).set_index("id")
-    out = frame_table(table, title=f"Hypotheses on {args.path} ({report.rows['inference'].iloc[0]})")
+    out = frame_table(table, title=f"Hypotheses on {args.path} ({how})")
     print(out.to_markdown(), end="")
     if target is not None:
         for path in out.write(args.out):  # the same rule as output_files above
@@ -259,7 +263,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_source_arguments(hyp)
     _add_module_arguments(hyp)
     hyp.add_argument("--inference", default="cluster",
-                     help="cluster (default), cr2, wild, score, stata, fixest, linearmodels, ...")
+                     help="cluster (default, CRV1), or for the whole family: wild, score or bootstrap "
+                          "(wild bootstrap for least squares, score bootstrap for hazards), cr2 or "
+                          "cr2_score (CR2 for least squares, score bootstrap for hazards); also "
+                          "survey, twoway, stata, fixest, linearmodels")
+    hyp.add_argument("--weights", default=None,
+                     help="column of probability weights for every model (e.g. weight, read from "
+                          "wmedian by the wbes mapping)")
     hyp.add_argument("--adjust", default=None, choices=["holm", "romano_wolf"],
                      help="family-wise adjustment of the one-sided p-values")
     hyp.add_argument("--alpha", type=float, default=0.05, help="significance level of the one-sided tests")

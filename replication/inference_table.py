@@ -16,7 +16,8 @@ from gvcpanel.report.tables import Table, fmt, fmt_p
 
 def inference_frame(report: Any, draws: int = 9999, seed: int = 20240) -> tuple[pd.DataFrame, dict[str, Any]]:
     """One-sided p-values of every hypothesis under each inference choice."""
-    hyps = report.hypotheses
+    # the hypotheses whose model was estimated (the others are in table 5 as not estimable)
+    hyps = tuple(h for h in report.hypotheses if h.model_label in report.results)
     results = [report.result_for(h) for h in hyps]
     terms = [h.term for h in hyps]
     signs = [h.sign for h in hyps]

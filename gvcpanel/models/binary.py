@@ -287,9 +287,11 @@ def link_function(rates: np.ndarray, link: str) -> np.ndarray:
 # pickles (results keep their model, and results are pickled).
 def fit_under(X: np.ndarray, y: np.ndarray, link: str, params: np.ndarray, R: np.ndarray,
               r: np.ndarray, *, offset: np.ndarray | None = None,
-              weights: np.ndarray | None = None) -> np.ndarray:
-    """Estimates under R b = r (the score bootstrap's null), started from the unrestricted fit."""
-    return fit_restricted(X, y, link, R, r, start=params, offset=offset, weights=weights)
+              weights: np.ndarray | None = None, start: np.ndarray | None = None) -> np.ndarray:
+    """Estimates under R b = r (the score bootstrap's null), started from the unrestricted fit
+    (or from ``start``, e.g. the estimate under a nearby null)."""
+    return fit_restricted(X, y, link, R, r, start=params if start is None else start, offset=offset,
+                          weights=weights)
 
 
 def scores_at(X: np.ndarray, y: np.ndarray, link: str, b: np.ndarray, *,
