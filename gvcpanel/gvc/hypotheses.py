@@ -370,6 +370,11 @@ def family_inference(inference: str | Mapping[str, Any] | InferenceSpec | Family
     """
     if isinstance(inference, FamilyInference):
         return inference
+    if isinstance(inference, InferenceSpec):
+        if inference.kind in FAMILY_INFERENCE:  # at the family level these kinds are presets too
+            linear, likelihood = FAMILY_INFERENCE[inference.kind]
+            return FamilyInference(inference.kind, replace(inference, kind=linear), replace(inference, kind=likelihood))
+        return FamilyInference(inference.kind, inference, inference)
     kind = inference if isinstance(inference, str) else (
         inference.get("kind", "cluster") if isinstance(inference, Mapping) else None)
     if kind in FAMILY_INFERENCE:

@@ -83,10 +83,13 @@ def _statistics(design: LikelihoodDesign, a: np.ndarray, r: float, codes: np.nda
         theta = np.asarray(fit_restricted(a[None, :], float(r)), dtype=float)
     scores = np.asarray(score_fn(theta), dtype=float)
     information = np.asarray(information_fn(theta), dtype=float)
-    contributions = sum_by_group(scores, codes) @ np.linalg.solve(information, a)
-    t = float(contributions.sum() / np.sqrt(np.sum(contributions**2)))
-    weighted = v * contributions
-    tb = weighted.sum(axis=1) / np.sqrt(np.sum(weighted**2, axis=1))
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        # far from the estimate (interval search) the restricted fit can degenerate: the caller
+        # treats a statistic that is not finite as a rejection
+        contributions = sum_by_group(scores, codes) @ np.linalg.solve(information, a)
+        t = float(contributions.sum() / np.sqrt(np.sum(contributions**2)))
+        weighted = v * contributions
+        tb = weighted.sum(axis=1) / np.sqrt(np.sum(weighted**2, axis=1))
     return t, tb, theta
 
 
@@ -124,6 +127,8 @@ def score_interval(design: LikelihoodDesign, a: np.ndarray, codes: np.ndarray, v
             t, tb, theta = _statistics(design, a, r, codes, v, last[-1] if last else None)
         except (ConvergenceError, np.linalg.LinAlgError):
             return False  # no restricted maximum here: treated as outside the set
+        if not (np.isfinite(t) and np.isfinite(tb).all()):
+            return False
         last[:] = [theta]
         return bootstrap_pvalues(t, tb)[pick] > alpha
 
