@@ -65,5 +65,5 @@ def table6_inference(panel: Any, report: Any, log: Any) -> Table:
              "CRV1: Stata small-sample factor, t(G-1). CR2: Bell-McCaffrey with Satterthwaite degrees of freedom "
              "(least squares only). Bootstrap: restricted wild cluster bootstrap (least squares) or score bootstrap "
              f"(hazards), {details['draws']:,} draws of {weights} weights shared by all tests, seed {details['seed']}. "
-             "Romano-Wolf: step-down adjustment over the ten tests from the same draws.")
+             "Romano-Wolf: step-down adjustment over the {len(frame)} tests from the same draws.")
     return Table(body=body, title="Table 6. Inference with few clusters: every hypothesis under four choices", notes=notes)
