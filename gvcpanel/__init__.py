@@ -69,6 +69,15 @@ _API = {
     "moderation_plot": "gvcpanel.report.plots",
     "event_study_plot": "gvcpanel.report.plots",
     "set_progress": "gvcpanel.progress",
+    "event_study": "gvcpanel.models.event_study",
+    "chain_cohorts": "gvcpanel.gvc.cohorts",
+    "chain_entries": "gvcpanel.gvc.cohorts",
+    "cohort_table": "gvcpanel.gvc.cohorts",
+    "comparison_groups": "gvcpanel.gvc.cohorts",
+    "panel_from_transactions": "gvcpanel.gvc.transactions.build",
+    "transaction_indicators": "gvcpanel.gvc.transactions.build",
+    "validate_transactions": "gvcpanel.gvc.transactions.build",
+    "simulate_transactions": "gvcpanel.gvc.transactions.simulate",
 }
 
 __all__ = sorted(_API) + ["__version__"]

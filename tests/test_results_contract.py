@@ -79,6 +79,9 @@ CASES: dict[str, tuple[Callable, tuple[Any, dict[str, Any]], bool]] = {
     "moderation": (_quiet(lambda f: gp.moderation(f["hazard"], focal="quasi_hierarchy",
                                                   moderator="network_strength_c")),
                    ("cluster", {"cluster": "firm_id"}), True),
+    "event study": (_quiet(lambda f: gp.event_study(gp.chain_cohorts(f["panel"]), "log(export_sales) ~ 1",
+                                                    "qh_entry_year", "cs", inference={"draws": DRAWS})["cs"]),
+                    ("wild", {"draws": 199, "seed": 3}), True),
     "hypothesis report": (_quiet(lambda f: f["report"]), ("cluster", {"preset": "fixest", "cluster": "firm_id"}),
                           True),
 }
