@@ -1,5 +1,7 @@
 # Two commands on a fresh machine with only python3:
-#   make replicate   (the main job; DATA=path [MAPPING=file] for your own panel, OUT=folder)
+#   make replicate   (the main job; DATA=path [MAPPING=file] [MODULE=file MODULE_MAPPING=file]
+#                     for your own panel and a module of your own joined to it, WEIGHTS=column
+#                     for probability-weighted estimates, OUT=folder)
 #   make test
 PYTHON ?= python3
 VENV := .venv
@@ -10,6 +12,9 @@ SPARK_STAMP := $(VENV)/.installed-spark
 DOCS_STAMP := $(VENV)/.installed-docs
 DATA ?=
 MAPPING ?=
+MODULE ?=
+MODULE_MAPPING ?=
+WEIGHTS ?=
 SOURCE ?=
 OUT ?=
 
@@ -46,7 +51,7 @@ test-spark: $(SPARK_STAMP)
 	$(PY) -m pytest -q -m spark
 
 replicate: $(STAMP)
-	$(PY) -m replication.run $(if $(DATA),--data "$(DATA)") $(if $(MAPPING),--mapping "$(MAPPING)") $(if $(OUT),--out "$(OUT)") $(if $(SOURCE),--source "$(SOURCE)")
+	$(PY) -m replication.run $(if $(DATA),--data "$(DATA)") $(if $(MAPPING),--mapping "$(MAPPING)") $(if $(MODULE),--module "$(MODULE)") $(if $(MODULE_MAPPING),--module-mapping "$(MODULE_MAPPING)") $(if $(WEIGHTS),--weights "$(WEIGHTS)") $(if $(OUT),--out "$(OUT)") $(if $(SOURCE),--source "$(SOURCE)")
 
 montecarlo: $(STAMP)
 	$(PY) -m pytest -q -m montecarlo -s

@@ -41,6 +41,8 @@ _API = {
     "EstimationResult": "gvcpanel.results",
     "TestResult": "gvcpanel.results",
     "load_panel": "gvcpanel.data.io",
+    "join_module": "gvcpanel.data.modules",
+    "simulate_survey": "gvcpanel.gvc.survey_fixture",
     "validate_file": "gvcpanel.data.io",
     "read_schema": "gvcpanel.data.schema",
     "FirmPanel": "gvcpanel.data.panel",

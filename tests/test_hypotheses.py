@@ -19,7 +19,7 @@ from gvcpanel.inference.spec import InferenceSpec
 
 COLUMNS = ["id", "statement", "specification", "outcome", "estimator", "term", "estimate", "std_error",
            "p_one_sided", "p_two_sided", "ci_low", "ci_high", "expected_sign", "n_obs", "n_firms",
-           "n_clusters", "inference", "verdict"]
+           "n_clusters", "inference", "verdict", "note"]
 
 
 @pytest.fixture(scope="module")

@@ -50,6 +50,8 @@ INVALID = {
     "firm_age": (-2, "below minimum"),
     "foreign_owned": (25, "not one of 0/1"),
     "export_share": (40, "above maximum"),
+    "weight": (-1.5, "below minimum"),
+    "stratum": ("  ", "does not match pattern"),
 }
 
 

@@ -61,6 +61,7 @@ CONSTRUCTS = (
     "upgrading-intersectoral",
     "network",
     "control",
+    "design",
 )
 _TYPES = ("any", "string", "integer", "number")
 PROBLEM_COLUMNS = ("firm_id", "year", "row", "column", "problem", "value", "source")

@@ -21,6 +21,19 @@ foreign_owned and export_share, standard errors clustered by ``cluster_id``:
 
 In the fixed-effects companions ``firm_age`` is left out: with firm and year effects it is
 collinear (age = year - founding year).
+
+Partial indicators.  A survey has some indicators, not all: a hypothesis whose model reads a
+column the panel does not have (or has only missing values in) is reported "not estimable:
+missing <columns>" and the others are estimated; so is a model the data cannot identify (no
+events, every regressor absorbed), with the reason.
+
+Family-wide inference.  One ``inference=`` gives each model its valid procedure
+(:data:`FAMILY_INFERENCE`): ``"wild"``, ``"score"`` or ``"bootstrap"`` run the restricted wild
+cluster bootstrap on the least-squares companions and the score bootstrap on the hazards;
+``"cr2"`` or ``"cr2_score"`` give CR2 with Satterthwaite degrees of freedom to the least-squares
+models and the score bootstrap to the hazards (CR2 is a least-squares covariance).  Other kinds
+go to every model as they are.  ``adjust="romano_wolf"`` bootstraps the whole family with shared
+cluster weights.
 """
 
 from __future__ import annotations
@@ -33,7 +46,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gvcpanel.errors import InferenceUnavailableError, SpecificationError
+from gvcpanel.errors import IdentificationError, InferenceUnavailableError, PanelStructureError, SpecificationError
 from gvcpanel.gvc.columns import CONTROLS, DOMAIN_COLUMNS, GOVERNANCE_DUMMIES
 from gvcpanel.inference import family
 from gvcpanel.inference.family import FamilyBootstrap
@@ -43,6 +56,15 @@ from gvcpanel.results import EstimationResult, ResultBase, Summary, rerun_wald
 
 GOVERNANCE = GOVERNANCE_DUMMIES
 FE_CONTROLS = ("log(employees)", "foreign_owned", "export_share")
+#: family presets of ``inference=``: the kind for least-squares models and for likelihood models
+FAMILY_INFERENCE = {
+    "bootstrap": ("wild", "score"),
+    "wild": ("wild", "score"),
+    "score": ("wild", "score"),
+    "cr2": ("cr2", "score"),
+    "cr2_score": ("cr2", "score"),
+}
+NOT_ESTIMABLE = "not estimable"
 MODERATOR = "network_strength_c"
 INTERACTION = f"quasi_hierarchy:{MODERATOR}"
 ESTIMATORS = ("hazard", "fe")
@@ -184,7 +206,17 @@ class HypothesisReport(ResultBase):
         return self.rows.copy()
 
     def result_for(self, hypothesis: Hypothesis) -> EstimationResult:
-        return self.results[hypothesis.model_label]
+        label = hypothesis.model_label
+        if label not in self.results:
+            reason = self.details.get("not_estimable", {}).get(label, "not estimated")
+            raise SpecificationError(f"{hypothesis.id} ({hypothesis.specification}): the model is {NOT_ESTIMABLE} "
+                                     f"({reason}); its row in table() says so.")
+        return self.results[label]
+
+    @property
+    def not_estimable(self) -> dict[str, str]:
+        """Models that could not be estimated, with the reason (``"missing function_level"``)."""
+        return dict(self.details.get("not_estimable", {}))
 
     # --- the result contract ---------------------------------------------------------------
     @property
@@ -198,9 +230,9 @@ class HypothesisReport(ResultBase):
             labels.append(label)
         return labels
 
-    def _models(self) -> list[tuple[str, EstimationResult, str]]:
-        """(model label, result, term) of each row."""
-        return [(h.model_label, self.results[h.model_label], h.term) for h in self.hypotheses]
+    def _models(self) -> list[tuple[str, EstimationResult | None, str]]:
+        """(model label, result, term) of each row; the result is None when not estimable."""
+        return [(h.model_label, self.results.get(h.model_label), h.term) for h in self.hypotheses]
 
     @property
     def params(self) -> pd.Series:  # type: ignore[override]
@@ -208,7 +240,7 @@ class HypothesisReport(ResultBase):
 
     @property
     def is_bootstrap(self) -> bool:
-        return any(res.is_bootstrap for _, res, _ in self._models())
+        return any(res.is_bootstrap for _, res, _ in self._models() if res is not None)
 
     @property
     def inference(self) -> Inference:  # type: ignore[override]
@@ -218,11 +250,13 @@ class HypothesisReport(ResultBase):
         cov = np.full((k, k), np.nan)
         for i, (mi, ri, ti) in enumerate(models):
             for j, (mj, _, tj) in enumerate(models):
-                if mi == mj:  # rows of one model share its covariance; across models it is unknown
+                if mi == mj and ri is not None:  # rows of one model share its covariance
                     cov[i, j] = float(ri.cov.loc[ti, tj])
-        df = pd.Series([float(res.df_resid[t]) for _, res, t in models], index=labels)
-        first = models[0][1].inference if models else None
-        names = {res.inference.label for _, res, _ in models}
+        df = pd.Series([float(res.df_resid[t]) if res is not None else np.nan for _, res, t in models],
+                       index=labels)
+        fitted = [res for _, res, _ in models if res is not None]
+        first = fitted[0].inference if fitted else None
+        names = {res.inference.label for res in fitted}
         label = names.pop() if len(names) == 1 else "each row with its model's inference"
         p = pd.Series(self.rows["p_two_sided"].to_numpy(dtype=float), index=labels, name="p")
         return Inference(
@@ -237,7 +271,8 @@ class HypothesisReport(ResultBase):
         )
 
     def _intervals(self, level: float) -> pd.DataFrame:
-        rows = [res.conf_int(level).loc[term] for _, res, term in self._models()]
+        rows = [res.conf_int(level).loc[term] if res is not None else pd.Series({"lower": np.nan, "upper": np.nan})
+                for _, res, term in self._models()]
         return pd.DataFrame(rows, index=self.row_labels, columns=["lower", "upper"]).astype(float)
 
     def to_frame(self, level: float = 0.95) -> pd.DataFrame:
@@ -257,6 +292,9 @@ class HypothesisReport(ResultBase):
                 f"these restrictions combine rows of different models ({used}); their estimates have no joint "
                 "covariance here. Test rows of one model together, or each row on its own."
             )
+        if used[0] not in self.results:
+            raise InferenceUnavailableError(f"the model of these rows is {NOT_ESTIMABLE} "
+                                            f"({self.not_estimable.get(used[0], '')}).")
         result = self.results[used[0]]
         mapped = [{models[j][2]: float(w) for j, w in enumerate(row) if w != 0} for row in R]
         test = result.wald_test(mapped, list(r)).relabel(labels)
@@ -311,16 +349,76 @@ def _select(hypotheses: str | Iterable[str | Hypothesis]) -> tuple[Hypothesis, .
     return tuple(chosen)
 
 
-def fit_model(panel: Any, hypothesis: Hypothesis, inference: InferenceSpec, cluster: str) -> EstimationResult:
-    """Estimate the model a hypothesis needs."""
+@dataclass(frozen=True)
+class FamilyInference:
+    """The inference of each model kind in a family of tests (see the module docstring)."""
+
+    name: str
+    linear: InferenceSpec
+    likelihood: InferenceSpec
+
+    def for_estimator(self, estimator: str) -> InferenceSpec:
+        return self.likelihood if estimator == "hazard" else self.linear
+
+
+def family_inference(inference: str | Mapping[str, Any] | InferenceSpec | FamilyInference) -> FamilyInference:
+    """``inference=`` of :func:`test_hypotheses` as one spec per model kind.
+
+    A family preset (:data:`FAMILY_INFERENCE`) as a string or as the ``kind`` of a mapping (the
+    mapping's other options, such as ``draws`` and ``seed``, go to both); anything else is one
+    :class:`InferenceSpec` for every model.
+    """
+    if isinstance(inference, FamilyInference):
+        return inference
+    if isinstance(inference, InferenceSpec):
+        if inference.kind in FAMILY_INFERENCE:  # at the family level these kinds are presets too
+            linear, likelihood = FAMILY_INFERENCE[inference.kind]
+            return FamilyInference(inference.kind, replace(inference, kind=linear), replace(inference, kind=likelihood))
+        return FamilyInference(inference.kind, inference, inference)
+    kind = inference if isinstance(inference, str) else (
+        inference.get("kind", "cluster") if isinstance(inference, Mapping) else None)
+    if kind in FAMILY_INFERENCE:
+        options = {k: v for k, v in inference.items() if k != "kind"} if isinstance(inference, Mapping) else {}
+        linear, likelihood = FAMILY_INFERENCE[kind]
+        return FamilyInference(kind, parse_inference({**options, "kind": linear}),
+                               parse_inference({**options, "kind": likelihood}))
+    spec = parse_inference(inference)
+    return FamilyInference(spec.kind, spec, spec)
+
+
+def required_columns(hypothesis: Hypothesis, cluster: str, weights: str | None = None) -> list[str]:
+    """Data columns the model of a hypothesis reads (outcome, covariates, cluster, weights)."""
+    from gvcpanel.formula.design import model_columns
+    from gvcpanel.gvc.upgrading import OUTCOME_COLUMN
+
+    extra = (cluster,) + ((weights,) if weights else ())
+    if hypothesis.estimator == "hazard":
+        outcome = OUTCOME_COLUMN.get(hypothesis.outcome, hypothesis.outcome)
+        return [outcome, *(c for c in model_columns(list(hypothesis.covariates), extra=extra, derived=DOMAIN_COLUMNS)
+                           if c != outcome)]
+    return model_columns(hypothesis.formula, extra=extra, derived=DOMAIN_COLUMNS)
+
+
+def missing_inputs(panel: Any, hypothesis: Hypothesis, cluster: str, weights: str | None = None) -> list[str]:
+    """Columns the hypothesis's model needs that the panel lacks or holds only missing values in."""
+    data = panel if isinstance(panel, pd.DataFrame) else panel.data
+    return [c for c in required_columns(hypothesis, cluster, weights)
+            if c not in data.columns and c not in (data.index.names or ())
+            or (c in data.columns and not data[c].notna().any())]
+
+
+def fit_model(panel: Any, hypothesis: Hypothesis, inference: InferenceSpec | FamilyInference, cluster: str,
+              weights: str | None = None) -> EstimationResult:
+    """Estimate the model a hypothesis needs (the inference of its kind, with ``weights``)."""
+    spec = family_inference(inference).for_estimator(hypothesis.estimator)
     if hypothesis.estimator == "hazard":
         from gvcpanel.gvc.hazard import upgrading_hazard
 
-        return upgrading_hazard(panel, hypothesis.formula, cluster=cluster, inference=inference)
+        return upgrading_hazard(panel, hypothesis.formula, cluster=cluster, inference=spec, weights=weights)
     from gvcpanel.models.linear import fe_regression
 
     return fe_regression(panel, hypothesis.formula, effects=("firm", "year"), cluster=cluster, method="fe",
-                         inference=inference, derived=DOMAIN_COLUMNS)
+                         inference=spec, derived=DOMAIN_COLUMNS, weights=weights)
 
 
 def test_hypotheses(
@@ -332,6 +430,7 @@ def test_hypotheses(
     governance_measure: str = "quasi_hierarchy",
     adjust: str | None = None,
     *,
+    weights: str | None = None,
     level: Any = None,
 ) -> HypothesisReport:
     """Run the pre-specified tests.
@@ -345,14 +444,22 @@ def test_hypotheses(
     alpha : float
         Significance level of the one-sided tests behind the verdicts, above 0 and below 0.5.
     inference : str, mapping or InferenceSpec
-        Passed to every estimator (``"cluster"``, ``"cr2"``, ``"wild"``, ...).
+        ``"cluster"`` (CRV1, the default), a family preset that gives each model its valid
+        procedure (:data:`FAMILY_INFERENCE`: ``"wild"``/``"score"``/``"bootstrap"`` = wild
+        bootstrap for least squares and score bootstrap for hazards; ``"cr2"``/``"cr2_score"`` =
+        CR2 for least squares and the score bootstrap for hazards), or any other inference kind
+        for every model (``"survey"``, ``"twoway"``, a mapping with options).
     cluster : str
         Clustering variable.
     governance_measure : str
         Replace the ``quasi_hierarchy`` dummy by another measure of power asymmetry, e.g.
         ``"main_buyer_share"``.
     adjust : {None, "holm", "romano_wolf"}
-        Family-wise adjustment of the one-sided p-values over the chosen rows.
+        Family-wise adjustment of the one-sided p-values over the chosen rows (Romano-Wolf
+        bootstraps every estimable model with shared cluster weights).
+    weights : str, optional
+        Column of probability weights for every model (e.g. ``"weight"``, the Enterprise
+        Surveys' wmedian in the ``wbes`` mapping); see :mod:`gvcpanel.models.weights`.
     level
         Not accepted: the significance level is ``alpha`` (``level`` is a confidence level
         everywhere else in gvcpanel); passing it raises a :class:`SpecificationError`.
@@ -360,6 +467,8 @@ def test_hypotheses(
     Returns
     -------
     HypothesisReport
+        One row per hypothesis; rows whose model is not estimable carry the verdict
+        ``"not estimable"`` and the reason in ``note`` (``"missing function_level"``).
 
     Notes
     -----
@@ -384,21 +493,36 @@ def test_hypotheses(
         raise SpecificationError(
             f"governance_measure={governance_measure!r}; name a column, e.g. 'main_buyer_share'."
         )
-    spec = parse_inference(inference)
+    family_spec = family_inference(inference)
+    if weights is not None and not isinstance(weights, str):
+        raise SpecificationError(f"weights={weights!r}; name the weight column, e.g. weights='weight'.")
     chosen = _select(hypotheses)
     if governance_measure != "quasi_hierarchy":
         chosen = tuple(h.with_governance_measure(governance_measure) for h in chosen)
     results: dict[str, EstimationResult] = {}
+    not_estimable: dict[str, str] = {}
     for hyp in chosen:
-        if hyp.model_label not in results:
-            results[hyp.model_label] = fit_model(panel, hyp, spec, cluster)
-    rows = [_row(hyp, results[hyp.model_label], alpha) for hyp in chosen]
+        label = hyp.model_label
+        if label in results or label in not_estimable:
+            continue
+        absent = missing_inputs(panel, hyp, cluster, weights)
+        if absent:
+            not_estimable[label] = f"missing {', '.join(absent)}"
+            continue
+        try:
+            results[label] = fit_model(panel, hyp, family_spec, cluster, weights)
+        except (IdentificationError, PanelStructureError) as exc:
+            # the data cannot support this model; the others are still estimated
+            not_estimable[label] = str(exc).split(". ")[0]
+    rows = [_row(hyp, results[hyp.model_label], alpha) if hyp.model_label in results
+            else _not_estimable_row(hyp, not_estimable[hyp.model_label]) for hyp in chosen]
     table = pd.DataFrame(rows)
-    details: dict[str, Any] = {}
+    details: dict[str, Any] = {"not_estimable": dict(not_estimable)} if not_estimable else {}
     if adjust is not None:
-        table, details = _adjust(table, chosen, results, adjust, spec, alpha)
+        table, adjusted = _adjust(table, chosen, results, adjust, family_spec.linear, alpha)
+        details.update(adjusted)
     moderation = None
-    interaction = next((h for h in chosen if ":" in h.term), None)
+    interaction = next((h for h in chosen if ":" in h.term and h.model_label in results), None)
     if interaction is not None:
         from gvcpanel.models.moderation import moderation as conditional_effects
 
@@ -407,19 +531,39 @@ def test_hypotheses(
     return HypothesisReport(chosen, results, table, alpha, adjust, moderation, details)
 
 
-def _report_with_inference(report: HypothesisReport, spec: InferenceSpec) -> HypothesisReport:
+def _report_with_inference(report: HypothesisReport, spec: InferenceSpec | FamilyInference) -> HypothesisReport:
     """The report rerun under another inference: every model, row, adjustment and moderation."""
-    results = {label: res.with_inference(spec) for label, res in report.results.items()}
+    family_spec = family_inference(spec)
+    estimator = {h.model_label: h.estimator for h in report.hypotheses}
+    results = {label: res.with_inference(family_spec.for_estimator(estimator[label]))
+               for label, res in report.results.items()}
     alpha = report.alpha
-    table = pd.DataFrame([_row(h, results[h.model_label], alpha) for h in report.hypotheses])
-    details: dict[str, Any] = {}
+    reasons = dict(report.details.get("not_estimable", {}))
+    table = pd.DataFrame([_row(h, results[h.model_label], alpha) if h.model_label in results
+                          else _not_estimable_row(h, reasons[h.model_label]) for h in report.hypotheses])
+    details: dict[str, Any] = {"not_estimable": reasons} if reasons else {}
     if report.adjust is not None:
-        table, details = _adjust(table, report.hypotheses, results, report.adjust, spec, alpha)
+        table, adjusted = _adjust(table, report.hypotheses, results, report.adjust, family_spec.linear, alpha)
+        details.update(adjusted)
     moderation = report.moderation
     if moderation is not None:
         interaction = next(h for h in report.hypotheses if ":" in h.term)
         moderation = moderation._again(results[interaction.model_label], moderation.level)
     return replace(report, results=results, rows=table, moderation=moderation, details=details)
+
+
+def _not_estimable_row(hyp: Hypothesis, reason: str) -> dict[str, Any]:
+    """The row of a hypothesis whose model could not be estimated, with the reason."""
+    nan = float("nan")
+    return {
+        "id": hyp.id, "statement": hyp.statement, "specification": hyp.specification,
+        "outcome": hyp.outcome,
+        "estimator": "cloglog hazard" if hyp.estimator == "hazard" else "two-way FE",
+        "term": hyp.term, "estimate": nan, "std_error": nan, "p_one_sided": nan, "p_two_sided": nan,
+        "ci_low": nan, "ci_high": nan, "expected_sign": hyp.sign, "n_obs": 0, "n_firms": 0,
+        "n_clusters": None, "inference": "", "verdict": NOT_ESTIMABLE,
+        "note": f"{NOT_ESTIMABLE}: {reason}",
+    }
 
 
 def _row(hyp: Hypothesis, res: EstimationResult, alpha: float) -> dict[str, Any]:
@@ -453,6 +597,7 @@ def _row(hyp: Hypothesis, res: EstimationResult, alpha: float) -> dict[str, Any]
         "n_clusters": res.n_clusters,
         "inference": res.inference.label,
         "verdict": verdict(p_one, p_opp, alpha),
+        "note": "",
     }
 
 
@@ -467,20 +612,28 @@ def _adjust(
     from gvcpanel.inference import multiple
 
     table = table.copy()
-    if method == "holm":
-        adjusted = multiple.holm(table["p_one_sided"].to_numpy())
-        details: dict[str, Any] = {"method": "Holm (1979) step-down on one-sided p-values"}
-    else:
-        adjusted, details = romano_wolf_family(
-            [results[h.model_label] for h in chosen], [h.term for h in chosen], [h.sign for h in chosen], spec
-        )
+    # the family is the estimable rows; the others keep NaN and their verdict
+    estimable = [j for j, h in enumerate(chosen) if h.model_label in results]
+    family_rows = [chosen[j] for j in estimable]
+    adjusted = np.full(len(chosen), np.nan)
+    details: dict[str, Any] = {}
+    if family_rows:
+        if method == "holm":
+            adjusted[estimable] = multiple.holm(table["p_one_sided"].to_numpy()[estimable])
+            details = {"method": "Holm (1979) step-down on one-sided p-values"}
+        else:
+            adjusted[estimable], details = romano_wolf_family(
+                [results[h.model_label] for h in family_rows], [h.term for h in family_rows],
+                [h.sign for h in family_rows], spec)
     table["p_adjusted"] = adjusted
-    opposite_p = np.array([
-        results[h.model_label].pvalue_one_sided(h.term, "<" if h.sign == ">" else ">") for h in chosen
-    ])
+    opposite_p = np.full(len(chosen), np.nan)
+    for j in estimable:
+        h = chosen[j]
+        opposite_p[j] = results[h.model_label].pvalue_one_sided(h.term, "<" if h.sign == ">" else ">")
     table["verdict_adjusted"] = [
-        "supported" if p < alpha else ("contradicted" if q < alpha else "not supported")
-        for p, q in zip(adjusted, opposite_p)
+        NOT_ESTIMABLE if j not in estimable else
+        ("supported" if p < alpha else ("contradicted" if q < alpha else "not supported"))
+        for j, (p, q) in enumerate(zip(adjusted, opposite_p))
     ]
     return table, details
 

@@ -161,8 +161,8 @@ def refines(fine: FixedEffect, coarse: FixedEffect) -> bool:
     return bool(np.array_equal(level_of[fine.codes], coarse.codes))
 
 
-def _crosstab(a: FixedEffect, b: FixedEffect) -> sparse.csr_matrix:
-    ones = np.ones(a.codes.size)
+def _crosstab(a: FixedEffect, b: FixedEffect, weights: np.ndarray | None = None) -> sparse.csr_matrix:
+    ones = np.ones(a.codes.size) if weights is None else weights
     return sparse.csr_matrix((ones, (a.codes, b.codes)), shape=(a.n_levels, b.n_levels))
 
 
@@ -231,11 +231,16 @@ class Absorber:
         Conjugate-gradient iterations before :class:`ConvergenceError`.
     direct_max : int
         Largest number of levels of the non-eliminated effects solved densely.
+    weights : ndarray, optional
+        Positive row weights: the projection is then the weighted one,
+        :math:`M_D^W x = x - D(D'WD)^+D'Wx` (weighted least squares on the dummies), which
+        weighted fixed-effects regressions need (:mod:`gvcpanel.models.weights`).
 
     Notes
     -----
     With ``A`` the largest effect and ``R`` the others, ``M_D x = M_A (x - R b)`` where ``b``
-    solves ``(R' M_A R) b = R' M_A x`` (Frisch-Waugh-Lovell applied to the dummies).
+    solves ``(R' M_A R) b = R' M_A x`` (Frisch-Waugh-Lovell applied to the dummies); with weights
+    every count and cross-tabulation below is a sum of weights.
     """
 
     def __init__(
@@ -244,6 +249,7 @@ class Absorber:
         tol: float = DEFAULT_TOL,
         maxiter: int = DEFAULT_MAXITER,
         direct_max: int = DIRECT_MAX,
+        weights: np.ndarray | None = None,
     ) -> None:
         if not effects:
             raise SpecificationError("Absorber needs at least one fixed effect.")
@@ -257,11 +263,16 @@ class Absorber:
         self.redundant = tuple(fe.name for fe in effects if fe not in kept)
         kept.sort(key=lambda fe: -fe.n_levels)
         self.main, self.rest = kept[0], tuple(kept[1:])
-        self.main_counts = np.bincount(self.main.codes, minlength=self.main.n_levels).astype(float)
+        self.weights = None if weights is None else np.asarray(weights, dtype=float)
+        w = self.weights
+        rows_per_level = np.bincount(self.main.codes, minlength=self.main.n_levels)
+        # the weighted "counts" are sums of weights; expanding levels back to rows needs row counts
+        self.main_counts = (rows_per_level.astype(float) if w is None
+                            else np.bincount(self.main.codes, w, self.main.n_levels))
         self.offsets = np.cumsum([0] + [fe.n_levels for fe in self.rest])
         self.L = int(self.offsets[-1])
         self.rest_counts = (
-            np.concatenate([np.bincount(fe.codes, minlength=fe.n_levels) for fe in self.rest]).astype(float)
+            np.concatenate([np.bincount(fe.codes, w, fe.n_levels) for fe in self.rest]).astype(float)
             if self.rest
             else np.zeros(0)
         )
@@ -269,23 +280,24 @@ class Absorber:
         # rows sorted by the main effect (firm panels usually are): segment sums are much faster
         codes = self.main.codes
         self._sorted = bool(codes.size == 0 or (codes[0] == 0 and np.all(codes[1:] - codes[:-1] >= 0)))
-        self._starts = np.concatenate(([0], np.cumsum(self.main_counts[:-1]).astype(np.intp)))
+        self._rows_per_level = rows_per_level.astype(np.intp)
+        self._starts = np.concatenate(([0], np.cumsum(rows_per_level[:-1]).astype(np.intp)))
         if not self.rest:
             self.method = "one-way"
             return
         self._dense_cross = self.main.n_levels * self.L <= max(4 * self.n, 1_000_000)
         if self._dense_cross:  # few levels besides the main effect: a small dense G_A x L table
             self.cross = np.column_stack(
-                [np.bincount(codes * fe.n_levels + fe.codes, minlength=self.main.n_levels * fe.n_levels)
+                [np.bincount(codes * fe.n_levels + fe.codes, w, self.main.n_levels * fe.n_levels)
                  .reshape(self.main.n_levels, fe.n_levels) for fe in self.rest]
             ).astype(float)
         else:
-            self.cross = sparse.hstack([_crosstab(self.main, fe) for fe in self.rest], format="csr")
+            self.cross = sparse.hstack([_crosstab(self.main, fe, w) for fe in self.rest], format="csr")
         self.cross_t = self.cross.T  # a view (CSC when sparse): no copy
         # R'R: level counts on the diagonal blocks, cross-tabulations off it
         self.rr = sparse.bmat(
             [
-                [sparse.diags(self.rest_counts[lo : lo + f.n_levels]) if f is g else _crosstab(f, g) for g in self.rest]
+                [sparse.diags(self.rest_counts[lo : lo + f.n_levels]) if f is g else _crosstab(f, g, w) for g in self.rest]
                 for f, lo in zip(self.rest, self.offsets)
             ],
             format="csr",
@@ -329,7 +341,7 @@ class Absorber:
 
     def _expand_main(self, values: np.ndarray) -> np.ndarray:
         if self._sorted:
-            return np.repeat(values, self.main_counts.astype(np.intp))
+            return np.repeat(values, self._rows_per_level)
         return values[self.main.codes]
 
     def _sum_main(self, X: np.ndarray) -> np.ndarray:
@@ -453,9 +465,11 @@ class Absorber:
         p = X.shape[1]
         scale = np.array([_scale(X[:, j]) for j in range(p)])
         iterations, crit = 0, 0.0
+        # sums over levels are weighted sums when the absorber is weighted
+        summed = X if self.weights is None else X * self.weights[:, None]
         if self.rest:
-            sum_main = self._sum_main(X)
-            rhs = self._sum_rest(X) - self.cross_t @ (sum_main / self.main_counts[:, None])
+            sum_main = self._sum_main(summed)
+            rhs = self._sum_rest(summed) - self.cross_t @ (sum_main / self.main_counts[:, None])
             b, iterations, crit = self._solve(rhs, scale)
             # a = (D_A'D_A)^{-1}(D_A'x - D_A'R b)
             main_coef = (sum_main - self.cross @ b) / self.main_counts[:, None]
@@ -467,7 +481,7 @@ class Absorber:
         else:
             for j in range(p):
                 col = X[:, j]
-                col -= self._expand_main(self._sum_main_col(col) / self.main_counts)
+                col -= self._expand_main(self._sum_main_col(summed[:, j]) / self.main_counts)
         k, exact = self.dof()
         return AbsorbInfo(
             method=self.method,

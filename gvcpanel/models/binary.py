@@ -112,21 +112,26 @@ def derivatives(eta: np.ndarray, y: np.ndarray, link: str, order: int = 2) -> tu
 
 
 def score_matrix(
-    X: np.ndarray, y: np.ndarray, params: np.ndarray, link: str, offset: np.ndarray | None = None
+    X: np.ndarray, y: np.ndarray, params: np.ndarray, link: str, offset: np.ndarray | None = None,
+    weights: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Per-observation scores, n x k: :math:`s_i = x_i \\ell'(\\eta_i)`."""
+    """Per-observation scores, n x k: :math:`s_i = w_i x_i \\ell'(\\eta_i)` (:math:`w_i = 1`
+    without ``weights``)."""
     eta = X @ params if offset is None else X @ params + offset
     d1 = derivatives(eta, y, link, order=1)[1]
-    return X * d1[:, None]
+    return X * (d1 if weights is None else weights * d1)[:, None]
 
 
 def information_matrix(
-    X: np.ndarray, y: np.ndarray, params: np.ndarray, link: str, offset: np.ndarray | None = None
+    X: np.ndarray, y: np.ndarray, params: np.ndarray, link: str, offset: np.ndarray | None = None,
+    weights: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Observed information :math:`-\\sum_i \\ell''(\\eta_i) x_i x_i'` (Hessian of minus the log-likelihood)."""
+    """Observed information :math:`-\\sum_i w_i \\ell''(\\eta_i) x_i x_i'` (Hessian of minus the
+    (weighted) log-likelihood)."""
     eta = X @ params if offset is None else X @ params + offset
     d2 = derivatives(eta, y, link, order=2)[2]
-    return crossprod(X, np.maximum(-d2, 0.0))
+    curvature = np.maximum(-d2, 0.0)
+    return crossprod(X, curvature if weights is None else weights * curvature)
 
 
 def fit_binary(
@@ -136,11 +141,12 @@ def fit_binary(
     *,
     start: np.ndarray | None = None,
     offset: np.ndarray | None = None,
+    weights: np.ndarray | None = None,
     names: Sequence[str] | None = None,
     tol: float = TOLERANCE,
     max_iter: int = MAX_ITERATIONS,
 ) -> BinaryFit:
-    """Maximize the binary log-likelihood by Newton-Raphson with step-halving.
+    """Maximize the (weighted) binary log-likelihood by Newton-Raphson with step-halving.
 
     Parameters
     ----------
@@ -152,7 +158,10 @@ def fit_binary(
     start : ndarray, optional
         Starting values (zeros when omitted).
     offset : ndarray, optional
-        Known part of the linear predictor (used to refit under restrictions).
+        Known part of the linear predictor (the log interval length of a grouped-duration
+        hazard; refits under restrictions).
+    weights : ndarray, optional
+        Probability weights: the log-likelihood is :math:`\\sum_i w_i \\ell_i`.
     names : sequence of str, optional
         Column names, used in error messages.
     tol : float
@@ -175,12 +184,19 @@ def fit_binary(
     def predictor(b: np.ndarray) -> np.ndarray:
         return X @ b if offset is None else X @ b + offset
 
+    def loglik(eta_: np.ndarray) -> float:
+        values = derivatives(eta_, y, link, order=0)[0]
+        return float(np.sum(values if weights is None else weights * values))
+
     eta = predictor(beta)
-    ll = float(np.sum(derivatives(eta, y, link, order=0)[0]))
+    ll = loglik(eta)
     for iteration in range(1, max_iter + 1):
         _, d1, d2 = derivatives(eta, y, link)
+        curvature = np.maximum(-d2, 0.0)
+        if weights is not None:
+            d1, curvature = weights * d1, weights * curvature
         gradient = X.T @ d1
-        hessian = crossprod(X, np.maximum(-d2, 0.0))
+        hessian = crossprod(X, curvature)
         try:
             with warnings.catch_warnings():
                 # near separation the information is ill-conditioned; the iteration limit below
@@ -196,13 +212,13 @@ def fit_binary(
         if np.max(np.abs(step) / (1.0 + np.abs(beta))) < tol:
             beta = beta + step
             eta = predictor(beta)
-            ll = float(np.sum(derivatives(eta, y, link, order=0)[0]))
+            ll = loglik(eta)
             return BinaryFit(beta, ll, iteration)
         factor = 1.0
         for _ in range(MAX_HALVINGS):
             candidate = beta + factor * step
             eta_new = predictor(candidate)
-            ll_new = float(np.sum(derivatives(eta_new, y, link, order=0)[0]))
+            ll_new = loglik(eta_new)
             if np.isfinite(ll_new) and ll_new >= ll - 1e-12 * (1.0 + abs(ll)):
                 break
             factor /= 2.0
@@ -229,6 +245,8 @@ def fit_restricted(
     r: np.ndarray | float,
     *,
     start: np.ndarray | None = None,
+    offset: np.ndarray | None = None,
+    weights: np.ndarray | None = None,
 ) -> np.ndarray:
     """Maximum likelihood subject to the linear restrictions :math:`R b = r`.
 
@@ -237,7 +255,7 @@ def fit_restricted(
     Reparametrization: every :math:`b` with :math:`R b = r` is :math:`b_0 + N \\theta`, where
     :math:`b_0` is the minimum-norm solution of :math:`R b = r` and the columns of :math:`N` span
     the null space of :math:`R`.  The free :math:`\\theta` is fitted with design :math:`X N` and
-    offset :math:`X b_0`.
+    offset :math:`X b_0` (plus the model's own ``offset``), with the model's ``weights``.
     """
     R = np.atleast_2d(np.asarray(R, dtype=float))
     r = np.atleast_1d(np.asarray(r, dtype=float))
@@ -254,7 +272,8 @@ def fit_restricted(
         return b0
     theta0 = None if start is None else null.T @ (np.asarray(start, dtype=float) - b0)
     directions = [f"restricted direction {j}" for j in range(null.shape[1])]
-    fit = fit_binary(X @ null, y, link, start=theta0, offset=X @ b0, names=directions)
+    known = X @ b0 if offset is None else X @ b0 + offset
+    fit = fit_binary(X @ null, y, link, start=theta0, offset=known, weights=weights, names=directions)
     return b0 + null @ fit.params
 
 
@@ -267,16 +286,21 @@ def link_function(rates: np.ndarray, link: str) -> np.ndarray:
 # Callables of a fitted model, as module-level functions so that ``functools.partial`` of them
 # pickles (results keep their model, and results are pickled).
 def fit_under(X: np.ndarray, y: np.ndarray, link: str, params: np.ndarray, R: np.ndarray,
-              r: np.ndarray) -> np.ndarray:
-    """Estimates under R b = r (the score bootstrap's null), started from the unrestricted fit."""
-    return fit_restricted(X, y, link, R, r, start=params)
+              r: np.ndarray, *, offset: np.ndarray | None = None,
+              weights: np.ndarray | None = None, start: np.ndarray | None = None) -> np.ndarray:
+    """Estimates under R b = r (the score bootstrap's null), started from the unrestricted fit
+    (or from ``start``, e.g. the estimate under a nearby null)."""
+    return fit_restricted(X, y, link, R, r, start=params if start is None else start, offset=offset,
+                          weights=weights)
 
 
-def scores_at(X: np.ndarray, y: np.ndarray, link: str, b: np.ndarray) -> np.ndarray:
+def scores_at(X: np.ndarray, y: np.ndarray, link: str, b: np.ndarray, *,
+              offset: np.ndarray | None = None, weights: np.ndarray | None = None) -> np.ndarray:
     """:func:`score_matrix` at the parameters ``b``."""
-    return score_matrix(X, y, np.asarray(b, dtype=float), link)
+    return score_matrix(X, y, np.asarray(b, dtype=float), link, offset, weights)
 
 
-def information_at(X: np.ndarray, y: np.ndarray, link: str, b: np.ndarray) -> np.ndarray:
+def information_at(X: np.ndarray, y: np.ndarray, link: str, b: np.ndarray, *,
+                   offset: np.ndarray | None = None, weights: np.ndarray | None = None) -> np.ndarray:
     """:func:`information_matrix` at the parameters ``b``."""
-    return information_matrix(X, y, np.asarray(b, dtype=float), link)
+    return information_matrix(X, y, np.asarray(b, dtype=float), link, offset, weights)
