@@ -49,6 +49,12 @@ _API = {
     "test_hypotheses": "gvcpanel.gvc.hypotheses",
     "Hypothesis": "gvcpanel.gvc.hypotheses",
     "regression_table": "gvcpanel.report.tables",
+    "transition_table": "gvcpanel.models.transition",
+    "transition_model": "gvcpanel.models.transition",
+    "governance_transitions": "gvcpanel.gvc.transitions",
+    "governance_transition_model": "gvcpanel.gvc.transitions",
+    "buyer_dependence": "gvcpanel.gvc.lockin",
+    "with_buyer_dependence": "gvcpanel.gvc.lockin",
 }
 
 __all__ = sorted(_API) + ["__version__"]

@@ -199,6 +199,9 @@ def write_all(panel: Any, truth: Any, out: Path, bootstrap: bool, log: Any) -> l
     written += table4_moderation(report).write(out / "table4_moderation")
     written += table5_summary(report).write(out / "table5_hypotheses")
     written += figure1(report, out)
+    from replication.dynamics import write_dynamics
+
+    written += write_dynamics(panel, truth, out, log)
     if truth is not None:
         from replication.truth import truth_table
 
