@@ -36,7 +36,16 @@ cluster-year buyer-arrival shock :math:`b_{gt} \sim N(0, \sigma_b^2)`. Governanc
 
 Governance is correlated within clusters through :math:`\lambda_g` and :math:`b_{gt}`. It depends
 on capability, never on the outcome shocks below, so it is strictly exogenous given the firm
-effect.
+effect. The capability-driven constants are the ``transition_*`` fields of :class:`TrueParameters`
+(``transition_qh_network_capability`` = 0.8 is the 0.8 above, and so on); with the default
+``transition_form="competing"`` the moves are exactly the ones above, a move from t-1 to t reading
+:math:`\kappa_{it}`. With ``transition_form="multinomial"`` every move gets the index above
+(:math:`\operatorname{logit}` of the fixed probabilities), reads the origin year's
+:math:`\kappa_{i,t-1}`, and :math:`P(r \to j) = e^{s_{rj}}/(1 + \sum_l e^{s_{rl}})`: a
+multinomial logit with staying as the base, the model of
+:func:`gvcpanel.gvc.transitions.governance_transition_model` (exact for the moves out of
+quasi-hierarchy when ``transition_qh_market_propensity`` = 0, as the unobserved
+:math:`\lambda_g` then leaves them).
 
 **Governance indicators** are drawn from :math:`G_{it}` so that the Humphrey-Schmitz rules of
 :mod:`gvcpanel.gvc.governance` (default thresholds) recover it exactly where the indicators are
@@ -148,6 +157,20 @@ labour_productivity, defect_rate, unit_value`` is set missing independently with
 ``missing_rate`` (default 0.03); the counts are in :attr:`SimulatedPanel.missing_counts`. Keys,
 ``governance``, the event and level variables and the controls are complete.
 
+**Dynamics block** (its own stream ``default_rng([seed, DYNAMICS_STREAM])``, so no column above
+changes). ``capability_score`` = :math:`\kappa_{it}` rounded to 3 decimals, missing (MCAR) with
+probability ``missing_rate``. Lock-in: with the stored main-buyer share :math:`s_{it}`,
+``locked_in`` = 1 when :math:`s \ge` ``lock_in_threshold`` (0.5) in each of the last
+``lock_in_years`` (3) observed years, counted from the firm's first year exactly as
+:func:`gvcpanel.gvc.lockin.buyer_dependence` counts. Diversification ``new_buyer_or_market`` is
+a flow drawn every observed year (copula as below) from the cloglog hazard
+:math:`\alpha^\text{div}_t + x'\beta^\text{div} + \beta_\text{share} s_{it} +
+\beta_\text{lock}\,\text{locked\_in}_{it}` with the controls and governance dummies of the
+other hazards. The functional hazard below also carries ``functional_main_buyer_share``,
+``functional_locked_in`` and ``functional_global_buyer`` times those variables; all three are 0
+by default (the example's function levels are those drawn before the block existed), and only
+``function_level`` changes when they are set.
+
 **True parameters** (defaults; log hazard ratios for hazards, log points for the linear
 outcomes), as stored in :class:`TrueParameters`:
 
@@ -166,6 +189,13 @@ qh:network_strength_c                              0.30
 baseline level (t0)         -3.30      -2.40      -3.20        -4.00
 baseline trend per year      0.03       0.02       0.02         0.0
 ==========================  =========  =========  ===========  =============  ============  ==========
+
+Diversification hazard: network 0.30, quasi_hierarchy 0, hierarchy -0.50, main_buyer_share -1.00,
+locked_in -0.60, log(employees) 0.15, firm_age -0.010, foreign_owned 0, export_share 0.50, baseline
+level -2.30 and trend 0.02.  Transitions (logit of the move): market -> quasi_hierarchy -2.2 +
+:math:`\lambda_g + b_{gt}` - 0.2 capability, market -> network -4.0 + 0.5 capability,
+quasi_hierarchy -> network -4.0 + 0.8 capability, quasi_hierarchy -> market -3.0 + 0.4
+capability - 0.5 :math:`\lambda_g`.
 
 Nuisance settings (``**options``, see :class:`SimulationOptions`): event copula correlation
 :math:`\rho = 0.2`, :math:`\sigma_\lambda = 0.8`, :math:`\sigma_b = 0.5`,
@@ -492,7 +522,7 @@ _FIXED_MOVES = (("market", "hierarchy", 0.005), ("quasi_hierarchy", "hierarchy",
 
 def _transition_probabilities(tp: TrueParameters, form: str, prev: np.ndarray, k: np.ndarray,
                               propensity: np.ndarray, arrival: np.ndarray) -> np.ndarray:
-    """N x 4 probabilities of next year's governance given this year's (``prev``) and capability.
+    r"""N x 4 probabilities of next year's governance given this year's (``prev``) and capability.
 
     Each move r -> j has an index :math:`s_{rj}` (the capability-driven ones from ``tp``, the
     others :math:`\operatorname{logit}` of their fixed probability).  ``"competing"`` (the
@@ -708,7 +738,10 @@ def simulate_panel(
         initial /= initial.sum(axis=1, keepdims=True)
         new_state = _categorical_draw(initial, u)
         if t > 0:
-            move = _transition_probabilities(tp, opt.transition_form, state[:, t - 1], k, propensity,
+            # the example's competing moves read this year's capability (as they always have); the
+            # multinomial form reads the origin year's, the year a transition model measures it in
+            driver = k if opt.transition_form == "competing" else capability[:, t - 1]
+            move = _transition_probabilities(tp, opt.transition_form, state[:, t - 1], driver, propensity,
                                              arrival[:, t])
             carried = _categorical_draw(move, u)
             new_state = np.where(t > entry, carried, new_state)

@@ -46,6 +46,7 @@ logit scale and transformed back, so they stay inside (0, 1).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -440,9 +441,12 @@ class TransitionResult(EstimationResult):
                 x = self._design_row(origin, values)
                 span = slice(block.start, block.start + block.n_params)
                 K = len(block.categories)
-                prob = mnl.probabilities(x[None, :], theta[span], K, block.base)[0]
-                jac = mnl.probability_gradient(x, prob, block.base)
-                se = np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", jac, cov[span, span], jac), 0.0))
+                if K == 1:  # the origin's pairs all end in one state
+                    prob, se = np.ones(1), np.zeros(1)
+                else:
+                    prob = mnl.probabilities(x[None, :], theta[span], K, block.base)[0]
+                    jac = mnl.probability_gradient(x, prob, block.base)
+                    se = np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", jac, cov[span, span], jac), 0.0))
                 by_code = dict(zip(block.categories, zip(prob, se)))
                 for code, destination in enumerate(self.states):
                     p, s = by_code.get(code, (0.0, 0.0))
@@ -574,7 +578,7 @@ def transition_model(
         X = np.column_stack([np.ones(y.size), *dummies, X_cov])
         term_names = (INTERCEPT, *(f"from[{s}]" for s in labels[1:]), *terms)
         groups_of_rows = [("", np.arange(y.size))]
-    blocks, names, never, start = [], [], {}, 0
+    blocks, names, never, bases, start = [], [], {}, {}, 0
     for label, rows in groups_of_rows:
         if rows.size == 0:
             continue
@@ -586,10 +590,12 @@ def transition_model(
         else:
             never["all origins"] = [labels[c] for c in range(len(labels)) if c not in reached]
             base_code = 0 if 0 in reached else reached[0]
-        if len(reached) < 2:
-            continue  # every pair of this origin ends in one state: probability 1, nothing to fit
+        if len(reached) < 2:  # every pair of this origin ends in one state: probability 1, nothing to fit
+            blocks.append(_Block(label, rows, reached, 0, start, 0))
+            continue
         _check_variation(X[rows], term_names, label or "the sample")
         base = reached.index(base_code)
+        bases[label or "all origins"] = labels[base_code]
         others = [c for c in reached if c != base_code]
         prefix = f"{label}->" if by_origin else ""
         names += [f"{prefix}{labels[c]}:{t}" for c in others for t in term_names]
@@ -598,9 +604,9 @@ def transition_model(
         start += n_params
     if not by_origin:
         _check_common_slopes_cells(y, origin, labels, blocks[0].categories if blocks else ())
-    if not blocks:
+    if start == 0:
         raise IdentificationError(f"no origin of {state!r} has pairs ending in two or more states; nothing to estimate.")
-    likelihood = _TransitionLikelihood(X, y, tuple(blocks), start)
+    likelihood = _TransitionLikelihood(X, y, tuple(b for b in blocks if b.n_params), start)
     fit = likelihood.fit(names)
     params = fit.params
     groups, group_labels = _groups(design.frame, design.X.index, keep)
@@ -615,7 +621,8 @@ def transition_model(
         extra={
             "score_fn": likelihood.scores,
             "information_fn": likelihood.information,
-            "fit_restricted": lambda R, r: likelihood.fit_restricted(R, r, params),
+            # a partial of a bound method, not a lambda: results must pickle
+            "fit_restricted": functools.partial(likelihood.fit_restricted, start=params),
             "covariates": design.X,
         },
     )
@@ -640,6 +647,7 @@ def transition_model(
             "loglik": fit.loglik,
             "n_iterations": fit.n_iterations,
             "never_observed": never,
+            "base_by_origin": bases,
             "spacing": spacing,
             "n_params": start,
         },
