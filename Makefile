@@ -1,5 +1,5 @@
 # Two commands on a fresh machine with only python3:
-#   make replicate   (the main job; DATA=path [MAPPING=file] for your own panel)
+#   make replicate   (the main job; DATA=path [MAPPING=file] for your own panel, OUT=folder)
 #   make test
 PYTHON ?= python3
 VENV := .venv
@@ -8,6 +8,7 @@ STAMP := $(VENV)/.installed-core
 BENCH_STAMP := $(VENV)/.installed-bench
 DATA ?=
 MAPPING ?=
+OUT ?=
 
 .PHONY: test replicate montecarlo bench venv clean
 
@@ -27,7 +28,7 @@ test: $(STAMP)
 	$(PY) -m pytest -q -m "not montecarlo and not bench"
 
 replicate: $(STAMP)
-	$(PY) -m replication.run $(if $(DATA),--data "$(DATA)") $(if $(MAPPING),--mapping "$(MAPPING)")
+	$(PY) -m replication.run $(if $(DATA),--data "$(DATA)") $(if $(MAPPING),--mapping "$(MAPPING)") $(if $(OUT),--out "$(OUT)")
 
 montecarlo: $(STAMP)
 	$(PY) -m pytest -q -m montecarlo -s
@@ -36,4 +37,4 @@ bench: $(BENCH_STAMP)
 	$(PY) benchmarks/run.py
 
 clean:
-	rm -rf $(VENV) replication/output/*
+	rm -rf $(VENV) replication/output replication/.output.gvcpanel-*

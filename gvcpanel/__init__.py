@@ -29,6 +29,8 @@ _API = {
     "AbsorbedVariableWarning": "gvcpanel.errors",
     "ExcludedRowsWarning": "gvcpanel.errors",
     "InexactCovarianceWarning": "gvcpanel.errors",
+    "OutputError": "gvcpanel.errors",
+    "OutputLockedError": "gvcpanel.errors",
     "InferenceSpec": "gvcpanel.inference.spec",
     "EstimationResult": "gvcpanel.results",
     "load_panel": "gvcpanel.data.io",

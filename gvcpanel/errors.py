@@ -67,3 +67,17 @@ class ExcludedRowsWarning(GvcPanelWarning):
 
 class InexactCovarianceWarning(GvcPanelWarning):
     """A covariance fell back to an approximation (its label and details say which)."""
+
+
+class OutputError(GvcPanelError, OSError):
+    """An output set could not be written whole; whatever was there before is left as it was.
+
+    Raised for targets that cannot take the set (a file where a folder is expected, a read-only
+    folder, a folder of files gvcpanel did not write) and for I/O failures while writing (disk
+    full, permission denied); the original ``OSError`` is chained as ``__cause__`` and its
+    ``errno`` is kept.
+    """
+
+
+class OutputLockedError(OutputError):
+    """Another running process is writing the same output (its lock file names the process)."""

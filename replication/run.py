@@ -2,8 +2,14 @@
 
 Usage: ``python -m replication.run [--data PATH] [--mapping FILE] [--out DIR]``.  Without
 ``--data`` it runs on the simulated example panel (``gp.example_panel()``) and adds a table of
-estimates against the simulation's true values.  Tables are deterministic: two runs on the same
-data write byte-identical files; only ``run_log.txt`` records times.
+estimates against the simulation's true values.
+
+The folder is written whole or not at all (``gvcpanel.report.output.write_directory``): the run
+writes into a hidden sibling folder and swaps it in only when every file is complete, so a failed
+or killed run leaves the previous set as it was, and no file of an earlier run survives beside
+the new ones. Tables are deterministic: two runs on the same data write byte-identical files;
+only ``run_log.txt`` (which lists every other file with its SHA-256) records times.
+Exit codes as for the ``gvcpanel`` command: 0 ok, 1 invalid data, 2 usage, 3 input/output.
 """
 
 from __future__ import annotations
@@ -16,49 +22,84 @@ import warnings
 from pathlib import Path
 
 import gvcpanel as gp
+from gvcpanel.cli import error_message, exit_code
+from gvcpanel.errors import GvcPanelError
+from gvcpanel.report.output import write_directory
 from replication import tables as rt
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "output"
+LOG_NAME = "run_log.txt"
+
+
+def _earlier_replication(folder: Path) -> bool:
+    """A folder written by a version of this script from before the set marker existed."""
+    log = folder / LOG_NAME
+    try:
+        first = log.read_text(encoding="utf-8").split("\n", 1)[0]
+    except (OSError, UnicodeDecodeError):
+        return False
+    return first.startswith("data: ") and all(p.is_file() for p in folder.iterdir())
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m replication.run", description=__doc__.splitlines()[0])
     parser.add_argument("--data", help="your panel: CSV, Parquet file or folder, .dta or .xlsx")
     parser.add_argument("--mapping", help="mapping file (or shipped name, e.g. 'wbes') for --data")
-    parser.add_argument("--out", default=str(DEFAULT_OUT), help="output folder")
+    parser.add_argument("--out", default=str(DEFAULT_OUT),
+                        help="output folder, replaced whole by each successful run")
     parser.add_argument("--skip-bootstrap", action="store_true", help="leave out table 6 (wild bootstrap)")
     args = parser.parse_args(argv)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    log = rt.RunLog(out / "run_log.txt")
-    start = time.perf_counter()
+    try:
+        return run(args)
+    except (GvcPanelError, OSError) as exc:
+        print(f"replication: {error_message(exc)}", file=sys.stderr)
+        return exit_code(exc)
 
+
+def run(args: argparse.Namespace) -> int:
+    start = time.perf_counter()
+    out = Path(args.out)
     if args.data:
-        panel = gp.load_panel(args.data, mapping=args.mapping)
+        if not Path(args.data).exists():
+            raise FileNotFoundError(2, "no such file or folder (--data)", args.data)
+        try:
+            panel = gp.load_panel(args.data, mapping=args.mapping)
+        except (GvcPanelError, OSError) as exc:
+            # Nothing has been written yet; say so, since the folder may hold an earlier set.
+            exc.add_note(f"{out} was left as it was.")
+            raise
         truth = None
     else:
         from gvcpanel.gvc.simulate import example_truth
 
         panel, truth = gp.example_panel(), example_truth()
-    log.line(f"data: {args.data or 'gvcpanel.example_panel() (simulated, see README)'}")
-    log.line(f"data sha256: {panel.provenance.sha256}")
-    if "governance" not in panel.data.columns or panel.data["governance"].isna().all():
-        panel = gp.classify_governance(panel)
-        log.line("governance: classified with humphrey_schmitz_2002 rules")
-    else:
-        log.line("governance: taken from the data")
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        written = rt.write_all(panel, truth, out, bootstrap=not args.skip_bootstrap, log=log)
-    for w in caught:
-        log.line(f"warning: {w.category.__name__}: {w.message}")
-    for path in written:
-        log.line(f"wrote {path.relative_to(out)}")
-    log.versions()
-    log.line(f"python {platform.python_version()} on {platform.machine()}")
-    log.line(f"elapsed seconds: {time.perf_counter() - start:.1f}")
-    log.close()
+    with write_directory(out, option="--out", adopt=_earlier_replication) as stage:
+        log = rt.RunLog(stage.path / LOG_NAME)
+        log.line(f"data: {args.data or 'gvcpanel.example_panel() (simulated, see README)'}")
+        log.line(f"data sha256: {panel.provenance.sha256}")
+        if args.mapping:
+            log.line(f"mapping: {args.mapping}")
+        if "governance" not in panel.data.columns or panel.data["governance"].isna().all():
+            panel = gp.classify_governance(panel)
+            log.line("governance: classified with humphrey_schmitz_2002 rules")
+        else:
+            log.line("governance: taken from the data")
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            rt.write_all(panel, truth, stage.path, bootstrap=not args.skip_bootstrap, log=log)
+        for w in caught:
+            log.line(f"warning: {w.category.__name__}: {w.message}")
+        files = stage.sha256()
+        log.line(f"files ({len(files)} besides this log; sha256, as `sha256sum -c` reads them):")
+        for rel, digest in files.items():
+            log.line(f"{digest}  {rel}")
+        log.versions()
+        log.line(f"python {platform.python_version()} on {platform.machine()}")
+        log.line(f"elapsed seconds: {time.perf_counter() - start:.1f}")
+        log.close()
+    print(f"wrote {len(files) + 1} files to {out} (list and sha256 in {out / LOG_NAME})")
     return 0
 
 

@@ -48,16 +48,65 @@ def test_validate_with_mapping(capsys):
     assert "7 value(s) set to missing" in capsys.readouterr().out
 
 
-def test_usage_errors_exit_2(tmp_path, capsys):
-    assert main(["validate", str(tmp_path / "missing.csv")]) == 2
-    assert "no such file" in capsys.readouterr().err
+def test_usage_errors_exit_2(capsys):
     assert main(["validate", str(FIXTURES / "wbes_panel.csv"), "--mapping", "nope"]) == 2
-    with pytest.raises(SystemExit) as info:
-        main(["validate"])
-    assert info.value.code == 2
-    with pytest.raises(SystemExit) as info:
-        main(["frobnicate", "x"])
-    assert info.value.code == 2
+    assert "nope" in capsys.readouterr().err
+    assert main(["validate"]) == 2
+    assert main(["frobnicate", "x"]) == 2
+
+
+def test_missing_input_is_an_io_error_exit_3(tmp_path, capsys):
+    assert main(["validate", str(tmp_path / "missing.csv")]) == 3
+    assert "missing.csv: no such file" in capsys.readouterr().err
+
+
+def test_help_documents_exit_codes_and_out(capsys):
+    assert main(["--help"]) == 0
+    text = capsys.readouterr().out
+    for line in ("0  success", "1  invalid data", "2  usage or specification", "3  input/output",
+                 "res/hyp_v1.2 writes res/hyp_v1.2.md"):
+        assert line in text
+    assert main(["hypotheses", "--help"]) == 0
+    assert "3  input/output" in capsys.readouterr().out
+
+
+def test_version(capsys):
+    from gvcpanel import __version__
+
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"gvcpanel {__version__}"
+
+
+@pytest.mark.parametrize(("error", "code"), [
+    ("SchemaError", 1), ("PanelStructureError", 1), ("IdentificationError", 1), ("ConvergenceError", 1),
+    ("SpecificationError", 2), ("OutputError", 3), ("OutputLockedError", 3),
+])
+def test_exit_code_of_each_package_error(error, code):
+    import gvcpanel.errors as errors
+    from gvcpanel.cli import exit_code
+
+    assert exit_code(getattr(errors, error)("x")) == code
+    assert exit_code(PermissionError(13, "Permission denied", "f.csv")) == 3
+
+
+def test_missing_optional_dependency_is_a_usage_error():
+    from gvcpanel.cli import exit_code
+    from gvcpanel.errors import GvcPanelError
+
+    class MissingExtra(GvcPanelError, ImportError):
+        pass
+
+    assert exit_code(MissingExtra("pip install gvcpanel[plots]")) == 2
+
+
+def test_error_message_keeps_notes_and_names_the_file():
+    from gvcpanel.cli import error_message
+    from gvcpanel.errors import SchemaError
+
+    exc = SchemaError("bad value")
+    exc.add_note("out/ was left as it was")
+    assert error_message(exc) == "bad value\nout/ was left as it was"
+    assert error_message(IsADirectoryError(21, "Is a directory", "m.json")) == "m.json: Is a directory"
 
 
 def test_describe(capsys):

@@ -1,13 +1,20 @@
-"""End to end: `make replicate` on the example panel writes every table, identically twice."""
+"""End to end: `make replicate` writes every table whole, identically twice, and keeps it on failure."""
 
+import hashlib
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
+from gvcpanel.report.output import MARKER
 from replication.run import main
 
+REPO = Path(__file__).resolve().parents[1]
 EXPECTED = [
-    "figure1_moderation.pdf", "figure1_moderation.png", "run_log.txt",
+    MARKER, "figure1_moderation.pdf", "figure1_moderation.png", "run_log.txt",
     *[f"{stem}.{ext}" for stem in ("table1_descriptives", "table2_process_product", "table3_functional",
                                     "table4_moderation", "table5_hypotheses", "table6_inference",
                                     "table_truth_vs_estimates", "table7a_transition_counts",
@@ -15,6 +22,10 @@ EXPECTED = [
                                     "table8_lock_in", "table9_destination", "table9b_dynamics_hypotheses",
                                     "table_truth_dynamics") for ext in ("csv", "html", "md", "tex")],
 ]
+
+
+def files_of(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
 
 
 @pytest.mark.replication
@@ -26,13 +37,36 @@ def test_replication_is_complete_and_byte_identical(tmp_path):
     assert main(["--out", str(tmp_path / "b")]) == 0
     names = sorted(p.name for p in (tmp_path / "a").iterdir())
     assert names == sorted(EXPECTED)
-    for name in names:
-        if name == "run_log.txt":
-            continue  # the log records elapsed time
-        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+    a, b = files_of(tmp_path / "a"), files_of(tmp_path / "b")
+    log_a, log_b = a.pop("run_log.txt").decode(), b.pop("run_log.txt").decode()
+    assert a == b  # every file but the log, byte for byte
+    # ... and the logs differ at most in the elapsed time
+    assert [x for x in log_a.splitlines() if not x.startswith("elapsed")] == \
+           [x for x in log_b.splitlines() if not x.startswith("elapsed")]
     summary = (tmp_path / "a" / "table5_hypotheses.md").read_text()
     assert summary.count("| H") == 10
     assert elapsed < 120  # the issue's limit for make replicate on the 2-core machine
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b"]  # no temporary debris
+
+
+@pytest.mark.replication
+@pytest.mark.slow
+def test_run_log_lists_every_file_with_its_sha256(tmp_path):
+    out = tmp_path / "o"
+    assert main(["--out", str(out), "--skip-bootstrap"]) == 0
+    log = (out / "run_log.txt").read_text().splitlines()
+    listed = {}
+    for line in log:
+        digest, sep, name = line.partition("  ")
+        if sep and len(digest) == 64:
+            listed[name] = digest
+    on_disk = {p.name for p in out.iterdir()} - {"run_log.txt", MARKER}
+    assert set(listed) == on_disk
+    for name, digest in listed.items():
+        assert hashlib.sha256((out / name).read_bytes()).hexdigest() == digest
+    assert log[0] == "data: gvcpanel.example_panel() (simulated, see README)"
+    assert log[1].startswith("data sha256: ") and len(log[1].split()[-1]) == 64
+    assert any(line.startswith("numpy ") for line in log) and log[-1].startswith("elapsed seconds:")
 
 
 @pytest.mark.replication
@@ -46,3 +80,23 @@ def test_own_data_path_runs_without_truth_table(tmp_path):
     assert "table5_hypotheses.md" in written and "table_truth_vs_estimates.md" not in written
     assert "table8_lock_in.md" in written and "table_truth_dynamics.md" not in written
     assert f"data: {data}" in (tmp_path / "out" / "run_log.txt").read_text()
+
+
+@pytest.mark.replication
+@pytest.mark.slow
+def test_replicate_then_replicate_bad_data_keeps_the_first_set(tmp_path):
+    # `make replicate` then `make replicate DATA=<a bad file>`, as processes in a fresh folder.
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    first = subprocess.run([sys.executable, "-m", "replication.run", "--out", "o", "--skip-bootstrap"],
+                           cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert first.returncode == 0, first.stderr
+    before = files_of(tmp_path / "o")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("firm_id,year,cluster_id,main_buyer_share\nF1,2001,c1,1.7\n")
+    second = subprocess.run([sys.executable, "-m", "replication.run", "--data", str(bad), "--out", "o"],
+                            cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert second.returncode == 1
+    assert "Traceback" not in second.stderr and second.stderr.startswith("replication: ")
+    assert "main_buyer_share" in second.stderr and "o was left as it was" in second.stderr
+    assert files_of(tmp_path / "o") == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.csv", "o"]

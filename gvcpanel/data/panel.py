@@ -384,20 +384,32 @@ class FirmPanel:
     def to_parquet(self, path: str | Path) -> Path:
         """Write the panel (keys as columns) to a Parquet file with provenance in its metadata.
 
+        Parameters
+        ----------
+        path : str or Path
+            ``panel.parquet``, or a stem whose dots are kept (``panel_v1.2`` writes
+            ``panel_v1.2.parquet``). Another file-type extension (``.csv``, ``.xlsx``) is refused
+            rather than given Parquet bytes.
+
         Returns
         -------
         Path
-            The file written; ``load_panel(path)`` reads it back to an equal panel.
+            The file written; ``load_panel(path)`` reads it back to an equal panel. The file is
+            replaced whole or not at all (:func:`gvcpanel.report.output.write_files`).
         """
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        path = Path(path)
+        from gvcpanel.report.output import output_files, write_files
+
+        target = output_files(path, formats=("parquet", "pq"), default=("parquet",))
         table = pa.Table.from_pandas(self._data.reset_index(), preserve_index=False)
         meta = dict(table.schema.metadata or {})
         meta[b"gvcpanel.provenance"] = json.dumps(self._provenance.as_dict()).encode()
-        pq.write_table(table.replace_schema_metadata(meta), path)
-        return path
+        table = table.replace_schema_metadata(meta)
+        (file,) = target.files.values()
+        (written,) = write_files({file: lambda staged: pq.write_table(table, staged)}, stem=target.stem)
+        return written
 
 
 __all__ = ["FirmPanel", "LoadReport", "PanelDescription", "Provenance", "frame_sha256",

@@ -88,20 +88,38 @@ class Table:
     def to_csv(self) -> str:
         return self.body.to_csv(lineterminator="\n")
 
-    def write(self, stem: str | Path, formats: Sequence[str] = ("md", "tex", "html", "csv")) -> list[Path]:
-        """Write ``stem.md``, ``stem.tex``, ``stem.html`` and ``stem.csv``; return the paths."""
+    def write(self, path: str | Path, formats: Sequence[str] | None = None) -> list[Path]:
+        """Write the table to files, whole or not at all; return the paths written.
+
+        Parameters
+        ----------
+        path : str or Path
+            A file whose extension chooses the format (``t2.tex``), or a stem whose dots are
+            kept: ``res/t2_v1.2`` writes ``res/t2_v1.2.md``, ``.tex``, ``.html`` and ``.csv``.
+            Another file-type extension (``.xlsx``, ``.txt``) is refused.
+        formats : sequence of str, optional
+            Formats to write for a stem (default all four of md, tex, html, csv).
+
+        Notes
+        -----
+        The files go through :func:`gvcpanel.report.output.write_files`: they replace earlier
+        versions only once all are complete, and a failure leaves every earlier file as it was.
+        """
+        from gvcpanel.report.output import output_files, write_files
+
         writers = {"md": self.to_markdown, "tex": self.to_latex, "html": self.to_html, "csv": self.to_csv}
-        unknown = set(formats) - set(writers)
+        unknown = set(formats or ()) - set(writers)
         if unknown:
             raise SpecificationError(f"formats {sorted(unknown)} are not known; choose from {sorted(writers)}.")
-        stem = Path(stem)
-        stem.parent.mkdir(parents=True, exist_ok=True)
-        paths = []
-        for fmt in formats:
-            path = stem.with_suffix(f".{fmt}")
-            path.write_text(writers[fmt](), encoding="utf-8")
-            paths.append(path)
-        return paths
+        target = output_files(path, formats=list(writers), default=formats)
+        if formats is not None and not set(target.files) <= set(formats):
+            raise SpecificationError(f"{path} names format {next(iter(target.files))!r} but "
+                                     f"formats={tuple(formats)}; give a stem or matching formats")
+
+        def writer(fmt: str):
+            return lambda staged: staged.write_text(writers[fmt](), encoding="utf-8")
+
+        return write_files({p: writer(fmt) for fmt, p in target.files.items()}, stem=target.stem)
 
 
 def _latex_escape(text: str) -> str:
