@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gvcpanel.errors import SchemaError, SpecificationError
+from gvcpanel.errors import PanelStructureError, SchemaError, SpecificationError
 from gvcpanel.formula.frame import panel_frame
 
 DEPENDENCE_COLUMNS = ("main_buyer_share_lag", "dependence_years", "locked_in")
@@ -124,7 +124,10 @@ def buyer_dependence(panel: Any, threshold: float = 0.5, years: int = 3,
             f"source's share of sales to the main buyer to {column!r} or pass column=."
         )
     if frame.index.has_duplicates:
-        raise SchemaError(f"(firm_id, year) must be unique; found {frame.index[frame.index.duplicated()][0]} twice.")
+        raise PanelStructureError(
+            f"(firm_id, year) must be unique; found {frame.index[frame.index.duplicated()][0]} more than once. "
+            "Aggregate or drop the duplicate rows first."
+        )
     if not frame.index.is_monotonic_increasing:
         frame = frame.sort_index()
     try:
