@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gvcpanel.errors import SchemaError, SpecificationError
+from gvcpanel.errors import PanelStructureError, SchemaError, SpecificationError
 from gvcpanel.gvc.lockin import (
     LAG_FIRST,
     LAG_GAP,
@@ -65,6 +65,10 @@ def test_bad_input_gets_the_package_errors():
         buyer_dependence(_frame([(1, 2001, 0.5)]), years=0)
     with pytest.raises(SpecificationError, match="column 'share'"):
         buyer_dependence(_frame([(1, 2001, 0.5)]), column="share")
+    with pytest.raises(PanelStructureError, match="more than once"):
+        buyer_dependence(_frame([(1, 2001, 0.5), (1, 2001, 0.6)]))
+    with pytest.raises(SchemaError, match="must be numeric"):
+        buyer_dependence(_frame([(1, 2001, "half")]))
     with pytest.raises(SchemaError, match=r"\[0, 1\].*Divide percentages"):
         buyer_dependence(_frame([(1, 2001, 55.0)]))
 

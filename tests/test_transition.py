@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 
-from gvcpanel.errors import ConvergenceError, IdentificationError, SpecificationError
+from gvcpanel.errors import ConvergenceError, IdentificationError, PanelStructureError, SpecificationError
 from gvcpanel.models import multinomial as mnl
 from gvcpanel.models.transition import transition_model, transition_pairs, transition_table
 
@@ -213,6 +213,8 @@ def test_bad_arguments_get_the_package_errors(panel):
         transition_table(panel, "regime")
     with pytest.raises(SpecificationError, match=r"\['c'\].*not in states"):
         transition_table(panel, "state", states=("a", "b"))
+    with pytest.raises(PanelStructureError, match="must be unique"):
+        transition_table(pd.concat([panel, panel.head(1)]), "state")
     with pytest.raises(SpecificationError, match="reserved"):
         transition_model(panel, "state", ["Intercept"], cluster="cluster")
     constant = panel.assign(k=1.0)

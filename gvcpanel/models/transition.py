@@ -56,7 +56,7 @@ import pandas as pd
 from scipy import linalg, stats
 from scipy.special import expit, logit
 
-from gvcpanel.errors import IdentificationError, SpecificationError
+from gvcpanel.errors import IdentificationError, PanelStructureError, SpecificationError
 from gvcpanel.formula.design import build_design, expand_terms
 from gvcpanel.formula.frame import panel_frame
 from gvcpanel.inference.covariance import LikelihoodDesign
@@ -158,7 +158,10 @@ def transition_pairs(
     if clash:
         raise SpecificationError(f"the panel already has columns {clash}; rename them before pairing states.")
     if frame.index.has_duplicates:
-        raise SpecificationError(f"the panel index must be unique; {frame.index[frame.index.duplicated()][0]} repeats.")
+        raise PanelStructureError(
+            f"the panel index (unit, time) must be unique; {frame.index[frame.index.duplicated()][0]} repeats. "
+            "Aggregate or drop the duplicate rows first."
+        )
     if not frame.index.is_monotonic_increasing:
         frame = frame.sort_index()
     labels = _states_of(frame[state], states, state)
