@@ -29,6 +29,7 @@ _API = {
     "AbsorbedVariableWarning": "gvcpanel.errors",
     "ExcludedRowsWarning": "gvcpanel.errors",
     "InexactCovarianceWarning": "gvcpanel.errors",
+    "SpecificationTestWarning": "gvcpanel.errors",
     "OutputError": "gvcpanel.errors",
     "OutputLockedError": "gvcpanel.errors",
     "InferenceSpec": "gvcpanel.inference.spec",

@@ -157,7 +157,7 @@ def cmd_hypotheses(args: argparse.Namespace) -> int:
 
     target = None if args.out is None else output_files(args.out, TABLE_FORMATS, option="--out")
     panel = _load_classified(args)
-    report = test_hypotheses(panel, inference=args.inference, adjust=args.adjust, level=args.level)
+    report = test_hypotheses(panel, inference=args.inference, adjust=args.adjust, alpha=args.alpha)
     table = report.table().drop(columns=["statement", "inference"]).set_index("id")
     out = frame_table(table, title=f"Hypotheses on {args.path} ({report.rows['inference'].iloc[0]})")
     print(out.to_markdown(), end="")
@@ -216,7 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="cluster (default), cr2, wild, score, stata, fixest, linearmodels, ...")
     hyp.add_argument("--adjust", default=None, choices=["holm", "romano_wolf"],
                      help="family-wise adjustment of the one-sided p-values")
-    hyp.add_argument("--level", type=float, default=0.05, help="level of the one-sided tests")
+    hyp.add_argument("--alpha", type=float, default=0.05, help="significance level of the one-sided tests")
     hyp.add_argument("--out", default=None,
                      help="write the table: x.md, x.tex, x.html or x.csv for one format, or a stem "
                           "(dots kept) for all four")

@@ -81,3 +81,8 @@ class OutputError(GvcPanelError, OSError):
 
 class OutputLockedError(OutputError):
     """Another running process is writing the same output (its lock file names the process)."""
+
+
+class SpecificationTestWarning(GvcPanelWarning):
+    """A specification test's assumptions fail in this sample (Hausman: V_FE - V_RE is not
+    positive semi-definite); its statistic is reported but should be read with care."""

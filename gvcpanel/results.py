@@ -16,6 +16,7 @@ from scipy import stats
 
 from gvcpanel.errors import SpecificationError
 from gvcpanel.inference.spec import Inference, InferenceSpec, parse_inference
+from gvcpanel.options import check_level
 
 
 @dataclass(frozen=True)
@@ -130,6 +131,7 @@ class EstimationResult:
 
     def conf_int(self, level: float = 0.95) -> pd.DataFrame:
         """Confidence intervals; bootstraps give test-inversion intervals at their own level."""
+        level = check_level(level)
         inf = self.inference
         if inf.ci is not None and abs(inf.spec.level - level) < 1e-12:
             return inf.ci.reindex(self.params.index)

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 
 from gvcpanel.errors import SpecificationError
-from gvcpanel.gvc.hypotheses import family_bootstrap
 from gvcpanel.inference import multiple
+from gvcpanel.inference.family import family_bootstrap
 from gvcpanel.inference.spec import InferenceSpec
 from gvcpanel.report.tables import Table, fmt, fmt_p
 
@@ -27,7 +27,7 @@ def inference_frame(report: Any, draws: int = 9999, seed: int = 20240) -> tuple[
             cr2.append(res.with_inference("cr2").pvalue_one_sided(term, sign))
         except SpecificationError:  # CR2 is defined for least squares, not for the hazards
             cr2.append(np.nan)
-    fam = family_bootstrap(results, terms, signs, InferenceSpec(kind="wild", draws=draws, seed=seed))
+    fam = family_bootstrap([r.model for r in results], terms, signs, InferenceSpec(kind="wild", draws=draws, seed=seed))
     rw = multiple.romano_wolf(fam.t_obs, fam.t_boot, signs)
     frame = pd.DataFrame({
         "id": [h.id for h in hyps],
@@ -37,7 +37,7 @@ def inference_frame(report: Any, draws: int = 9999, seed: int = 20240) -> tuple[
         "p_crv1": crv1,
         "p_cr2": cr2,
         "bootstrap": fam.methods,
-        "p_bootstrap": fam.p_one_sided,
+        "p_bootstrap": fam.p_values,
         "p_holm": multiple.holm(crv1),
         "p_romano_wolf": rw,
     })

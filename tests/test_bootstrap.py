@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gvcpanel.errors import SpecificationError
+from gvcpanel.errors import FewClustersWarning, SpecificationError
 from gvcpanel.inference.bootstrap import (
     choose_weights,
     draw_weights,
@@ -21,8 +21,9 @@ from gvcpanel.inference.bootstrap import (
     wild_test,
 )
 from gvcpanel.inference.covariance import LikelihoodDesign, LinearDesign
-from gvcpanel.inference.score import binomial_score_and_information, score_test
+from gvcpanel.inference.score import score_test
 from gvcpanel.inference.spec import InferenceSpec
+from gvcpanel.models.hazard import fit_restricted, information_matrix, score_matrix
 
 
 def simulated_design(n_clusters: int = 14, n: int = 600, seed: int = 1, slope: float = 0.1) -> LinearDesign:
@@ -217,10 +218,16 @@ def simulated_logit(n_clusters: int, seed: int, link: str = "logit", beta1: floa
     y = (rng.random(n) < prob).astype(float)
     family = sm.families.Binomial(sm.families.links.Logit() if link == "logit" else sm.families.links.CLogLog())
     fit = sm.GLM(y, X, family=family).fit(cov_type="cluster", cov_kwds={"groups": codes})
-    scores, information = binomial_score_and_information(X, y, link, fit.params)
+    # the score bootstrap takes the likelihood from the model: here the hazard module's binomial one
     design = LikelihoodDesign(
-        scores, information, fit.params, ("const", "x1", "x2"), {"cl": codes}, default_cluster=("cl",),
-        extra={"X": X, "y": y, "link": link},
+        score_matrix(X, y, fit.params, link), information_matrix(X, y, fit.params, link), fit.params,
+        ("const", "x1", "x2"), {"cl": codes}, default_cluster=("cl",),
+        extra={
+            "X": X, "y": y, "link": link,
+            "score_fn": lambda b: score_matrix(X, y, b, link),
+            "information_fn": lambda b: information_matrix(X, y, b, link),
+            "fit_restricted": lambda R, r: fit_restricted(X, y, link, R, r, start=fit.params),
+        },
     )
     return design, fit
 
@@ -235,14 +242,12 @@ def test_score_bootstrap_close_to_wald_with_many_clusters(link):
 
 
 def test_score_restricted_fit_satisfies_the_restriction_and_zeroes_other_scores():
-    from gvcpanel.inference.score import fit_restricted_binomial
-
     design, _ = simulated_logit(30, seed=5, link="cloglog")
     X, y = design.extra["X"], design.extra["y"]
     a = np.array([0.0, 1.0, -1.0])
-    theta = fit_restricted_binomial(X, y, "cloglog", a, 0.2)
+    theta = design.extra["fit_restricted"](a[None, :], 0.2)
     assert a @ theta == pytest.approx(0.2, abs=1e-12)
-    grad = binomial_score_and_information(X, y, "cloglog", theta)[0].sum(axis=0)
+    grad = design.extra["score_fn"](theta).sum(axis=0)
     # the gradient is orthogonal to the restricted parameter space (a Lagrange multiplier times a)
     assert np.allclose(grad - a * (grad @ a) / (a @ a), 0, atol=1e-7)
 
@@ -251,15 +256,13 @@ def test_score_inference_uses_fit_restricted_when_given():
     design, _ = simulated_logit(20, seed=6)
     calls = []
 
-    def fit_restricted(R, r):
-        from gvcpanel.inference.score import fit_restricted_binomial
-
+    def counting_fit(R, r):
         calls.append((R.shape, r))
-        return fit_restricted_binomial(design.extra["X"], design.extra["y"], "logit", R[0], r)
+        return fit_restricted(design.extra["X"], design.extra["y"], "logit", R, r)
 
     from dataclasses import replace
 
-    with_fit = replace(design, extra={**design.extra, "fit_restricted": fit_restricted})
+    with_fit = replace(design, extra={**design.extra, "fit_restricted": counting_fit})
     inf = with_fit.inference(InferenceSpec(kind="score", draws=499))
     assert len(calls) == 3 and calls[0][0] == (1, 3)
     plain = design.inference(InferenceSpec(kind="score", draws=499))
@@ -481,3 +484,46 @@ def test_many_clusters_fall_back_to_partialling_out_once(monkeypatch):
     monkeypatch.setattr(bootstrap, "REABSORB_MAX_CLUSTERS", 10)
     inf = design.inference(InferenceSpec(kind="wild", draws=99))
     assert inf.details["reabsorbed"] and "re-absorbed" in inf.label
+
+
+# --- few clusters: enumeration, the draws that reproduce the data, honest p-values ---------------
+def test_enumerated_pvalues_count_the_draws_that_reproduce_the_data():
+    design = simulated_design(n_clusters=3, n=200, seed=5, slope=2.0)
+    with pytest.warns(FewClustersWarning, match="smallest p-value it can give is 0.25"):
+        test = wild_test(design, "x1", 0.0, InferenceSpec(kind="wild", weights="rademacher"))
+    assert test.enumerated and test.draws == 8
+    # v = (1, 1, 1) gives back the data and v = -(1, 1, 1) its mirror: t* = +-t exactly
+    assert np.sum(np.isclose(np.abs(test.t_boot), abs(test.statistic), rtol=1e-10)) >= 2
+    assert test.pvalue >= 0.25 and test.pvalue_equal_tail >= 0.25
+    # no interval excludes anything at 95% when a quarter of the draws reproduce the data
+    assert test.ci == (-np.inf, np.inf)
+
+
+def test_webb_weights_are_enumerated_when_they_fit_in_the_draws():
+    v, kind, enumerated = choose_weights(3, InferenceSpec(kind="wild"))
+    assert (kind, enumerated, v.shape) == ("webb", True, (216, 3))
+    assert np.unique(v, axis=0).shape[0] == 216
+    assert choose_weights(5, InferenceSpec(kind="wild", draws=7776))[2]
+    assert not choose_weights(5, InferenceSpec(kind="wild", draws=7775))[2]
+
+
+def test_bootstrap_pvalues_count_ties_as_exceedances():
+    from gvcpanel.inference.resampling import bootstrap_pvalues, data_draw_share
+
+    t_boot = np.array([2.0, -2.0, 0.5, -0.1])
+    assert bootstrap_pvalues(2.0, t_boot) == (0.5, 0.5)  # |t*| >= 2 twice; 2 min(3/4, 1/4)
+    assert bootstrap_pvalues(2.0 + 1e-13, t_boot)[0] == 0.5  # within the relative tie margin
+    assert bootstrap_pvalues(2.1, t_boot) == (0.0, 0.0)
+    assert data_draw_share(np.array([[1.0, 1.0], [-1.0, -1.0], [1.0, -1.0], [0.5, 0.5]])) == 0.75
+
+
+def test_few_clusters_warn_once_per_inference_not_per_term():
+    design = simulated_design(n_clusters=6, seed=3)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        design.inference(InferenceSpec(kind="wild", draws=199))
+    few = [w for w in caught if issubclass(w.category, FewClustersWarning)]
+    assert len(few) == 1 and "fewer than 12" in str(few[0].message)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FewClustersWarning)
+        simulated_design(n_clusters=12).inference(InferenceSpec(kind="wild", draws=199))

@@ -50,7 +50,10 @@ import numpy as np
 import pandas as pd
 
 from gvcpanel.errors import SpecificationError
+from gvcpanel.inference import family
+from gvcpanel.inference.family import FamilyBootstrap
 from gvcpanel.inference.spec import InferenceSpec, parse_inference
+from gvcpanel.options import check_alpha
 from gvcpanel.results import EstimationResult
 
 GOVERNANCE = ("network", "quasi_hierarchy", "hierarchy")
@@ -203,7 +206,7 @@ class HypothesisReport:
     moderation : object or None
         Conditional effects of quasi-hierarchy across network strength (H4), when H4 was run.
     level : float
-        Test level used for verdicts.
+        Significance level (``alpha`` of :func:`test_hypotheses`) used for verdicts.
     adjust : str or None
         Multiple-testing adjustment applied (``"holm"`` or ``"romano_wolf"``).
     """
@@ -224,12 +227,12 @@ class HypothesisReport:
         return self.results[hypothesis.model_label]
 
 
-def verdict(p_expected: float, p_opposite: float, level: float) -> str:
-    """supported: one-sided test in the expected direction rejects at ``level``;
+def verdict(p_expected: float, p_opposite: float, alpha: float) -> str:
+    """supported: one-sided test in the expected direction rejects at ``alpha``;
     contradicted: the one-sided test in the opposite direction rejects; otherwise not supported."""
-    if p_expected < level:
+    if p_expected < alpha:
         return "supported"
-    if p_opposite < level:
+    if p_opposite < alpha:
         return "contradicted"
     return "not supported"
 
@@ -276,11 +279,13 @@ def fit_model(panel: Any, hypothesis: Hypothesis, inference: InferenceSpec, clus
 def test_hypotheses(
     panel: Any,
     hypotheses: str | Iterable[str | Hypothesis] = "all",
-    level: float = 0.05,
+    alpha: float = 0.05,
     inference: str | Mapping[str, Any] | InferenceSpec = "cluster",
     cluster: str = "cluster_id",
     governance_measure: str = "quasi_hierarchy",
     adjust: str | None = None,
+    *,
+    level: Any = None,
 ) -> HypothesisReport:
     """Run the pre-specified tests.
 
@@ -292,8 +297,8 @@ def test_hypotheses(
         Which tests to run: ``"all"`` or ``"default"`` (H1-H5, the family of the replication's
         tables 2-6; ``"all"`` is kept for compatibility), ``"dynamics"`` (H6-H8) or
         ``"registry"`` (H1-H8); user-defined hypotheses take the same form as the registry's.
-    level : float
-        Level of the one-sided tests behind the verdicts.
+    alpha : float
+        Significance level of the one-sided tests behind the verdicts, above 0 and below 0.5.
     inference : str, mapping or InferenceSpec
         Passed to every estimator (``"cluster"``, ``"cr2"``, ``"wild"``, ...).
     cluster : str
@@ -303,6 +308,9 @@ def test_hypotheses(
         ``"main_buyer_share"``.
     adjust : {None, "holm", "romano_wolf"}
         Family-wise adjustment of the one-sided p-values over the chosen rows.
+    level
+        Not accepted: the significance level is ``alpha`` (``level`` is a confidence level
+        everywhere else in gvcpanel); passing it raises a :class:`SpecificationError`.
 
     Returns
     -------
@@ -311,13 +319,26 @@ def test_hypotheses(
     Notes
     -----
     The one-sided p-value tests H0: coefficient = 0 against the expected sign; the verdict is
-    "supported" when it is below ``level``, "contradicted" when the one-sided p-value in the
-    opposite direction is below ``level`` and "not supported" otherwise.
+    "supported" when it is below ``alpha``, "contradicted" when the one-sided p-value in the
+    opposite direction is below ``alpha`` and "not supported" otherwise.
     """
-    if not 0 < level < 1:
-        raise SpecificationError(f"level={level}; use a number between 0 and 1, e.g. 0.05.")
+    if level is not None:
+        numeric = isinstance(level, float) and 0 < level < 1
+        suggestion = (1 - level if level > 0.5 else level) if numeric else 0.05
+        raise SpecificationError(
+            f"test_hypotheses takes the significance level as alpha=, not level={level!r} (renamed: in "
+            "gvcpanel `level` is a confidence level such as 0.95 and `alpha` a significance level such "
+            f"as 0.05); write alpha={suggestion:.4g}."
+        )
+    alpha = check_alpha(alpha)
     if adjust not in (None, "holm", "romano_wolf"):
         raise SpecificationError(f"adjust={adjust!r}; use None, 'holm' or 'romano_wolf'.")
+    if not isinstance(cluster, str) or not cluster:
+        raise SpecificationError(f"cluster={cluster!r}; name one clustering column, e.g. cluster='cluster_id'.")
+    if not isinstance(governance_measure, str) or not governance_measure:
+        raise SpecificationError(
+            f"governance_measure={governance_measure!r}; name a column, e.g. 'main_buyer_share'."
+        )
     spec = parse_inference(inference)
     chosen = _select(hypotheses)
     if governance_measure != "quasi_hierarchy":
@@ -326,11 +347,11 @@ def test_hypotheses(
     for hyp in chosen:
         if hyp.model_label not in results:
             results[hyp.model_label] = fit_model(panel, hyp, spec, cluster)
-    rows = [_row(hyp, results[hyp.model_label], level) for hyp in chosen]
+    rows = [_row(hyp, results[hyp.model_label], alpha) for hyp in chosen]
     table = pd.DataFrame(rows)
     details: dict[str, Any] = {}
     if adjust is not None:
-        table, details = _adjust(table, chosen, results, adjust, spec, level)
+        table, details = _adjust(table, chosen, results, adjust, spec, alpha)
     moderation = None
     interaction = next((h for h in chosen if ":" in h.term), None)
     if interaction is not None:
@@ -338,10 +359,10 @@ def test_hypotheses(
 
         focal, moderator = interaction.term.split(":")
         moderation = conditional_effects(results[interaction.model_label], focal=focal, moderator=moderator)
-    return HypothesisReport(chosen, results, table, level, adjust, moderation, details)
+    return HypothesisReport(chosen, results, table, alpha, adjust, moderation, details)
 
 
-def _row(hyp: Hypothesis, res: EstimationResult, level: float) -> dict[str, Any]:
+def _row(hyp: Hypothesis, res: EstimationResult, alpha: float) -> dict[str, Any]:
     term = hyp.coefficient
     if term not in res.params.index:
         raise SpecificationError(
@@ -370,7 +391,7 @@ def _row(hyp: Hypothesis, res: EstimationResult, level: float) -> dict[str, Any]
         "n_firms": int(res.n_firms),
         "n_clusters": res.n_clusters,
         "inference": res.inference.label,
-        "verdict": verdict(p_one, p_opp, level),
+        "verdict": verdict(p_one, p_opp, alpha),
     }
 
 
@@ -386,7 +407,7 @@ def _adjust(
     results: Mapping[str, EstimationResult],
     method: str,
     spec: InferenceSpec,
-    level: float,
+    alpha: float,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     from gvcpanel.inference import multiple
 
@@ -403,26 +424,10 @@ def _adjust(
         results[h.model_label].pvalue_one_sided(h.coefficient, "<" if h.sign == ">" else ">") for h in chosen
     ])
     table["verdict_adjusted"] = [
-        "supported" if p < level else ("contradicted" if q < level else "not supported")
+        "supported" if p < alpha else ("contradicted" if q < alpha else "not supported")
         for p, q in zip(adjusted, opposite_p)
     ]
     return table, details
-
-
-@dataclass(frozen=True)
-class FamilyBootstrap:
-    """Bootstrap statistics of a family of tests drawn with shared cluster weights.
-
-    ``t_boot[:, j]`` is the bootstrap distribution of test j under its null; ``p_one_sided[j]`` the
-    bootstrap p-value against the expected sign ``signs[j]``.
-    """
-
-    t_obs: np.ndarray
-    t_boot: np.ndarray
-    signs: tuple[str, ...]
-    p_one_sided: np.ndarray
-    methods: tuple[str, ...]
-    details: Mapping[str, Any]
 
 
 def family_bootstrap(
@@ -431,51 +436,12 @@ def family_bootstrap(
     signs: Sequence[str],
     spec: InferenceSpec,
 ) -> FamilyBootstrap:
-    """Bootstrap every test of a family with the same weight for the same cluster label.
+    """Bootstrap every test of a family of estimated models with shared cluster weights.
 
-    Least-squares models get the restricted wild cluster bootstrap, hazards the score
-    bootstrap, each under its own null (coefficient = 0). Sharing the weights keeps the joint
-    distribution of the statistics, which the Romano-Wolf step-down needs.
+    The hypotheses' view of :func:`gvcpanel.inference.family.family_bootstrap`: each result's
+    fitted model, its tested term and the expected sign (``">"`` or ``"<"``).
     """
-    from gvcpanel.inference.bootstrap import choose_weights, wild_test
-    from gvcpanel.inference.covariance import LinearDesign
-    from gvcpanel.inference.score import score_test
-
-    if not results:
-        raise SpecificationError("a bootstrap family needs at least one test.")
-    cluster = spec.cluster or results[0].spec.cluster
-    if not cluster:
-        raise SpecificationError("the family bootstrap needs clusters; pass cluster='cluster_id'.")
-    name = cluster[0]
-    labels = sorted({str(lab) for res in results for lab in res.model.group_labels[name]})
-    boot_spec = replace(spec, kind="wild", cluster=(name,), bootstrap="restricted")
-    weights, kind, enumerated = choose_weights(len(labels), boot_spec)
-    frame = pd.DataFrame(weights, columns=labels)
-    t_obs, t_boot, methods = [], [], []
-    for res, term in zip(results, terms):
-        design = res.model
-        own = list(design.group_labels[name])
-        aligned = frame[[str(lab) for lab in own]].set_axis(own, axis=1)
-        if isinstance(design, LinearDesign):
-            test = wild_test(design, term, 0.0, boot_spec, weights=aligned, ci=False)
-            methods.append("wild (restricted)")
-        else:
-            test = score_test(design, term, 0.0, replace(boot_spec, kind="score"), weights=aligned)
-            methods.append("score")
-        t_obs.append(test.statistic)
-        t_boot.append(test.t_boot)
-    t_obs_arr, t_boot_arr = np.array(t_obs), np.column_stack(t_boot)
-    orient = np.array([1.0 if s == ">" else -1.0 for s in signs])
-    # one-sided bootstrap p-value: share of draws at least as extreme in the expected direction
-    p_one = np.mean(t_boot_arr * orient >= (t_obs_arr * orient)[None, :] - 1e-12, axis=0)
-    details = {
-        "draws": int(weights.shape[0]),
-        "weights": kind,
-        "enumerated": bool(enumerated),
-        "clusters": len(labels),
-        "seed": spec.seed,
-    }
-    return FamilyBootstrap(t_obs_arr, t_boot_arr, tuple(signs), p_one, tuple(methods), details)
+    return family.family_bootstrap([_fitted(res) for res in results], list(terms), list(signs), spec)
 
 
 def romano_wolf_family(
@@ -484,11 +450,11 @@ def romano_wolf_family(
     signs: Sequence[str],
     spec: InferenceSpec,
 ) -> tuple[np.ndarray, dict[str, Any]]:
-    """Romano-Wolf adjusted one-sided p-values over a family (see :func:`family_bootstrap`)."""
-    from gvcpanel.inference import multiple
+    """Romano-Wolf adjusted one-sided p-values over a family (:func:`gvcpanel.inference.family.romano_wolf_family`)."""
+    return family.romano_wolf_family([_fitted(res) for res in results], list(terms), list(signs), spec)
 
-    fam = family_bootstrap(results, terms, signs, spec)
-    adjusted = multiple.romano_wolf(fam.t_obs, fam.t_boot, list(signs))
-    details = {"method": "Romano-Wolf step-down (restricted wild / score bootstrap, shared cluster weights)",
-               **fam.details}
-    return adjusted, details
+
+def _fitted(res: EstimationResult) -> Any:
+    if res.model is None:
+        raise SpecificationError("a bootstrap family needs results that keep their fitted model; re-estimate them.")
+    return res.model

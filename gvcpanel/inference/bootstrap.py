@@ -48,10 +48,12 @@ effects :math:`A` is diagonal with :math:`A_{gg} = c_g`, the case above.  Beyond
 ``REABSORB_MAX_CLUSTERS`` clusters the O(G^2) draws would dominate, and the effects are
 treated as partialled out once, as ``boottest`` does after ``areg``; the result says which.
 
-p-values: symmetric :math:`P(|t^*| > |t|)` and equal-tailed
-:math:`2\min(P(t^* < t), P(t^* > t))`, with B in the denominator as in ``boottest`` and
-``wildboottest`` (a draw tied with t, such as the all-ones draw of the WCR at the observed
-estimate, does not count as exceeding it).
+p-values: symmetric :math:`P(|t^*| \ge |t|)` and equal-tailed
+:math:`2\min(P(t^* \le t), P(t^* \ge t))` with B in the denominator; a draw that reproduces the
+data (weights proportional to the ones vector, whose restricted t* is exactly :math:`\pm t`)
+counts as exceeding it, so that two clusters cannot give p = 0 (see
+:mod:`gvcpanel.inference.resampling`).  With many clusters such draws do not occur and the
+p-values are those of ``boottest`` and ``wildboottest``.
 """
 
 from __future__ import annotations
@@ -59,25 +61,28 @@ from __future__ import annotations
 import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
-from itertools import product
 
 import numpy as np
 import pandas as pd
 from scipy import sparse
 
 from gvcpanel.errors import SpecificationError
-from gvcpanel.inference.covariance import (
-    LikelihoodDesign,
-    LinearDesign,
-    _sum_by_group,
-    cluster_codes,
-    crv1_scale,
+from gvcpanel.inference.clusters import crv1_scale, sum_by_group, warn_few_clusters
+from gvcpanel.inference.designs import LinearDesign
+from gvcpanel.inference.resampling import (  # noqa: F401 - the weights are re-exported
+    WEBB_BELOW,
+    bootstrap_pvalues,
+    choose_weights,
+    cluster_weights,
+    data_draw_share,
+    draw_weights,
+    enumerate_rademacher,
+    enumerate_webb,
+    restriction_vector,
+    smallest_pvalue_note,
 )
 from gvcpanel.inference.spec import Inference, InferenceSpec
 
-WEBB_BELOW = 12  # Webb's six-point weights by default with fewer clusters (Webb 2023)
-_WEBB_POINTS = np.sqrt(np.array([3.0, 2.0, 1.0, 1.0, 2.0, 3.0]) / 2) * np.array([-1, -1, -1, 1, 1, 1])
-_TIE = 1e-10  # relative margin under which |t*| and |t| count as tied
 #: above this many clusters the G x G re-absorbed scores cost more than they correct (module notes)
 REABSORB_MAX_CLUSTERS = 500
 #: largest n x m block handed to the absorption at once (64 MB of float64)
@@ -105,7 +110,7 @@ class BootstrapTest:
     weights_kind : str
         ``"rademacher"``, ``"webb"`` or ``"user"``.
     enumerated : bool
-        Whether all 2^G Rademacher sign vectors were used.
+        Whether every weight vector (2^G Rademacher or 6^G Webb) was used once.
     bootstrap : str
         ``"restricted"`` or ``"unrestricted"``.
     estimate : float
@@ -130,106 +135,6 @@ class BootstrapTest:
     estimate: float = np.nan
     null: float = 0.0
     reabsorbed: bool = False
-
-
-def draw_weights(n_clusters: int, draws: int, kind: str = "rademacher", seed: int = 12345) -> np.ndarray:
-    """Bootstrap weights, one row per draw and one column per cluster (B x G).
-
-    Parameters
-    ----------
-    n_clusters : int
-    draws : int
-    kind : {"rademacher", "webb"}
-        Rademacher: +-1 with probability 1/2.  Webb: +-sqrt(1/2), +-1, +-sqrt(3/2), each with
-        probability 1/6 (mean 0, variance 1, six points, so useful with few clusters).
-    seed : int
-        Seed of :func:`numpy.random.default_rng`.
-    """
-    rng = np.random.default_rng(seed)
-    if kind == "rademacher":
-        return rng.integers(0, 2, size=(draws, n_clusters)).astype(float) * 2 - 1
-    if kind == "webb":
-        return _WEBB_POINTS[rng.integers(0, 6, size=(draws, n_clusters))]
-    raise SpecificationError(f"weights kind {kind!r} is not known; use 'rademacher' or 'webb'.")
-
-
-def enumerate_rademacher(n_clusters: int) -> np.ndarray:
-    """All 2^G sign vectors (2^G x G), the all-ones vector first."""
-    return np.array(list(product([1.0, -1.0], repeat=n_clusters)))
-
-
-def choose_weights(n_clusters: int, spec: InferenceSpec) -> tuple[np.ndarray, str, bool]:
-    """Weights for a spec: Webb below 12 clusters unless asked otherwise; Rademacher weights are
-    enumerated when 2^G is not more than the draws asked for."""
-    kind = spec.weights or ("webb" if n_clusters < WEBB_BELOW else "rademacher")
-    if kind == "rademacher" and 2**n_clusters <= spec.draws:
-        return enumerate_rademacher(n_clusters), kind, True
-    return draw_weights(n_clusters, spec.draws, kind, spec.seed), kind, False
-
-
-def _align_weights(weights: np.ndarray | pd.DataFrame, design: LinearDesign, name: str, n_groups: int) -> np.ndarray:
-    """User weights as B x G aligned with the design's cluster codes.
-
-    A DataFrame is matched by cluster label (columns), so that one set of draws can be shared by
-    models estimated on different samples (Romano-Wolf across a family of hypotheses).
-    """
-    if isinstance(weights, pd.DataFrame):
-        labels = design.group_labels.get(name)
-        if labels is None:
-            raise SpecificationError(
-                f"weights given by cluster label need design.group_labels[{name!r}], which is missing."
-            )
-        missing = [lab for lab in labels if lab not in weights.columns]
-        if missing:
-            raise SpecificationError(f"bootstrap weights lack clusters {missing[:5]} of {name!r}.")
-        return weights.loc[:, list(labels)].to_numpy(float)
-    arr = np.asarray(weights, dtype=float)
-    if arr.ndim != 2 or arr.shape[1] != n_groups:
-        raise SpecificationError(
-            f"bootstrap weights must be draws x clusters ({n_groups} columns), found shape {arr.shape}."
-        )
-    return arr
-
-
-def cluster_weights(
-    design: LinearDesign | LikelihoodDesign, spec: InferenceSpec, weights: np.ndarray | pd.DataFrame | None
-) -> tuple[str, np.ndarray, np.ndarray, str, bool]:
-    """Clustering variable, its codes and the B x G weights of a bootstrap test.
-
-    Returns ``(name, codes, weights, kind, enumerated)``: the spec's own draws when ``weights``
-    is None, otherwise the caller's (matched by cluster label for a DataFrame), kind ``"user"``.
-    """
-    name, codes = cluster_codes(design, spec)
-    n_groups = int(codes.max()) + 1
-    if weights is None:
-        return (name, codes, *choose_weights(n_groups, spec))
-    return name, codes, _align_weights(weights, design, name, n_groups), "user", False
-
-
-def restriction_vector(design: LinearDesign, R: np.ndarray | Mapping[str, float] | str) -> np.ndarray:
-    """Turn a term name, {term: weight} or a length-k (or 1 x k) array into the vector a."""
-    k = len(design.names)
-    if isinstance(R, str):
-        R = {R: 1.0}
-    if isinstance(R, Mapping):
-        unknown = [t for t in R if t not in design.names]
-        if unknown:
-            raise SpecificationError(f"terms {unknown} are not in the model; its terms are {list(design.names)}.")
-        a = np.zeros(k)
-        for term, w in R.items():
-            a[design.names.index(term)] = float(w)
-        return a
-    a = np.asarray(R, dtype=float)
-    if a.ndim == 2 and a.shape[0] == 1:
-        a = a[0]
-    if a.shape != (k,):
-        raise SpecificationError(
-            f"R must describe one restriction on the {k} coefficients (shape ({k},) or (1, {k})), "
-            f"found shape {np.shape(R)}; joint tests of several restrictions are not implemented."
-        )
-    if not np.any(a):
-        raise SpecificationError("R is all zeros: it restricts nothing.")
-    return a
 
 
 def needs_reabsorption(design: LinearDesign, name: str) -> bool:
@@ -329,9 +234,9 @@ class _WildEngine:
         self.estimate = float(a @ design.params)
         self.scale = scale
         self.restricted = restricted
-        s0 = _sum_by_group(X * u[:, None], codes)  # X_g' u_g
+        s0 = sum_by_group(X * u[:, None], codes)  # X_g' u_g
         fitted_rho = X @ rho
-        d = _sum_by_group(X * fitted_rho[:, None], codes)  # X_g' X_g rho
+        d = sum_by_group(X * fitted_rho[:, None], codes)  # X_g' X_g rho
         self.c0 = s0 @ rho  # rho' X_g' u_g
         self.c1 = d @ rho  # rho' X_g' X_g rho
         md = bread @ d.T  # k x G
@@ -367,10 +272,8 @@ class _WildEngine:
     def pvalues(self, r: float) -> tuple[float, float, np.ndarray, float]:
         t = self.t_observed(r)
         tb = self.t_boot(r)
-        sym = float(np.mean(np.abs(tb) > np.abs(t) * (1 + _TIE)))
-        lower = np.mean(tb < t - _TIE * abs(t))
-        upper = np.mean(tb > t + _TIE * abs(t))
-        return sym, float(min(1.0, 2 * min(lower, upper))), tb, t
+        sym, equal = bootstrap_pvalues(t, tb)
+        return sym, equal, tb, t
 
 
 def _invert(engine: _WildEngine, alpha: float, pvalue_type: str, half_width: float) -> tuple[float, float]:
@@ -380,6 +283,9 @@ def _invert(engine: _WildEngine, alpha: float, pvalue_type: str, half_width: flo
     def accepted(r: float) -> bool:
         return engine.pvalues(r)[pick] > alpha
 
+    if engine.restricted and data_draw_share(engine.v) > alpha:
+        # the draws that reproduce the data keep every p-value above alpha: no r is rejected
+        return -np.inf, np.inf
     ends = []
     for sign in (-1.0, 1.0):
         inner = engine.estimate
@@ -441,16 +347,26 @@ def wild_test(
 
     Notes
     -----
-    See the module docstring for the algorithm.  The interval is
-    :math:`\\{r_0 : p(r_0) > 1 - level\\}` with the same draws at every :math:`r_0`, found by
-    bisection from the estimate outwards to 1e-9 of the CRV1 half-width.
+    See the module docstring for the algorithm and :mod:`gvcpanel.inference.resampling` for the
+    p-values.  The interval is :math:`\\{r_0 : p(r_0) > 1 - level\\}` with the same draws at
+    every :math:`r_0`, found by bisection from the estimate outwards to 1e-9 of the CRV1
+    half-width; it is the whole line when the draws that reproduce the data are more than
+    1 - level of all draws (two clusters, for example).  Below
+    :data:`~gvcpanel.inference.clusters.FEW_CLUSTERS_BOOTSTRAP` clusters a
+    :class:`~gvcpanel.errors.FewClustersWarning` says so, with the smallest attainable p-value,
+    unless ``weights`` are given (the caller then warns once for all its tests).
     """
     spec = spec or InferenceSpec(kind="wild")
     if pvalue_type not in ("symmetric", "equal_tail"):
         raise SpecificationError(f"pvalue_type={pvalue_type!r}; use 'symmetric' or 'equal_tail'.")
+    if not isinstance(ci, bool):
+        raise SpecificationError(f"ci={ci!r}; use True or False.")
     a = restriction_vector(design, R)
     name, codes, v, kind, enumerated = cluster_weights(design, spec, weights)
     n_groups = v.shape[1]
+    if weights is None:
+        note = smallest_pvalue_note(v, kind, enumerated, n_groups, spec.bootstrap == "restricted")
+        warn_few_clusters(n_groups, "wild", name, note)
     n, k = design.X.shape
     scale = crv1_scale(spec.preset, n, k, n_groups, design.k_absorbed, design.absorbed_nested.get(name, 0))
     reabsorb_as = name if needs_reabsorption(design, name) else None
@@ -479,6 +395,12 @@ def wild_test(
     )
 
 
+def _draws_text(draws: int, kind: str, enumerated: bool) -> str:
+    if not enumerated:
+        return f"{draws} draws"
+    return f"all {draws} {'sign' if kind == 'rademacher' else 'weight'} vectors"
+
+
 def _absorption_note(design: LinearDesign, name: str, reabsorbed: bool) -> str:
     if reabsorbed:
         return f"; residuals re-absorbed for effects not nested in {name}"
@@ -497,6 +419,8 @@ def wild_inference(
     codes = np.asarray(design.groups[name])
     n_groups = int(codes.max()) + 1
     v, kind, enumerated = choose_weights(n_groups, spec)
+    note = smallest_pvalue_note(v, kind, enumerated, n_groups, spec.bootstrap == "restricted")
+    warn_few_clusters(n_groups, "wild", name, note)
     reabsorbed = needs_reabsorption(design, name)
     pvals, lower, upper = [], [], []
     for j, term in enumerate(design.names):
@@ -507,7 +431,7 @@ def wild_inference(
     index = list(design.names)
     label = (
         f"wild cluster bootstrap ({spec.bootstrap}, {kind} weights, "
-        f"{'all ' + str(v.shape[0]) + ' sign vectors' if enumerated else str(v.shape[0]) + ' draws'}) "
+        f"{_draws_text(v.shape[0], kind, enumerated)}) "
         f"by {name}{_absorption_note(design, name, reabsorbed)}; CRV1 ({spec.preset}) standard errors"
     )
     return Inference(

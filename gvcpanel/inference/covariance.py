@@ -1,27 +1,44 @@
-"""Covariance estimators for linear (least-squares) and likelihood models.
+"""Analytic covariances of least-squares and likelihood fits.
 
-Linear estimators hand over a :class:`LinearDesign`: the regressors and outcome *after* the
-fixed-effects, first-difference or quasi-demeaning transformation, so that every covariance is the
-OLS sandwich on the transformed data (Frisch-Waugh-Lovell); CR2 and CR3, whose hat matrix is not
-invariant to absorbing effects that cut across the clusters, add those effects back as dummy
-columns (:func:`crossed_columns`).  Likelihood estimators hand over a
-:class:`LikelihoodDesign`: per-observation scores and the information matrix.
+Every function here takes a design (:mod:`gvcpanel.inference.designs`) and an
+:class:`~gvcpanel.inference.spec.InferenceSpec` and returns an
+:class:`~gvcpanel.inference.spec.Inference`; :mod:`gvcpanel.inference.dispatch` picks the
+function for a (model kind, inference kind).  Bootstraps live in :mod:`~gvcpanel.inference.bootstrap`
+and :mod:`~gvcpanel.inference.score`; this module does not know them.
+
+Least squares: every kind is a sandwich :math:`M\\,\\hat\\Omega\\,M` with :math:`M = (X'X)^{-1}` on
+the transformed design; see :func:`~gvcpanel.inference.clusters.crv1_scale` for the CRV1 presets,
+:mod:`gvcpanel.inference.biasreduced` and :func:`crossed_columns` for CR2/CR3,
+:func:`twoway_cluster_cov` and :func:`driscoll_kraay_meat`.  Likelihood: the inverse information
+and its cluster sandwich.
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from gvcpanel.errors import FewClustersWarning, InexactCovarianceWarning, SpecificationError
+from gvcpanel.inference.biasreduced import bias_reduced_cov, satterthwaite_contrasts
+from gvcpanel.inference.clusters import (  # noqa: F401 - FEW_CLUSTERS and crv1_* are re-exported
+    FEW_CLUSTERS,
+    cluster_codes,
+    cluster_size_summary,
+    crv1_df,
+    crv1_scale,
+    intersection_codes,
+    sum_by_group,
+    twoway_codes,
+    user_stacklevel,
+    warn_few_clusters,
+)
+from gvcpanel.inference.designs import CrossedDummies, LikelihoodDesign, LinearDesign  # noqa: F401 - re-exported
 from gvcpanel.inference.spec import Inference, InferenceSpec
 
-#: below this many clusters analytic cluster-robust inference warns and names the bootstrap
-FEW_CLUSTERS = 30
 #: CR2/CR3 carry absorbed effects that cut across the clusters as explicit dummy columns up to
 #: this many columns; beyond it (or beyond MAX_CROSSED_CELLS array entries, 400 MB) they fall
 #: back to the fully absorbed design, whose hat matrix omits those effects
@@ -33,276 +50,23 @@ MAX_CROSSED_CELLS = 50_000_000
 CROSSED_RANK_TOL = 1e-6
 
 
-@dataclass(frozen=True, eq=False)
-class CrossedDummies:
-    """Absorbed effects that are not nested in a clustering variable, as dummy columns.
-
-    Attributes
-    ----------
-    effects : tuple of str
-        The crossed effects (year effects when clustering by industrial cluster).
-    nested : tuple of str
-        The absorbed effects nested in the clustering variable.
-    n_columns : int
-        Dummy columns :meth:`build` returns: every level of every crossed effect.
-    build : callable
-        ``build()`` returns :math:`M_N C` (n x ``n_columns``, a new array): the dummies C of
-        every level of the crossed effects, residualized on the nested effects N.  Redundant
-        columns are left in; :func:`crossed_columns` removes them.
-    """
-
-    effects: tuple[str, ...]
-    nested: tuple[str, ...]
-    n_columns: int
-    build: Callable[[], np.ndarray]
-
-
-@dataclass(frozen=True, eq=False)
-class LinearDesign:
-    """Transformed least-squares problem y = X b + u.
-
-    Attributes
-    ----------
-    X, y : ndarray
-        Transformed regressors (n x k) and outcome (n).
-    params, resid : ndarray
-        OLS estimates and residuals on the transformed data.
-    names : tuple of str
-        Term names, one per column of X.
-    groups : Mapping[str, ndarray]
-        Integer codes (0..G-1, every code present) per row for each variable one may cluster on
-        (``cluster_id``, ``firm_id``, ``year`` and any other the estimator kept).
-    group_labels : Mapping[str, ndarray]
-        The label of each code (``group_labels[name][code]``), so that bootstrap weights drawn per
-        cluster label can be shared across models estimated on different samples.
-    k_absorbed : int
-        Parameters absorbed by the transformation (fixed effects, less redundant ones).
-    absorbed_nested : Mapping[str, int]
-        For each clustering variable, how many of the absorbed parameters belong to effects
-        nested within it, counting every level of a nested effect (60 firm effects inside 12
-        clusters count 60); Stata and fixest drop them from K but keep one for the intercept
-        (see :func:`crv1_scale`).  Example: firm and year effects with firms nested in
-        ``cluster_id`` give ``k_absorbed = n_firms + n_years - 1`` and
-        ``absorbed_nested = {"cluster_id": n_firms, "firm_id": n_firms}``.
-    default_cluster : tuple of str, optional
-        The estimator's ``cluster=`` argument.
-    time : str, optional
-        Name of the entry of ``groups`` that orders periods (for Driscoll-Kraay).
-    absorb : callable, optional
-        The annihilator of the absorbed fixed effects, :math:`M_D`: takes an n x m float array
-        and returns ``M_D`` applied to each column as a new array (the input is left alone).
-        The wild bootstrap needs it when an absorbed effect cuts across the bootstrap clusters
-        (year effects with industrial clusters), because its bootstrap residuals must then be
-        absorbed again (see :mod:`gvcpanel.inference.bootstrap`).  None when nothing was
-        absorbed, or when the caller cannot provide it (the bootstrap then treats the effects as
-        partialled out once).
-    absorbed_effects : tuple of str
-        Names of the absorbed effects (for labels and reports).
-    crossed : callable, optional
-        ``crossed(cluster_name)`` gives the absorbed effects that are not nested in that
-        clustering variable as :class:`CrossedDummies`, or None when every absorbed effect is
-        nested in it.  CR2 and CR3 use it to compute the covariance of the dummy-variable
-        regression (see :func:`crossed_columns`).  None when nothing was absorbed or the
-        estimator cannot tell; CR2/CR3 then use the transformed design alone.
-    """
-
-    X: np.ndarray
-    y: np.ndarray
-    params: np.ndarray
-    resid: np.ndarray
-    names: tuple[str, ...]
-    groups: Mapping[str, np.ndarray]
-    group_labels: Mapping[str, np.ndarray] = field(default_factory=dict)
-    k_absorbed: int = 0
-    absorbed_nested: Mapping[str, int] = field(default_factory=dict)
-    default_cluster: tuple[str, ...] | None = None
-    time: str | None = "year"
-    absorb: Callable[[np.ndarray], np.ndarray] | None = None
-    absorbed_effects: tuple[str, ...] = ()
-    crossed: Callable[[str], CrossedDummies | None] | None = None
-
-    @property
-    def nobs(self) -> int:
-        return int(self.X.shape[0])
-
-    def inference(self, spec: InferenceSpec) -> Inference:
-        return linear_inference(self, spec)
-
-
-@dataclass(frozen=True, eq=False)
-class LikelihoodDesign:
-    """A fitted likelihood model: per-observation scores and the information matrix.
-
-    ``extra`` carries what the score bootstrap (``inference="score"``) needs without this module
-    knowing the model family:
-
-    - ``"X"``: n x k design (the same columns as ``params``), ``"y"``: 0/1 outcome (n),
-      ``"link"``: ``"logit"`` or ``"cloglog"`` (binomial family);
-    - ``"fit_restricted"`` (optional): callable ``(R, r) -> params`` refitting under the linear
-      restriction R b = r (R a 1 x k or q x k array).  Without it the bootstrap refits itself
-      from ``X``, ``y`` and ``link`` by Newton's method;
-    - ``"score_fn"`` and ``"information_fn"`` (optional): callables ``params -> n x k scores`` and
-      ``params -> k x k information`` for other likelihoods; without them they are computed from
-      ``X``, ``y`` and ``link``;
-    - ``"offset"`` (optional): n-vector added to the linear index.
-    """
-
-    scores: np.ndarray
-    information: np.ndarray
-    params: np.ndarray
-    names: tuple[str, ...]
-    groups: Mapping[str, np.ndarray]
-    group_labels: Mapping[str, np.ndarray] = field(default_factory=dict)
-    default_cluster: tuple[str, ...] | None = None
-    extra: Mapping[str, object] = field(default_factory=dict)
-
-    @property
-    def nobs(self) -> int:
-        return int(self.scores.shape[0])
-
-    def inference(self, spec: InferenceSpec) -> Inference:
-        return likelihood_inference(self, spec)
-
-
-# ---------------------------------------------------------------------------------------------
-def cluster_codes(design: LinearDesign | LikelihoodDesign, spec: InferenceSpec) -> tuple[str, np.ndarray]:
-    """The clustering variable asked for (spec first, then the estimator's) as integer codes."""
-    names = spec.cluster if spec.cluster is not None else design.default_cluster
-    if not names:
-        raise SpecificationError(
-            f"inference={spec.kind!r} needs a clustering variable; pass cluster='cluster_id' to the "
-            "estimator or inference={'kind': ..., 'cluster': 'cluster_id'}."
-        )
-    if len(names) != 1 and spec.kind != "twoway":
-        raise SpecificationError(
-            f"inference={spec.kind!r} clusters on one variable; for {names} use kind='twoway'."
-        )
-    missing = [n for n in names if n not in design.groups]
-    if missing:
-        raise SpecificationError(
-            f"cannot cluster on {missing}: the estimation sample keeps {sorted(design.groups)}."
-        )
-    return names[0], np.asarray(design.groups[names[0]])
-
-
-def cluster_size_summary(codes: np.ndarray) -> tuple[int, float, int]:
-    sizes = np.bincount(codes)
-    sizes = sizes[sizes > 0]
-    return int(sizes.min()), float(np.median(sizes)), int(sizes.max())
-
-
 def _frame(cov: np.ndarray, names: tuple[str, ...]) -> pd.DataFrame:
     return pd.DataFrame(cov, index=list(names), columns=list(names))
 
 
-def _sum_by_group(a: np.ndarray, codes: np.ndarray) -> np.ndarray:
-    """Sum the rows of ``a`` (n x k) within each group: a G x k array."""
-    n_groups = int(codes.max()) + 1  # codes are contiguous 0..G-1 by the designs' contract
-    # one bincount per column: about ten times faster than np.add.at on millions of rows
-    return np.column_stack([np.bincount(codes, weights=a[:, j], minlength=n_groups) for j in range(a.shape[1])])
-
-
-def crv1_scale(
-    preset: str,
-    n: int,
-    k: int,
-    n_groups: int,
-    k_absorbed: int,
-    nested: int,
-    nested_by_variable: tuple[int, ...] | None = None,
-) -> float:
-    r"""Small-sample factor that multiplies the CRV0 sandwich under each preset.
-
-    Parameters
-    ----------
-    preset : {"stata", "fixest", "linearmodels"}
-    n, k : int
-        Observations and regressors of the transformed design.
-    n_groups : int
-        Number of clusters G (the smallest one for two-way clustering).
-    k_absorbed : int
-        Parameters absorbed by the transformation (all fixed-effect levels less the redundant
-        ones, so that ``n - k - k_absorbed`` is the residual degrees of freedom).
-    nested : int
-        Absorbed parameters that belong to effects nested in the clusters, counting every level
-        of such an effect (60 firm effects in 12 clusters count 60).
-
-    Returns
-    -------
-    float
-
-    Notes
-    -----
-    ``stata`` and ``fixest`` (``xtreg, fe vce(cluster)``, ``reghdfe``; fixest's default
-    ``ssc(adj=TRUE, fixef.K="nested", cluster.adj=TRUE)``, pyfixest 0.60 ``k_fixef="nonnested"``):
-
-    .. math:: c = \frac{G}{G-1}\,\frac{N-1}{N-K},\qquad
-              K = k + k_{abs} - k_{nested} + \mathbb{1}[k_{nested} > 0]
-
-    The nested effects drop out of K but the intercept they absorbed stays (Stata reports a
-    ``_cons``; fixest adds one back per fully nested effect, which is the same thing with one
-    nested effect).  With firm and year effects and firms nested in clusters, K = k + T.
-
-    ``linearmodels`` (``PanelOLS(...).fit(cov_type="clustered", clusters=...)`` with version 7.1
-    defaults ``debiased=True, group_debias=False, auto_df=True``): no G/(G-1) factor,
-
-    .. math:: c = \frac{N}{N - k - d}
-
-    with d = ``k_absorbed``, except d = 0 when every absorbed parameter is nested in the clusters
-    (linearmodels' "single effect nested in the clusters" rule).
-
-    Two-way clustering passes ``nested_by_variable`` (nested parameters for each clustering
-    variable) and G = the smaller number of clusters (fixest's ``G_df="min"``).  fixest removes
-    every effect nested in any clustering variable and adds one back per such effect; as the
-    design does not say which effect is nested where, the counts of the two variables are added
-    (firm effects in ``cluster_id`` plus year effects in ``year``) unless that exceeds the
-    absorbed parameters, in which case both variables hold the same effect and the larger count
-    is used.  linearmodels counts effects unless they are nested in both variables.
-    """
-    n_nested_effects = 1 if nested > 0 else 0
-    if nested_by_variable is not None:
-        counts = [c for c in nested_by_variable if c > 0]
-        if preset == "linearmodels":
-            nested = min(nested_by_variable)
-        elif not counts:
-            nested, n_nested_effects = 0, 0
-        elif sum(counts) <= k_absorbed + len(counts) - 1:
-            nested, n_nested_effects = sum(counts), len(counts)
-        else:
-            nested, n_nested_effects = max(counts), 1
-    if preset == "linearmodels":
-        d = 0 if (nested > 0 and nested >= k_absorbed) else k_absorbed
-        return n / (n - k - d)
-    g = n_groups / (n_groups - 1)
-    k_total = k + k_absorbed - nested + n_nested_effects
-    return g * (n - 1) / (n - k_total)
-
-
-def crv1_df(preset: str, n: int, k: int, n_groups: int, k_absorbed: int) -> int:
-    """Degrees of freedom of the reference t distribution of CRV1 under each preset.
-
-    ``stata`` and ``fixest``: G - 1.  ``linearmodels``: the residual degrees of freedom
-    N - k - k_absorbed (linearmodels 7.1 uses t(df_resid) when ``debiased=True``).
-    """
-    if preset == "linearmodels":
-        return n - k - k_absorbed
-    return n_groups - 1
-
-
-def warn_few_clusters(n_groups: int, kind: str, name: str) -> None:
-    """Warn that analytic cluster-robust inference is unreliable with few clusters."""
-    if n_groups < FEW_CLUSTERS:
-        warnings.warn(
-            f"inference={kind!r} clusters on {name!r} with only {n_groups} clusters (fewer than "
-            f"{FEW_CLUSTERS}): t-tests over-reject. Use the wild cluster bootstrap "
-            "(inference='wild') or CR2 (inference='cr2'); for likelihood models inference='score'.",
-            FewClustersWarning,
-            stacklevel=4,
-        )
-
-
 def _sandwich(bread: np.ndarray, scores: np.ndarray) -> np.ndarray:
     return bread @ (scores.T @ scores) @ bread
+
+
+def _bread(cross: np.ndarray, what: str) -> np.ndarray:
+    """Inverse of X'X (or of the information) with a clear error when it is not finite."""
+    if not np.all(np.isfinite(cross)):
+        raise SpecificationError(
+            f"the {what} has non-finite entries (values too large for double precision, about "
+            "1e154 or more squared, or missing values); rescale the variables (divide by a power "
+            "of ten or take logs) and fit again."
+        )
+    return np.linalg.inv(cross)
 
 
 def _psd_clip(cov: np.ndarray) -> tuple[np.ndarray, int]:
@@ -312,10 +76,6 @@ def _psd_clip(cov: np.ndarray) -> tuple[np.ndarray, int]:
     if n_negative == 0:
         return cov, 0
     return (vecs * np.clip(vals, 0, None)) @ vecs.T, n_negative
-
-
-def _intersection_codes(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return np.unique(a.astype(np.int64) * (int(b.max()) + 1) + b, return_inverse=True)[1].ravel()
 
 
 def twoway_cluster_cov(
@@ -336,8 +96,8 @@ def twoway_cluster_cov(
     -------
     cov, n_negative_eigenvalues, min_groups
     """
-    inter = _intersection_codes(codes1, codes2)
-    parts = [_sandwich(bread, _sum_by_group(scores_obs, c)) for c in (codes1, codes2, inter)]
+    inter = intersection_codes(codes1, codes2)
+    parts = [_sandwich(bread, sum_by_group(scores_obs, c)) for c in (codes1, codes2, inter)]
     cov, n_negative = _psd_clip(parts[0] + parts[1] - parts[2])
     g_min = int(min(codes1.max() + 1, codes2.max() + 1))
     return cov, n_negative, g_min
@@ -358,7 +118,7 @@ def driscoll_kraay_meat(scores_obs: np.ndarray, time_codes: np.ndarray, lags: in
     .. math:: S = \Gamma_0 + \sum_{l=1}^{L} \Bigl(1 - \frac{l}{L+1}\Bigr)(\Gamma_l + \Gamma_l'),
               \qquad \Gamma_l = \sum_{t=l+1}^{T} h_t h_{t-l}'.
     """
-    h = _sum_by_group(scores_obs, time_codes)
+    h = sum_by_group(scores_obs, time_codes)
     meat = h.T @ h
     for lag in range(1, lags + 1):
         gamma = h[lag:].T @ h[:-lag]
@@ -366,93 +126,96 @@ def driscoll_kraay_meat(scores_obs: np.ndarray, time_codes: np.ndarray, lags: in
     return meat
 
 
-def _cluster_names(design: LinearDesign | LikelihoodDesign, spec: InferenceSpec) -> tuple[str, ...]:
-    names = spec.cluster if spec.cluster is not None else design.default_cluster
-    if not names or len(names) != 2:
-        raise SpecificationError(
-            f"inference='twoway' needs two clustering variables, found {names}; pass "
-            "inference={'kind': 'twoway', 'cluster': ('firm_id', 'cluster_year')}."
-        )
-    missing = [n for n in names if n not in design.groups]
-    if missing:
-        raise SpecificationError(
-            f"cannot cluster on {missing}: the estimation sample keeps {sorted(design.groups)}."
-        )
-    return tuple(names)
+# --- least squares ----------------------------------------------------------------------------
+def _linear_bread(design: LinearDesign) -> np.ndarray:
+    return _bread(design.X.T @ design.X, "cross-product matrix X'X of the regressors")
 
 
-def linear_inference(design: LinearDesign, spec: InferenceSpec) -> Inference:
-    """Covariance (or bootstrap) of a least-squares fit; see :class:`InferenceSpec` for kinds.
-
-    Notes
-    -----
-    Every kind is a sandwich :math:`M\\,\\hat\\Omega\\,M` with :math:`M = (X'X)^{-1}` on the
-    transformed design; see :func:`crv1_scale` for CRV1 presets,
-    :mod:`gvcpanel.inference.biasreduced` for CR2/CR3, :func:`twoway_cluster_cov`,
-    :func:`driscoll_kraay_meat`, and :mod:`gvcpanel.inference.bootstrap` for ``"wild"``.
-    """
+def linear_unadjusted(design: LinearDesign, spec: InferenceSpec) -> Inference:
+    """Homoskedastic covariance :math:`s^2 (X'X)^{-1}`, t(N - k - k_absorbed)."""
     X, u = design.X, design.resid
     n, k = X.shape
-    bread = np.linalg.inv(X.T @ X)
     df_resid = n - k - design.k_absorbed
-    names = design.names
-    if spec.kind == "unadjusted":
-        sigma2 = float(u @ u) / df_resid
-        return Inference(spec, "conventional (homoskedastic)", _frame(sigma2 * bread, names), df_resid)
-    if spec.kind == "robust":
-        meat = (X * u[:, None] ** 2).T @ X
-        cov = bread @ meat @ bread * n / df_resid
-        return Inference(spec, "heteroskedasticity-robust (HC1)", _frame(cov, names), df_resid)
-    if spec.kind in ("cluster", "wild"):
-        name, codes = cluster_codes(design, spec)
-        scores = _sum_by_group(X * u[:, None], codes)
-        n_groups = scores.shape[0]
-        nested = design.absorbed_nested.get(name, 0)
-        scale = crv1_scale(spec.preset, n, k, n_groups, design.k_absorbed, nested)
-        cov = _frame(scale * _sandwich(bread, scores), names)
-        df = crv1_df(spec.preset, n, k, n_groups, design.k_absorbed)
-        sizes = cluster_size_summary(codes)
-        if spec.kind == "wild":
-            from gvcpanel.inference.bootstrap import wild_inference  # bootstrap imports this module
+    sigma2 = float(u @ u) / df_resid
+    return Inference(spec, "conventional (homoskedastic)", _frame(sigma2 * _linear_bread(design), design.names), df_resid)
 
-            return wild_inference(design, spec, cov, name, sizes)
-        warn_few_clusters(n_groups, spec.kind, name)
-        dist = f"t({df})"
-        return Inference(
-            spec,
-            f"cluster-robust CRV1 by {name} ({spec.preset} preset), {dist}",
-            cov,
-            df,
-            n_clusters=n_groups,
-            cluster_sizes=sizes,
-            details={"scale": scale},
+
+def linear_robust(design: LinearDesign, spec: InferenceSpec) -> Inference:
+    """HC1: :math:`\\frac{N}{N-k-k_{abs}} M X'\\mathrm{diag}(u^2) X M`."""
+    X, u = design.X, design.resid
+    n, k = X.shape
+    bread = _linear_bread(design)
+    df_resid = n - k - design.k_absorbed
+    meat = (X * u[:, None] ** 2).T @ X
+    cov = bread @ meat @ bread * n / df_resid
+    return Inference(spec, "heteroskedasticity-robust (HC1)", _frame(cov, design.names), df_resid)
+
+
+@dataclass(frozen=True, eq=False)
+class ClusterCovariance:
+    """A one-way cluster sandwich before any warning: what CRV1 and the bootstraps share."""
+
+    name: str
+    codes: np.ndarray
+    cov: pd.DataFrame
+    df: int
+    scale: float
+    n_groups: int
+    sizes: tuple[int, float, int]
+
+
+def linear_crv1(design: LinearDesign, spec: InferenceSpec) -> ClusterCovariance:
+    """CRV1 of a least-squares fit with the spec's preset (no warning; see :func:`linear_cluster`)."""
+    X, u = design.X, design.resid
+    n, k = X.shape
+    name, codes = cluster_codes(design, spec)
+    scores = sum_by_group(X * u[:, None], codes)
+    groups = scores.shape[0]
+    nested = design.absorbed_nested.get(name, 0)
+    scale = crv1_scale(spec.preset, n, k, groups, design.k_absorbed, nested)
+    cov = _frame(scale * _sandwich(_linear_bread(design), scores), design.names)
+    df = crv1_df(spec.preset, n, k, groups, design.k_absorbed)
+    return ClusterCovariance(name, codes, cov, df, scale, groups, cluster_size_summary(codes))
+
+
+def linear_cluster(design: LinearDesign, spec: InferenceSpec) -> Inference:
+    """CRV1 (``kind="cluster"``), warning below :data:`FEW_CLUSTERS` clusters."""
+    crv = linear_crv1(design, spec)
+    warn_few_clusters(crv.n_groups, spec.kind, crv.name)
+    return Inference(
+        spec,
+        f"cluster-robust CRV1 by {crv.name} ({spec.preset} preset), t({crv.df})",
+        crv.cov,
+        crv.df,
+        n_clusters=crv.n_groups,
+        cluster_sizes=crv.sizes,
+        details={"scale": crv.scale},
+    )
+
+
+def linear_twoway(design: LinearDesign, spec: InferenceSpec) -> Inference:
+    """Two-way cluster-robust covariance (:func:`twoway_cluster_cov`) with the spec's preset."""
+    X, u = design.X, design.resid
+    n, k = X.shape
+    (first, second), (codes1, codes2) = twoway_codes(design, spec)
+    cov_arr, n_negative, g_min = twoway_cluster_cov(_linear_bread(design), X * u[:, None], codes1, codes2)
+    scale = crv1_scale(
+        spec.preset, n, k, g_min, design.k_absorbed, 0, nested_by_variable=(
+            design.absorbed_nested.get(first, 0), design.absorbed_nested.get(second, 0)
         )
-    if spec.kind in ("cr2", "cr3"):
-        return _bias_reduced(design, spec, bread)
-    if spec.kind == "twoway":
-        first, second = _cluster_names(design, spec)
-        codes1, codes2 = np.asarray(design.groups[first]), np.asarray(design.groups[second])
-        cov_arr, n_negative, g_min = twoway_cluster_cov(bread, X * u[:, None], codes1, codes2)
-        scale = crv1_scale(
-            spec.preset, n, k, g_min, design.k_absorbed, 0, nested_by_variable=(
-                design.absorbed_nested.get(first, 0), design.absorbed_nested.get(second, 0)
-            )
-        )
-        df = crv1_df(spec.preset, n, k, g_min, design.k_absorbed)
-        warn_few_clusters(g_min, spec.kind, f"{first} and {second}")
-        smaller = first if codes1.max() <= codes2.max() else second
-        return Inference(
-            spec,
-            f"two-way cluster-robust by {first} and {second} ({spec.preset} preset), t({df})",
-            _frame(scale * cov_arr, names),
-            df,
-            n_clusters=g_min,
-            cluster_sizes=cluster_size_summary(np.asarray(design.groups[smaller])),
-            details={"n_negative_eigenvalues": n_negative, "scale": scale},
-        )
-    if spec.kind == "driscoll_kraay":
-        return _driscoll_kraay(design, spec, bread)
-    raise SpecificationError(f"inference={spec.kind!r} is not available for linear models.")
+    )
+    df = crv1_df(spec.preset, n, k, g_min, design.k_absorbed)
+    warn_few_clusters(g_min, spec.kind, f"{first} and {second}")
+    smaller = codes1 if codes1.max() <= codes2.max() else codes2
+    return Inference(
+        spec,
+        f"two-way cluster-robust by {first} and {second} ({spec.preset} preset), t({df})",
+        _frame(scale * cov_arr, design.names),
+        df,
+        n_clusters=g_min,
+        cluster_sizes=cluster_size_summary(smaller),
+        details={"n_negative_eigenvalues": n_negative, "scale": scale},
+    )
 
 
 def crossed_columns(design: LinearDesign, name: str) -> tuple[np.ndarray | None, dict[str, object]]:
@@ -506,7 +269,7 @@ def crossed_columns(design: LinearDesign, name: str) -> tuple[np.ndarray | None,
             "not the CR2/CR3 of the dummy-variable regression. Cluster on a variable those effects "
             "are nested in, or use inference='wild'.",
             InexactCovarianceWarning,
-            stacklevel=5,
+            stacklevel=user_stacklevel(),
         )
         return None, {**details, "crossed_columns": 0, "dummy_regression": False}
     from scipy.linalg.lapack import dpstrf
@@ -522,21 +285,23 @@ def crossed_columns(design: LinearDesign, name: str) -> tuple[np.ndarray | None,
     return columns[:, keep], {**details, "crossed_columns": rank, "dummy_regression": True}
 
 
-def _bias_reduced(design: LinearDesign, spec: InferenceSpec, bread: np.ndarray) -> Inference:
-    """CR2 or CR3 (see :mod:`gvcpanel.inference.biasreduced` and :func:`crossed_columns`)."""
-    from gvcpanel.inference.biasreduced import bias_reduced_cov
-
-    name, codes = cluster_codes(design, spec)
-    X, u, names = design.X, design.resid, design.names
-    k = X.shape[1]
+def _augmented(design: LinearDesign, name: str) -> tuple[np.ndarray, np.ndarray, dict[str, object]]:
+    """The design CR2/CR3 work on (with crossed dummies when needed), its bread and details."""
     extra, details = crossed_columns(design, name)
     if extra is not None and extra.shape[1]:
-        Z = np.hstack([X, extra])
-        cov_arr, df_terms = bias_reduced_cov(Z, u, codes, np.linalg.inv(Z.T @ Z), spec.kind, n_report=k)
-    else:
-        cov_arr, df_terms = bias_reduced_cov(X, u, codes, bread, spec.kind)
-    n_groups = int(codes.max()) + 1
-    warn_few_clusters(n_groups, spec.kind, name)
+        Z = np.hstack([design.X, extra])
+        return Z, _bread(Z.T @ Z, "cross-product matrix of the regressors and crossed dummies"), details
+    return design.X, _linear_bread(design), details
+
+
+def linear_bias_reduced(design: LinearDesign, spec: InferenceSpec) -> Inference:
+    """CR2 or CR3 (see :mod:`gvcpanel.inference.biasreduced` and :func:`crossed_columns`)."""
+    name, codes = cluster_codes(design, spec)
+    k = design.X.shape[1]
+    Z, bread, details = _augmented(design, name)
+    cov_arr, df_terms = bias_reduced_cov(Z, design.resid, codes, bread, spec.kind, n_report=k if Z is not design.X else None)
+    groups = int(codes.max()) + 1
+    warn_few_clusters(groups, spec.kind, name)
     effects = ", ".join(details["crossed_effects"])
     if not effects:
         how = ""
@@ -547,21 +312,36 @@ def _bias_reduced(design: LinearDesign, spec: InferenceSpec, bread: np.ndarray) 
     label = (
         f"bias-reduced CR2 by {name}{how}, Satterthwaite t"
         if spec.kind == "cr2"
-        else f"jackknife CR3 by {name}{how}, t({n_groups - 1})"
+        else f"jackknife CR3 by {name}{how}, t({groups - 1})"
     )
     return Inference(
         spec,
         label,
-        _frame(cov_arr, names),
-        n_groups - 1,
-        df_by_term=None if df_terms is None else pd.Series(df_terms, index=list(names)),
-        n_clusters=n_groups,
+        _frame(cov_arr, design.names),
+        groups - 1,
+        df_by_term=None if df_terms is None else pd.Series(df_terms, index=list(design.names)),
+        n_clusters=groups,
         cluster_sizes=cluster_size_summary(codes),
         details=details,
     )
 
 
-def _driscoll_kraay(design: LinearDesign, spec: InferenceSpec, bread: np.ndarray) -> Inference:
+def linear_cr2_contrast_df(design: LinearDesign, spec: InferenceSpec) -> Callable[[np.ndarray], np.ndarray]:
+    """Satterthwaite degrees of freedom of contrasts (rows over ``design.names``) under CR2.
+
+    The same design as :func:`linear_bias_reduced` (crossed effects as dummies), so that unit
+    contrasts give its ``df_by_term``; see
+    :class:`~gvcpanel.inference.biasreduced.SatterthwaiteContrasts`.
+    """
+    name, codes = cluster_codes(design, spec)
+    with warnings.catch_warnings():
+        # crossed_columns already said so when the covariance itself was computed
+        warnings.simplefilter("ignore", InexactCovarianceWarning)
+        Z, bread, _ = _augmented(design, name)
+    return satterthwaite_contrasts(Z, codes, bread, n_report=design.X.shape[1])
+
+
+def linear_driscoll_kraay(design: LinearDesign, spec: InferenceSpec) -> Inference:
     r"""Driscoll-Kraay covariance.
 
     Notes
@@ -569,7 +349,9 @@ def _driscoll_kraay(design: LinearDesign, spec: InferenceSpec, bread: np.ndarray
     :math:`V = c\, M S M` with S from :func:`driscoll_kraay_meat`.  Presets ``stata`` and
     ``fixest`` use fixest's ``vcov="DK"`` convention (pyfixest 0.60): c = T/(T-1) (N-1)/(N-K),
     K = k + k_absorbed, t(T-1).  Stata's ``xtscc`` is not matched.  ``linearmodels``
-    (``cov_type="kernel"``, Bartlett): c = N/(N-k-k_absorbed), t(N-k-k_absorbed).
+    (``cov_type="kernel"``, Bartlett): c = N/(N-k-k_absorbed), t(N-k-k_absorbed).  Its
+    asymptotics are in the number of periods T: fewer than :data:`FEW_CLUSTERS` periods warn,
+    a single period is refused.
     """
     if design.time is None or design.time not in design.groups:
         raise SpecificationError(
@@ -580,9 +362,22 @@ def _driscoll_kraay(design: LinearDesign, spec: InferenceSpec, bread: np.ndarray
     n, k = X.shape
     time_codes = np.asarray(design.groups[design.time])
     n_periods = int(time_codes.max()) + 1
+    if n_periods < 2:
+        raise SpecificationError(
+            f"inference='driscoll_kraay' needs at least two periods of {design.time!r}; the "
+            "estimation sample has one. Choose inference='cluster' or 'robust'."
+        )
     lags = default_lags(n_periods) if spec.lags is None else int(spec.lags)
     if not 0 <= lags < n_periods:
         raise SpecificationError(f"lags={lags} must lie in 0..{n_periods - 1} (T={n_periods} periods).")
+    if n_periods < FEW_CLUSTERS:
+        warnings.warn(
+            f"inference='driscoll_kraay' with only {n_periods} periods of {design.time!r} (fewer than "
+            f"{FEW_CLUSTERS}): its asymptotics are in the number of periods and its t-tests "
+            "over-reject with short panels. Prefer clustering by firm or the wild cluster bootstrap.",
+            FewClustersWarning,
+            stacklevel=user_stacklevel(),
+        )
     meat = driscoll_kraay_meat(X * u[:, None], time_codes, lags)
     if spec.preset == "linearmodels":
         scale = n / (n - k - design.k_absorbed)
@@ -590,6 +385,7 @@ def _driscoll_kraay(design: LinearDesign, spec: InferenceSpec, bread: np.ndarray
     else:
         scale = n_periods / (n_periods - 1) * (n - 1) / (n - k - design.k_absorbed)
         df = n_periods - 1
+    bread = _linear_bread(design)
     return Inference(
         spec,
         f"Driscoll-Kraay ({lags} lags, Bartlett; {spec.preset} preset), t({df})",
@@ -599,50 +395,56 @@ def _driscoll_kraay(design: LinearDesign, spec: InferenceSpec, bread: np.ndarray
     )
 
 
-def likelihood_inference(design: LikelihoodDesign, spec: InferenceSpec) -> Inference:
-    """Model-based, cluster sandwich, two-way cluster sandwich or score bootstrap."""
-    bread = np.linalg.inv(design.information)
-    n, k = design.scores.shape
-    if spec.kind == "unadjusted":
-        return Inference(spec, "model-based (inverse information)", _frame(bread, design.names), None)
-    if spec.kind in ("cluster", "score"):
-        name, codes = cluster_codes(design, spec)
-        scores = _sum_by_group(design.scores, codes)
-        n_groups = scores.shape[0]
-        # statsmodels' default correction for cluster-robust GLM covariances
-        scale = n_groups / (n_groups - 1) * (n - 1) / (n - k)
-        cov = _frame(scale * _sandwich(bread, scores), design.names)
-        sizes = cluster_size_summary(codes)
-        if spec.kind == "score":
-            from gvcpanel.inference.score import score_inference
+# --- likelihood -------------------------------------------------------------------------------
+def _likelihood_bread(design: LikelihoodDesign) -> np.ndarray:
+    return _bread(design.information, "information matrix")
 
-            return score_inference(design, spec, cov, name, sizes)
-        warn_few_clusters(n_groups, spec.kind, name)
-        return Inference(
-            spec,
-            f"cluster-robust sandwich by {name}, G/(G-1)(N-1)/(N-K), t({n_groups - 1})",
-            cov,
-            n_groups - 1,
-            n_clusters=n_groups,
-            cluster_sizes=sizes,
-        )
-    if spec.kind == "twoway":
-        first, second = _cluster_names(design, spec)
-        codes1, codes2 = np.asarray(design.groups[first]), np.asarray(design.groups[second])
-        cov_arr, n_negative, g_min = twoway_cluster_cov(bread, design.scores, codes1, codes2)
-        scale = g_min / (g_min - 1) * (n - 1) / (n - k)
-        warn_few_clusters(g_min, spec.kind, f"{first} and {second}")
-        smaller = first if codes1.max() <= codes2.max() else second
-        return Inference(
-            spec,
-            f"two-way cluster-robust sandwich by {first} and {second}, t({g_min - 1})",
-            _frame(scale * cov_arr, design.names),
-            g_min - 1,
-            n_clusters=g_min,
-            cluster_sizes=cluster_size_summary(np.asarray(design.groups[smaller])),
-            details={"n_negative_eigenvalues": n_negative},
-        )
-    raise SpecificationError(
-        f"inference={spec.kind!r} is not available for likelihood models; use 'unadjusted', "
-        "'cluster', 'twoway' or 'score'."
+
+def likelihood_unadjusted(design: LikelihoodDesign, spec: InferenceSpec) -> Inference:
+    """Model-based covariance: the inverse information, normal reference distribution."""
+    return Inference(spec, "model-based (inverse information)", _frame(_likelihood_bread(design), design.names), None)
+
+
+def likelihood_crv(design: LikelihoodDesign, spec: InferenceSpec) -> ClusterCovariance:
+    """Cluster sandwich of a likelihood fit with G/(G-1)(N-1)/(N-K) (no warning)."""
+    n, k = design.scores.shape
+    name, codes = cluster_codes(design, spec)
+    scores = sum_by_group(design.scores, codes)
+    groups = scores.shape[0]
+    # statsmodels' default correction for cluster-robust GLM covariances
+    scale = groups / (groups - 1) * (n - 1) / (n - k)
+    cov = _frame(scale * _sandwich(_likelihood_bread(design), scores), design.names)
+    return ClusterCovariance(name, codes, cov, groups - 1, scale, groups, cluster_size_summary(codes))
+
+
+def likelihood_cluster(design: LikelihoodDesign, spec: InferenceSpec) -> Inference:
+    """Cluster-robust sandwich of a likelihood fit, t(G - 1)."""
+    crv = likelihood_crv(design, spec)
+    warn_few_clusters(crv.n_groups, spec.kind, crv.name)
+    return Inference(
+        spec,
+        f"cluster-robust sandwich by {crv.name}, G/(G-1)(N-1)/(N-K), t({crv.n_groups - 1})",
+        crv.cov,
+        crv.n_groups - 1,
+        n_clusters=crv.n_groups,
+        cluster_sizes=crv.sizes,
+    )
+
+
+def likelihood_twoway(design: LikelihoodDesign, spec: InferenceSpec) -> Inference:
+    """Two-way cluster sandwich of a likelihood fit, t(G_min - 1)."""
+    n, k = design.scores.shape
+    (first, second), (codes1, codes2) = twoway_codes(design, spec)
+    cov_arr, n_negative, g_min = twoway_cluster_cov(_likelihood_bread(design), design.scores, codes1, codes2)
+    scale = g_min / (g_min - 1) * (n - 1) / (n - k)
+    warn_few_clusters(g_min, spec.kind, f"{first} and {second}")
+    smaller = codes1 if codes1.max() <= codes2.max() else codes2
+    return Inference(
+        spec,
+        f"two-way cluster-robust sandwich by {first} and {second}, t({g_min - 1})",
+        _frame(scale * cov_arr, design.names),
+        g_min - 1,
+        n_clusters=g_min,
+        cluster_sizes=cluster_size_summary(smaller),
+        details={"n_negative_eigenvalues": n_negative},
     )

@@ -15,7 +15,9 @@ import numpy as np
 
 from gvcpanel.errors import SpecificationError
 
-_TIE = 1e-10  # same tie rule as the bootstrap p-values, so a family of one gives the same p
+#: same tie rule as the bootstrap p-values (:mod:`gvcpanel.inference.resampling`: a draw tied with
+#: the statistic counts as exceeding it), so a family of one gives the same p
+_TIE = 1e-10
 
 
 def _oriented(t: np.ndarray, alternative: str | Sequence[str]) -> np.ndarray:
@@ -60,7 +62,7 @@ def romano_wolf(
     Orient the statistics (:math:`|t|`, :math:`t` or :math:`-t`) and order them so that
     :math:`t_{(1)} \ge \dots \ge t_{(m)}`.  At step s,
 
-    .. math:: p^{raw}_{(s)} = \frac1B \sum_b 1\Bigl[\max_{j \ge s} t^*_{b,(j)} > t_{(s)}\Bigr],
+    .. math:: p^{raw}_{(s)} = \frac1B \sum_b 1\Bigl[\max_{j \ge s} t^*_{b,(j)} \ge t_{(s)}\Bigr],
               \qquad p^{adj}_{(s)} = \max(p^{adj}_{(s-1)}, p^{raw}_{(s)}),
 
     the maximum enforcing monotonicity (Romano and Wolf 2016, algorithm 4.1).
@@ -79,7 +81,7 @@ def romano_wolf(
     adjusted = np.empty(obs.shape[0])
     previous = 0.0
     for step, j in enumerate(order):
-        raw = float(np.mean(tail_max[:, step] > obs[j] + _TIE * abs(obs[j])))
+        raw = float(np.mean(tail_max[:, step] >= obs[j] - _TIE * abs(obs[j])))
         previous = max(previous, raw)
         adjusted[j] = previous
     return adjusted

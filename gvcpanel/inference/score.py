@@ -13,13 +13,14 @@ The statistic and its bootstrap counterpart are
 .. math:: t = \frac{\sum_g \tilde s_g}{\sqrt{\sum_g \tilde s_g^2}},\qquad
           t^*_b = \frac{\sum_g v_{bg}\tilde s_g}{\sqrt{\sum_g v_{bg}^2\tilde s_g^2}},
 
-the cluster-robust score (LM) test and its wild bootstrap with the weights of
-:mod:`gvcpanel.inference.bootstrap`; p-values as there.  No interval is produced (inverting
-would need one restricted fit per trial value).
+the cluster-robust score (LM) test and its wild bootstrap with the weights and p-values of
+:mod:`gvcpanel.inference.resampling`.  No interval is produced (inverting would need one
+restricted fit per trial value).
 
-The restricted fit comes from ``design.extra["fit_restricted"]`` when the estimator provides
-it; otherwise it is computed here by Fisher scoring for binomial models with the ``"logit"`` or
-``"cloglog"`` link from ``extra["X"]``, ``extra["y"]`` (and ``extra["offset"]``).
+The likelihood is the model's: the restricted fit, the scores and the information come from the
+callables the estimator puts in ``design.extra`` (``"fit_restricted"``, ``"score_fn"``,
+``"information_fn"``; see :class:`~gvcpanel.inference.designs.LikelihoodDesign`), so this module
+knows no model family.
 """
 
 from __future__ import annotations
@@ -28,108 +29,33 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 import pandas as pd
-from scipy.linalg import null_space
 
-from gvcpanel.errors import ConvergenceError, SpecificationError
-from gvcpanel.inference.bootstrap import (
-    _TIE,
-    BootstrapTest,
+from gvcpanel.errors import SpecificationError
+from gvcpanel.inference.bootstrap import BootstrapTest
+from gvcpanel.inference.clusters import sum_by_group, warn_few_clusters
+from gvcpanel.inference.designs import LikelihoodDesign
+from gvcpanel.inference.resampling import (
+    bootstrap_pvalues,
     choose_weights,
     cluster_weights,
     restriction_vector,
+    smallest_pvalue_note,
 )
-from gvcpanel.inference.covariance import LikelihoodDesign, _sum_by_group
 from gvcpanel.inference.spec import Inference, InferenceSpec
 
-LINKS = ("logit", "cloglog")
 
-
-def _mean_and_derivative(link: str, eta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    if link == "logit":
-        mu = 1 / (1 + np.exp(-eta))
-        return mu, mu * (1 - mu)
-    if link == "cloglog":
-        e = np.exp(np.clip(eta, -700, 700))
-        surv = np.exp(-e)
-        return 1 - surv, e * surv
-    raise SpecificationError(f"link {link!r} is not supported by the score bootstrap; use one of {LINKS}.")
-
-
-def binomial_score_and_information(
-    X: np.ndarray, y: np.ndarray, link: str, params: np.ndarray, offset: np.ndarray | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    r"""Per-observation scores (n x k) and Fisher information (k x k) of a binomial GLM.
-
-    Notes
-    -----
-    With :math:`\mu = F(\eta)`, :math:`\eta = x'\theta` (+ offset):
-    :math:`s_i = x_i (y_i - \mu_i) F'(\eta_i) / (\mu_i(1-\mu_i))` and
-    :math:`J = \sum_i x_i x_i' F'(\eta_i)^2 / (\mu_i(1-\mu_i))`.
-    """
-    eta = X @ params + (0 if offset is None else offset)
-    mu, dmu = _mean_and_derivative(link, eta)
-    var = np.clip(mu * (1 - mu), 1e-300, None)
-    scores = X * ((y - mu) * dmu / var)[:, None]
-    information = (X * (dmu**2 / var)[:, None]).T @ X
-    return scores, information
-
-
-def fit_restricted_binomial(
-    X: np.ndarray, y: np.ndarray, link: str, a: np.ndarray, r: float, offset: np.ndarray | None = None,
-    start: np.ndarray | None = None, tol: float = 1e-10, max_iter: int = 100,
-) -> np.ndarray:
-    r"""Maximum likelihood under :math:`a'\theta = r` by Fisher scoring.
-
-    The restriction is imposed by :math:`\theta = \theta_0 + N\gamma` with
-    :math:`\theta_0 = a r / a'a` and N an orthonormal basis of the null space of a'.
-    """
-    theta0 = a * r / float(a @ a)
-    basis = null_space(a[None, :])
-    gamma = np.zeros(basis.shape[1]) if start is None else basis.T @ (start - theta0)
-    for _ in range(max_iter):
-        theta = theta0 + basis @ gamma
-        scores, information = binomial_score_and_information(X, y, link, theta, offset)
-        grad = basis.T @ scores.sum(axis=0)
-        step = np.linalg.solve(basis.T @ information @ basis, grad)
-        gamma = gamma + step
-        if np.max(np.abs(step)) < tol * (1 + np.max(np.abs(gamma))):
-            return theta0 + basis @ gamma
-    raise ConvergenceError(
-        f"the restricted {link} fit did not converge in {max_iter} Fisher-scoring steps; the "
-        "restriction may push fitted probabilities to 0 or 1."
-    )
-
-
-def _model_functions(design: LikelihoodDesign) -> tuple[Callable, Callable]:
-    """(fit_restricted(a, r) -> params, score_and_information(params) -> (n x k, k x k))."""
+def model_functions(design: LikelihoodDesign) -> tuple[Callable, Callable, Callable]:
+    """The model's ``fit_restricted``, ``score_fn`` and ``information_fn`` from ``design.extra``."""
     extra: Mapping[str, object] = design.extra
-    score_fn, info_fn = extra.get("score_fn"), extra.get("information_fn")
-    has_data = all(key in extra for key in ("X", "y", "link"))
-    if not has_data and (score_fn is None or info_fn is None):
+    missing = [key for key in LikelihoodDesign.SCORE_BOOTSTRAP_KEYS if not callable(extra.get(key))]
+    if missing:
         raise SpecificationError(
-            "inference='score' needs design.extra with 'X', 'y' and 'link' (or 'score_fn' and "
-            f"'information_fn'); found keys {sorted(extra)}."
+            f"inference='score' needs the model's own callables {missing} in design.extra (the "
+            "restricted fit, per-observation scores and information of its likelihood, as "
+            f"upgrading_hazard provides them); this design has {sorted(extra)}. Use "
+            "inference='cluster' for this model."
         )
-    if has_data:
-        X = np.asarray(extra["X"], dtype=float)
-        y = np.asarray(extra["y"], dtype=float)
-        link = str(extra["link"])
-        offset = extra.get("offset")
-        offset = None if offset is None else np.asarray(offset, dtype=float)
-
-    def scores_information(params: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        if score_fn is not None and info_fn is not None:
-            return np.asarray(score_fn(params)), np.asarray(info_fn(params))
-        return binomial_score_and_information(X, y, link, params, offset)
-
-    def fit(a: np.ndarray, r: float) -> np.ndarray:
-        if "fit_restricted" in extra:
-            return np.asarray(extra["fit_restricted"](a[None, :], r), dtype=float)
-        if not has_data:
-            raise SpecificationError("inference='score' needs extra['fit_restricted'] or 'X', 'y', 'link'.")
-        return fit_restricted_binomial(X, y, link, a, r, offset, start=np.asarray(design.params))
-
-    return fit, scores_information
+    return extra["fit_restricted"], extra["score_fn"], extra["information_fn"]  # type: ignore[return-value]
 
 
 def score_test(
@@ -141,19 +67,27 @@ def score_test(
     *,
     pvalue_type: str = "symmetric",
 ) -> BootstrapTest:
-    """Score wild cluster bootstrap test of one linear restriction (see the module notes)."""
+    """Score wild cluster bootstrap test of one linear restriction (see the module notes).
+
+    Below :data:`~gvcpanel.inference.clusters.FEW_CLUSTERS_BOOTSTRAP` clusters a
+    :class:`~gvcpanel.errors.FewClustersWarning` says so, unless ``weights`` are given.
+    """
     spec = spec or InferenceSpec(kind="score")
-    a = restriction_vector(design, R)  # only uses .names
-    _, codes, v, kind, enumerated = cluster_weights(design, spec, weights)
-    fit, scores_information = _model_functions(design)
-    theta = fit(a, float(r))
-    scores, information = scores_information(theta)
-    contributions = _sum_by_group(scores, codes) @ np.linalg.solve(information, a)
+    if pvalue_type not in ("symmetric", "equal_tail"):
+        raise SpecificationError(f"pvalue_type={pvalue_type!r}; use 'symmetric' or 'equal_tail'.")
+    a = restriction_vector(design, R)
+    name, codes, v, kind, enumerated = cluster_weights(design, spec, weights)
+    if weights is None:
+        warn_few_clusters(v.shape[1], "score", name, smallest_pvalue_note(v, kind, enumerated, v.shape[1]))
+    fit_restricted, score_fn, information_fn = model_functions(design)
+    theta = np.asarray(fit_restricted(a[None, :], float(r)), dtype=float)
+    scores = np.asarray(score_fn(theta), dtype=float)
+    information = np.asarray(information_fn(theta), dtype=float)
+    contributions = sum_by_group(scores, codes) @ np.linalg.solve(information, a)
     t = float(contributions.sum() / np.sqrt(np.sum(contributions**2)))
     weighted = v * contributions
     tb = weighted.sum(axis=1) / np.sqrt(np.sum(weighted**2, axis=1))
-    sym = float(np.mean(np.abs(tb) > abs(t) * (1 + _TIE)))
-    equal = float(min(1.0, 2 * min(np.mean(tb < t - _TIE * abs(t)), np.mean(tb > t + _TIE * abs(t)))))
+    sym, equal = bootstrap_pvalues(t, tb)
     return BootstrapTest(
         statistic=t,
         pvalue=sym if pvalue_type == "symmetric" else equal,
@@ -178,9 +112,11 @@ def score_inference(
     Intervals stay the analytic ones (``ci=None``); the p-values of H0: b_j = 0 share one set
     of draws.
     """
+    model_functions(design)  # a clear error before any work
     codes = np.asarray(design.groups[name])
     n_groups = int(codes.max()) + 1
     v, kind, enumerated = choose_weights(n_groups, spec)
+    warn_few_clusters(n_groups, "score", name, smallest_pvalue_note(v, kind, enumerated, n_groups))
     pvals = [score_test(design, term, 0.0, spec, weights=v).pvalue for term in design.names]
     return Inference(
         spec,

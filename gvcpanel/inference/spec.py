@@ -2,9 +2,12 @@
 
 Every estimator accepts ``inference=`` as a string (``"cluster"``), a mapping
 (``{"kind": "cluster", "preset": "stata"}``) or an :class:`InferenceSpec`; all three are turned
-into an :class:`InferenceSpec` by :func:`parse_inference`.  The fitted model then produces an
-:class:`Inference`: covariance, degrees of freedom and, for the bootstraps, p-values and intervals
-that replace the analytic ones.
+into an :class:`InferenceSpec` by :func:`parse_inference`, which checks every option on entry.
+The fitted model then produces an :class:`Inference`: covariance, degrees of freedom and, for
+the bootstraps, p-values and intervals that replace the analytic ones.
+
+This module is the bottom of the inference layer: it imports nothing else from it (the generic
+option checks are in :mod:`gvcpanel.options`).
 """
 
 from __future__ import annotations
@@ -16,6 +19,12 @@ from typing import Any
 import pandas as pd
 
 from gvcpanel.errors import SpecificationError
+from gvcpanel.options import (
+    check_choice,
+    check_cluster,
+    check_level,
+    is_integer,
+)
 
 KINDS = (
     "unadjusted",  # homoskedastic, the textbook formula
@@ -29,11 +38,32 @@ KINDS = (
     "score",  # score (Kline-Santos) wild bootstrap for likelihood models
 )
 PRESETS = ("stata", "fixest", "linearmodels")
+WEIGHTS = ("rademacher", "webb")
+BOOTSTRAPS = ("restricted", "unrestricted")
+#: fewest bootstrap draws accepted; see :class:`InferenceSpec` (``draws``) for why
+MIN_DRAWS = 99
+
+
+def check_draws(draws: Any, name: str = "draws") -> int:
+    """Bootstrap draws: an integer of at least :data:`MIN_DRAWS`."""
+    if not is_integer(draws) or draws < MIN_DRAWS:
+        raise SpecificationError(
+            f"{name}={draws!r}: bootstrap draws must be an integer of at least {MIN_DRAWS} (a p-value "
+            f"from B draws moves in steps of 1/B; 999 or more is advised, the default is 9999)."
+        )
+    return int(draws)
+
+
+def check_seed(seed: Any, name: str = "seed") -> int:
+    """A seed for :func:`numpy.random.default_rng`: a non-negative integer."""
+    if not is_integer(seed) or seed < 0:
+        raise SpecificationError(f"{name}={seed!r}: the seed must be a non-negative integer, e.g. {name}=12345.")
+    return int(seed)
 
 
 @dataclass(frozen=True)
 class InferenceSpec:
-    """A covariance or bootstrap choice.
+    """A covariance or bootstrap choice, checked when it is made.
 
     Parameters
     ----------
@@ -42,20 +72,28 @@ class InferenceSpec:
     preset : str
         Small-sample convention for ``"cluster"``: ``"stata"`` (default), ``"fixest"`` or
         ``"linearmodels"``.
-    cluster : tuple of str, optional
+    cluster : str or tuple of str, optional
         Clustering variables; ``None`` keeps the estimator's ``cluster=`` argument.
     draws : int
-        Bootstrap draws (``"wild"``, ``"score"``).
+        Bootstrap draws (``"wild"``, ``"score"``), at least :data:`MIN_DRAWS` (99).  A bootstrap
+        p-value is the share of B draws at least as extreme as the data: it moves in steps of
+        1/B, so ``draws=1`` can only say 0 or 1 (every term got p = 0) and ``draws=0`` gives
+        0/0 (NaN and a zero-width interval).  99 is the smallest B for which
+        :math:`\\alpha(B+1)` is an integer at both 0.05 and 0.01, which makes the test exact at
+        those levels (Davidson and MacKinnon 2000, *Econometric Reviews* 19(1)); use 999 or more
+        for reported p-values.  When the weights have fewer distinct vectors than ``draws``
+        (:math:`2^G` Rademacher or :math:`6^G` Webb vectors for G clusters) all of them are
+        enumerated instead, so ``draws`` is then an upper bound.
     weights : str, optional
         Bootstrap weights, ``"rademacher"`` or ``"webb"``; ``None`` picks Webb below 12 clusters.
     bootstrap : str
         ``"restricted"`` (null imposed, the default) or ``"unrestricted"``.
     seed : int
-        Seed of the bootstrap draws.
+        Seed of the bootstrap draws, a non-negative integer.
     lags : int, optional
-        Bandwidth of Driscoll-Kraay; ``None`` uses floor(4 (T/100)^(2/9)).
+        Bandwidth of Driscoll-Kraay, a non-negative integer; ``None`` uses floor(4 (T/100)^(2/9)).
     level : float
-        Confidence level of bootstrap intervals.
+        Confidence level of bootstrap intervals, strictly between 0 and 1.
     """
 
     kind: str = "cluster"
@@ -69,22 +107,21 @@ class InferenceSpec:
     level: float = 0.95
 
     def __post_init__(self) -> None:
-        if self.kind not in KINDS:
-            raise SpecificationError(
-                f"inference kind {self.kind!r} is not known; choose one of {', '.join(KINDS)}."
-            )
-        if self.preset not in PRESETS:
-            raise SpecificationError(
-                f"inference preset {self.preset!r} is not known; choose one of {', '.join(PRESETS)}."
-            )
-        if self.bootstrap not in ("restricted", "unrestricted"):
-            raise SpecificationError(
-                f"bootstrap={self.bootstrap!r}; use 'restricted' (null imposed) or 'unrestricted'."
-            )
-        if self.weights not in (None, "rademacher", "webb"):
-            raise SpecificationError(f"weights={self.weights!r}; use 'rademacher' or 'webb'.")
-        if isinstance(self.cluster, str):
-            object.__setattr__(self, "cluster", (self.cluster,))
+        check_choice(self.kind, KINDS, "inference kind")
+        check_choice(self.preset, PRESETS, "inference preset")
+        check_choice(self.bootstrap, BOOTSTRAPS, "bootstrap")
+        check_choice(self.weights, (None, *WEIGHTS), "weights")
+        object.__setattr__(self, "cluster", check_cluster(self.cluster, "inference cluster"))
+        object.__setattr__(self, "draws", check_draws(self.draws))
+        object.__setattr__(self, "seed", check_seed(self.seed))
+        object.__setattr__(self, "level", check_level(self.level, "inference level"))
+        if self.lags is not None:
+            if not is_integer(self.lags) or self.lags < 0:
+                raise SpecificationError(
+                    f"lags={self.lags!r}: the Driscoll-Kraay bandwidth must be a non-negative integer "
+                    "or None (automatic)."
+                )
+            object.__setattr__(self, "lags", int(self.lags))
 
 
 def parse_inference(value: str | Mapping[str, Any] | InferenceSpec | None) -> InferenceSpec:
@@ -99,14 +136,15 @@ def parse_inference(value: str | Mapping[str, Any] | InferenceSpec | None) -> In
         return InferenceSpec(kind=value)
     if isinstance(value, Mapping):
         known = {f.name for f in fields(InferenceSpec)}
-        unknown = set(value) - known
+        unknown = sorted(map(str, set(value) - known))
         if unknown:
             raise SpecificationError(
-                f"inference options {sorted(unknown)} are not known; valid: {sorted(known)}."
+                f"inference options {unknown} are not known; valid: {sorted(known)}."
             )
         return InferenceSpec(**dict(value))
     raise SpecificationError(
-        f"inference must be a string, a mapping or an InferenceSpec, not {type(value).__name__}."
+        f"inference={value!r}: give a string ('cluster', 'cr2', 'wild', ...), a mapping "
+        f"({{'kind': 'wild', 'draws': 9999}}) or an InferenceSpec, not {type(value).__name__}."
     )
 
 
@@ -116,7 +154,8 @@ class Inference:
 
     ``pvalues`` and ``ci`` are set by bootstraps; analytic choices leave them ``None`` and the
     result derives both from ``cov`` and ``df`` (t with ``df`` degrees of freedom, normal when
-    ``df`` is None; ``df_by_term`` overrides ``df`` per coefficient, as CR2's Satterthwaite does).
+    ``df`` is None; ``df_by_term`` overrides ``df`` per coefficient, as CR2's Satterthwaite does;
+    for other contrasts of a CR2 fit see :func:`gvcpanel.inference.dispatch.contrast_df`).
     """
 
     spec: InferenceSpec

@@ -36,8 +36,9 @@ from scipy import linalg
 
 from gvcpanel.formula.design import build_design, columns_of, expand_terms
 from gvcpanel.errors import ConvergenceError, IdentificationError, SpecificationError
-from gvcpanel.inference.covariance import LikelihoodDesign
+from gvcpanel.inference.designs import LikelihoodDesign
 from gvcpanel.inference.spec import InferenceSpec, parse_inference
+from gvcpanel.options import check_bool, check_cluster, check_level, check_magnitudes, check_names
 from gvcpanel.results import EstimationResult, ModelSpec, exclusion_table
 from gvcpanel.gvc.upgrading import UPGRADES, network_strength, panel_frame, risk_set
 
@@ -356,10 +357,9 @@ def upgrading_hazard(
     if baseline not in BASELINES:
         raise SpecificationError(f"baseline={baseline!r} is not known; choose one of {', '.join(BASELINES)}.")
     spec_inference = parse_inference(inference)
-    if isinstance(covariates, str):
-        covariates = [covariates]
+    covariates = check_names(covariates, "covariates", example="'quasi_hierarchy'")
     terms = expand_terms(covariates)
-    clusters = () if cluster is None else ((cluster,) if isinstance(cluster, str) else tuple(cluster))
+    clusters = check_cluster(cluster) or ()
 
     frame, provenance = panel_frame(panel)
     frame = _with_network_strength(frame, terms)
@@ -391,6 +391,7 @@ def upgrading_hazard(
     periods = periods[used]
     if y.size == 0:
         raise IdentificationError(f"no {upgrade} risk-set period has both events and non-events.")
+    check_magnitudes(X_cov.to_numpy(dtype=float), list(X_cov.columns), "the hazard")
     _check_variation(X_cov)
 
     period_values, period_codes = np.unique(periods, return_inverse=True)
@@ -480,10 +481,11 @@ def hazard_ratios(result: EstimationResult, level: float = 0.95, include_baselin
         Index ``term``; columns ``estimate`` (the coefficient), ``ratio``, ``ci_low``, ``ci_high``,
         ``p_value``.
     """
-    if result.spec.estimator != "upgrading_hazard":
-        raise SpecificationError(
-            f"hazard_ratios needs a result of upgrading_hazard, found one of {result.spec.estimator}."
-        )
+    if getattr(getattr(result, "spec", None), "estimator", None) != "upgrading_hazard":
+        found = getattr(getattr(result, "spec", None), "estimator", type(result).__name__)
+        raise SpecificationError(f"hazard_ratios needs a result of upgrading_hazard, found one of {found}.")
+    level = check_level(level)
+    include_baseline = check_bool(include_baseline, "include_baseline")
     table = result.to_frame(level)
     if not include_baseline:
         hidden = set(result.spec.option("baseline_terms", ()))

@@ -2,7 +2,7 @@
 between and pooled OLS, with the Hausman and Mundlak (correlated random effects) tests.
 
 Every method ends in ordinary least squares on transformed data; the transformed problem is
-handed to the inference layer as a :class:`~gvcpanel.inference.covariance.LinearDesign`, so
+handed to the inference layer as a :class:`~gvcpanel.inference.designs.LinearDesign`, so
 every covariance choice (CRV1 presets, CR2, wild bootstrap, ...) works on every method.
 
 How each method treats the ``effects=`` argument
@@ -44,10 +44,24 @@ from gvcpanel.models.absorb import (
     singleton_mask,
 )
 from gvcpanel.formula.design import parse_formula
-from gvcpanel.errors import AbsorbedVariableWarning, IdentificationError, PanelStructureError, SpecificationError
+from gvcpanel.errors import (
+    AbsorbedVariableWarning,
+    IdentificationError,
+    PanelStructureError,
+    SpecificationError,
+    SpecificationTestWarning,
+)
 from gvcpanel.formula.frame import Arrays, canonical, effect_columns, evaluate, panel_frame, take_rows
-from gvcpanel.inference.covariance import CrossedDummies, LinearDesign
+from gvcpanel.inference.designs import CrossedDummies, LinearDesign
 from gvcpanel.inference.spec import InferenceSpec, parse_inference
+from gvcpanel.options import (
+    check_bool,
+    check_choice,
+    check_cluster,
+    check_magnitudes,
+    check_names,
+    check_positive,
+)
 from gvcpanel.results import EstimationResult, ModelSpec, exclusion_table
 
 METHODS = ("fe", "fd", "re", "between", "pooled")
@@ -81,8 +95,9 @@ def fe_regression(
     formula : str
         ``"outcome ~ term + term"`` in the language of :mod:`gvcpanel.formula.design`
         (``log(x)``, ``log1p(x)``, ``a:b``, ``a*b``, governance dummies).
-    effects : sequence of str
-        Fixed effects; see the module docstring for their meaning under each method.
+    effects : str or sequence of str
+        Fixed effects; see the module docstring for their meaning under each method.  One name
+        is one effect: ``effects="firm"`` means ``("firm",)``.
     cluster : str or sequence of str, optional
         Default clustering variable(s) of the inference (``"firm"`` means ``firm_id``).
     method : {"fe", "fd", "re", "between", "pooled"}
@@ -114,12 +129,17 @@ def fe_regression(
     >>> res = gp.fe_regression(panel, "labour_productivity ~ quasi_hierarchy + log(employees)")
     ... # doctest: +SKIP
     """
-    if method not in METHODS:
-        raise SpecificationError(f"method={method!r}; choose one of {', '.join(METHODS)}.")
+    # every option is checked before the data are touched
+    method = check_choice(method, METHODS, "method")
+    _check_formula(formula)
+    effects = check_names(effects, "effects", example="'firm'")
+    clusters = _cluster_names(cluster)
+    drop_singletons = check_bool(drop_singletons, "drop_singletons")
+    tol = check_positive(tol, "tol")
+    maxiter = check_positive(maxiter, "maxiter", integer=True)
+    spec_inf = parse_inference(inference)
     frame, provenance = panel_frame(panel)
     dependent, terms = parse_formula(formula)
-    effects = tuple(str(e).strip() for e in effects)
-    clusters = _cluster_names(cluster)
     _check_effects(effects, method)
     group_cols = [c for e in effects for c in effect_columns(e)] + list(clusters or ())
     if "cluster_id" in frame.columns and "cluster_id" not in group_cols:
@@ -128,7 +148,7 @@ def fe_regression(
     else:
         optional = []
     arrays = evaluate(frame, dependent, terms, group_cols + optional)
-    spec_inf = parse_inference(inference)
+    check_magnitudes(arrays.data, (arrays.dependent, *arrays.terms), "the regression")
     fit = _FITTERS[method](arrays, effects, clusters, drop_singletons=drop_singletons, tol=tol, maxiter=maxiter)
     design = fit.design
     spec = ModelSpec(
@@ -167,48 +187,103 @@ class TestResult:
 
 
 def hausman_test(fe_result: EstimationResult, re_result: EstimationResult) -> TestResult:
-    """Classical Hausman test of fixed against random effects.
+    r"""Classical Hausman test of fixed against random effects, as plm's ``phtest`` and Stata's ``hausman``.
 
     Parameters
     ----------
     fe_result, re_result : EstimationResult
-        Within and random-effects fits of the same formula.  Their covariances are used as they
-        are; the classical test assumes both are conventional (``inference="unadjusted"``).
+        Within (``method="fe"``) and random-effects (``method="re"``) fits of the same formula,
+        in that order.  Their covariances are used as they are; the classical test assumes both
+        are conventional (``inference="unadjusted"``).
 
     Returns
     -------
     TestResult
-        ``detail`` lists the terms compared, whether ``V_fe - V_re`` was positive definite and
-        the covariance labels.
+        ``df`` is the rank of :math:`V_{FE} - V_{RE}`; ``detail`` lists the terms compared, the
+        eigenvalues of the difference, whether it is positive semi-definite and the covariance
+        labels.
+
+    Warns
+    -----
+    SpecificationTestWarning
+        When :math:`V_{FE} - V_{RE}` has a negative eigenvalue (not positive semi-definite): the
+        statistic is still the generalized-inverse form below, as plm and Stata report it, but
+        the asymptotic argument behind the test fails in this sample.
 
     Notes
     -----
-    :math:`H = (b_{FE} - b_{RE})' [V_{FE} - V_{RE}]^{+} (b_{FE} - b_{RE}) \\sim \\chi^2_q` over
-    the q coefficients both models estimate (time-varying regressors; the intercept and year
-    dummies are not in the within fit).  When the difference matrix is not positive definite
-    its Moore-Penrose inverse is used and q is its number of positive eigenvalues.
+    Over the q coefficients both models estimate (time-varying regressors; the intercept and
+    year dummies are not in the within fit), with :math:`d = b_{FE} - b_{RE}` and
+    :math:`D = V_{FE} - V_{RE} = \sum_j \lambda_j e_j e_j'`,
+
+    .. math:: H = d' D^{+} d = \sum_{j:\,|\lambda_j| > \tau} (e_j'd)^2 / \lambda_j
+              \;\sim\; \chi^2_{\operatorname{rank} D},
+
+    with the Moore-Penrose inverse :math:`D^+` and the rank counted as numpy's ``matrix_rank``
+    does, :math:`\tau = q\,\epsilon\,\max_j|\lambda_j|`.  Negative eigenvalues are kept (a small
+    negative eigenvalue is a property of the sample, not rounding), so with a full-rank D this
+    is :math:`d'D^{-1}d` on q degrees of freedom, as ``plm::phtest`` (2.6-2) computes it; Stata's
+    ``hausman`` uses a generalized inverse and its rank in the same way.  A negative H (possible
+    only when D is not positive semi-definite) has no chi-squared p-value: the p-value is then
+    NaN (plm would report the absolute value).  Reference: plm's ``Produc`` data,
+    ``tests/test_produc_reference.py``.
     """
-    common = [t for t in fe_result.params.index if t in re_result.params.index]
+    for role, result, method in (("fe_result", fe_result, "fe"), ("re_result", re_result, "re")):
+        spec = getattr(result, "spec", None)
+        if spec is None or not hasattr(result, "params") or not hasattr(result, "cov"):
+            raise SpecificationError(
+                f"hausman_test: {role} must be a result of fe_regression, not {type(result).__name__}."
+            )
+        if getattr(spec, "method", None) != method:
+            raise SpecificationError(
+                f"hausman_test: {role} was estimated with method={spec.method!r}; pass the within fit "
+                "(method='fe') first and the random-effects fit (method='re') second."
+            )
+    common = [t for t in fe_result.params.index if t in re_result.params.index and t != "Intercept"]
     if not common:
         raise SpecificationError(
             "the two results share no coefficient; estimate the same formula with method='fe' and 're'."
         )
     diff = (fe_result.params[common] - re_result.params[common]).to_numpy()
     vdiff = fe_result.cov.loc[common, common].to_numpy() - re_result.cov.loc[common, common].to_numpy()
+    if not (np.all(np.isfinite(diff)) and np.all(np.isfinite(vdiff))):
+        raise SpecificationError("hausman_test: the estimates or covariances are not finite; check both fits.")
     values, vectors = np.linalg.eigh((vdiff + vdiff.T) / 2)
-    positive = values > 1e-12 * max(abs(values).max(), 1e-300)
-    proj = vectors[:, positive].T @ diff
-    statistic = float(np.sum(proj**2 / values[positive]))
-    df = int(positive.sum())
+    tolerance = len(common) * np.finfo(float).eps * max(float(np.abs(values).max()), 1e-300)
+    nonzero = np.abs(values) > tolerance
+    rank = int(nonzero.sum())
+    if rank == 0:
+        raise IdentificationError(
+            "hausman_test: V_fe - V_re is zero, so the difference of the estimates has no variance to "
+            "test against; the two fits are the same model."
+        )
+    proj = vectors[:, nonzero].T @ diff
+    statistic = float(np.sum(proj**2 / values[nonzero]))
+    negative = values < -tolerance
+    note = ""
+    if negative.any():
+        note = (
+            "V_fe - V_re is not positive semi-definite (negative eigenvalues "
+            f"{', '.join(f'{v:.3g}' for v in values[negative])}); the statistic uses its generalized inverse, as plm and Stata do, but the test's "
+            "asymptotic justification fails in this sample"
+        )
+        warnings.warn(
+            f"Hausman test: {note}. Consider the cluster-robust Mundlak test (gp.mundlak_test).",
+            SpecificationTestWarning,
+            stacklevel=2,
+        )
     return TestResult(
         name="Hausman (fe vs re)",
         statistic=statistic,
-        df=df,
-        pvalue=float(stats.chi2.sf(statistic, df)),
+        df=rank,
+        pvalue=float(stats.chi2.sf(statistic, rank)) if statistic >= 0 else float("nan"),
         detail={
             "terms": tuple(common),
-            "positive_definite": bool(positive.all()),
-            "note": "" if positive.all() else "V_fe - V_re is not positive definite; a generalized inverse was used",
+            "positive_definite": bool((values > tolerance).all()),
+            "positive_semidefinite": not bool(negative.any()),
+            "eigenvalues": tuple(float(v) for v in values[::-1]),
+            "rank": rank,
+            "note": note,
             "inference": (fe_result.inference.label, re_result.inference.label),
         },
     )
@@ -246,12 +321,16 @@ def mundlak_test(
     \\hat\\gamma \\sim \\chi^2_q`.
     """
     if method not in ("re", "pooled"):
-        raise SpecificationError(f"mundlak_test needs method='re' or 'pooled', not {method!r}.")
+        raise SpecificationError(f"method={method!r}; mundlak_test needs method='re' or 'pooled'.")
+    _check_formula(formula)
+    effects = check_names(effects, "effects", example="'firm'")
+    clusters = _cluster_names(cluster)
+    spec_inf = parse_inference(inference)
     frame, _ = panel_frame(panel)
     dependent, terms = parse_formula(formula)
-    clusters = _cluster_names(cluster)
-    _check_effects(tuple(effects), method)
+    _check_effects(effects, method)
     arrays = evaluate(frame, dependent, terms, list(clusters or ()))
+    check_magnitudes(arrays.data, (arrays.dependent, *arrays.terms), "the regression")
     firm = arrays.codes["firm_id"]
     counts = np.bincount(firm).astype(float)
     means, names = [], []
@@ -267,9 +346,9 @@ def mundlak_test(
         )
     data = np.asfortranarray(np.column_stack([arrays.data, *means]))
     augmented = Arrays(data, (*arrays.terms, *names), dependent, arrays.codes, arrays.labels, arrays.years, arrays.exclusions)
-    fit = _FITTERS[method](augmented, tuple(effects), clusters)
+    fit = _FITTERS[method](augmented, effects, clusters)
     design = fit.design
-    inf = design.inference(parse_inference(inference))
+    inf = design.inference(spec_inf)
     present = [n for n in names if n in design.names]
     idx = [design.names.index(n) for n in present]
     gamma = design.params[idx]
@@ -305,10 +384,16 @@ class _Fit:
 
 
 def _cluster_names(cluster: str | Sequence[str] | None) -> tuple[str, ...] | None:
-    if cluster is None:
-        return None
-    names = (cluster,) if isinstance(cluster, str) else tuple(cluster)
-    return tuple(canonical(c) for c in names) or None
+    names = check_cluster(cluster)
+    return None if names is None else tuple(canonical(c) for c in names)
+
+
+def _check_formula(formula: Any) -> None:
+    if not isinstance(formula, str):
+        raise SpecificationError(
+            f"formula={formula!r}; give the model as a string, e.g. "
+            "'labour_productivity ~ quasi_hierarchy + log(employees)'."
+        )
 
 
 def _check_effects(effects: tuple[str, ...], method: str) -> None:

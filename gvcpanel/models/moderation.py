@@ -12,14 +12,16 @@ log hazard ratio (complementary log-log) or log odds ratio (logit) and the table
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import optimize, stats
 
-from gvcpanel.errors import SpecificationError
+from gvcpanel.errors import ConvergenceError, SpecificationError
+from gvcpanel.inference.dispatch import contrast_df
+from gvcpanel.options import check_level
 from gvcpanel.results import EstimationResult
 
 QUARTILES = {"p25": 0.25, "p50": 0.50, "p75": 0.75}
@@ -137,9 +139,8 @@ def moderation(
 
     and the interval is :math:`\\theta(m) \\pm c\\,\\operatorname{se}\\,\\theta(m)` with :math:`c` the
     :math:`(1+level)/2` quantile of :math:`t` with the result's degrees of freedom (G - 1 for
-    cluster-robust inference; the smaller of the two terms' when they differ, as with CR2; the
-    normal when the result has none).  The effect is significant where
-    :math:`\\theta(m)^2 > c^2 \\operatorname{se}^2\\theta(m)`, i.e. where
+    cluster-robust inference; the normal when the result has none).  The effect is significant
+    where :math:`\\theta(m)^2 > c^2 \\operatorname{se}^2\\theta(m)`, i.e. where
 
     .. math::
 
@@ -147,10 +148,25 @@ def moderation(
 
     whose roots are the Johnson-Neyman boundaries.  When the leading coefficient is negative
     (the interaction itself is not significant) the region is bounded or empty; when positive it
-    is the outside of the roots or everything.  Results whose inference is a bootstrap keep their
-    bootstrap p-values for single coefficients, but conditional effects here use the analytic
-    covariance.
+    is the outside of the roots or everything.
+
+    Under CR2 each contrast :math:`\\theta(m) = c(m)'b` has its own Satterthwaite degrees of
+    freedom :math:`\\nu(m)` (Pustejovsky and Tipton 2018, *JBES* 36(4); clubSandwich's
+    ``linear_contrast``), often fewer than either term's: each row of the table then uses its own
+    (column ``df``), and the Johnson-Neyman boundaries solve
+    :math:`\\theta(m)^2 = t_{\\nu(m)}^2 \\operatorname{se}^2\\theta(m)` (see
+    :func:`johnson_neyman_varying`); ``df`` and ``critical_value`` of the result are then those
+    of the interaction coefficient, the limit as :math:`|m| \\to \\infty`.  Checked against
+    clubSandwich 0.5.8 on plm's ``Produc`` data (``tests/test_produc_reference.py``).
+
+    Results whose inference is a bootstrap keep their bootstrap p-values for single
+    coefficients, but conditional effects here use the analytic covariance.
     """
+    for option, value in (("focal", focal), ("moderator", moderator)):
+        if not isinstance(value, str) or not value:
+            raise SpecificationError(f"{option}={value!r}; name a term of the model, e.g. {option}='quasi_hierarchy'.")
+    if not hasattr(result, "params") or not hasattr(result, "cov"):
+        raise SpecificationError(f"moderation needs an estimation result, not {type(result).__name__}.")
     names = list(result.params.index)
     interaction = next((t for t in (f"{focal}:{moderator}", f"{moderator}:{focal}") if t in names), None)
     missing = [t for t in (focal,) if t not in names]
@@ -159,8 +175,7 @@ def moderation(
             f"moderation needs the terms {focal!r} and '{focal}:{moderator}' in the model; its terms are "
             f"{names}. Add '{focal}:{moderator}' (or '{focal}*{moderator}') to the covariates."
         )
-    if not 0 < level < 1:
-        raise SpecificationError(f"level must lie strictly between 0 and 1, not {level!r}.")
+    level = check_level(level)
     values = _moderator_values(result, moderator)
     labels, points = _evaluation_points(at, values, moderator)
 
@@ -169,9 +184,23 @@ def moderation(
     v_ff, v_fi, v_ii = float(cov.loc[focal, focal]), float(cov.loc[focal, interaction]), float(
         cov.loc[interaction, interaction]
     )
-    df = _degrees_of_freedom(result, focal, interaction)
-    dist = stats.norm if df is None else stats.t(df)
-    critical = float(dist.ppf(0.5 + level / 2))
+    df_at = _contrast_degrees_of_freedom(result, focal, interaction)
+    if df_at is None:
+        df = _degrees_of_freedom(result, focal, interaction)
+        dist = stats.norm if df is None else stats.t(df)
+        critical = float(dist.ppf(0.5 + level / 2))
+        row_df = np.full(points.shape, np.inf if df is None else df)
+        row_critical = np.full(points.shape, critical)
+        tail = dist.sf
+    else:
+        # the interaction's own degrees of freedom: the limit of the contrast's as |m| grows
+        df = float(result.inference.df_by_term[interaction])
+        critical = float(stats.t.ppf(0.5 + level / 2, df))
+        row_df = df_at(points) if points.size else np.empty(0)
+        row_critical = stats.t.ppf(0.5 + level / 2, row_df)
+
+        def tail(x: np.ndarray) -> np.ndarray:
+            return stats.t.sf(x, row_df)
 
     effect = b_f + b_i * points
     se = np.sqrt(v_ff + 2 * points * v_fi + points**2 * v_ii)
@@ -182,9 +211,10 @@ def moderation(
             "effect": effect,
             "std_error": se,
             "statistic": statistic,
-            "p_value": 2 * dist.sf(np.abs(statistic)),
-            "ci_low": effect - critical * se,
-            "ci_high": effect + critical * se,
+            "p_value": 2 * tail(np.abs(statistic)),
+            "ci_low": effect - row_critical * se,
+            "ci_high": effect + row_critical * se,
+            "df": row_df,
         },
         index=pd.Index(labels, name="at"),
     )
@@ -193,7 +223,13 @@ def moderation(
     for column, source in (("exp_effect", "effect"), ("exp_ci_low", "ci_low"), ("exp_ci_high", "ci_high")):
         table[column] = np.exp(table[source]) if on_log_scale else np.nan
 
-    intervals, boundaries = johnson_neyman(b_f, b_i, v_ff, v_fi, v_ii, critical)
+    if df_at is None:
+        intervals, boundaries = johnson_neyman(b_f, b_i, v_ff, v_fi, v_ii, critical)
+    else:
+        intervals, boundaries = johnson_neyman_varying(
+            b_f, b_i, v_ff, v_fi, v_ii,
+            lambda m: float(stats.t.ppf(0.5 + level / 2, df_at(np.array([m]))[0])), critical,
+        )
     observed = values[np.isfinite(values)] if values is not None else None
     observed_range = (float(observed.min()), float(observed.max())) if observed is not None and observed.size else None
     return ModerationResult(
@@ -243,6 +279,117 @@ def johnson_neyman(
     return ((low, high),), (low, high)
 
 
+def johnson_neyman_varying(
+    b_f: float,
+    b_i: float,
+    v_ff: float,
+    v_fi: float,
+    v_ii: float,
+    critical_at: Callable[[float], float],
+    critical_limit: float,
+    *,
+    tol: float = 1e-12,
+    max_iter: int = 100,
+) -> tuple[tuple[tuple[float, float], ...], tuple[float, ...]]:
+    """Johnson-Neyman region when the critical value depends on the moderator value.
+
+    Parameters
+    ----------
+    b_f, b_i, v_ff, v_fi, v_ii : float
+        As in :func:`johnson_neyman`.
+    critical_at : callable
+        ``critical_at(m)``: the critical value at moderator value m (the t quantile with the
+        contrast's own degrees of freedom, under CR2).
+    critical_limit : float
+        Its limit as :math:`|m| \\to \\infty`.
+
+    Returns
+    -------
+    intervals, boundaries
+        As in :func:`johnson_neyman`.
+
+    Notes
+    -----
+    A boundary solves :math:`g(m) = \\theta(m)^2 - c(m)^2 \\operatorname{se}^2\\theta(m) = 0`.  Each
+    root of the quadratic with the constant critical value :math:`c(m_j)` is a fixed point of
+    :math:`m_{j+1} = \\text{root}(c(m_j))`; the iteration starts from the roots at the limit and at
+    :math:`c(0)` and converges quickly because :math:`c(m)` varies slowly with m.  Each boundary is
+    then polished by Brent's method on a bracket where g changes sign, and the region is read off
+    the sign of g between and beyond the boundaries.
+    """
+
+    def excess(m: float) -> float:
+        c = critical_at(m)
+        return (b_f + b_i * m) ** 2 - c * c * (v_ff + 2 * m * v_fi + m * m * v_ii)
+
+    def boundary_from(start: float) -> float | None:
+        m = start
+        for _ in range(max_iter):
+            roots = johnson_neyman(b_f, b_i, v_ff, v_fi, v_ii, critical_at(m))[1]
+            if not roots:
+                return None  # this branch of boundaries does not exist with the critical value at m
+            new = min(roots, key=lambda r: abs(r - m))
+            if abs(new - m) <= tol * (1.0 + abs(m)):
+                return new
+            m = new
+        raise ConvergenceError(
+            f"the Johnson-Neyman boundary near {m:.6g} did not settle in {max_iter} iterations; the "
+            "degrees of freedom change too fast with the moderator. Report the table at chosen values instead."
+        )
+
+    starts: list[float] = []
+    for c in (critical_limit, critical_at(0.0)):
+        starts.extend(johnson_neyman(b_f, b_i, v_ff, v_fi, v_ii, c)[1])
+    found: list[float] = []
+    for start in starts:
+        m = boundary_from(start)
+        if m is None:
+            continue
+        step = 1e-6 * (1.0 + abs(m))
+        low, high = m - step, m + step
+        if excess(low) * excess(high) < 0:
+            m = optimize.brentq(excess, low, high, xtol=tol * (1.0 + abs(m)), rtol=4 * np.finfo(float).eps)
+        if not any(abs(m - f) <= 1e-9 * (1.0 + abs(f)) for f in found):
+            found.append(float(m))
+    boundaries = tuple(sorted(found))
+    inf = math.inf
+    if not boundaries:
+        return (((-inf, inf),) if excess(0.0) > 0 else ()), ()
+    edges = (-inf, *boundaries, inf)
+    far = 1e6 * (1.0 + max(abs(b) for b in boundaries))
+    probes = [boundaries[0] - far, *((a + b) / 2 for a, b in zip(boundaries, boundaries[1:])), boundaries[-1] + far]
+    intervals: list[tuple[float, float]] = []
+    for (a, b), probe in zip(zip(edges, edges[1:]), probes):
+        if excess(probe) > 0:
+            if intervals and intervals[-1][1] == a:  # touching at a double root: one interval
+                intervals[-1] = (intervals[-1][0], b)
+            else:
+                intervals.append((a, b))
+    return tuple(intervals), boundaries
+
+
+def _contrast_degrees_of_freedom(
+    result: EstimationResult, focal: str, interaction: str
+) -> Callable[[np.ndarray], np.ndarray] | None:
+    """df of theta(m) at moderator values m, when the inference gives each contrast its own (CR2)."""
+    model = result.model
+    if model is None or result.inference.df_by_term is None or not hasattr(model, "names"):
+        return None
+    of_contrasts = contrast_df(model, result.inference.spec)
+    if of_contrasts is None:
+        return None
+    names = list(model.names)
+    focal_at, interaction_at = names.index(focal), names.index(interaction)
+
+    def at(points: np.ndarray) -> np.ndarray:
+        contrasts = np.zeros((len(points), len(names)))
+        contrasts[:, focal_at] = 1.0
+        contrasts[:, interaction_at] = points
+        return of_contrasts(contrasts)
+
+    return at
+
+
 def _moderator_values(result: EstimationResult, moderator: str) -> np.ndarray | None:
     model = result.model
     frame = getattr(model, "extra", {}).get("frame") if model is not None else None
@@ -263,10 +410,19 @@ def _evaluation_points(
                 "quartiles cannot be computed; pass at=[...] (moderator values) explicitly."
             )
         return list(QUARTILES), np.quantile(values[np.isfinite(values)], list(QUARTILES.values()))
-    if isinstance(at, Mapping):
-        return [str(k) for k in at], np.asarray(list(at.values()), dtype=float)
-    points = np.atleast_1d(np.asarray(at, dtype=float))
-    return [f"{v:.6g}" for v in points], points
+    try:
+        if isinstance(at, Mapping):
+            labels, points = [str(k) for k in at], np.asarray(list(at.values()), dtype=float)
+        else:
+            points = np.atleast_1d(np.asarray(at, dtype=float))
+            labels = [f"{v:.6g}" for v in points]
+    except (TypeError, ValueError) as err:
+        raise SpecificationError(
+            f"at={at!r}; give moderator values as numbers (at=[-1, 0, 1]) or {{label: value}}."
+        ) from err
+    if points.ndim != 1 or not np.all(np.isfinite(points)):
+        raise SpecificationError(f"at={at!r}; moderator values must be a flat list of finite numbers.")
+    return labels, points
 
 
 def _degrees_of_freedom(result: EstimationResult, focal: str, interaction: str) -> float | None:

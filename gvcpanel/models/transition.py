@@ -59,7 +59,7 @@ from scipy.special import expit, logit
 from gvcpanel.errors import IdentificationError, PanelStructureError, SpecificationError
 from gvcpanel.formula.design import build_design, expand_terms
 from gvcpanel.formula.frame import panel_frame
-from gvcpanel.inference.covariance import LikelihoodDesign
+from gvcpanel.inference.designs import LikelihoodDesign
 from gvcpanel.inference.spec import InferenceSpec, parse_inference
 from gvcpanel.models import multinomial as mnl
 from gvcpanel.results import EstimationResult, ModelSpec, exclusion_table

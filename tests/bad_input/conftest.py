@@ -1,4 +1,8 @@
-"""Shared fixtures of the bad-input suite: small panels, earlier output sets, snapshots."""
+"""Shared fixtures of the bad-input suite: small panels, earlier output sets, snapshots.
+
+Several files share this directory; fixtures of the options and models cases carry the prefix
+``opt_`` so that names stay distinct.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,11 @@ import os
 import shutil
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
@@ -99,3 +106,46 @@ def results_dir(tmp_path, earlier_set) -> Path:
     out = tmp_path / "o"
     shutil.copytree(earlier_set, out)
     return out
+
+
+# --- options and models (test_options.py, test_models.py) ----------------------------------------
+_OPT_FE_FORMULA = "labour_productivity ~ quasi_hierarchy + network + log(employees)"
+
+
+@pytest.fixture(scope="session")
+def opt_frame() -> pd.DataFrame:
+    """A small simulated panel (240 firms in 12 industrial clusters) as a (firm_id, year) frame."""
+    from gvcpanel.gvc.simulate import simulate_panel
+
+    return simulate_panel(n_firms=240, n_clusters=12, seed=2).panel.data
+
+
+@pytest.fixture(scope="session")
+def opt_clusters(opt_frame):
+    """The panel with its clusters merged into ``n`` groups: ``opt_clusters(1)`` has one cluster."""
+
+    def merged(n: int) -> pd.DataFrame:
+        codes = pd.factorize(opt_frame["cluster_id"], sort=True)[0] % n
+        return opt_frame.assign(cluster_id=np.array([f"C{c}" for c in codes]))
+
+    return merged
+
+
+@pytest.fixture(scope="session")
+def opt_fe(opt_frame):
+    """Two-way fixed-effects fit with CRV1 by cluster_id."""
+    from gvcpanel.models.linear import fe_regression
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return fe_regression(opt_frame, _OPT_FE_FORMULA + " + quasi_hierarchy:export_share + export_share")
+
+
+@pytest.fixture(scope="session")
+def opt_hazard(opt_frame):
+    """Process-upgrading hazard with CRV1 by cluster_id."""
+    from gvcpanel.models.hazard import upgrading_hazard
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return upgrading_hazard(opt_frame, "process", covariates=("network", "quasi_hierarchy", "log(employees)"))
