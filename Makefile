@@ -6,17 +6,22 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-core
 BENCH_STAMP := $(VENV)/.installed-bench
+DOCS_STAMP := $(VENV)/.installed-docs
 DATA ?=
 MAPPING ?=
 OUT ?=
 
-.PHONY: test replicate montecarlo bench venv clean
+.PHONY: test replicate montecarlo bench docs venv clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -c constraints.txt -e ".[test]"
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[test,plot,tables]"
 	touch $(STAMP)
+
+$(DOCS_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[test,plot,tables,docs]"
+	touch $(DOCS_STAMP)
 
 $(BENCH_STAMP): $(STAMP)
 	$(PY) -m pip install --quiet -c constraints.txt -e ".[test,bench]"
@@ -36,5 +41,10 @@ montecarlo: $(STAMP)
 bench: $(BENCH_STAMP)
 	$(PY) benchmarks/run.py
 
+# user guide and API reference into site/; -W turns every warning into an error
+docs: $(DOCS_STAMP)
+	rm -rf site
+	$(PY) -m sphinx -W --keep-going -q -b html docs site
+
 clean:
-	rm -rf $(VENV) replication/output replication/.output.gvcpanel-*
+	rm -rf $(VENV) replication/output replication/.output.gvcpanel-* site

@@ -29,11 +29,14 @@ _API = {
     "AbsorbedVariableWarning": "gvcpanel.errors",
     "ExcludedRowsWarning": "gvcpanel.errors",
     "InexactCovarianceWarning": "gvcpanel.errors",
+    "InferenceUnavailableError": "gvcpanel.errors",
+    "MissingDependencyError": "gvcpanel.errors",
     "SpecificationTestWarning": "gvcpanel.errors",
     "OutputError": "gvcpanel.errors",
     "OutputLockedError": "gvcpanel.errors",
     "InferenceSpec": "gvcpanel.inference.spec",
     "EstimationResult": "gvcpanel.results",
+    "TestResult": "gvcpanel.results",
     "load_panel": "gvcpanel.data.io",
     "read_schema": "gvcpanel.data.schema",
     "FirmPanel": "gvcpanel.data.panel",
@@ -58,6 +61,10 @@ _API = {
     "governance_transition_model": "gvcpanel.gvc.transitions",
     "buyer_dependence": "gvcpanel.gvc.lockin",
     "with_buyer_dependence": "gvcpanel.gvc.lockin",
+    "coefplot": "gvcpanel.report.plots",
+    "moderation_plot": "gvcpanel.report.plots",
+    "event_study_plot": "gvcpanel.report.plots",
+    "set_progress": "gvcpanel.progress",
 }
 
 __all__ = sorted(_API) + ["__version__"]

@@ -69,6 +69,18 @@ class InexactCovarianceWarning(GvcPanelWarning):
     """A covariance fell back to an approximation (its label and details say which)."""
 
 
+class InferenceUnavailableError(SpecificationError):
+    """The inference in use cannot give what was asked (an interval, a joint test, a new level).
+
+    Raised instead of quietly substituting another inference: for example confidence intervals
+    under the score bootstrap, which gives p-values only.  The message names the alternatives.
+    """
+
+
+class MissingDependencyError(GvcPanelError, ImportError):
+    """An optional dependency is not installed (the message names the extra that brings it)."""
+
+
 class OutputError(GvcPanelError, OSError):
     """An output set could not be written whole; whatever was there before is left as it was.
 

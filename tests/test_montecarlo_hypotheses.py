@@ -21,6 +21,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from gvcpanel.progress import progress
+
 REPLICATIONS = int(os.environ.get("GVCPANEL_MC_REPS", "200"))
 WORKERS = int(os.environ.get("GVCPANEL_MC_WORKERS", "2"))
 
@@ -64,7 +66,8 @@ def one_replication(args: tuple[int, bool]) -> list[dict[str, float]]:
 def run(null: bool) -> pd.DataFrame:
     jobs = [(seed, null) for seed in range(1, REPLICATIONS + 1)]
     with ProcessPoolExecutor(max_workers=WORKERS) as pool:
-        rows = [r for chunk in pool.map(one_replication, jobs) for r in chunk]
+        chunks = progress(pool.map(one_replication, jobs), total=len(jobs), desc="H1-H4 Monte Carlo", unit="panel")
+        rows = [r for chunk in chunks for r in chunk]
     return pd.DataFrame(rows)
 
 

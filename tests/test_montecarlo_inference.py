@@ -36,6 +36,7 @@ from gvcpanel.errors import ConvergenceError, FewClustersWarning
 from gvcpanel.inference.bootstrap import wild_test
 from gvcpanel.inference.covariance import LinearDesign
 from gvcpanel.inference.spec import InferenceSpec
+from gvcpanel.progress import progress
 
 N_CLUSTERS, FIRMS_PER_CLUSTER, N_YEARS = 12, 8, 8
 REPLICATIONS, DRAWS, LEVEL = 500, 399, 0.05
@@ -103,7 +104,7 @@ def test_wild_bootstrap_size_simple_dgp():
     terms = ("x", "x:m")
     counts = {f"{method} {term}": 0 for method in ("CRV1", "wild restricted", "wild once-partialled") for term in terms}
     start = time.perf_counter()
-    for rep in range(SIMPLE_REPLICATIONS):
+    for rep in progress(range(SIMPLE_REPLICATIONS), desc="simple DGP", unit="panel"):
         design = simulate_simple(rng)
         shortcut = replace(design, absorb=None)  # the earlier behaviour, kept for comparison
         with warnings.catch_warnings():
@@ -139,7 +140,7 @@ def test_h1_wild_bootstrap_size_package_dgp():
     counts = {"CRV1 quasi_hierarchy (t(G-1))": 0, "wild restricted quasi_hierarchy": 0}
     reabsorbed = 0
     start = time.perf_counter()
-    for rep in range(H1_REPLICATIONS):
+    for rep in progress(range(H1_REPLICATIONS), desc="H1 wild bootstrap", unit="panel"):
         panel = _simulated_panel(1000 + rep, {"productivity_quasi_hierarchy": 0.0})
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FewClustersWarning)
@@ -167,7 +168,7 @@ def test_h4_score_bootstrap_size_package_dgp():
     counts = {f"cluster sandwich {H4_TERM} (t(G-1))": 0, f"score bootstrap {H4_TERM}": 0}
     separated = 0
     start = time.perf_counter()
-    for rep in range(H4_REPLICATIONS):
+    for rep in progress(range(H4_REPLICATIONS), desc="H4 score bootstrap", unit="panel"):
         panel = _simulated_panel(5000 + rep, {"functional_interaction": 0.0})
         try:
             with warnings.catch_warnings():

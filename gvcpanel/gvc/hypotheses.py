@@ -44,17 +44,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from gvcpanel.errors import SpecificationError
+from gvcpanel.errors import InferenceUnavailableError, SpecificationError
 from gvcpanel.inference import family
 from gvcpanel.inference.family import FamilyBootstrap
-from gvcpanel.inference.spec import InferenceSpec, parse_inference
+from gvcpanel.inference.spec import Inference, InferenceSpec, parse_inference
 from gvcpanel.options import check_alpha
-from gvcpanel.results import EstimationResult
+from gvcpanel.results import EstimationResult, ResultBase, Summary, rerun_wald
 
 GOVERNANCE = ("network", "quasi_hierarchy", "hierarchy")
 CONTROLS = ("log(employees)", "firm_age", "foreign_owned", "export_share")
@@ -194,9 +195,16 @@ FAMILIES = {"all": DEFAULT_HYPOTHESES, "default": DEFAULT_HYPOTHESES, "dynamics"
             "registry": REGISTRY}
 
 
-@dataclass(frozen=True)
-class HypothesisReport:
+@dataclass(frozen=True, repr=False)
+class HypothesisReport(ResultBase):
     """Outcome of :func:`test_hypotheses`.
+
+    It follows the result contract (:class:`gvcpanel.results.ResultBase`): ``params`` are the
+    tested coefficients, one per row (index ``"H1 main"``, ``"H1 companion"``, ...), with their
+    standard errors, two-sided p-values and intervals from each model's own inference;
+    ``to_frame()`` is the full table (``table()`` is the same); ``with_inference(...)`` reruns
+    every row (and the adjustment) under another inference; ``wald_test`` combines rows of one
+    model (rows of different models have no joint covariance).
 
     Attributes
     ----------
@@ -205,8 +213,8 @@ class HypothesisReport:
         Each estimated model, keyed by ``Hypothesis.model_label``.
     moderation : object or None
         Conditional effects of quasi-hierarchy across network strength (H4), when H4 was run.
-    level : float
-        Significance level (``alpha`` of :func:`test_hypotheses`) used for verdicts.
+    alpha : float
+        Significance level of the one-sided tests behind the verdicts.
     adjust : str or None
         Multiple-testing adjustment applied (``"holm"`` or ``"romano_wolf"``).
     """
@@ -214,17 +222,117 @@ class HypothesisReport:
     hypotheses: tuple[Hypothesis, ...]
     results: Mapping[str, EstimationResult]
     rows: pd.DataFrame
-    level: float
+    alpha: float
     adjust: str | None = None
     moderation: Any = None
     details: Mapping[str, Any] = field(default_factory=dict)
 
+    _title = "Hypothesis tests"
+
     def table(self) -> pd.DataFrame:
-        """One row per hypothesis and specification (a copy)."""
+        """One row per hypothesis and specification (a copy); the same as :meth:`to_frame`."""
         return self.rows.copy()
 
     def result_for(self, hypothesis: Hypothesis) -> EstimationResult:
         return self.results[hypothesis.model_label]
+
+    # --- the result contract ---------------------------------------------------------------
+    @property
+    def row_labels(self) -> list[str]:
+        """``"<id> <specification>"`` for each row, made unique."""
+        labels: list[str] = []
+        for hyp in self.hypotheses:
+            label = f"{hyp.id} {hyp.specification}"
+            while label in labels:
+                label += "'"
+            labels.append(label)
+        return labels
+
+    def _models(self) -> list[tuple[str, EstimationResult, str]]:
+        """(model label, result, term) of each row."""
+        return [(h.model_label, self.results[h.model_label], h.term) for h in self.hypotheses]
+
+    @property
+    def params(self) -> pd.Series:  # type: ignore[override]
+        return pd.Series(self.rows["estimate"].to_numpy(dtype=float), index=self.row_labels, name="estimate")
+
+    @property
+    def is_bootstrap(self) -> bool:
+        return any(res.is_bootstrap for _, res, _ in self._models())
+
+    @property
+    def inference(self) -> Inference:  # type: ignore[override]
+        labels = self.row_labels
+        models = self._models()
+        k = len(labels)
+        cov = np.full((k, k), np.nan)
+        for i, (mi, ri, ti) in enumerate(models):
+            for j, (mj, _, tj) in enumerate(models):
+                if mi == mj:  # rows of one model share its covariance; across models it is unknown
+                    cov[i, j] = float(ri.cov.loc[ti, tj])
+        df = pd.Series([float(res.df_resid[t]) for _, res, t in models], index=labels)
+        first = models[0][1].inference if models else None
+        names = {res.inference.label for _, res, _ in models}
+        label = names.pop() if len(names) == 1 else "each row with its model's inference"
+        p = pd.Series(self.rows["p_two_sided"].to_numpy(dtype=float), index=labels, name="p")
+        return Inference(
+            first.spec if first is not None else InferenceSpec(),
+            label,
+            pd.DataFrame(cov, index=labels, columns=labels),
+            None,
+            df_by_term=df,
+            pvalues=p if self.is_bootstrap else None,
+            n_clusters=first.n_clusters if first is not None else None,
+            cluster_sizes=first.cluster_sizes if first is not None else None,
+        )
+
+    def _intervals(self, level: float) -> pd.DataFrame:
+        rows = [res.conf_int(level).loc[term] for _, res, term in self._models()]
+        return pd.DataFrame(rows, index=self.row_labels, columns=["lower", "upper"]).astype(float)
+
+    def to_frame(self, level: float = 0.95) -> pd.DataFrame:
+        """The table of :meth:`table`, with intervals at ``level`` (0.95 as computed)."""
+        frame = self.rows.copy()
+        if abs(level - 0.95) > 1e-12:
+            ci = self._intervals_or_none(level)
+            frame["ci_low"] = np.nan if ci is None else ci["lower"].to_numpy()
+            frame["ci_high"] = np.nan if ci is None else ci["upper"].to_numpy()
+        return frame
+
+    def _wald(self, R: np.ndarray, r: np.ndarray, labels: tuple[str, ...], restrictions: Any, value: Any) -> Any:
+        models = self._models()
+        used = sorted({models[j][0] for j in np.flatnonzero(np.any(R != 0, axis=0))})
+        if len(used) > 1:
+            raise InferenceUnavailableError(
+                f"these restrictions combine rows of different models ({used}); their estimates have no joint "
+                "covariance here. Test rows of one model together, or each row on its own."
+            )
+        result = self.results[used[0]]
+        mapped = [{models[j][2]: float(w) for j, w in enumerate(row) if w != 0} for row in R]
+        test = result.wald_test(mapped, list(r)).relabel(labels)
+        return replace(test, recompute=partial(rerun_wald, self, restrictions, value))
+
+    def _refit(self, spec: InferenceSpec) -> "HypothesisReport":
+        return _report_with_inference(self, spec)
+
+    def _summary_header(self) -> tuple[tuple[str, str], ...]:
+        rows = [("Hypotheses", str(len(self.hypotheses))), ("Models", str(len(self.results))),
+                ("alpha (one-sided)", f"{self.alpha:g}")]
+        if self.adjust:
+            rows.append(("Adjustment", self.adjust))
+        return tuple(rows)
+
+    def summary(self, level: float = 0.95) -> Summary:
+        base = super().summary(level)
+        table = base.table.copy()
+        table.insert(0, "term", list(self.rows["term"]))
+        table.index.name = "hypothesis"
+        table["p (one-sided)"] = [f"{v:.4f}" for v in self.rows["p_one_sided"]]
+        table["verdict"] = list(self.rows["verdict"])
+        return replace(base, table=table)
+
+    def _stats(self) -> dict[str, Any]:
+        return {"inference": self.inference.label}
 
 
 def verdict(p_expected: float, p_opposite: float, alpha: float) -> str:
@@ -362,6 +470,21 @@ def test_hypotheses(
     return HypothesisReport(chosen, results, table, alpha, adjust, moderation, details)
 
 
+def _report_with_inference(report: HypothesisReport, spec: InferenceSpec) -> HypothesisReport:
+    """The report rerun under another inference: every model, row, adjustment and moderation."""
+    results = {label: res.with_inference(spec) for label, res in report.results.items()}
+    alpha = report.alpha
+    table = pd.DataFrame([_row(h, results[h.model_label], alpha) for h in report.hypotheses])
+    details: dict[str, Any] = {}
+    if report.adjust is not None:
+        table, details = _adjust(table, report.hypotheses, results, report.adjust, spec, alpha)
+    moderation = report.moderation
+    if moderation is not None:
+        interaction = next(h for h in report.hypotheses if ":" in h.term)
+        moderation = moderation._again(results[interaction.model_label], moderation.level)
+    return replace(report, results=results, rows=table, moderation=moderation, details=details)
+
+
 def _row(hyp: Hypothesis, res: EstimationResult, alpha: float) -> dict[str, Any]:
     term = hyp.coefficient
     if term not in res.params.index:
@@ -372,7 +495,8 @@ def _row(hyp: Hypothesis, res: EstimationResult, alpha: float) -> dict[str, Any]
     opposite = "<" if hyp.sign == ">" else ">"
     p_one = res.pvalue_one_sided(term, hyp.sign)
     p_opp = res.pvalue_one_sided(term, opposite)
-    ci = res.conf_int(0.95).loc[term]
+    intervals = res._intervals_or_none(0.95)  # None under the score bootstrap (p-values only)
+    ci = {"lower": np.nan, "upper": np.nan} if intervals is None else intervals.loc[term]
     return {
         "id": hyp.id,
         "statement": hyp.statement,

@@ -59,14 +59,16 @@ p-values are those of ``boottest`` and ``wildboottest``.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from functools import partial
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from gvcpanel.errors import SpecificationError
+from gvcpanel.errors import InferenceUnavailableError, SpecificationError
 from gvcpanel.inference.clusters import crv1_scale, sum_by_group, warn_few_clusters
 from gvcpanel.inference.designs import LinearDesign
 from gvcpanel.inference.resampling import (  # noqa: F401 - the weights are re-exported
@@ -82,6 +84,8 @@ from gvcpanel.inference.resampling import (  # noqa: F401 - the weights are re-e
     smallest_pvalue_note,
 )
 from gvcpanel.inference.spec import Inference, InferenceSpec
+from gvcpanel.progress import progress
+from gvcpanel.results import ResultBase, combination_label
 
 #: above this many clusters the G x G re-absorbed scores cost more than they correct (module notes)
 REABSORB_MAX_CLUSTERS = 500
@@ -89,9 +93,14 @@ REABSORB_MAX_CLUSTERS = 500
 _BLOCK_CELLS = 1 << 23
 
 
-@dataclass(frozen=True)
-class BootstrapTest:
-    """Result of a wild (or score) bootstrap test of one linear restriction.
+@dataclass(frozen=True, repr=False, eq=False)
+class BootstrapTest(ResultBase):
+    """Result of a wild (or score) bootstrap test of one linear restriction :math:`a'b = r`.
+
+    It follows the result contract (:class:`gvcpanel.results.ResultBase`): ``params`` is the
+    tested combination :math:`a'\\hat b`, ``pvalues`` the bootstrap p-value of H0: a'b = r,
+    ``conf_int()`` the test-inversion interval (wild bootstrap; recomputed with the same draws
+    at another level), ``with_inference("wild", draws=..., seed=...)`` reruns the test.
 
     Attributes
     ----------
@@ -120,6 +129,20 @@ class BootstrapTest:
     reabsorbed : bool
         Whether bootstrap residuals were absorbed again because an absorbed effect is not
         nested in the clusters (module notes).
+    spec : InferenceSpec, optional
+        The bootstrap asked for (kind, draws, seed, level of ``ci``).
+    label : str
+        Name of the combination a'b (``"quasi_hierarchy - network"``).
+    n_clusters : int, optional
+    recompute : callable, optional
+        ``recompute(r=..., spec=...)`` reruns the test (a picklable :func:`functools.partial`
+        of :func:`wild_test` or :func:`~gvcpanel.inference.score.score_test`).
+
+    Notes
+    -----
+    The standard error shown is the one that makes ``statistic`` a t ratio,
+    :math:`(a'\\hat b - r)/t`: the CRV1 standard error for the wild bootstrap, the implied
+    one of the score (LM) statistic for the score bootstrap.
     """
 
     statistic: float
@@ -135,6 +158,87 @@ class BootstrapTest:
     estimate: float = np.nan
     null: float = 0.0
     reabsorbed: bool = False
+    spec: InferenceSpec | None = None
+    label: str = "a'b"
+    n_clusters: int | None = None
+    recompute: Callable[..., "BootstrapTest"] | None = field(default=None, compare=False)
+
+    @property
+    def kind(self) -> str:
+        return self.spec.kind if self.spec is not None else "wild"
+
+    @property
+    def level(self) -> float:
+        return self.spec.level if self.spec is not None else 0.95
+
+    @property
+    def std_error(self) -> float:
+        if not np.isfinite(self.statistic) or self.statistic == 0:
+            return np.nan
+        return float(abs((self.estimate - self.null) / self.statistic))
+
+    @property
+    def params(self) -> pd.Series:  # type: ignore[override]
+        return pd.Series([self.estimate], index=[self.label], name="estimate")
+
+    @property
+    def inference(self) -> Inference:  # type: ignore[override]
+        spec = self.spec if self.spec is not None else InferenceSpec(kind="wild")
+        draws = f"all {self.draws} sign vectors" if self.enumerated else f"{self.draws} draws"
+        what = "score (Kline-Santos)" if spec.kind == "score" else f"wild cluster ({self.bootstrap})"
+        index = [self.label]
+        return Inference(
+            spec,
+            f"{what} bootstrap, {self.weights_kind} weights, {draws}",
+            pd.DataFrame([[self.std_error**2]], index=index, columns=index),
+            None,
+            pvalues=pd.Series([self.pvalue], index=index, name="p"),
+            ci=None if self.ci is None else pd.DataFrame([list(self.ci)], index=index, columns=["lower", "upper"]),
+            n_clusters=self.n_clusters,
+        )
+
+    @property
+    def _title(self) -> str:  # type: ignore[override]
+        return f"Bootstrap test of {self.label} = {self.null:g}"
+
+    def _nulls(self) -> pd.Series:
+        return pd.Series([self.null], index=[self.label])
+
+    def _summary_header(self) -> tuple[tuple[str, str], ...]:
+        return (("Bootstrap t", f"{self.statistic:.4f}"), ("p-value", f"{self.pvalue:.4f}"),
+                ("Symmetric / equal-tail p", f"{self.pvalue_symmetric:.4f} / {self.pvalue_equal_tail:.4f}"))
+
+    def _rerun(self, **changes: Any) -> "BootstrapTest":
+        if self.recompute is None:
+            raise InferenceUnavailableError(
+                "this bootstrap test keeps no design to rerun it; call wild_test or score_test again."
+            )
+        return self.recompute(**changes)
+
+    def _refit(self, spec: InferenceSpec) -> "BootstrapTest":
+        if spec.kind != self.kind:
+            raise InferenceUnavailableError(
+                f"a {self.kind} bootstrap test can be rerun with other bootstrap options (draws, seed, "
+                f"weights, level), not as {spec.kind!r}; use result.with_inference({spec.kind!r}).wald_test(...)."
+            )
+        return self._rerun(r=self.null, spec=spec)
+
+    def _restriction_test(self, a: np.ndarray, r: float, spec: InferenceSpec) -> "BootstrapTest":
+        if spec.kind != self.kind:
+            return self._refit(spec)  # raises, naming the alternatives
+        return self._rerun(r=r / float(a[0]), spec=spec)
+
+    def _intervals(self, level: float) -> pd.DataFrame:
+        if self.ci is not None and abs(self.level - level) < 1e-12:
+            return self.inference.ci
+        if self.kind == "wild":
+            spec = replace(self.spec or InferenceSpec(kind="wild"), level=level)
+            return self._rerun(r=self.null, spec=spec, ci=True).inference.ci
+        return super()._intervals(level)
+
+    def __repr__(self) -> str:
+        return (f"<BootstrapTest {self.label} = {self.null:g}: t = {self.statistic:.4g}, "
+                f"p = {self.pvalue:.4g} ({self.kind}, {self.draws} draws)>")
 
 
 def needs_reabsorption(design: LinearDesign, name: str) -> bool:
@@ -392,6 +496,10 @@ def wild_test(
         estimate=engine.estimate,
         null=float(r),
         reabsorbed=engine.reabsorbed,
+        spec=spec,
+        label=combination_label(a, design.names),
+        n_clusters=n_groups,
+        recompute=partial(wild_test, design, R, weights=weights, pvalue_type=pvalue_type, ci=ci),
     )
 
 
@@ -423,7 +531,7 @@ def wild_inference(
     warn_few_clusters(n_groups, "wild", name, note)
     reabsorbed = needs_reabsorption(design, name)
     pvals, lower, upper = [], [], []
-    for j, term in enumerate(design.names):
+    for j, term in enumerate(progress(design.names, desc="wild bootstrap", unit="term")):
         test = wild_test(design, term, 0.0, spec, weights=v)
         pvals.append(test.pvalue)
         lower.append(test.ci[0])

@@ -26,6 +26,7 @@ from gvcpanel.errors import SpecificationError
 from gvcpanel.inference import bootstrap, covariance, score
 from gvcpanel.inference.designs import register_dispatcher
 from gvcpanel.inference.spec import Inference, InferenceSpec
+from gvcpanel.results import register_inference_layer
 
 
 def _wild(design, spec: InferenceSpec) -> Inference:
@@ -127,4 +128,15 @@ def contrast_df(design: object, spec: InferenceSpec) -> Callable[[np.ndarray], n
     return None if function is None else function(design, spec)
 
 
+def restriction_test(design: object, a: np.ndarray, r: float, spec: InferenceSpec) -> bootstrap.BootstrapTest:
+    """The bootstrap test of a'b = r that ``result.wald_test`` runs when the result's inference is
+    a bootstrap: ``spec.kind`` must be the model's own (wild for least squares, with its
+    test-inversion interval; score for likelihood models)."""
+    kind = model_kind(design)
+    if kind not in BOOTSTRAP_TESTS or BOOTSTRAP_TESTS[kind][1] != spec.kind:
+        raise SpecificationError(f"inference={spec.kind!r} has no bootstrap test for {kind} models.")
+    return BOOTSTRAP_TESTS[kind][0](design, a, r, spec)
+
+
 register_dispatcher(infer)
+register_inference_layer(restriction_test, contrast_df)

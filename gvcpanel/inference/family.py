@@ -25,6 +25,7 @@ from gvcpanel.inference.clusters import warn_few_clusters
 from gvcpanel.inference.resampling import choose_weights, smallest_pvalue_note
 from gvcpanel.inference.spec import InferenceSpec
 from gvcpanel.options import check_choice
+from gvcpanel.progress import progress
 
 ALTERNATIVES = (">", "<", "two-sided")
 
@@ -109,7 +110,7 @@ def family_bootstrap(
     warn_few_clusters(len(labels), "wild", name, smallest_pvalue_note(weights, kind, enumerated, len(labels)))
     frame = pd.DataFrame(weights, columns=labels)
     t_obs, t_boot, methods = [], [], []
-    for design, restriction in zip(designs, restrictions):
+    for design, restriction in progress(list(zip(designs, restrictions)), desc="family bootstrap", unit="test"):
         own = list(design.group_labels[name])
         aligned = frame[[str(lab) for lab in own]].set_axis(own, axis=1)
         test, method = dispatch.bootstrap_test(design, restriction, 0.0, boot_spec, weights=aligned)

@@ -26,6 +26,7 @@ knows no model family.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -42,6 +43,8 @@ from gvcpanel.inference.resampling import (
     smallest_pvalue_note,
 )
 from gvcpanel.inference.spec import Inference, InferenceSpec
+from gvcpanel.progress import progress
+from gvcpanel.results import combination_label
 
 
 def model_functions(design: LikelihoodDesign) -> tuple[Callable, Callable, Callable]:
@@ -101,6 +104,10 @@ def score_test(
         bootstrap="restricted",
         estimate=float(a @ design.params),
         null=float(r),
+        spec=spec,
+        label=combination_label(a, design.names),
+        n_clusters=int(v.shape[1]),
+        recompute=partial(score_test, design, R, weights=weights, pvalue_type=pvalue_type),
     )
 
 
@@ -117,7 +124,8 @@ def score_inference(
     n_groups = int(codes.max()) + 1
     v, kind, enumerated = choose_weights(n_groups, spec)
     warn_few_clusters(n_groups, "score", name, smallest_pvalue_note(v, kind, enumerated, n_groups))
-    pvals = [score_test(design, term, 0.0, spec, weights=v).pvalue for term in design.names]
+    terms = progress(design.names, desc="score bootstrap", unit="term")
+    pvals = [score_test(design, term, 0.0, spec, weights=v).pvalue for term in terms]
     return Inference(
         spec,
         f"score wild cluster bootstrap ({kind} weights, {v.shape[0]} draws) by {name}; "

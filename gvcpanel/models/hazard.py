@@ -26,8 +26,9 @@ names the coefficient that diverges.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -422,9 +423,10 @@ def upgrading_hazard(
             "X": X,
             "y": y,
             "link": link,
-            "fit_restricted": _restricted_fitter(X, y, link, params),
-            "score_fn": lambda b: score_matrix(X, y, np.asarray(b, dtype=float), link),
-            "information_fn": lambda b: information_matrix(X, y, np.asarray(b, dtype=float), link),
+            # partials of module-level functions, not closures: results are pickled with their model
+            "fit_restricted": partial(_fit_under, X, y, link, params),
+            "score_fn": partial(_scores_at, X, y, link),
+            "information_fn": partial(_information_at, X, y, link),
             "frame": X_cov,
             "baseline_terms": baseline_terms,
         },
@@ -577,11 +579,15 @@ def _groups(
     return groups, labels
 
 
-def _restricted_fitter(
-    X: np.ndarray, y: np.ndarray, link: str, params: np.ndarray
-) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
-    def fit_under(R: np.ndarray, r: np.ndarray) -> np.ndarray:
-        """Estimates under R b = r (the score bootstrap's null), started from the unrestricted fit."""
-        return fit_restricted(X, y, link, R, r, start=params)
+def _fit_under(X: np.ndarray, y: np.ndarray, link: str, params: np.ndarray, R: np.ndarray,
+               r: np.ndarray) -> np.ndarray:
+    """Estimates under R b = r (the score bootstrap's null), started from the unrestricted fit."""
+    return fit_restricted(X, y, link, R, r, start=params)
 
-    return fit_under
+
+def _scores_at(X: np.ndarray, y: np.ndarray, link: str, b: np.ndarray) -> np.ndarray:
+    return score_matrix(X, y, np.asarray(b, dtype=float), link)
+
+
+def _information_at(X: np.ndarray, y: np.ndarray, link: str, b: np.ndarray) -> np.ndarray:
+    return information_matrix(X, y, np.asarray(b, dtype=float), link)

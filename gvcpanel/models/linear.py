@@ -27,6 +27,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -53,7 +54,7 @@ from gvcpanel.errors import (
 )
 from gvcpanel.formula.frame import Arrays, canonical, effect_columns, evaluate, panel_frame, take_rows
 from gvcpanel.inference.designs import CrossedDummies, LinearDesign
-from gvcpanel.inference.spec import InferenceSpec, parse_inference
+from gvcpanel.inference.spec import Inference, InferenceSpec, parse_inference
 from gvcpanel.options import (
     check_bool,
     check_choice,
@@ -62,7 +63,7 @@ from gvcpanel.options import (
     check_names,
     check_positive,
 )
-from gvcpanel.results import EstimationResult, ModelSpec, exclusion_table
+from gvcpanel.results import EstimationResult, ModelSpec, TestResult, exclusion_table
 
 METHODS = ("fe", "fd", "re", "between", "pooled")
 #: a regressor is absorbed when its transformed norm is below this fraction of its raw norm
@@ -175,17 +176,6 @@ def fe_regression(
     )
 
 
-@dataclass(frozen=True)
-class TestResult:
-    """A specification test: statistic, degrees of freedom, p-value and what was compared."""
-
-    name: str
-    statistic: float
-    df: int
-    pvalue: float
-    detail: Mapping[str, Any] = field(default_factory=dict)
-
-
 def hausman_test(fe_result: EstimationResult, re_result: EstimationResult) -> TestResult:
     r"""Classical Hausman test of fixed against random effects, as plm's ``phtest`` and Stata's ``hausman``.
 
@@ -286,7 +276,18 @@ def hausman_test(fe_result: EstimationResult, re_result: EstimationResult) -> Te
             "note": note,
             "inference": (fe_result.inference.label, re_result.inference.label),
         },
+        # the contract: the differences b_fe - b_re with V_fe - V_re, and the test rerun under
+        # another inference of both fits
+        params=pd.Series(diff, index=common, name="estimate"),
+        inference=Inference(fe_result.inference.spec, "V_fe - V_re (" + fe_result.inference.label + ")",
+                            pd.DataFrame(vdiff, index=common, columns=common), None),
+        distribution=f"chi2({rank})",
+        recompute=partial(_hausman_again, fe_result, re_result),
     )
+
+
+def _hausman_again(fe_result: EstimationResult, re_result: EstimationResult, spec: InferenceSpec) -> TestResult:
+    return hausman_test(fe_result.with_inference(spec), re_result.with_inference(spec))
 
 
 def mundlak_test(
@@ -347,9 +348,12 @@ def mundlak_test(
     data = np.asfortranarray(np.column_stack([arrays.data, *means]))
     augmented = Arrays(data, (*arrays.terms, *names), dependent, arrays.codes, arrays.labels, arrays.years, arrays.exclusions)
     fit = _FITTERS[method](augmented, effects, clusters)
-    design = fit.design
-    inf = design.inference(spec_inf)
-    present = [n for n in names if n in design.names]
+    return _mundlak_result(fit.design, tuple(n for n in names if n in fit.design.names), method, spec_inf)
+
+
+def _mundlak_result(design: LinearDesign, present: tuple[str, ...], method: str, spec: InferenceSpec) -> TestResult:
+    """The Mundlak Wald test of the firm-mean terms ``present`` under the inference ``spec``."""
+    inf = design.inference(spec)
     idx = [design.names.index(n) for n in present]
     gamma = design.params[idx]
     cov = inf.cov.to_numpy()[np.ix_(idx, idx)]
@@ -366,8 +370,15 @@ def mundlak_test(
             "F": wald / q,
             "F_pvalue": float(stats.f.sf(wald / q, q, f_df)) if np.isfinite(f_df) else float(stats.chi2.sf(wald, q)),
             "inference": inf.label,
-            "estimates": pd.Series(gamma, index=present),
+            "estimates": pd.Series(gamma, index=list(present)),
         },
+        params=pd.Series(gamma, index=list(present), name="estimate"),
+        inference=replace(inf, cov=inf.cov.loc[list(present), list(present)],
+                          df_by_term=None if inf.df_by_term is None else inf.df_by_term[list(present)],
+                          pvalues=None if inf.pvalues is None else inf.pvalues[list(present)],
+                          ci=None if inf.ci is None else inf.ci.loc[list(present)]),
+        distribution=f"chi2({q})",
+        recompute=partial(_mundlak_result, design, present, method),
     )
 
 
@@ -461,6 +472,8 @@ def _fit_fe(arrays: Arrays, effects: tuple[str, ...], clusters, *, drop_singleto
         exclusions=exclusions,
         stats={
             "r2_within": 1 - rss / tss_within if tss_within > 0 else float("nan"),
+            # overall: the residuals of the full model against the raw outcome's variation
+            "r2_overall": _r2_from_sums(rss, raw_ss[0], dep_mean, data.shape[0]),
             "rss": rss,
             "k_absorbed": info.k_absorbed,
             "dof_exact": info.dof_exact,
@@ -495,49 +508,68 @@ def _crossed_effects(
     :func:`gvcpanel.inference.covariance.crossed_columns` removes the redundant columns.
     Effects in the span of another (``redundant``) are left out: their dummies add nothing.
     """
-    active = [fe for fe in fes if fe.name not in redundant]
+    active = tuple(fe for fe in fes if fe.name not in redundant)
+    return _CrossedEffects(active, dict(groups), dict(labels), tol, maxiter)
 
-    def for_cluster(name: str) -> CrossedDummies | None:
-        if name not in groups:
+
+@dataclass(frozen=True, eq=False)
+class _CrossedEffects:
+    """``design.crossed``: a class rather than a closure so that results can be pickled."""
+
+    active: tuple[FixedEffect, ...]
+    groups: Mapping[str, np.ndarray]
+    labels: Mapping[str, np.ndarray]
+    tol: float
+    maxiter: int
+
+    def __call__(self, name: str) -> CrossedDummies | None:
+        if name not in self.groups:
             return None
-        cluster_fe = FixedEffect(name, groups[name], len(labels[name]))
-        inside = [fe for fe in active if canonical(fe.name) == name or refines(fe, cluster_fe)]
-        crossed = [fe for fe in active if not any(fe is other for other in inside)]
+        cluster_fe = FixedEffect(name, self.groups[name], len(self.labels[name]))
+        inside = tuple(fe for fe in self.active if canonical(fe.name) == name or refines(fe, cluster_fe))
+        crossed = tuple(fe for fe in self.active if not any(fe is other for other in inside))
         if not crossed:
             return None
-        n_columns = sum(fe.n_levels for fe in crossed)
-
-        def build() -> np.ndarray:
-            n = cluster_fe.codes.size
-            columns = np.zeros((n, n_columns), order="F")
-            rows = np.arange(n)
-            offset = 0
-            for fe in crossed:
-                columns[rows, offset + fe.codes] = 1.0
-                offset += fe.n_levels
-            if inside:
-                Absorber(inside, tol=tol, maxiter=maxiter).demean(columns)
-            return columns
-
         return CrossedDummies(
             effects=tuple(fe.name for fe in crossed),
             nested=tuple(fe.name for fe in inside),
-            n_columns=n_columns,
-            build=build,
+            n_columns=sum(fe.n_levels for fe in crossed),
+            build=partial(_build_crossed, cluster_fe.codes.size, crossed, inside, self.tol, self.maxiter),
         )
 
-    return for_cluster
+
+def _build_crossed(
+    n: int, crossed: Sequence[FixedEffect], inside: Sequence[FixedEffect], tol: float, maxiter: int
+) -> np.ndarray:
+    """Dummies of every level of the crossed effects, residualized on the nested ones."""
+    columns = np.zeros((n, sum(fe.n_levels for fe in crossed)), order="F")
+    rows = np.arange(n)
+    offset = 0
+    for fe in crossed:
+        columns[rows, offset + fe.codes] = 1.0
+        offset += fe.n_levels
+    if inside:
+        Absorber(inside, tol=tol, maxiter=maxiter).demean(columns)
+    return columns
+
+
+@dataclass(frozen=True, eq=False)
+class _Annihilator:
+    """M_D as a function of an n x m array (a new array), reusing the prepared absorption.
+
+    A class rather than a closure so that results (which keep their design) can be pickled.
+    """
+
+    absorber: Absorber
+
+    def __call__(self, block: np.ndarray) -> np.ndarray:
+        out = np.array(block, dtype=np.float64, order="F", copy=True)
+        self.absorber.demean(out)
+        return out
 
 
 def _annihilator(absorber: Absorber) -> Callable[[np.ndarray], np.ndarray]:
-    """M_D as a function of an n x m array (a new array), reusing the prepared absorption."""
-
-    def apply(block: np.ndarray) -> np.ndarray:
-        out = np.array(block, dtype=np.float64, order="F", copy=True)
-        absorber.demean(out)
-        return out
-
-    return apply
+    return _Annihilator(absorber)
 
 
 def _fit_fd(arrays: Arrays, effects: tuple[str, ...], clusters, **_: Any) -> _Fit:
@@ -650,7 +682,8 @@ def _fit_pooled(arrays: Arrays, effects: tuple[str, ...], clusters, **_: Any) ->
     dep_mean = float(data[:, 0].mean())
     design, dropped = _ols(data, tuple(names), raw_ss, groups, labels, 0, {}, clusters, "the intercept")
     return _Fit(design, int(data.shape[0]), len(labels["firm_id"]), dep_mean, dict(arrays.exclusions),
-                {"r2": _r2(data[:, 0], design.resid), "dropped_terms": dropped},
+                {"r2": _r2(data[:, 0], design.resid), "r2_overall": _r2(data[:, 0], design.resid),
+                 "dropped_terms": dropped},
                 tuple(e for e in effects if canonical(e) == "year"))
 
 
@@ -677,6 +710,12 @@ def _groups(arrays: Arrays, clusters) -> tuple[dict[str, np.ndarray], dict[str, 
     groups = {name: codes for name, codes in arrays.codes.items()}
     labels = {name: arrays.labels[name] for name in groups}
     return groups, labels
+
+
+def _r2_from_sums(rss: float, sum_of_squares: float, mean: float, n: int) -> float:
+    """1 - RSS / TSS with TSS = sum(y^2) - n mean^2 (the raw outcome is no longer at hand)."""
+    tss = float(sum_of_squares) - n * mean * mean
+    return 1 - rss / tss if tss > 0 else float("nan")
 
 
 def _r2(y: np.ndarray, resid: np.ndarray) -> float:

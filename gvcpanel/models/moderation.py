@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -21,15 +22,23 @@ from scipy import optimize, stats
 
 from gvcpanel.errors import ConvergenceError, SpecificationError
 from gvcpanel.inference.dispatch import contrast_df
+from gvcpanel.inference.spec import Inference, InferenceSpec
 from gvcpanel.options import check_level
-from gvcpanel.results import EstimationResult
+from gvcpanel.results import EstimationResult, ResultBase
 
 QUARTILES = {"p25": 0.25, "p50": 0.50, "p75": 0.75}
 
 
-@dataclass(frozen=True)
-class ModerationResult:
+@dataclass(frozen=True, repr=False)
+class ModerationResult(ResultBase):
     """Conditional effects of ``focal`` across ``moderator``.
+
+    It follows the result contract (:class:`gvcpanel.results.ResultBase`): ``params`` are the
+    conditional effects :math:`\\theta(m)` at the evaluation points (indexed by their labels),
+    ``cov`` their delta-method covariance :math:`G V G'` (rows of G are :math:`(1, m)` on the
+    focal and interaction terms), ``wald_test`` compares them (``"p75 = p25"``),
+    ``with_inference(...)`` recomputes them after ``source.with_inference(...)`` and
+    ``to_frame()`` is the table below with ``effect`` named ``estimate``.
 
     Attributes
     ----------
@@ -53,6 +62,14 @@ class ModerationResult:
         Degrees of freedom of the t reference distribution (None: normal).
     scale : str
         ``"log hazard ratio"``, ``"log odds ratio"`` or ``"coefficient"``.
+    source : EstimationResult, optional
+        The model the effects come from (kept for ``cov``, ``with_inference`` and other levels).
+
+    Notes
+    -----
+    When the source's inference is a bootstrap, the conditional effects and the Johnson-Neyman
+    region still use the delta method with the analytic covariance the bootstrap studentizes
+    with; the ``inference`` label says so.
     """
 
     focal: str
@@ -67,6 +84,82 @@ class ModerationResult:
     critical_value: float
     df: float | None
     scale: str
+    source: Any = field(default=None, compare=False)
+
+    # --- the result contract ---------------------------------------------------------------
+    _title = "Conditional effects"
+
+    @property
+    def params(self) -> pd.Series:  # type: ignore[override]
+        return self.table["effect"].rename("estimate")
+
+    @property
+    def points(self) -> pd.Series:
+        """Moderator value of each conditional effect."""
+        return self.table["moderator"]
+
+    @property
+    def inference(self) -> Inference:  # type: ignore[override]
+        index = list(self.table.index)
+        if self.source is not None:
+            names = [self.focal, self.interaction]
+            V = self.source.cov.loc[names, names].to_numpy(dtype=float)
+            G = np.column_stack([np.ones(len(index)), self.table["moderator"].to_numpy(dtype=float)])
+            cov = G @ V @ G.T
+            spec = self.source.inference.spec
+            label = f"delta method, {self.source.inference.label}"
+            if self.source.is_bootstrap:
+                label += " (conditional effects use the analytic covariance, not the bootstrap)"
+                spec = replace(spec, kind="cluster")
+            clusters, sizes = self.source.inference.n_clusters, self.source.inference.cluster_sizes
+        else:
+            cov = np.diag(self.table["std_error"].to_numpy(dtype=float) ** 2)
+            spec, label, clusters, sizes = InferenceSpec(), "delta method", None, None
+        # under CR2 each conditional effect has its own Satterthwaite degrees of freedom
+        per_row = self.table["df"].astype(float) if "df" in self.table.columns else None
+        varies = per_row is not None and not np.allclose(per_row.to_numpy(), per_row.iloc[0], rtol=0, atol=0)
+        return Inference(replace(spec, level=self.level), label, pd.DataFrame(cov, index=index, columns=index),
+                         self.df, df_by_term=per_row if varies else None, n_clusters=clusters, cluster_sizes=sizes)
+
+    def _intervals(self, level: float) -> pd.DataFrame:
+        if abs(level - self.level) < 1e-12:
+            return self.table[["ci_low", "ci_high"]].set_axis(["lower", "upper"], axis=1)
+        if self.source is not None:
+            return self._again(self.source, level).conf_int(level)
+        return self._analytic_intervals(level)
+
+    def _again(self, source: Any, level: float) -> "ModerationResult":
+        at = dict(zip(map(str, self.table.index), self.table["moderator"].to_numpy(dtype=float)))
+        return moderation(source, focal=self.focal, moderator=self.moderator, at=at, level=level)
+
+    def _refit(self, spec: InferenceSpec) -> "ModerationResult":
+        if self.source is None:
+            return super()._refit(spec)
+        return self._again(self.source.with_inference(spec), self.level)
+
+    def to_frame(self, level: float | None = None) -> pd.DataFrame:
+        """The table with ``effect`` named ``estimate`` (``exp_*``: hazard or odds ratios).
+
+        At another ``level`` than the one computed, the intervals are recomputed.
+        """
+        if level is None or abs(level - self.level) < 1e-12:
+            result = self
+        elif self.source is not None:
+            result = self._again(self.source, level)
+        else:
+            ci = self._analytic_intervals(level)
+            table = self.table.assign(ci_low=ci["lower"], ci_high=ci["upper"])
+            if self.scale != "coefficient":
+                table = table.assign(exp_ci_low=np.exp(ci["lower"]), exp_ci_high=np.exp(ci["upper"]))
+            result = replace(self, table=table, level=level)
+        return result.table.rename(columns={"effect": "estimate", "exp_effect": "exp_estimate"})
+
+    def _summary_header(self) -> tuple[tuple[str, str], ...]:
+        return (("Focal term", self.focal), ("Moderator", self.moderator), ("Scale", self.scale),
+                ("Johnson-Neyman", self.johnson_neyman_text))
+
+    def _stats(self) -> dict[str, Any]:
+        return {"inference": self.inference.label}
 
     @property
     def johnson_neyman_within_range(self) -> tuple[tuple[float, float], ...]:
@@ -245,6 +338,7 @@ def moderation(
         critical_value=critical,
         df=df,
         scale=scale,
+        source=result,
     )
 
 

@@ -354,11 +354,13 @@ class _TransitionLikelihood:
         return self.fit([], start=start, offset=offset, null=null).params
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class TransitionResult(EstimationResult):
     """A fitted transition model: the result contract plus transition probabilities.
 
-    Attributes (beyond :class:`~gvcpanel.results.EstimationResult`)
+    Everything of :class:`~gvcpanel.results.EstimationResult`, and the attributes below.
+
+    Attributes
     ----------
     states : tuple of str
         State labels.

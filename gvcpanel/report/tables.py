@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from gvcpanel.errors import SpecificationError
-from gvcpanel.results import EstimationResult
+from gvcpanel.results import ResultBase, inference_name
 
 STARS = ((0.01, "***"), (0.05, "**"), (0.10, "*"))
 _LATEX_SPECIAL = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
@@ -162,107 +162,224 @@ def frame_table(frame: pd.DataFrame, title: str = "", notes: str = "", digits: i
     return Table(body=body.astype(str), title=title, notes=notes)
 
 
-def _effects_label(result: EstimationResult, effect: str) -> str:
-    if result.spec.estimator != "fe_regression":
-        return "No"
-    if result.spec.method == "fd" and effect == "firm":
-        return "differenced"
-    return "Yes" if effect in result.spec.effects else "No"
+#: rows below the coefficients, by key (``stats=`` picks and orders them); ``effects`` stands
+#: for one row per effect that any column absorbs (or uses as its baseline)
+STAT_ROWS = {
+    "nobs": "Observations",
+    "n_firms": "Firms",
+    "n_clusters": "Clusters",
+    "r2_within": "R-squared (within)",
+    "r2": "R-squared (overall)",
+    "loglik": "Log-likelihood",
+    "effects": "",
+    "estimator": "Estimator",
+    "inference": "Inference",
+    "dep_mean": "Mean of dependent variable",
+}
+DEFAULT_STATS = ("nobs", "n_firms", "n_clusters", "r2_within", "r2", "effects", "estimator", "inference", "dep_mean")
 
 
 def regression_table(
-    results: Mapping[str, EstimationResult],
+    results: Mapping[str, ResultBase] | Sequence[ResultBase],
     terms: Sequence[str] | None = None,
     labels: Mapping[str, str] | None = None,
     digits: int = 3,
     title: str = "",
     notes: str | None = None,
+    stats: Sequence[str] | None = None,
 ) -> Table:
-    """Side-by-side regression table: estimates with standard errors in parentheses.
+    """Side-by-side regression table: estimates with their uncertainty, then model statistics.
 
     Parameters
     ----------
-    results : mapping of column label to result
-        For example ``{"(1)": fe_result, "(2)": hazard_result}``.
+    results : mapping of column label to result, or a sequence of results
+        ``{"(1)": fe_result, "(2)": hazard_result}``, or ``[fe_result, hazard_result]`` for
+        columns ``(1)``, ``(2)``, ...
     terms : sequence of str, optional
         Terms to show, in order; default: every term of every model except baseline-hazard
-        dummies (``year[...]``, ``duration[...]``).
+        and year dummies (``year[...]``, ``duration[...]``).
     labels : mapping, optional
         Display names for terms.
     digits : int
-        Decimals of estimates and standard errors.
+        Decimals of estimates, their uncertainty and statistics.
+    title, notes : str
+        Notes default to a description of what the brackets hold and of the stars.
+    stats : sequence of str, optional
+        Rows below the coefficients, in order, from :data:`STAT_ROWS`: ``"nobs"``,
+        ``"n_firms"``, ``"n_clusters"``, ``"r2_within"``, ``"r2"`` (overall), ``"loglik"``,
+        ``"effects"`` (one row per absorbed effect), ``"estimator"``, ``"inference"``,
+        ``"dep_mean"``.  Default :data:`DEFAULT_STATS`, leaving out rows empty in every
+        column; rows asked for explicitly are always shown.
+
+    Returns
+    -------
+    Table
 
     Notes
     -----
-    Rows below the coefficients: observations (firm-years, or firm-periods at risk for hazards),
-    firms, clusters, the fixed effects or baseline of each model, the standard-error type and the
-    mean of the dependent variable. Marks: *** p<0.01, ** p<0.05, * p<0.10 (two-sided, from each
-    result's own inference).
+    Stars and the uncertainty under each estimate come from the same inference, named in the
+    ``Inference`` row: standard errors in parentheses for analytic covariances; for a wild
+    bootstrap its test-inversion interval in brackets; for the score bootstrap, which has no
+    intervals, its p-value in brackets (``[p=0.012]``).  A bootstrap column never shows the
+    analytic standard error next to bootstrap stars.  Marks: ``***`` p<0.01, ``**`` p<0.05,
+    ``*`` p<0.10 (two-sided).
+
+    Effects: a column that absorbs ``cluster_id^year`` shows that row as ``Yes``, and a
+    ``Year effects`` row (when another column has one) as ``in cluster_id^year``, because an
+    interaction of effects spans each of them; hazards show their baseline periods as
+    ``baseline``.
+
+    Examples
+    --------
+    >>> import gvcpanel as gp
+    >>> panel = gp.simulate_panel(n_firms=300, n_clusters=12, seed=1).panel
+    >>> fe = gp.fe_regression(panel, "labour_productivity ~ quasi_hierarchy + network")
+    >>> table = gp.regression_table([fe], stats=["nobs", "r2_within", "inference"])
+    >>> list(table.body.index[-3:])
+    ['Observations', 'R-squared (within)', 'Inference']
     """
-    if not results:
-        raise SpecificationError("regression_table needs at least one result.")
+    columns = _columns(results)
     labels = dict(labels or {})
+    explicit = stats is not None
+    stats = tuple(DEFAULT_STATS if stats is None else stats)
+    unknown = [k for k in stats if k not in STAT_ROWS]
+    if unknown:
+        raise SpecificationError(f"stats {unknown} are not known; choose from {list(STAT_ROWS)}.")
     if terms is None:
         terms = []
-        for res in results.values():
-            terms += [t for t in res.params.index if t not in terms and not _is_baseline(t)]
+        for res in columns.values():
+            terms += [t for t in res.params.index if t not in terms and not _is_baseline(t, res)]
     labels_col: list[str] = []
     cells: list[list[str]] = []
+    res_list = list(columns.values())
+    shows = [_uncertainty_kind(r) for r in res_list]
+    intervals = [r._intervals_or_none(r.inference.spec.level) if kind == "interval" else None
+                 for r, kind in zip(res_list, shows)]
     for term in terms:
-        est_row, se_row = [], []
-        for res in results.values():
-            if term in res.params.index:
-                est_row.append(fmt(res.params[term], digits) + stars(float(res.pvalues[term])))
-                se_row.append(f"({fmt(res.std_errors[term], digits)})")
+        est_row, unc_row = [], []
+        for res, kind, ci in zip(res_list, shows, intervals):
+            if term not in res.params.index:
+                est_row.append("")
+                unc_row.append("")
+                continue
+            p = float(res.pvalues[term])
+            est_row.append(fmt(res.params[term], digits) + stars(p))
+            if kind == "se":
+                unc_row.append(f"({fmt(res.std_errors[term], digits)})")
+            elif kind == "interval":
+                unc_row.append(f"[{fmt(ci.loc[term, 'lower'], digits)}, {fmt(ci.loc[term, 'upper'], digits)}]")
             else:
-                est_row += [""]
-                se_row += [""]
+                unc_row.append(f"[p={fmt_p(p)}]")
         labels_col += [labels.get(term, term), ""]
-        cells += [est_row, se_row]
+        cells += [est_row, unc_row]
     n_coef_rows = len(cells)
-    res_list = list(results.values())
-    stats_rows = {
-        "Observations": [f"{r.nobs:,}" for r in res_list],
-        "Firms": [f"{r.n_firms:,}" for r in res_list],
-        "Clusters": ["" if r.n_clusters is None else f"{r.n_clusters:,}" for r in res_list],
-        "Firm effects": [_effects_label(r, "firm") for r in res_list],
-        "Year effects / baseline": [_baseline_label(r) for r in res_list],
-        "Estimator": [_estimator_label(r) for r in res_list],
-        "Standard errors": [_se_label(r) for r in res_list],
-        "Mean of dependent variable": [fmt(r.dep_mean, digits) for r in res_list],
-    }
-    for label, row in stats_rows.items():
+    for label, row in _stat_rows(res_list, stats, digits, explicit):
         labels_col.append(label)
         cells.append(row)
-    body = pd.DataFrame(cells, index=pd.Index(labels_col, name=""), columns=list(results))
+    body = pd.DataFrame(cells, index=pd.Index(labels_col, name=""), columns=list(columns))
     if notes is None:
-        notes = ("Standard errors in parentheses. *** p<0.01, ** p<0.05, * p<0.10. "
-                 "Hazard coefficients are log hazard ratios.")
+        notes = _default_notes(res_list, shows)
     return Table(body=body, title=title, notes=notes, midrules=(n_coef_rows,))
 
 
-def _is_baseline(term: str) -> bool:
-    return term.startswith(("year[", "duration["))
+def _columns(results: Mapping[str, ResultBase] | Sequence[ResultBase]) -> dict[str, ResultBase]:
+    if isinstance(results, Mapping):
+        columns = dict(results)
+    elif isinstance(results, (ResultBase, str)) or not isinstance(results, Sequence):
+        raise SpecificationError(
+            "regression_table takes a list of results or a mapping {column label: result}, not "
+            f"{type(results).__name__}; wrap a single result in a list."
+        )
+    else:
+        columns = {f"({i})": res for i, res in enumerate(results, start=1)}
+    if not columns:
+        raise SpecificationError("regression_table needs at least one result.")
+    wrong = [label for label, res in columns.items() if not isinstance(res, ResultBase)]
+    if wrong:
+        raise SpecificationError(f"columns {wrong} are not gvcpanel results (estimates with their inference).")
+    return columns
 
 
-def _baseline_label(result: EstimationResult) -> str:
-    if result.spec.estimator == "fe_regression":
-        return _effects_label(result, "year")
-    return f"baseline: {result.spec.option('baseline', 'year')}"
+def _uncertainty_kind(result: ResultBase) -> str:
+    """What goes under an estimate: ``"se"``, ``"interval"`` (bootstrap) or ``"pvalue"``."""
+    if not result.is_bootstrap:
+        return "se"
+    return "interval" if result._intervals_or_none(result.inference.spec.level) is not None else "pvalue"
 
 
-def _estimator_label(result: EstimationResult) -> str:
-    if result.spec.estimator == "fe_regression":
-        return {"fe": "within", "fd": "first difference", "re": "random effects",
-                "between": "between", "pooled": "pooled OLS"}.get(result.spec.method, result.spec.method)
-    return f"{result.spec.method} hazard"
+def _stat_rows(results: Sequence[ResultBase], stats: Sequence[str], digits: int,
+               explicit: bool) -> list[tuple[str, list[str]]]:
+    rows: list[tuple[str, list[str]]] = []
+    for key in stats:
+        if key == "effects":
+            rows += _effect_rows(results)
+            continue
+        row = [_stat_cell(r, key, digits) for r in results]
+        if explicit or any(row):
+            rows.append((STAT_ROWS[key], row))
+    return rows
 
 
-def _se_label(result: EstimationResult) -> str:
-    spec = result.inference.spec
-    cluster = spec.cluster or result.spec.cluster or ()
-    by = f" by {'/'.join(cluster)}" if cluster and spec.kind not in ("unadjusted", "robust") else ""
-    names = {"cluster": f"CRV1 ({spec.preset})", "cr2": "CR2", "cr3": "CR3", "wild": "wild bootstrap",
-             "score": "score bootstrap", "unadjusted": "conventional", "robust": "HC1",
-             "twoway": "two-way clustered", "driscoll_kraay": "Driscoll-Kraay"}
-    return names.get(spec.kind, spec.kind) + by
+def _stat_cell(result: ResultBase, key: str, digits: int) -> str:
+    values = result._stats()
+    if key == "nobs":
+        return "" if values.get("N") is None else f"{int(values['N']):,}"
+    if key in ("n_firms", "n_clusters"):
+        return "" if values.get(key) is None else f"{int(values[key]):,}"
+    if key in ("r2", "r2_within", "dep_mean"):
+        return "" if values.get(key) is None else fmt(float(values[key]), digits)
+    if key == "loglik":
+        return "" if values.get("ll") is None else fmt(float(values["ll"]), digits)
+    if key == "estimator":
+        return result._estimator_label()
+    if key == "inference":
+        return inference_name(result.inference, result._default_cluster())
+    raise SpecificationError(f"stat {key!r} is not known; choose from {list(STAT_ROWS)}.")
+
+
+def _effect_rows(results: Sequence[ResultBase]) -> list[tuple[str, list[str]]]:
+    """One row per effect any column has; interactions span their component effects."""
+    per_column = [r._table_effects() for r in results]
+    names: list[str] = []
+    for effects in per_column:
+        names += [e for e in effects if e not in names]
+    # firm, then year, then the others as they appear (the usual order of a table's effect rows)
+    appearance = list(names)
+    names.sort(key=lambda e: ({"firm": 0, "year": 1}.get(e, 2), appearance.index(e)))
+    rows = []
+    for name in names:
+        row = []
+        for effects in per_column:
+            if name in effects:
+                row.append(effects[name])
+                continue
+            spanning = [e for e in effects if "^" in e and name in e.split("^") and effects[e] == "Yes"]
+            row.append(f"in {spanning[0]}" if spanning else "No")
+        label = name.capitalize() if "^" not in name else name
+        rows.append((f"{label} effects", row))
+    return rows
+
+
+def _default_notes(results: Sequence[ResultBase], shows: Sequence[str]) -> str:
+    parts = []
+    if "se" in shows:
+        parts.append("Standard errors in parentheses.")
+    if "interval" in shows:
+        levels = sorted({r.inference.spec.level for r, s in zip(results, shows) if s == "interval"})
+        pct = "/".join(f"{100 * level:g}%" for level in levels)
+        parts.append(f"Bootstrap {pct} confidence intervals (test inversion) in brackets.")
+    if "pvalue" in shows:
+        parts.append("Bootstrap p-values in brackets where the bootstrap gives no interval.")
+    parts.append("*** p<0.01, ** p<0.05, * p<0.10.")
+    if len(set(shows)) > 1 or "se" not in shows:
+        parts.append("Stars and brackets in each column come from the inference in its Inference row.")
+    for note in dict.fromkeys(r._table_note() for r in results):
+        if note:
+            parts.append(note)
+    return " ".join(parts)
+
+
+def _is_baseline(term: str, result: ResultBase | None = None) -> bool:
+    spec = getattr(result, "spec", None)
+    hidden = set(spec.option("baseline_terms", ())) if hasattr(spec, "option") else set()
+    return term in hidden or term.startswith(("year[", "duration["))
