@@ -80,7 +80,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
     _require_input(args.path)
     report = validate_file(args.path, schema=args.schema, mapping=args.mapping,
-                           batch_size=args.batch_size)
+                           batch_size=args.batch_size, encoding=args.encoding, sheet=args.sheet)
     print(report.message(shown=args.show))
     return EXIT_OK if report.ok else EXIT_INVALID
 
@@ -90,7 +90,8 @@ def cmd_describe(args: argparse.Namespace) -> int:
     from gvcpanel.data.io import load_panel
 
     _require_input(args.path)
-    panel = load_panel(args.path, schema=args.schema, mapping=args.mapping)
+    panel = load_panel(args.path, schema=args.schema, mapping=args.mapping,
+                       encoding=args.encoding, sheet=args.sheet)
     print(f"# {args.path}\n")
     print(panel.describe().to_markdown(max_rows=args.max_rows), end="")
     report = panel.load_report
@@ -107,7 +108,8 @@ def _load_classified(args: argparse.Namespace):
     from gvcpanel.data.io import load_panel
 
     _require_input(args.path)
-    panel = load_panel(args.path, schema=args.schema, mapping=args.mapping)
+    panel = load_panel(args.path, schema=args.schema, mapping=args.mapping,
+                       encoding=args.encoding, sheet=args.sheet)
     if "governance" not in panel.data.columns or panel.data["governance"].isna().all():
         panel = classify_governance(panel)
     return panel
@@ -125,7 +127,8 @@ def cmd_classify(args: argparse.Namespace) -> int:
     if args.out is not None:
         target = output_files(args.out, PANEL_FORMATS, default=("parquet",), option="--out")
     _require_input(args.path)
-    panel = classify_governance(load_panel(args.path, schema=args.schema, mapping=args.mapping),
+    panel = classify_governance(load_panel(args.path, schema=args.schema, mapping=args.mapping,
+                                           encoding=args.encoding, sheet=args.sheet),
                                 scheme=args.scheme)
     report = panel.governance_report
     print(f"# Governance of {args.path} ({args.scheme})\n")
@@ -172,6 +175,10 @@ def _add_source_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mapping", default=None,
                         help="source mapping: a JSON file or a shipped name (e.g. wbes)")
     parser.add_argument("--schema", default="firm_panel", help="schema name or JSON path")
+    parser.add_argument("--encoding", default=None,
+                        help="text encoding of a CSV file (default utf-8; e.g. latin-1, cp1252)")
+    parser.add_argument("--sheet", default=None,
+                        help="worksheet of an Excel file (name, or 0-based position)")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -33,6 +33,24 @@ class SchemaError(GvcPanelError, ValueError):
         self.source = source
 
 
+class DataFileError(GvcPanelError, ValueError):
+    """A source cannot be read as a table: empty, undecodable, ragged rows, corrupt or truncated,
+    a folder without readable files, a workbook with several sheets and no ``sheet=``.
+
+    Attributes
+    ----------
+    source : str
+        The file or folder (or ``"<DataFrame>"``).
+    line : int or None
+        The first offending line of a text file (1-based, the header is line 1), when known.
+    """
+
+    def __init__(self, message: str, source: str | None = None, line: int | None = None) -> None:
+        super().__init__(message)
+        self.source = source
+        self.line = line
+
+
 class PanelStructureError(GvcPanelError, ValueError):
     """The panel cannot support the requested operation (too few periods, no variation, ...)."""
 
@@ -43,6 +61,24 @@ class IdentificationError(GvcPanelError, ValueError):
 
 class SpecificationError(GvcPanelError, ValueError):
     """An argument names an unknown option, column or hypothesis."""
+
+
+class MappingError(SpecificationError):
+    """A mapping file breaks ``data_schemas/mapping.schema.json`` or names unknown fields.
+
+    Attributes
+    ----------
+    source : str
+        The mapping file.
+    problems : tuple of (str, str)
+        (key path such as ``fields.employees.scale``, what is wrong), one per problem found.
+    """
+
+    def __init__(self, message: str, source: str | None = None,
+                 problems: tuple[tuple[str, str], ...] = ()) -> None:
+        super().__init__(message)
+        self.source = source
+        self.problems = problems
 
 
 class ConvergenceError(GvcPanelError, RuntimeError):
@@ -63,6 +99,11 @@ class AbsorbedVariableWarning(GvcPanelWarning):
 
 class ExcludedRowsWarning(GvcPanelWarning):
     """Rows were excluded from an estimation (the result's ``exclusions`` table says why)."""
+
+
+class PartitionSchemaWarning(GvcPanelWarning):
+    """The files of a partitioned Parquet folder differ in columns or types (the load report's
+    notes say which files lack which column; their rows read those columns as missing)."""
 
 
 class InexactCovarianceWarning(GvcPanelWarning):

@@ -15,6 +15,7 @@ import pytest
 
 import gvcpanel as gp
 from gvcpanel.data import io as gio
+from gvcpanel.data import readers
 from gvcpanel.errors import SchemaError, SpecificationError
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -104,30 +105,19 @@ def test_frame_with_key_index_loads_like_columns():
     pd.testing.assert_frame_equal(by_index.data, by_columns.data)
 
 
-class RecordingDataset:
-    """Wraps a pyarrow dataset and records what to_table was asked for."""
-
-    calls: list[dict] = []
-
-    def __init__(self, inner):
-        self.inner = inner
-
-    def __getattr__(self, name):
-        return getattr(self.inner, name)
-
-    def to_table(self, **kwargs):
-        RecordingDataset.calls.append(kwargs)
-        return self.inner.to_table(**kwargs)
-
-
 def test_columns_and_filters_are_pushed_down(formats, monkeypatch):
     frame, paths = formats
-    original = gio._dataset
-    RecordingDataset.calls = []
-    monkeypatch.setattr(gio, "_dataset", lambda path: RecordingDataset(original(path)))
+    calls = []
+    original = readers.read_parquet
+
+    def recording(source, label, columns=None, filter=None):
+        calls.append({"columns": columns, "filter": filter})
+        return original(source, label, columns, filter)
+
+    monkeypatch.setattr(readers, "read_parquet", recording)
     panel = gp.load_panel(paths["folder"], columns=["iso_certified"],
                           filters=[("year", ">=", 2010)])
-    call = RecordingDataset.calls[-1]
+    call = calls[-1]
     assert call["columns"] == ["firm_id", "year", "cluster_id", "iso_certified"]
     assert call["filter"] is not None and "2010" in str(call["filter"])
     assert list(panel.data.columns) == ["cluster_id", "iso_certified"]

@@ -20,7 +20,7 @@ SCHEMA = read_schema("firm_panel")
 INVALID = {
     "firm_id": ("   ", "does not match pattern"),
     "year": (1850, "below minimum"),
-    "cluster_id": ("", "does not match pattern"),
+    "cluster_id": ("\n", "does not match pattern"),
     "country": (" ", "does not match pattern"),
     "sector": ("\t", "does not match pattern"),
     "new_sector_entry": (2, "not one of 0/1"),
@@ -160,7 +160,8 @@ def test_all_problems_found_at_once_and_listed():
     with pytest.raises(SchemaError) as info:
         validate_frame(frame, SCHEMA, source="survey.csv")
     problems = info.value.problems
-    assert list(problems.columns) == ["firm_id", "year", "row", "column", "problem", "value"]
+    assert list(problems.columns) == ["firm_id", "year", "row", "column", "problem", "value",
+                                      "source"]
     found = set(zip(problems["column"], problems["problem"].str.split(" ").str[:2].str.join(" ")))
     assert found == {("cluster_id", "missing required"), ("year", "not a"),
                      ("main_buyer_share", "below minimum"), ("governance", "unknown category"),

@@ -1,20 +1,28 @@
 """Read firm panels from files or frames, validate them, and stream-validate large files.
 
-Formats: CSV, Parquet (a file or a hive-partitioned folder), Stata ``.dta``, Excel ``.xlsx``,
-and pandas DataFrames. Format conventions applied (and noted in the load report):
+Formats: CSV (also gzip-compressed), Parquet (a file or a hive-partitioned folder), Stata
+``.dta``, Excel ``.xlsx``, and pandas DataFrames. The readers in :mod:`gvcpanel.data.readers`
+refuse anything they cannot read whole and as written (empty, undecodable, ragged, truncated,
+corrupt, several Excel sheets) with a :class:`~gvcpanel.errors.DataFileError` naming the file;
+:func:`load_panel` and :func:`validate_file` use the same readers and the same checks, so they
+give the same verdict on every input. Format conventions applied (and noted in the load report):
 
-- CSV: the schema's ``missingValues`` are the only text read as missing (``""``, ``NA``, ``.``,
-  ...); identifier and text columns are read as text so that codes keep leading zeros.
+- CSV: only empty cells are read as missing; identifier and text columns are read as text so
+  that codes keep leading zeros and a country ``NA`` (Namibia) stays ``NA``. The schema's
+  missing-value markers (``NA``, ``.``, ...) then apply to numeric fields only, the same way
+  for every format (see :mod:`gvcpanel.data.schema`). ``encoding=`` names the text encoding.
 - Stata: value labels are not applied (``convert_categoricals=False``): survey codes such as
   ``b8 = 1/2`` stay codes for the mapping; an empty string, Stata's missing string, is missing.
-- Parquet folders: partition directories ``year=2010/`` are read as columns (hive layout);
-  ``columns=`` and ``filters=`` are pushed down, so only those columns and row groups are read.
+- Parquet folders: partition directories ``year=2010/`` are read as columns (hive layout); the
+  schema is unified over all files and every difference between files is a note and a
+  :class:`~gvcpanel.errors.PartitionSchemaWarning`; ``columns=`` and ``filters=`` are pushed
+  down, so only those columns and row groups are read. A folder of CSV files is refused.
+- Excel: ``sheet=`` picks the worksheet; it is needed when several sheets hold data.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -22,29 +30,22 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 import pandas as pd
 
-from gvcpanel.errors import SchemaError, SpecificationError
-from gvcpanel.data.mapping import Mapping, MappingReport, apply_mapping, read_mapping
+from gvcpanel.errors import DataFileError, SchemaError, SpecificationError
+from gvcpanel.data import readers
+from gvcpanel.data.mapping import (Mapping, MappingReport, apply_mapping, check_targets,
+                                   read_mapping, source_values)
 from gvcpanel.data.panel import (FirmPanel, LoadReport, Provenance, _indexed, frame_sha256,
-                            package_version)
-from gvcpanel.data.schema import (Schema, check_frame, empty_problems, problems_message, read_schema,
-                             validate_frame)
+                                 package_version)
+from gvcpanel.data.readers import FORMATS, ReadOptions, source_format  # noqa: F401 (re-exported)
+from gvcpanel.data.schema import (Schema, check_frame, empty_problems, problems_message,
+                                  read_schema)
 
 Filters = Sequence[tuple[str, str, Any]] | Sequence[Sequence[tuple[str, str, Any]]]
-FORMATS = {".csv": "csv", ".txt": "csv", ".gz": "csv", ".parquet": "parquet", ".pq": "parquet",
-           ".dta": "stata", ".xlsx": "excel", ".xlsm": "excel"}
 _CHUNK = 1 << 20
+_data_files = readers.data_files
 
 
 # -- content hashes -------------------------------------------------------------------------
-def _data_files(folder: Path) -> list[Path]:
-    # the files pyarrow.dataset reads: hidden and underscore-prefixed files are skipped
-    out = []
-    for root, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not d.startswith((".", "_")))
-        out += [Path(root) / f for f in files if not f.startswith((".", "_"))]
-    return sorted(out, key=lambda p: p.relative_to(folder).as_posix())
-
-
 def content_sha256(path: str | Path) -> str:
     """SHA-256 of a file's bytes, or of a folder's sorted relative paths and their bytes.
 
@@ -66,21 +67,6 @@ def content_sha256(path: str | Path) -> str:
 
 
 # -- readers --------------------------------------------------------------------------------
-def source_format(path: str | Path) -> str:
-    """``"csv"``, ``"parquet"``, ``"parquet_dir"``, ``"stata"`` or ``"excel"``."""
-    path = Path(path)
-    if path.is_dir():
-        return "parquet_dir"
-    if not path.exists():
-        raise SpecificationError(f"{path}: no such file or folder; expected a CSV, Parquet file "
-                                 f"or folder, Stata .dta or Excel .xlsx path, or a DataFrame")
-    kind = FORMATS.get(path.suffix.lower())
-    if kind is None:
-        raise SpecificationError(f"{path}: unknown file type {path.suffix!r}; expected one of "
-                                 f"{', '.join(sorted(FORMATS))} or a Parquet folder")
-    return kind
-
-
 def _text_columns(schema: Schema, mapping: Mapping | None) -> set[str]:
     """Source columns to read as text: schema text/identifier fields, or their mapped sources."""
     text = {f.name for f in schema.fields if f.type in ("string", "any")}
@@ -91,32 +77,6 @@ def _text_columns(schema: Schema, mapping: Mapping | None) -> set[str]:
         if rule.target in text and rule.op in ("copy", "concat"):
             out.update(name for alternatives in rule.inputs for name in alternatives)
     return out
-
-
-def _csv_options(path: Path, schema: Schema, mapping: Mapping | None,
-                 usecols: list[str] | None) -> dict[str, Any]:
-    header = pd.read_csv(path, nrows=0).columns
-    text = _text_columns(schema, mapping)
-    return {"dtype": {c: "str" for c in header if c in text}, "keep_default_na": False,
-            "na_values": list(schema.missing_values), "usecols": usecols}
-
-
-def _stata_blanks(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
-    notes = []
-    for name in frame.columns:
-        series = frame[name]
-        if pd.api.types.is_string_dtype(series.dtype) or series.dtype == object:
-            blank = series.astype("str").eq("").fillna(False).to_numpy(dtype=bool)
-            if blank.any():
-                frame[name] = series.mask(blank)
-                notes.append(f"Stata: {int(blank.sum())} empty string(s) in {name} read as missing")
-    return frame, notes
-
-
-def _dataset(path: Path) -> Any:
-    import pyarrow.dataset as pads
-
-    return pads.dataset(path, format="parquet", partitioning="hive")
 
 
 def _projection(available: Sequence[str], schema: Schema, columns: Sequence[str] | None,
@@ -176,54 +136,97 @@ class _Raw:
     pushed_down: bool
 
 
-def _read(source: str | Path, schema: Schema, mapping: Mapping | None,
-          columns: Sequence[str] | None, filters: Filters | None) -> _Raw:
-    path = Path(source)
+def _rows_agree(label: str, expected: int, got: int) -> None:
+    # the structure check and pandas must see the same rows: a difference means a row was
+    # merged, split or skipped by one of them, and nothing may be lost silently
+    if expected != got:
+        raise DataFileError(f"{label}: the structure check counted {expected} data row(s) but "
+                            f"pandas read {got}; the file's quoting or line ends are ambiguous. "
+                            f"Save it again as plain comma-separated UTF-8 text.", source=label)
+
+
+def _read(path: Path, schema: Schema, mapping: Mapping | None, columns: Sequence[str] | None,
+          filters: Filters | None, options: ReadOptions) -> _Raw:
     kind = source_format(path)
     label = str(path)
-    notes: list[str] = []
+    notes: tuple[str, ...] = ()
     push = mapping is None
+    text = _text_columns(schema, mapping)
     if kind in ("parquet", "parquet_dir"):
-        dataset = _dataset(path)
-        cols = _projection(dataset.schema.names, schema, columns, label) if push else None
+        source = readers.open_parquet(path)
+        readers.warn_partition_notes(source.notes, label, stacklevel=3)  # the user's call
+        if source.n_rows == 0:
+            raise readers.no_rows(label)
+        cols = _projection(source.dataset.schema.names, schema, columns, label) if push else None
         expr = _filter_expression(filters) if (push and filters) else None
-        table = dataset.to_table(columns=cols, filter=expr)
-        n_source = dataset.count_rows()
-        frame = table.to_pandas(split_blocks=True, self_destruct=True)
-        return _Raw(frame, label, content_sha256(path), n_source, (), push)
+        frame = readers.read_parquet(source, label, cols, expr)
+        return _Raw(frame, label, content_sha256(path), source.n_rows, source.notes, push)
     if kind == "csv":
+        layout = readers.check_csv(path, options.encoding)
         usecols = None
         if push and columns is not None:
-            usecols = _projection(list(pd.read_csv(path, nrows=0).columns), schema, columns, label)
-        frame = pd.read_csv(path, **_csv_options(path, schema, mapping, usecols))
+            usecols = _projection(list(layout.header), schema, columns, label)
+        frame = readers.read_csv(path, layout, text, usecols)
+        _rows_agree(label, layout.n_rows, len(frame))
+        notes = layout.notes
     elif kind == "stata":
-        frame = pd.read_stata(path, convert_categoricals=False)
-        frame, notes = _stata_blanks(frame)
+        frame = readers.read_stata(path)
+        frame, stata_notes = readers.stata_blanks(frame)
+        notes = tuple(stata_notes)
     else:
-        text = _text_columns(schema, mapping)
-        frame = pd.read_excel(path, engine="openpyxl", keep_default_na=False,
-                              na_values=list(schema.missing_values))
-        frame = frame.astype({c: "str" for c in frame.columns if c in text and
-                              frame[c].dtype == object}, errors="ignore")
+        frame, notes = readers.read_excel(path, options.sheet, text)
+    if frame.empty:
+        raise readers.no_rows(label)
     n_source = len(frame)
     if push:
         if columns is not None and kind != "csv":
             frame = frame[_projection(list(frame.columns), schema, columns, label)]
         if filters:
             frame = _filter_frame(frame, filters, label)
-    return _Raw(frame, label, content_sha256(path), n_source, tuple(notes), push)
+    return _Raw(frame, label, content_sha256(path), n_source, notes, push)
+
+
+def _frame_source(source: pd.DataFrame, schema: Schema) -> pd.DataFrame:
+    key = list(schema.primary_key)
+    if all(k in (source.index.names or []) for k in key):
+        frame = source.reset_index()
+    else:
+        frame = source.reset_index(drop=True)
+    if frame.columns.duplicated().any():
+        repeated = sorted(set(map(str, frame.columns[frame.columns.duplicated()])))
+        raise SchemaError(f"<DataFrame>: column(s) {', '.join(repeated)} appear more than once; "
+                          f"each column needs its own name (rename or drop the copies).",
+                          source="<DataFrame>")
+    if frame.empty:
+        raise readers.no_rows("<DataFrame>")
+    return frame
+
+
+def _checked(frame: pd.DataFrame, schema: Schema, source_frame: pd.DataFrame | None,
+             mapping: Mapping | None, label: str, notes: tuple[str, ...] = ()) -> Any:
+    """check_frame, with mapped problems naming their source values; raise when invalid."""
+    result = check_frame(frame, schema)
+    if not result.ok:
+        problems = result.problems
+        if mapping is not None and source_frame is not None:
+            problems = source_values(problems, source_frame, frame.index, mapping)
+        raise SchemaError(problems_message(problems, label, notes=notes + result.notes),
+                          problems=problems, source=label)
+    return result
 
 
 def load_panel(source: str | Path | pd.DataFrame, schema: Schema | str = "firm_panel",
                mapping: Mapping | str | Path | None = None, columns: Sequence[str] | None = None,
-               filters: Filters | None = None) -> FirmPanel:
+               filters: Filters | None = None, *, encoding: str | None = None,
+               sheet: str | int | None = None) -> FirmPanel:
     """Load and validate a firm-year panel.
 
     Parameters
     ----------
     source : str, Path or pandas.DataFrame
-        CSV, Parquet file, hive-partitioned Parquet folder, Stata ``.dta`` or Excel ``.xlsx``
-        path; or a frame with columns firm_id, year, ... (or a (firm_id, year) index).
+        CSV (or ``.csv.gz``), Parquet file, hive-partitioned Parquet folder, Stata ``.dta`` or
+        Excel ``.xlsx`` path; or a frame with columns firm_id, year, ... (or a (firm_id, year)
+        index).
     schema : Schema or str
         Schema name or path (default the shipped firm panel schema).
     mapping : Mapping, str or Path, optional
@@ -237,6 +240,12 @@ def load_panel(source: str | Path | pd.DataFrame, schema: Schema | str = "firm_p
         Row filter in pyarrow's form, e.g. ``[("year", ">=", 2010)]`` (a list of lists means OR
         of ANDs). Pushed down to Parquet; applied after reading for other formats, and after
         the mapping when one is given.
+    encoding : str, optional
+        Text encoding of a CSV file (default UTF-8); e.g. ``"latin-1"`` or ``"cp1252"`` for
+        files saved by Excel or Stata on Windows. Refused for other formats.
+    sheet : str or int, optional
+        Worksheet of an Excel workbook (name or 0-based position); needed when several sheets
+        hold data. Refused for other formats.
 
     Returns
     -------
@@ -244,10 +253,15 @@ def load_panel(source: str | Path | pd.DataFrame, schema: Schema | str = "firm_p
 
     Raises
     ------
+    DataFileError
+        The source cannot be read whole and as written (empty, undecodable, ragged rows,
+        truncated or corrupt, a folder without Parquet files, several sheets, no data rows).
     SchemaError
         Listing every problem in the data (also in ``.problems``).
+    MappingError
+        The mapping file breaks ``mapping.schema.json`` or names a field the schema lacks.
     SpecificationError
-        Unknown file type, mapping, column or filter.
+        Unknown file type, mapping, column, filter, or an option that does not apply.
 
     Examples
     --------
@@ -255,12 +269,15 @@ def load_panel(source: str | Path | pd.DataFrame, schema: Schema | str = "firm_p
     >>> panel = gp.load_panel("survey.dta", mapping="wbes")          # doctest: +SKIP
     >>> sub = gp.load_panel("panel_parquet/", columns=["iso_certified"],
     ...                     filters=[("year", ">=", 2010)])          # doctest: +SKIP
+    >>> latin = gp.load_panel("export.csv", encoding="latin-1")     # doctest: +SKIP
     """
     schema = read_schema(schema)
     mapping_obj = read_mapping(mapping) if mapping is not None else None
+    if mapping_obj is not None:
+        check_targets(mapping_obj, schema)
     if isinstance(source, pd.DataFrame):
-        key = list(schema.primary_key)
-        frame = source.reset_index() if all(k in (source.index.names or []) for k in key) else source
+        readers.check_options("DataFrame", "<DataFrame>", encoding, sheet)
+        frame = _frame_source(source, schema)
         raw = _Raw(frame, "<DataFrame>", None, len(frame), (), mapping_obj is None)
         if mapping_obj is None:
             if columns is not None:
@@ -269,16 +286,20 @@ def load_panel(source: str | Path | pd.DataFrame, schema: Schema | str = "firm_p
                 frame = _filter_frame(frame, filters, raw.label)
             raw = _Raw(frame, raw.label, None, raw.n_rows_source, (), True)
     else:
-        raw = _read(source, schema, mapping_obj, columns, filters)
+        path = Path(source)
+        options = readers.check_options(source_format(path), str(path), encoding, sheet)
+        raw = _read(path, schema, mapping_obj, columns, filters, options)
     frame = raw.frame
     mapping_report: MappingReport | None = None
+    source_frame = None
     if mapping_obj is not None:
-        frame, mapping_report = apply_mapping(frame, mapping_obj)
+        source_frame = frame
+        frame, mapping_report = apply_mapping(frame, mapping_obj, schema=schema)
         if columns is not None:
             frame = frame[_projection(list(frame.columns), schema, columns, raw.label)]
         if filters:
             frame = _filter_frame(frame, filters, raw.label)
-    result = validate_frame(frame, schema, source=raw.label)
+    result = _checked(frame, schema, source_frame, mapping_obj, raw.label, raw.notes)
     data = result.data
     notes = raw.notes + result.notes
     if mapping_report is not None and mapping_report.dropped_columns:
@@ -354,43 +375,54 @@ class ValidationReport:
             raise SchemaError(self.message(), problems=self.problems, source=self.source)
 
 
+@dataclass
+class _Stream:
+    """Batches of a source, with the notes of its reader and the rows it must yield."""
+
+    batches: Iterator[pd.DataFrame]
+    notes: tuple[str, ...]
+    n_rows: int | None
+    partition_notes: tuple[str, ...] = ()
+
+
+def _open_stream(path: Path, batch_size: int, schema: Schema, mapping: Mapping | None,
+                 columns: Sequence[str] | None, options: ReadOptions) -> _Stream:
+    kind = source_format(path)
+    label = str(path)
+    text = _text_columns(schema, mapping)
+    if kind in ("parquet", "parquet_dir"):
+        source = readers.open_parquet(path)
+        if source.n_rows == 0:
+            raise readers.no_rows(label)
+        return _Stream(readers.iter_parquet(path, source, batch_size, columns), source.notes,
+                       source.n_rows, source.notes)
+    if kind == "csv":
+        layout = readers.check_csv(path, options.encoding)
+        return _Stream(readers.iter_csv(path, layout, text, batch_size,
+                                        list(columns) if columns else None),
+                       layout.notes, layout.n_rows)
+    if kind == "stata":
+        return _Stream(readers.iter_stata(path, batch_size, columns), (), None)
+    # Excel has no streaming reader: the sheet is read whole
+    frame, notes = readers.read_excel(path, options.sheet, text)
+    frame = frame[list(columns)] if columns else frame
+    return _Stream(iter([frame]), notes, len(frame))
+
+
 def iter_batches(path: str | Path, batch_size: int, *, schema: Schema | str = "firm_panel",
-                 mapping: Mapping | None = None,
-                 columns: Sequence[str] | None = None) -> Iterator[pd.DataFrame]:
+                 mapping: Mapping | None = None, columns: Sequence[str] | None = None,
+                 encoding: str | None = None,
+                 sheet: str | int | None = None) -> Iterator[pd.DataFrame]:
     """Yield the source as DataFrames of at most ``batch_size`` rows, in file order.
 
     Parquet is read record batch by record batch, CSV and Stata in chunks; Excel files are
-    read whole (the format has no streaming reader).
+    read whole (the format has no streaming reader). The source is checked as by
+    :func:`load_panel` first (DataFileError when it cannot be read whole).
     """
-    import pyarrow.parquet as pq
-
     schema = read_schema(schema)
     path = Path(path)
-    kind = source_format(path)
-    if kind == "parquet":
-        # one row group decoded at a time; the dataset scanner reads ahead and holds several
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_size, columns=columns):
-            yield batch.to_pandas()
-    elif kind == "parquet_dir":
-        dataset = _dataset(path)
-        for fragment in dataset.get_fragments():
-            batches = fragment.to_batches(schema=dataset.schema, columns=columns,
-                                          batch_size=batch_size, batch_readahead=0,
-                                          fragment_readahead=0)
-            for batch in batches:
-                yield batch.to_pandas()
-    elif kind == "csv":
-        options = _csv_options(path, schema, mapping, list(columns) if columns else None)
-        yield from pd.read_csv(path, chunksize=batch_size, **options)
-    elif kind == "stata":
-        with pd.read_stata(path, convert_categoricals=False, chunksize=batch_size,
-                           columns=list(columns) if columns else None) as reader:
-            for chunk in reader:
-                yield _stata_blanks(chunk)[0]
-    else:
-        frame = pd.read_excel(path, engine="openpyxl", keep_default_na=False,
-                              na_values=list(schema.missing_values))
-        yield frame[list(columns)] if columns else frame
+    options = readers.check_options(source_format(path), str(path), encoding, sheet)
+    yield from _open_stream(path, batch_size, schema, mapping, columns, options).batches
 
 
 class _KeyStore:
@@ -448,14 +480,15 @@ class _KeyStore:
 
 def validate_file(path: str | Path, schema: Schema | str = "firm_panel",
                   mapping: Mapping | str | Path | None = None, *,
-                  batch_size: int = 500_000) -> ValidationReport:
+                  batch_size: int = 500_000, encoding: str | None = None,
+                  sheet: str | int | None = None) -> ValidationReport:
     """Validate a file batch by batch, with memory bounded by the batch size.
 
     Parameters
     ----------
     path : str or Path
         Any format :func:`load_panel` reads (Excel is read whole).
-    schema, mapping
+    schema, mapping, encoding, sheet
         As in :func:`load_panel`.
     batch_size : int
         Rows per batch.
@@ -465,6 +498,12 @@ def validate_file(path: str | Path, schema: Schema | str = "firm_panel",
     ValidationReport
         Every problem found; ``report.raise_if_invalid()`` turns it into a SchemaError.
 
+    Raises
+    ------
+    DataFileError, MappingError, SpecificationError
+        As :func:`load_panel` does for the same input: a file that cannot be read whole is
+        never half-validated.
+
     Notes
     -----
     Each batch is checked with :func:`gvcpanel.data.schema.check_frame`. The duplicate-key check
@@ -473,22 +512,37 @@ def validate_file(path: str | Path, schema: Schema | str = "firm_panel",
     with ``numpy.lexsort``; hash matches are confirmed on the real ids in a second pass over
     the key columns only, so a hash collision cannot create a false report.
     """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
+            or batch_size < 1:
+        raise SpecificationError(f"batch_size must be a positive whole number of rows, got "
+                                 f"{batch_size!r}")
     schema = read_schema(schema)
     mapping_obj = read_mapping(mapping) if mapping is not None else None
+    if mapping_obj is not None:
+        check_targets(mapping_obj, schema)
+    path = Path(path)
+    options = readers.check_options(source_format(path), str(path), encoding, sheet)
     key_firm, key_year = schema.primary_key
     store = _KeyStore()
     parts: list[pd.DataFrame] = []
+    stream = _open_stream(path, batch_size, schema, mapping_obj, None, options)
+    readers.warn_partition_notes(stream.partition_notes, str(path), stacklevel=2)
     notes: set[str] = set()
     report: MappingReport | None = None
     offset = 0
     year_min, year_max = np.inf, -np.inf
-    for batch in iter_batches(path, batch_size, schema=schema, mapping=mapping_obj):
+    for batch in stream.batches:
+        source = batch
         if mapping_obj is not None:
-            batch, part = apply_mapping(batch, mapping_obj)
+            batch, part = apply_mapping(batch, mapping_obj, schema=schema)
             report = part if report is None else report.combine(part)
         result = check_frame(batch, schema, row_offset=offset, check_duplicates=False)
         if not result.ok:
-            parts.append(result.problems)
+            problems = result.problems
+            if mapping_obj is not None:
+                problems = source_values(problems, source, batch.index, mapping_obj,
+                                         row_offset=offset)
+            parts.append(problems)
         notes.update(result.notes)
         data = result.data
         rows = np.arange(offset, offset + len(data), dtype=np.int64)
@@ -498,20 +552,25 @@ def validate_file(path: str | Path, schema: Schema | str = "firm_panel",
             if years.notna().any():
                 year_min, year_max = min(year_min, years.min()), max(year_max, years.max())
         offset += len(data)
+    if stream.n_rows is not None:
+        _rows_agree(str(path), stream.n_rows, offset)
+    if offset == 0:
+        raise readers.no_rows(str(path))
     dup_rows, n_firms = store.duplicates()
     if dup_rows.size:
-        parts.append(_confirm_duplicates(path, schema, mapping_obj, batch_size, dup_rows))
+        parts.append(_confirm_duplicates(path, schema, mapping_obj, batch_size, dup_rows, options))
     problems = pd.concat(parts, ignore_index=True) if parts else empty_problems()
     years = (int(year_min), int(year_max)) if np.isfinite(year_min) else ()
     if mapping_obj is not None and report is not None and report.dropped_columns:
         notes.add(f"{len(report.dropped_columns)} source column(s) not used by mapping "
                   f"{report.mapping} left out")
+    notes.update(stream.notes)
     return ValidationReport(str(path), offset, n_firms, years, problems, tuple(sorted(notes)),
                             report)
 
 
-def _confirm_duplicates(path: str | Path, schema: Schema, mapping: Mapping | None,
-                        batch_size: int, rows: np.ndarray) -> pd.DataFrame:
+def _confirm_duplicates(path: Path, schema: Schema, mapping: Mapping | None,
+                        batch_size: int, rows: np.ndarray, options: ReadOptions) -> pd.DataFrame:
     """Problems for candidate duplicate rows, confirmed on the real key values."""
     key = list(schema.primary_key)
     wanted = np.sort(rows)
@@ -522,12 +581,13 @@ def _confirm_duplicates(path: str | Path, schema: Schema, mapping: Mapping | Non
     columns = None
     if mapping is None and source_format(path) in ("parquet", "parquet_dir", "csv", "stata"):
         columns = key
-    for batch in iter_batches(path, batch_size, schema=schema, mapping=mapping, columns=columns):
+    stream = _open_stream(path, batch_size, schema, mapping, columns, options)
+    for batch in stream.batches:
         n = len(batch)
         lo, hi = np.searchsorted(wanted, [offset, offset + n])
         if hi > lo:
             if mapping is not None:
-                batch = apply_mapping(batch, mapping)[0]
+                batch = apply_mapping(batch, mapping, schema=schema)[0]
             data = check_frame(batch[key], schema, check_duplicates=False).data
             local = wanted[lo:hi] - offset
             sub = data.iloc[local][key].copy()
@@ -545,4 +605,5 @@ def _confirm_duplicates(path: str | Path, schema: Schema, mapping: Mapping | Non
         "problem": np.where(repeat, "duplicate key (repeats an earlier row)",
                             "duplicate key (first occurrence)"),
         "value": (keys[key[0]].astype(str) + ", " + keys[key[1]].astype(str)).to_numpy(dtype=object),
+        "source": pd.NA,
     }).astype(object)

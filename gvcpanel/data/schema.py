@@ -22,7 +22,20 @@ estimator downstream works on float arrays and NaN, and float64 keeps 10-million
 fast; integrality is still checked (``1.5`` in ``n_buyers`` is a problem, not rounded).
 
 Validation is vectorised column by column and collects every problem; nothing is dropped or
-changed except by type conversion (``"1"`` -> 1.0, 7 -> ``"7"`` in a text field).
+changed except by type conversion (``"1"`` -> 1.0, 7 -> ``"7"`` in a text field) and by the
+schema's missing-value markers, which apply the same way whatever the source (CSV, Excel,
+Parquet, Stata or a DataFrame):
+
+- numeric fields: a text cell equal to one of the schema's ``missingValues`` (``""``, ``NA``,
+  ``.``, ...) is missing;
+- text and identifier fields: only the empty string is missing, so a country ``NA`` (Namibia)
+  or a firm id ``NA`` stays text; a field that lists its own ``missingValues`` (the governance
+  categories do) uses that list instead.
+
+Values whose magnitude exceeds the schema's ``maxMagnitude`` (1e15 for the firm panel) are
+problems even in fields without bounds: no field measures anything that large, float64 stops
+holding whole numbers exactly beyond 2**53 (about 9.0e15), and values such as 1e308 overflow
+the cross-products of every estimator.
 """
 
 from __future__ import annotations
@@ -50,7 +63,7 @@ CONSTRUCTS = (
     "control",
 )
 _TYPES = ("any", "string", "integer", "number")
-PROBLEM_COLUMNS = ("firm_id", "year", "row", "column", "problem", "value")
+PROBLEM_COLUMNS = ("firm_id", "year", "row", "column", "problem", "value", "source")
 # Identifiers that are canonical decimal integers (no sign tricks, no leading zeros) become
 # int64; anything else stays text so that codes such as "007" are not altered.
 _CANONICAL_INT = r"-?(0|[1-9][0-9]{0,17})"
@@ -61,14 +74,18 @@ HINTS = {
     "missing value in required field": "fill the key fields (firm_id, year, cluster_id) in every row",
     "not a number": "write numbers with a '.' decimal point and empty cells for missing values",
     "not a finite number": "replace infinite values with a number or an empty cell",
+    "magnitude above": ("values this large are coding errors or a wrong unit (rescale, e.g. to "
+                        "thousands); estimators would overflow"),
     "not a whole number": "counts, codes and 0/1 indicators must be whole numbers",
     "below minimum": "check the unit (shares are 0-1, counts are non-negative)",
-    "above maximum": "check the unit (shares are 0-1, not percent: divide by 100)",
+    "above maximum": ("check the unit and coding (shares are 0-1, not percent: divide by 100; a "
+                      "firm_age near 1900 comes from a two-digit founding year)"),
     "not one of": "use one of the allowed values listed in the schema (firm_panel.schema.json)",
     "unknown category": "use one of the schema's categories (spelling and case matter)",
     "does not match pattern": "identifiers and labels must contain a non-blank character",
     "duplicate key": "each (firm_id, year) may occur once: drop or merge repeated rows",
-    "not a text value": "text fields take text; check that the column holds labels",
+    "not a text value": ("text fields take text (bytes must be UTF-8); check that the column "
+                         "holds labels"),
 }
 
 
@@ -92,6 +109,9 @@ class Field:
         Custom keys: unit of measurement, the construct measured, the published measure followed.
     example : Any
         A valid value.
+    missing_values : tuple of str
+        Text cells read as missing: the schema's ``missingValues`` for numeric fields, only
+        ``""`` for text fields, unless the field lists its own ``missingValues``.
     """
 
     name: str
@@ -107,6 +127,7 @@ class Field:
     construct: str = ""
     measure: str = ""
     example: Any = None
+    missing_values: tuple[str, ...] = ("",)
 
     @property
     def is_numeric(self) -> bool:
@@ -137,7 +158,9 @@ class Schema:
     primary_key : tuple of str
         ``("firm_id", "year")`` for the firm panel.
     missing_values : tuple of str
-        Text cells read as missing in CSV files.
+        Text cells read as missing in numeric fields (``missingValues``).
+    max_magnitude : float or None
+        Largest absolute value any numeric field may take (``maxMagnitude``).
     path : str
         The JSON file the schema came from.
     """
@@ -148,6 +171,7 @@ class Schema:
     fields: tuple[Field, ...]
     primary_key: tuple[str, ...]
     missing_values: tuple[str, ...] = ("",)
+    max_magnitude: float | None = None
     path: str = ""
     _by_name: dict[str, Field] = field(default_factory=dict, repr=False, compare=False)
 
@@ -180,7 +204,7 @@ class Schema:
         return tuple(f.name for f in self.fields if f.construct == construct)
 
 
-def _parse_field(raw: dict[str, Any], where: str) -> Field:
+def _parse_field(raw: dict[str, Any], where: str, markers: tuple[str, ...]) -> Field:
     cons = raw.get("constraints", {})
     ftype = raw.get("type", "string")
     if ftype not in _TYPES:
@@ -191,13 +215,19 @@ def _parse_field(raw: dict[str, Any], where: str) -> Field:
         raise SchemaError(f"{where}: field {raw.get('name')!r} has construct {construct!r}; "
                           f"expected one of {', '.join(CONSTRUCTS)}")
     enum = cons.get("enum")
+    own = raw.get("missingValues")
+    if own is not None and not (isinstance(own, list) and all(isinstance(m, str) for m in own)):
+        raise SchemaError(f"{where}: field {raw.get('name')!r} has missingValues {own!r}; "
+                          f"expected a list of text values such as [\"\", \"NA\"]")
+    if own is None:
+        own = markers if ftype in ("integer", "number") else ("",)
     return Field(
         name=raw["name"], type=ftype, title=raw.get("title", ""),
         description=raw.get("description", ""), required=bool(cons.get("required", False)),
         minimum=cons.get("minimum"), maximum=cons.get("maximum"),
         enum=tuple(enum) if enum is not None else None, pattern=cons.get("pattern"),
         unit=raw.get("unit", ""), construct=construct, measure=raw.get("measure", ""),
-        example=raw.get("example"),
+        example=raw.get("example"), missing_values=tuple(own),
     )
 
 
@@ -220,21 +250,30 @@ def read_schema(name_or_path: str | Path | Schema = "firm_panel") -> Schema:
     path = Path(name_or_path)
     if not path.suffix:
         path = SCHEMA_DIR / f"{name_or_path}.schema.json"
-    return _read_schema_file(str(path.resolve()))
+    path = path.resolve()
+    try:
+        stat = path.stat()
+    except FileNotFoundError as exc:
+        shipped = sorted(p.name.removesuffix(".schema.json") for p in SCHEMA_DIR.glob("*.schema.json")
+                         if p.name != "mapping.schema.json")
+        raise SpecificationError(f"schema file {path} not found; pass a path to a .schema.json "
+                                 f"file or a shipped schema name: {', '.join(shipped)}") from exc
+    # keyed on the modification time too, so an edited schema file is read again
+    return _read_schema_file(str(path), stat.st_mtime_ns, stat.st_size)
 
 
 @lru_cache(maxsize=16)
-def _read_schema_file(path: str) -> Schema:
+def _read_schema_file(path: str, mtime_ns: int = 0, size: int = 0) -> Schema:
     try:
         with open(path, encoding="utf-8") as handle:
             raw = json.load(handle)
-    except FileNotFoundError as exc:
-        shipped = sorted(p.name.removesuffix(".schema.json") for p in SCHEMA_DIR.glob("*.schema.json"))
-        raise SpecificationError(f"schema file {path} not found; pass a path to a .schema.json "
-                                 f"file or a shipped schema name: {', '.join(shipped)}") from exc
     except json.JSONDecodeError as exc:
         raise SchemaError(f"schema file {path} is not valid JSON: {exc}", source=path) from exc
-    fields = tuple(_parse_field(f, path) for f in raw["fields"])
+    if not isinstance(raw, dict) or not isinstance(raw.get("fields"), list):
+        raise SpecificationError(f"{path} is not a table schema: expected a JSON object with a "
+                                 f"list of \"fields\" (Frictionless Table Schema)")
+    markers = tuple(raw.get("missingValues", [""]))
+    fields = tuple(_parse_field(f, path, markers) for f in raw["fields"])
     names = [f.name for f in fields]
     key = raw.get("primaryKey", [])
     key = (key,) if isinstance(key, str) else tuple(key)
@@ -244,7 +283,7 @@ def _read_schema_file(path: str) -> Schema:
                           f"unique (found {names})", source=path)
     return Schema(name=raw.get("name", Path(path).stem), title=raw.get("title", ""),
                   version=str(raw.get("version", "0")), fields=fields, primary_key=key,
-                  missing_values=tuple(raw.get("missingValues", [""])), path=path)
+                  missing_values=markers, max_magnitude=raw.get("maxMagnitude"), path=path)
 
 
 @dataclass(frozen=True)
@@ -259,7 +298,7 @@ class CheckResult:
     problems : pandas.DataFrame
         Columns firm_id, year, row, column, problem, value; empty when the data are valid.
     notes : tuple of str
-        Remarks that are not errors (extra columns kept).
+        Remarks that are not errors (extra columns kept, markers read as missing).
     """
 
     data: pd.DataFrame
@@ -294,13 +333,14 @@ class _Collector:
         self.parts.append(pd.DataFrame({
             "firm_id": self.firm[idx], "year": self.year[idx],
             "row": idx + self.row_offset, "column": column, "problem": problem,
-            "value": pd.Series(vals, dtype=object).map(_show),
+            "value": pd.Series(vals, dtype=object).map(_show), "source": pd.NA,
         }))
 
     def add_missing_column(self, column: str) -> None:
         self.parts.append(pd.DataFrame({
             "firm_id": [pd.NA], "year": [pd.NA], "row": [pd.NA], "column": [column],
-            "problem": ["missing required column"], "value": [pd.NA]}, dtype=object))
+            "problem": ["missing required column"], "value": [pd.NA], "source": [pd.NA]},
+            dtype=object))
 
     def table(self) -> pd.DataFrame:
         if not self.parts:
@@ -310,13 +350,14 @@ class _Collector:
         order = np.argsort(pd.to_numeric(out["row"], errors="coerce").fillna(-1).to_numpy(),
                            kind="stable")
         out = out.iloc[order].reset_index(drop=True)
-        return out.astype({"firm_id": object, "year": object, "row": object, "column": object,
-                           "problem": object, "value": object})
+        return out.astype({name: object for name in PROBLEM_COLUMNS})
 
 
 def _show(value: Any) -> Any:
     if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
         return pd.NA
+    if isinstance(value, (float, np.floating)) and float(value).is_integer() and abs(value) < 1e15:
+        return str(int(value))  # 1914, not 1914.0: floats only because of missing cells
     return str(value)
 
 
@@ -353,11 +394,57 @@ def _text(series: pd.Series) -> tuple[pd.Series, np.ndarray]:
             series = series.astype("Int64")
     if pd.api.types.is_bool_dtype(series.dtype):
         bad = series.notna().to_numpy()
+    if pd.api.types.is_object_dtype(series.dtype):
+        series, bad = _decode_bytes(series)
     out = series.astype("str")
     return out.where(series.notna(), pd.NA), bad
 
 
-def _check_numeric(spec: Field, series: pd.Series, col: _Collector) -> pd.Series:
+def _decode_bytes(series: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """Bytes (a Parquet binary column, a frame of bytes) as UTF-8 text; others flagged.
+
+    The per-value loop runs only when pandas' type inference sees bytes in the column.
+    """
+    bad = np.zeros(len(series), bool)
+    if pd.api.types.infer_dtype(series, skipna=True) not in ("bytes", "mixed"):
+        return series, bad
+    values = series.to_numpy(dtype=object, copy=True)
+    for i, value in enumerate(values):
+        if isinstance(value, (bytes, bytearray, memoryview)):
+            try:
+                values[i] = bytes(value).decode("utf-8")
+            except UnicodeDecodeError:
+                values[i] = repr(bytes(value))
+                bad[i] = True
+    return pd.Series(values, index=series.index, name=series.name, dtype=object), bad
+
+
+def _mask_markers(series: pd.Series, markers: tuple[str, ...]) -> tuple[pd.Series, list[str]]:
+    """``series`` with text cells equal to a marker set to missing, and the markers found.
+
+    Only text-holding columns can hold markers; numbers, booleans and dates pass unchanged.
+    """
+    if not markers:
+        return series, []
+    dtype = series.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        hit_categories = series.cat.categories.isin(markers)
+        if not hit_categories.any():
+            return series, []
+        found = [str(c) for c in series.cat.categories[hit_categories]
+                 if (series == c).any()]
+        return series.cat.remove_categories(series.cat.categories[hit_categories]), found
+    if not (pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype)):
+        return series, []
+    hit = series.isin(markers).to_numpy(dtype=bool, na_value=False)
+    if not hit.any():
+        return series, []
+    found = sorted(set(series[hit].astype(str)))
+    return series.mask(hit), found
+
+
+def _check_numeric(spec: Field, series: pd.Series, col: _Collector,
+                   max_magnitude: float | None = None) -> pd.Series:
     values, not_number = _to_float(series)
     col.add(not_number, spec.name, "not a number", series)
     infinite = np.isinf(values)
@@ -367,14 +454,26 @@ def _check_numeric(spec: Field, series: pd.Series, col: _Collector) -> pd.Series
     whole = finite & (np.trunc(values) == values) if (spec.type == "integer" or spec.enum) else finite
     if spec.type == "integer":
         col.add(finite & ~whole, spec.name, "not a whole number", series)
+    flagged = np.zeros(len(values), bool)
     if spec.minimum is not None:
-        col.add(finite & (values < spec.minimum), spec.name, f"below minimum {spec.minimum}", series)
+        below = finite & (values < spec.minimum)
+        col.add(below, spec.name, f"below minimum {spec.minimum}", series)
+        flagged |= below
     if spec.maximum is not None:
-        col.add(finite & (values > spec.maximum), spec.name, f"above maximum {spec.maximum}", series)
+        above = finite & (values > spec.maximum)
+        col.add(above, spec.name, f"above maximum {spec.maximum}", series)
+        flagged |= above
     if spec.enum is not None:
         allowed = np.asarray(spec.enum, dtype="float64")
         label = "/".join(str(v) for v in spec.enum)
-        col.add(whole & ~np.isin(values, allowed), spec.name, f"not one of {label}", series)
+        outside = whole & ~np.isin(values, allowed)
+        col.add(outside, spec.name, f"not one of {label}", series)
+        flagged |= outside
+    if max_magnitude is not None:
+        # one problem per cell: a value already outside the field's own bounds is not repeated
+        huge = finite & (np.abs(values) > max_magnitude) & ~flagged
+        col.add(huge, spec.name, f"magnitude above {max_magnitude:g} (the schema's maxMagnitude)",
+                series)
     return pd.Series(values, index=series.index, name=spec.name)
 
 
@@ -383,7 +482,11 @@ def _fullmatch(values: Any, pattern: str) -> np.ndarray:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    array = pa.array(np.asarray(values, dtype=object), type=pa.string(), from_pandas=True)
+    if isinstance(values, pd.Series):
+        # a pandas str column is Arrow-backed already: no round trip through Python objects
+        array = pa.array(values, type=pa.string(), from_pandas=True)
+    else:
+        array = pa.array(np.asarray(values, dtype=object), type=pa.string(), from_pandas=True)
     matched = pc.match_substring_regex(array, f"^(?:{pattern})$")
     return matched.to_numpy(zero_copy_only=False).astype(bool)
 
@@ -428,11 +531,14 @@ def _check_identifier(spec: Field, series: pd.Series, col: _Collector) -> pd.Ser
     if pd.api.types.is_integer_dtype(series.dtype) and not series.isna().any():
         return series.astype("int64")
     text = _check_text(spec, series, col)
-    present = text.dropna()
-    if len(present) and _fullmatch(present.to_numpy(dtype=object), _CANONICAL_INT).all():
-        numbers = pd.to_numeric(text, errors="coerce")
-        if not numbers.isna().any():
-            return numbers.astype("int64")
+    if text.isna().any() or not len(text):
+        return text
+    if _fullmatch(text, _CANONICAL_INT).all():
+        import pyarrow as pa
+
+        # pyarrow parses decimal text to int64 in C; pandas.to_numeric goes value by value
+        numbers = pa.array(text, type=pa.string(), from_pandas=True).cast(pa.int64())
+        return pd.Series(numbers.to_numpy(), index=text.index, name=text.name)
     return text
 
 
@@ -462,16 +568,21 @@ def check_frame(frame: pd.DataFrame, schema: Schema | str = "firm_panel", *, row
                      row_offset)
     _readable_years(frame, schema, col)
     converted: dict[str, pd.Series] = {}
+    marker_notes = []
     for spec in schema.fields:
         if spec.name not in frame.columns:
             if spec.required:
                 col.add_missing_column(spec.name)
             continue
-        series = frame[spec.name]
+        series, found = _mask_markers(frame[spec.name], spec.missing_values)
+        shown = [m for m in found if m != ""]
+        if shown:
+            marker_notes.append(f"{spec.name}: cells written {', '.join(map(repr, shown))} read as "
+                                f"missing (missingValues of the schema)")
         if spec.required:
             col.add(series.isna().to_numpy(), spec.name, "missing value in required field", series)
         if spec.is_numeric:
-            out = _check_numeric(spec, series, col)
+            out = _check_numeric(spec, series, col, schema.max_magnitude)
             if spec.name in schema.primary_key and not out.isna().any():
                 out = out.astype("int64")
         elif spec.type == "any":
@@ -482,10 +593,10 @@ def check_frame(frame: pd.DataFrame, schema: Schema | str = "firm_panel", *, row
     if check_duplicates:
         _check_duplicates(schema, converted, col)
     extras = [c for c in frame.columns if c not in schema]
-    notes = ()
+    notes = tuple(marker_notes)
     if extras:
-        notes = (f"{len(extras)} column(s) not in schema {schema.name!r} kept unchanged: "
-                 f"{', '.join(map(str, extras))}",)
+        notes += (f"{len(extras)} column(s) not in schema {schema.name!r} kept unchanged: "
+                  f"{', '.join(map(str, extras))}",)
     columns = list(converted.values()) + [frame[name] for name in extras]
     names = list(converted) + extras
     # concat keeps one block per column; the DataFrame constructor would copy every float
@@ -543,10 +654,14 @@ def problems_message(problems: pd.DataFrame, source: str, *, shown: int = 20,
              f"(expected: the columns, types and ranges of data_schemas/firm_panel.schema.json; "
              f"rows count data rows from 0, so CSV line = row + 2)."]
     head = problems.head(shown)
-    for firm, year, row, column, problem, value in head.itertuples(index=False, name=None):
+    sources = head["source"] if "source" in head.columns else pd.Series(pd.NA, index=head.index)
+    for firm, year, row, column, problem, value, source_value in zip(
+            head["firm_id"], head["year"], head["row"], head["column"], head["problem"],
+            head["value"], sources):
         where = "whole file" if pd.isna(row) else f"row {row} (firm_id={firm}, year={year})"
         found = "" if pd.isna(value) else f"; found {value!r}"
-        lines.append(f"  - {where}, column {column}: {problem}{found}")
+        origin = "" if pd.isna(source_value) else f" (from {source_value})"
+        lines.append(f"  - {where}, column {column}: {problem}{found}{origin}")
     if n > shown:
         lines.append(f"  ... and {n - shown} more problem(s): see SchemaError.problems for all.")
     kinds = pd.unique(problems["problem"].astype(str))

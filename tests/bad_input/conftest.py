@@ -1,11 +1,14 @@
 """Shared fixtures of the bad-input suite: small panels, earlier output sets, snapshots.
 
 Several files share this directory; fixtures of the options and models cases carry the prefix
-``opt_`` so that names stay distinct.
+``opt_`` so that names stay distinct. The files, values and mappings cases build their inputs
+from ``tests/bad_input/cases.py`` and use ``fingerprint`` to show that a refused source is left
+as it was.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -149,3 +152,20 @@ def opt_hazard(opt_frame):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return upgrading_hazard(opt_frame, "process", covariates=("network", "quasi_hierarchy", "log(employees)"))
+
+
+# --- files, values and mappings (test_files.py, test_values.py, test_mappings.py) ---------------
+@pytest.fixture
+def fingerprint():
+    """SHA-256 of a file, or of a folder's files and their relative paths."""
+
+    def digest(path: Path) -> str:
+        h = hashlib.sha256()
+        files = sorted(p for p in Path(path).rglob("*") if p.is_file()) if Path(path).is_dir() \
+            else [Path(path)]
+        for file in files:
+            h.update(str(file.relative_to(path) if Path(path).is_dir() else file.name).encode())
+            h.update(file.read_bytes())
+        return h.hexdigest()
+
+    return digest
