@@ -2,7 +2,8 @@
 (issue #9, item 6), and so do the worked examples of the user guide (``docs/guide/*.md``).
 
 They run in a scratch folder holding the files the README names: ``firms.csv`` and
-``firms.parquet`` (a 500-firm simulated panel in the canonical layout) and ``es_panel.dta`` (the
+``firms.parquet`` (a 500-firm simulated panel in the canonical layout), ``export.csv`` (part of it
+saved as latin-1), ``survey.xlsx`` (a panel sheet and a notes sheet) and ``es_panel.dta`` (the
 World Bank Enterprise Survey codes of ``tests/fixtures/wbes_panel.csv``).  ``gvcpanel ...``
 commands run the installed command line and must exit 0; ``make replicate [DATA=...]
 [MAPPING=...]`` runs what that target runs (``python -m replication.run``) into the scratch
@@ -94,6 +95,13 @@ def workdir(tmp_path_factory):
     frame.to_csv(folder / "firms.csv", index=False)
     frame.to_parquet(folder / "firms.parquet", index=False)
     pd.read_csv(FIXTURES / "wbes_panel.csv").to_stata(folder / "es_panel.dta", write_index=False)
+    # the README's encoding and sheet examples: text saved as latin-1 (a country name with an
+    # accent), and a workbook with a notes sheet beside the panel
+    latin = frame.head(200).assign(country="Côte d'Ivoire")
+    latin.to_csv(folder / "export.csv", index=False, encoding="latin-1")
+    with pd.ExcelWriter(folder / "survey.xlsx") as book:
+        frame.head(200).to_excel(book, sheet_name="panel", index=False)
+        pd.DataFrame({"note": ["wave 1 fielded 2009"]}).to_excel(book, sheet_name="notes", index=False)
     return folder
 
 
