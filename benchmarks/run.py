@@ -79,10 +79,9 @@ def prepare(tool: str, design: str, n_firms: int):
         frame, keep = hazard_panel(n_firms)
         col_bytes = int(frame.memory_usage(index=True).sum())
         if tool == "gvcpanel":
-            from gvcpanel.models.hazard import upgrading_hazard
+            from gvcpanel.gvc.hazard import upgrading_hazard
 
-            return col_bytes, lambda: upgrading_hazard(frame, upgrade="process", covariates=["x1", "x2", "x3"],
-                                                       cluster="cluster_id")
+            return col_bytes, lambda: upgrading_hazard(frame, "process ~ x1 + x2 + x3", cluster="cluster_id")
         import pandas as pd
         import statsmodels.api as sm
 

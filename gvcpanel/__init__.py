@@ -51,9 +51,13 @@ _API = {
     "fe_regression": "gvcpanel.models.linear",
     "hausman_test": "gvcpanel.models.linear",
     "mundlak_test": "gvcpanel.models.linear",
-    "upgrading_hazard": "gvcpanel.models.hazard",
+    "upgrading_hazard": "gvcpanel.gvc.hazard",
+    "discrete_hazard": "gvcpanel.models.hazard",
+    "hazard_ratios": "gvcpanel.models.hazard",
     "risk_set": "gvcpanel.gvc.upgrading",
-    "model_columns": "gvcpanel.formula.design",
+    "model_columns": "gvcpanel.gvc.columns",
+    "parse_formula": "gvcpanel.formula.parse",
+    "build_design": "gvcpanel.formula.design",
     "network_strength": "gvcpanel.gvc.upgrading",
     "moderation": "gvcpanel.models.moderation",
     "test_hypotheses": "gvcpanel.gvc.hypotheses",
@@ -72,6 +76,13 @@ _API = {
 }
 
 __all__ = sorted(_API) + ["__version__"]
+
+# the value-chain layer's names (governance dummies, network strength) are offered to every
+# estimator's formulas; the generic formula code knows them only through this registration
+from gvcpanel.formula import providers as _providers  # noqa: E402 - after the lazy API table
+
+if "gvcpanel.gvc.columns:DOMAIN_COLUMNS" not in _providers.PROVIDERS:
+    _providers.PROVIDERS.append("gvcpanel.gvc.columns:DOMAIN_COLUMNS")
 
 
 def __getattr__(name: str) -> Any:

@@ -17,7 +17,7 @@ import pandas as pd
 
 import gvcpanel as gp
 from gvcpanel.errors import GvcPanelError
-from gvcpanel.formula.design import GOVERNANCE_TYPES
+from gvcpanel.gvc.columns import GOVERNANCE_TYPES
 from gvcpanel.gvc.hypotheses import DYNAMICS_HYPOTHESES, Hypothesis
 from gvcpanel.report.tables import Table, fmt, fmt_p, regression_table, stars
 
@@ -216,8 +216,8 @@ def write_dynamics(panel: Any, truth: Any, out: Path, log: Any) -> list[Path]:
     if "H7" in reports:
         written += table8_lock_in(reports["H7"]).write(out / "table8_lock_in")
     if "H8" in reports:
-        plain = gp.upgrading_hazard(panel, upgrade="functional", covariates=_without_governance(
-            next(h for h in DYNAMICS_HYPOTHESES if h.id == "H8")))
+        covariates = _without_governance(next(h for h in DYNAMICS_HYPOTHESES if h.id == "H8"))
+        plain = gp.upgrading_hazard(panel, f"functional ~ {' + '.join(covariates)}")
         written += table9_destination(reports["H8"], plain).write(out / "table9_destination")
     if reports:
         rows = pd.concat([r.table() for r in reports.values()], ignore_index=True)

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 import gvcpanel as gp
-from gvcpanel.formula.design import GOVERNANCE_TYPES
+from gvcpanel.gvc.columns import GOVERNANCE_TYPES
 from gvcpanel.report.tables import Table, fmt, fmt_p, regression_table
 
 UPGRADES = ("process", "product", "functional")

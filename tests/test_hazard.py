@@ -1,7 +1,7 @@
 """The discrete-time hazard estimator against statsmodels and an independent sandwich.
 
 References: statsmodels 0.15 ``GLM(y, X, family=Binomial(link=CLogLog() | Logit())).fit(tol=1e-14)``
-on the same risk set with a design built here column by column (not with gvcpanel.formula.design), and
+on the same risk set with a design built here column by column (not with gvcpanel.formula), and
 ``fit(cov_type="cluster", cov_kwds={"groups": codes})`` whose default correction is
 G/(G-1) (N-1)/(N-K).
 """
@@ -13,65 +13,19 @@ import statsmodels.api as sm
 
 import gvcpanel as gp
 from gvcpanel.errors import ConvergenceError, FewClustersWarning, IdentificationError, SpecificationError
-from gvcpanel.models.hazard import hazard_ratios, upgrading_hazard
+from gvcpanel.gvc.hazard import upgrading_hazard
+from gvcpanel.models.hazard import hazard_ratios
 from gvcpanel.gvc.upgrading import network_strength, risk_set
 
 CONTROLS = ("network", "quasi_hierarchy", "hierarchy", "log(employees)", "firm_age", "foreign_owned", "export_share")
-TRUE_BETA = {"network": 0.4, "quasi_hierarchy": 0.6, "hierarchy": 0.2, "log(employees)": 0.2,
-             "firm_age": -0.01, "foreign_owned": 0.3, "export_share": 0.5}
+RHS = " + ".join(CONTROLS)
+PROCESS, PRODUCT, FUNCTIONAL = (f"{kind} ~ {RHS}" for kind in ("process", "product", "functional"))
 LINKS = {"cloglog": sm.families.links.CLogLog, "logit": sm.families.links.Logit}
 
 
-def simulated_frame(seed: int, n_firms: int = 800, n_years: int = 8, n_clusters: int = 40,
-                    link: str = "cloglog") -> pd.DataFrame:
-    """Firms with changing governance and controls; process, functional and product outcomes drawn
-    from hazards with the coefficients TRUE_BETA (functional: shifted by -0.3, plus 0.3 x network
-    strength).  Entry years differ, and 2% of employees values are missing."""
-    rng = np.random.default_rng(seed)
-    types = np.array(["market", "network", "quasi_hierarchy", "hierarchy"])
-    cdf = (lambda e: -np.expm1(-np.exp(e))) if link == "cloglog" else (lambda e: 1 / (1 + np.exp(-e)))
-    alpha = -3.0 + 0.05 * np.arange(n_years)
-    cluster = rng.integers(0, n_clusters, n_firms)
-    rows = []
-    for i in range(n_firms):
-        entry = int(rng.integers(0, 3))
-        gov = rng.choice(4, p=[0.45, 0.15, 0.3, 0.1])
-        log_emp, age0 = rng.normal(3.5, 1.0), rng.poisson(10)
-        foreign, export = float(rng.random() < 0.2), rng.uniform(0, 1)
-        iso = float(rng.random() < 0.15)
-        level = int(rng.choice(4, p=[0.5, 0.3, 0.15, 0.05]))
-        partner_trait = rng.normal(0, 0.5)
-        for t in range(entry, n_years):
-            if t > entry and rng.random() < 0.1:
-                gov = rng.choice(4, p=[0.45, 0.15, 0.3, 0.1])
-            log_emp += rng.normal(0.02, 0.1)
-            x = {"network": gov == 1, "quasi_hierarchy": gov == 2, "hierarchy": gov == 3,
-                 "log(employees)": log_emp, "firm_age": age0 + t - entry, "foreign_owned": foreign,
-                 "export_share": export}
-            eta = alpha[t] + sum(TRUE_BETA[k] * float(v) for k, v in x.items())
-            partners = rng.poisson(np.exp(1 + partner_trait))
-            links = rng.random(3) < 0.3 + 0.2 * (partner_trait > 0)
-            if t > entry:
-                iso = 1.0 if (iso == 1 or rng.random() < cdf(eta)) else 0.0
-                strength = np.log1p(partners) - 1.0 + links.sum() - 0.9  # roughly centred
-                if level < 3 and rng.random() < cdf(eta - 0.3 + 0.3 * strength):
-                    level += 1
-            rows.append({"firm_id": f"f{i:04d}", "year": 2001 + t, "cluster_id": f"c{cluster[i]:02d}",
-                         "governance": types[gov], "employees": float(max(1, round(np.exp(log_emp)))),
-                         "firm_age": float(age0 + t - entry), "foreign_owned": foreign,
-                         "export_share": export, "iso_certified": iso, "function_level": level,
-                         "new_product": float(rng.random() < cdf(eta + 0.5)), "n_partners": float(partners),
-                         "alliance": float(links[0]), "university_link": float(links[1]),
-                         "association_member": float(links[2])})
-    frame = pd.DataFrame(rows).set_index(["firm_id", "year"])
-    frame.loc[rng.random(len(frame)) < 0.02, "employees"] = np.nan
-    frame.loc[rng.random(len(frame)) < 0.02, "n_partners"] = np.nan
-    return frame
-
-
 @pytest.fixture(scope="module")
-def frame() -> pd.DataFrame:
-    return simulated_frame(1)
+def frame(hazard_frames) -> pd.DataFrame:
+    return hazard_frames(1)
 
 
 def reference_design(rows: pd.DataFrame, baseline: str = "year", extra: dict | None = None):
@@ -106,7 +60,7 @@ def statsmodels_fit(y, X, link, groups=None, method="irls"):
 
 @pytest.mark.parametrize("link", ["cloglog", "logit"])
 def test_params_and_cluster_covariance_equal_statsmodels(frame, link):
-    result = upgrading_hazard(frame, "process", link=link)
+    result = upgrading_hazard(frame, PROCESS, link=link)
     rows = risk_set(frame, "process").frame.dropna(subset=["employees"])
     y, X = reference_design(rows)
     ref = statsmodels_fit(y, X, link, groups=rows["cluster_id"])
@@ -123,7 +77,7 @@ def test_params_and_cluster_covariance_equal_statsmodels(frame, link):
 
 def test_model_based_covariance_is_inverse_observed_information(frame):
     # statsmodels' Newton fit reports the inverse observed Hessian (IRLS would give the expected one)
-    result = upgrading_hazard(frame, "process", inference="unadjusted")
+    result = upgrading_hazard(frame, PROCESS, inference="unadjusted")
     rows = risk_set(frame, "process").frame.dropna(subset=["employees"])
     y, X = reference_design(rows)
     ref = statsmodels_fit(y, X, "cloglog", method="newton")
@@ -138,7 +92,7 @@ def _cloglog_scores(X: np.ndarray, y: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def test_cluster_covariance_equals_a_sandwich_computed_here(frame):
-    result = upgrading_hazard(frame, "process")
+    result = upgrading_hazard(frame, PROCESS)
     rows = risk_set(frame, "process").frame.dropna(subset=["employees"])
     y, X = reference_design(rows)
     Xa, ya, b = X.to_numpy(), y.to_numpy(), result.params.to_numpy()
@@ -161,7 +115,7 @@ def test_cluster_covariance_equals_a_sandwich_computed_here(frame):
 
 
 def test_duration_baseline_equals_statsmodels(frame):
-    result = upgrading_hazard(frame, "process", baseline="duration")
+    result = upgrading_hazard(frame, PROCESS, baseline="duration")
     rows = risk_set(frame, "process").frame.dropna(subset=["employees"])
     y, X = reference_design(rows, baseline="duration")
     ref = statsmodels_fit(y, X, "cloglog", groups=rows["cluster_id"])
@@ -171,8 +125,7 @@ def test_duration_baseline_equals_statsmodels(frame):
 
 
 def test_functional_hazard_with_centred_network_strength_interaction(frame):
-    covariates = [*CONTROLS, "network_strength_c", "quasi_hierarchy:network_strength_c"]
-    result = upgrading_hazard(frame, "functional", covariates=covariates)
+    result = upgrading_hazard(frame, f"{FUNCTIONAL} + network_strength_c + quasi_hierarchy:network_strength_c")
     strength = network_strength(frame).centred
     rows = risk_set(frame.assign(network_strength_c=strength), "functional").frame
     rows = rows.dropna(subset=["employees", "network_strength_c"])
@@ -186,7 +139,7 @@ def test_functional_hazard_with_centred_network_strength_interaction(frame):
 
 
 def test_every_panel_row_is_counted(frame):
-    result = upgrading_hazard(frame, "functional", covariates=[*CONTROLS, "network_strength_c"])
+    result = upgrading_hazard(frame, f"{FUNCTIONAL} + network_strength_c")
     assert result.nobs + result.exclusions["n_rows"].sum() == len(frame)
     reasons = set(result.exclusions["reason"])
     assert {"left-truncated: already upgraded when first observed", "missing employees",
@@ -199,7 +152,7 @@ def test_baseline_period_without_events_is_dropped_as_its_limit(frame):
     # and the other coefficients converge to the fit without those rows
     quiet = frame.copy()
     quiet.loc[quiet.index.get_level_values("year") == 2003, "new_product"] = 0.0
-    result = upgrading_hazard(quiet, "product")
+    result = upgrading_hazard(quiet, PRODUCT)
     rows = risk_set(quiet, "product").frame.dropna(subset=["employees"])
     y, X = reference_design(rows)
     ref = statsmodels_fit(y, X, "cloglog")
@@ -212,22 +165,22 @@ def test_baseline_period_without_events_is_dropped_as_its_limit(frame):
     assert result.fit_stats["baseline_periods_dropped"] == (2003,)
 
 
-def test_recovers_known_log_hazard_ratios_from_the_package_simulation():
-    sim = gp.simulate_panel(n_firms=3000, n_clusters=30, seed=7)
-    result = upgrading_hazard(sim.panel, "process")
+def test_recovers_known_log_hazard_ratios_from_the_package_simulation(simulated):
+    sim = simulated(n_firms=3000, n_clusters=30, seed=7)
+    result = upgrading_hazard(sim.panel, PROCESS)
     for term, truth in [("quasi_hierarchy", sim.truth.process_quasi_hierarchy),
                         ("network", sim.truth.process_network)]:
         assert abs(result.params[term] - truth) < 3 * result.std_errors[term]
 
 
-def test_recovers_known_log_hazard_ratio_from_the_dgp_here():
-    result = upgrading_hazard(simulated_frame(11, n_firms=1500), "process")
+def test_recovers_known_log_hazard_ratio_from_the_dgp_here(hazard_frames, hazard_truth):
+    result = upgrading_hazard(hazard_frames(11, n_firms=1500), PROCESS)
     for term in ("quasi_hierarchy", "export_share"):
-        assert abs(result.params[term] - TRUE_BETA[term]) < 3 * result.std_errors[term]
+        assert abs(result.params[term] - hazard_truth[term]) < 3 * result.std_errors[term]
 
 
 def test_hazard_ratios_exponentiate_estimates_and_interval(frame):
-    result = upgrading_hazard(frame, "process")
+    result = upgrading_hazard(frame, PROCESS)
     ratios = hazard_ratios(result)
     table = result.to_frame().loc[list(CONTROLS)]
     assert list(ratios.index) == list(CONTROLS)
@@ -236,7 +189,7 @@ def test_hazard_ratios_exponentiate_estimates_and_interval(frame):
 
 
 def test_score_bootstrap_hooks(frame):
-    result = upgrading_hazard(frame, "process", link="logit")
+    result = upgrading_hazard(frame, PROCESS, link="logit")
     extra = result.model.extra
     b = result.params.to_numpy()
     np.testing.assert_allclose(extra["score_fn"](b), result.model.scores, rtol=1e-15)
@@ -260,33 +213,32 @@ def test_score_bootstrap_hooks(frame):
 def test_identification_and_convergence_errors(frame):
     no_events = frame.assign(iso_certified=0.0)
     with pytest.raises(IdentificationError, match="no events"):
-        upgrading_hazard(no_events, "process")
+        upgrading_hazard(no_events, PROCESS)
     with pytest.raises(IdentificationError, match="'constant'"):
-        upgrading_hazard(frame.assign(constant=1.0), "process", covariates=["quasi_hierarchy", "constant"])
+        upgrading_hazard(frame.assign(constant=1.0), "process ~ quasi_hierarchy + constant")
     with pytest.raises(IdentificationError, match=r"collinear.*'foreign_owned'.*'foreign_copy'"):
-        upgrading_hazard(frame.assign(foreign_copy=frame["foreign_owned"] * 2), "process",
-                         covariates=["quasi_hierarchy", "foreign_owned", "foreign_copy"])
+        upgrading_hazard(frame.assign(foreign_copy=frame["foreign_owned"] * 2),
+                         "process ~ quasi_hierarchy + foreign_owned + foreign_copy")
     # a covariate that is 1 only on firm-periods without a certification separates them
     rows = risk_set(frame, "process").frame
     separating = pd.Series(0.0, index=frame.index)
     separating.loc[rows.index[(rows["event"] == 0).to_numpy()][::2]] = 1.0
     with pytest.raises(ConvergenceError, match="separat.*'?separating'?"):
-        upgrading_hazard(frame.assign(separating=separating), "process",
-                         covariates=["quasi_hierarchy", "separating"])
+        upgrading_hazard(frame.assign(separating=separating), "process ~ quasi_hierarchy + separating")
     with pytest.raises(SpecificationError, match="choose one of cloglog, logit"):
-        upgrading_hazard(frame, "process", link="probit")
+        upgrading_hazard(frame, PROCESS, link="probit")
 
 
 def test_accepts_a_firm_panel_and_counts_rows_without_a_cluster(frame):
     panel = gp.load_panel(frame.reset_index(), schema="firm_panel")
-    from_panel = upgrading_hazard(panel, "process")
-    from_frame = upgrading_hazard(frame, "process")
+    from_panel = upgrading_hazard(panel, PROCESS)
+    from_frame = upgrading_hazard(frame, PROCESS)
     np.testing.assert_allclose(from_panel.params, from_frame.params, rtol=1e-12)
     assert from_panel.provenance  # the panel's data hash and versions travel with the result
     # clustering on a variable with holes: those rows are excluded and counted
     region = frame["cluster_id"].str[:2].where(np.arange(len(frame)) % 50 != 0)
     with pytest.warns(FewClustersWarning, match="only 4 clusters"):
-        result = upgrading_hazard(frame.assign(region=region), "process", cluster="region")
+        result = upgrading_hazard(frame.assign(region=region), PROCESS, cluster="region")
     assert result.exclusions.set_index("reason")["n_rows"]["missing region"] > 0
     assert result.nobs + result.exclusions["n_rows"].sum() == len(frame)
     assert result.n_clusters == region.nunique()
@@ -314,8 +266,79 @@ def test_two_million_firm_periods_fit_in_seconds():
          "export_share": rng.random(n), "function_level": level}
     ).set_index(["firm_id", "year"])
     start = time.perf_counter()
-    result = upgrading_hazard(frame, "functional")
+    result = upgrading_hazard(frame, FUNCTIONAL)
     elapsed = time.perf_counter() - start
     assert result.nobs > 2_000_000
     assert abs(result.params["quasi_hierarchy"] - 0.5) < 3 * result.std_errors["quasi_hierarchy"]
     assert elapsed < 30, f"risk set + fit took {elapsed:.1f} s"
+
+
+# --- the formula: outcome, terms, old calls -------------------------------------------------------
+def test_old_list_form_gets_the_formula_to_write(frame):
+    with pytest.raises(SpecificationError, match=r"write upgrading_hazard\(panel, 'functional ~ quasi_hierarchy \+ network'\)"):
+        upgrading_hazard(frame, upgrade="functional", covariates=["quasi_hierarchy", "network"])
+    with pytest.raises(SpecificationError, match=r"'process ~ network \+ quasi_hierarchy \+ hierarchy \+ log\(employees\)"):
+        upgrading_hazard(frame, "process")
+    with pytest.raises(SpecificationError, match="takes no '| effects'"):
+        upgrading_hazard(frame, "process ~ network | firm")
+
+
+def test_outcome_names_the_type_or_a_column(frame):
+    by_type = upgrading_hazard(frame, PROCESS)
+    by_column = upgrading_hazard(frame, f"iso_certified ~ {RHS}")
+    own = upgrading_hazard(frame.assign(my_cert=frame["iso_certified"]), f"my_cert ~ {RHS}", upgrade="process")
+    for other in (by_column, own):
+        np.testing.assert_allclose(other.params, by_type.params, rtol=1e-13)
+    assert (by_type.spec.option("upgrade"), by_type.spec.option("outcome")) == ("process", "iso_certified")
+    assert own.spec.option("outcome") == "my_cert" and own.spec.dependent == "process upgrading event"
+    assert by_type.spec.formula == PROCESS and by_type.spec.estimator == "discrete_hazard"
+    with pytest.raises(SpecificationError, match="say which type's rules read it"):
+        upgrading_hazard(frame.assign(my_cert=frame["iso_certified"]), f"my_cert ~ {RHS}")
+    with pytest.raises(SpecificationError, match=r"neither an upgrading type .* \(closest: process, product\)"):
+        upgrading_hazard(frame, f"proces ~ {RHS}")
+    with pytest.raises(SpecificationError, match="models process upgrading but upgrade='product'"):
+        upgrading_hazard(frame, PROCESS, upgrade="product")
+
+
+def test_governance_term_gives_dummies_against_market(frame):
+    dummies = upgrading_hazard(frame, PROCESS)
+    categorical = upgrading_hazard(frame, PROCESS.replace("network + quasi_hierarchy + hierarchy", "governance"))
+    names = {"governance[T.network]": "network", "governance[T.quasi_hierarchy]": "quasi_hierarchy",
+             "governance[T.hierarchy]": "hierarchy"}
+    assert list(categorical.params.index[:3]) == list(names)
+    np.testing.assert_allclose(categorical.params.rename(names), dummies.params, rtol=1e-10)
+    np.testing.assert_allclose(categorical.std_errors.rename(names), dummies.std_errors, rtol=1e-8)
+
+
+def test_lags_read_the_years_before_the_risk_set(frame):
+    # l(log(employees), 1) reads the previous year also where that year is not at risk (the entry
+    # year); the same fit with the lag built by hand on the whole panel
+    logged = np.log(frame["employees"])
+    shifted = logged.copy()
+    shifted.index = pd.MultiIndex.from_arrays([frame.index.get_level_values(0),
+                                               frame.index.get_level_values(1) + 1], names=frame.index.names)
+    hand = frame.assign(lag_emp=shifted.reindex(frame.index))
+    ours = upgrading_hazard(frame, "process ~ quasi_hierarchy + network + l(log(employees), 1)")
+    theirs = upgrading_hazard(hand, "process ~ quasi_hierarchy + network + lag_emp")
+    np.testing.assert_allclose(ours.params.to_numpy(), theirs.params.to_numpy(), rtol=1e-12)
+    assert ours.nobs == theirs.nobs
+    reasons = ours.exclusions.set_index("reason")["n_rows"]
+    assert reasons["l(log(employees), 1): previous year's log(employees) missing"] == \
+        theirs.exclusions.set_index("reason")["n_rows"]["missing lag_emp"]
+    assert ours.nobs + reasons.sum() == len(frame)
+
+
+def test_generic_hazard_on_a_prepared_risk_set(frame):
+    from gvcpanel.gvc.columns import DOMAIN_COLUMNS
+    from gvcpanel.models.hazard import discrete_hazard
+
+    rows = risk_set(frame, "process").frame
+    generic = discrete_hazard(rows, f"event ~ {RHS}", derived=DOMAIN_COLUMNS)
+    domain = upgrading_hazard(frame, PROCESS)
+    np.testing.assert_allclose(generic.params, domain.params, rtol=1e-13)
+    assert generic.nobs == domain.nobs
+    # the generic model counts only its own exclusions; the domain one adds the risk set's first
+    assert generic.exclusions["reason"].tolist() == ["missing employees"]
+    assert domain.exclusions["reason"].tolist()[-1] == "missing employees"
+    with pytest.raises(SpecificationError, match="must be 0/1"):
+        discrete_hazard(rows.assign(count=rows["event"] * 2.0), "count ~ network", derived=DOMAIN_COLUMNS)

@@ -16,7 +16,6 @@ from gvcpanel.gvc.hypotheses import (
     verdict,
 )
 from gvcpanel.inference.spec import InferenceSpec
-from gvcpanel.gvc.simulate import simulate_panel
 
 COLUMNS = ["id", "statement", "specification", "outcome", "estimator", "term", "estimate", "std_error",
            "p_one_sided", "p_two_sided", "ci_low", "ci_high", "expected_sign", "n_obs", "n_firms",
@@ -24,8 +23,8 @@ COLUMNS = ["id", "statement", "specification", "outcome", "estimator", "term", "
 
 
 @pytest.fixture(scope="module")
-def panel():
-    return simulate_panel(n_firms=900, seed=11).panel
+def panel(simulated):
+    return simulated(n_firms=900, seed=11).panel
 
 
 @pytest.fixture(scope="module")
@@ -88,8 +87,8 @@ def test_moderation_is_reported_for_h4(report):
                                rtol=1e-12)
 
 
-def test_a_reversed_truth_is_contradicted():
-    sim = simulate_panel(n_firms=1500, seed=5, params={"process_quasi_hierarchy": -0.9})
+def test_a_reversed_truth_is_contradicted(simulated):
+    sim = simulated(n_firms=1500, seed=5, params={"process_quasi_hierarchy": -0.9})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         row = run_hypotheses(sim.panel, hypotheses=["H1"]).table().iloc[0]

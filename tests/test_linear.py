@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -14,14 +12,11 @@ from linearmodels import BetweenOLS, FirstDifferenceOLS, PanelOLS, PooledOLS, Ra
 from linearmodels.datasets import jobtraining
 from statsmodels.datasets import grunfeld
 
-from gvcpanel.formula.design import build_design
 from gvcpanel.errors import AbsorbedVariableWarning, SpecificationError
+from gvcpanel.formula.design import build_design
 from gvcpanel.formula.frame import evaluate
 from gvcpanel.models.linear import fe_regression, hausman_test, mundlak_test
 
-_spec = importlib.util.spec_from_file_location("designs", Path(__file__).parents[1] / "benchmarks" / "designs.py")
-designs = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(designs)
 REGRESSORS = [f"x{j}" for j in range(1, 8)]
 
 
@@ -84,11 +79,11 @@ def test_grunfeld_within_and_swamy_arora(grunfeld10):
 
 # --- linearmodels 7.1 on an unbalanced two-way design -----------------------------------------
 @pytest.fixture(scope="module")
-def unbalanced() -> pd.DataFrame:
+def unbalanced(designs) -> pd.DataFrame:
     return designs.make_design("unbalanced", 400, n_clusters=40, seed=7)
 
 
-def test_panelols_two_way_unbalanced(unbalanced):
+def test_panelols_two_way_unbalanced(unbalanced, designs):
     res = fe_regression(unbalanced, designs.FORMULA, cluster="cluster_id", drop_singletons=False,
                         inference="linearmodels")
     ref = PanelOLS(unbalanced["y"], unbalanced[REGRESSORS], entity_effects=True, time_effects=True).fit(
@@ -102,7 +97,7 @@ def test_panelols_two_way_unbalanced(unbalanced):
 
 
 @pytest.mark.parametrize("method", ["re", "between", "pooled", "fd"])
-def test_other_methods_equal_linearmodels(unbalanced, method):
+def test_other_methods_equal_linearmodels(unbalanced, designs, method):
     exog = unbalanced[REGRESSORS].assign(const=1.0)
     y = unbalanced["y"]
     effects = ("firm",)
@@ -133,7 +128,7 @@ def test_other_methods_equal_linearmodels(unbalanced, method):
 
 # --- pyfixest 0.60 on small copies of every benchmark design -----------------------------------
 @pytest.fixture(scope="module")
-def pyfixest_fits():
+def pyfixest_fits(designs):
     import pyfixest as pf
     fits = {}
     for kind in ("balanced", "unbalanced", "threeway"):
@@ -147,7 +142,7 @@ def pyfixest_fits():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", ["balanced", "unbalanced", "threeway"])
-def test_pyfixest_designs(pyfixest_fits, kind):
+def test_pyfixest_designs(pyfixest_fits, designs, kind):
     data, coef, se, n_obs = pyfixest_fits[kind]
     res = fe_regression(data, designs.FORMULA, effects=designs.effects_of(kind), cluster="cluster_id",
                         inference="fixest")
@@ -165,20 +160,20 @@ def test_pyfixest_designs(pyfixest_fits, kind):
 
 
 # --- behaviour -----------------------------------------------------------------------------------
-def test_frame_evaluation_matches_build_design():
+def test_frame_evaluation_matches_build_design(designs):
     rng = np.random.default_rng(4)
     data = designs.make_design("unbalanced", 60, seed=4)
     data["x1"] = data["x1"].abs().where(rng.random(len(data)) > 0.1)
     data["x2"] = data["x2"].where(rng.random(len(data)) > 0.1)
-    terms = ["log(x1)", "x2", "x2:x3"]
-    expected = build_design(data, "y", terms, keep=["cluster_id"])
-    got = evaluate(data, "y", terms, ["cluster_id"])
+    formula = "y ~ log(x1) + x2 + x2:x3"
+    expected = build_design(data, formula, keep=["cluster_id"])
+    got = evaluate(data, formula, ["cluster_id"])
     assert got.exclusions == expected.exclusions
     np.testing.assert_allclose(got.data[:, 1:], expected.X.to_numpy(), rtol=0, atol=0)
     np.testing.assert_allclose(got.data[:, 0], expected.y.to_numpy(), rtol=0, atol=0)
 
 
-def test_singletons_and_absorbed_regressor_are_reported():
+def test_singletons_and_absorbed_regressor_are_reported(designs):
     data = designs.make_design("unbalanced", 80, seed=5)
     data["size_class"] = data.groupby(level="firm_id")["x1"].transform("mean")  # constant within firm
     lone = data.index[:1]
@@ -194,7 +189,7 @@ def test_singletons_and_absorbed_regressor_are_reported():
     np.testing.assert_allclose(kept.params["x1"], res.params["x1"], rtol=1e-10)
 
 
-def test_groups_and_nesting_filled_for_inference():
+def test_groups_and_nesting_filled_for_inference(designs):
     data = designs.make_design("balanced", 80, n_years=5, n_clusters=32, seed=6)
     res = fe_regression(data, designs.FORMULA, cluster="cluster_id")
     design = res.model
@@ -227,7 +222,7 @@ def test_mundlak_pooled_equals_statsmodels_wald(unbalanced):
     assert test.df == 2 and test.pvalue < 0.05  # x is built correlated with the firm effect
 
 
-def test_unknown_method_and_effect():
+def test_unknown_method_and_effect(designs):
     data = designs.make_design("balanced", 10, seed=1)
     with pytest.raises(SpecificationError, match="method"):
         fe_regression(data, designs.FORMULA, method="gmm")
@@ -236,8 +231,8 @@ def test_unknown_method_and_effect():
 
 
 # --- effects nested in the clusters, for CR2/CR3 ----------------------------------------------------
-def test_crossed_effects_are_those_not_nested_in_the_cluster_variable():
-    panel = pd.read_csv(Path(__file__).parent / "reference" / "cluster_panel.csv").set_index(["firm_id", "year"])
+def test_crossed_effects_are_those_not_nested_in_the_cluster_variable(cluster_panel):
+    panel = cluster_panel.set_index(["firm_id", "year"])
     res = fe_regression(panel, "y ~ x1 + x2", effects=("firm", "year"), cluster=None, inference="unadjusted")
     by_cluster = res.model.crossed("cluster_id")
     assert (by_cluster.effects, by_cluster.nested, by_cluster.n_columns) == (("year",), ("firm",), 10)

@@ -18,7 +18,7 @@ from gvcpanel.gvc.lockin import (
 )
 from gvcpanel.gvc.simulate import _dependence_run, simulate_panel
 from gvcpanel.gvc.upgrading import risk_set
-from gvcpanel.models.hazard import upgrading_hazard
+from gvcpanel.gvc.hazard import upgrading_hazard
 
 
 def _frame(rows):
@@ -122,16 +122,16 @@ def test_hazards_recover_simulated_lock_in_and_destination_effects():
     """Nonzero lock-in and global-buyer effects in the functional hazard, and the diversification truth."""
     params = {"functional_locked_in": -0.5, "functional_global_buyer": -0.4, "functional_main_buyer_share": 0.0}
     sim = simulate_panel(n_firms=8000, n_clusters=40, n_countries=8, seed=77, params=params)
-    panel = with_buyer_dependence(sim.panel)
+    panel = sim.panel  # the lock-in measures are formula names: computed on demand
     base = ["network", "quasi_hierarchy", "hierarchy", "network_strength_c",
             "quasi_hierarchy:network_strength_c", "log(employees)", "firm_age", "foreign_owned", "export_share"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        functional = upgrading_hazard(panel, "functional", covariates=[*base, "main_buyer_share", "locked_in",
-                                                                        "global_buyer"])
-        diversification = upgrading_hazard(panel, "diversification", covariates=[
-            "network", "quasi_hierarchy", "hierarchy", "main_buyer_share", "locked_in", "log(employees)",
-            "firm_age", "foreign_owned", "export_share"])
+        functional = upgrading_hazard(panel, "functional ~ " + " + ".join(
+            [*base, "main_buyer_share", "locked_in", "global_buyer"]))
+        diversification = upgrading_hazard(panel, "diversification ~ network + quasi_hierarchy + hierarchy + "
+                                           "main_buyer_share + locked_in + log(employees) + firm_age + "
+                                           "foreign_owned + export_share")
     truth = sim.truth
     checks = [
         (functional, "locked_in", truth.functional_locked_in),

@@ -7,9 +7,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-import gvcpanel as gp
 from gvcpanel.errors import SpecificationError
-from gvcpanel.models.hazard import upgrading_hazard
+from gvcpanel.gvc.hazard import upgrading_hazard
 from gvcpanel.models.moderation import johnson_neyman, moderation
 from gvcpanel.inference.spec import Inference, InferenceSpec
 from gvcpanel.results import EstimationResult, ModelSpec
@@ -17,7 +16,7 @@ from gvcpanel.results import EstimationResult, ModelSpec
 TERMS = ["quasi_hierarchy", "network_strength_c", "quasi_hierarchy:network_strength_c"]
 
 
-def result_with(params, cov, df=29, estimator="upgrading_hazard", method="cloglog") -> EstimationResult:
+def result_with(params, cov, df=29, estimator="discrete_hazard", method="cloglog") -> EstimationResult:
     """A result carrying the given estimates and covariance (no fitted model)."""
     params = pd.Series(params, index=TERMS, dtype=float)
     cov = pd.DataFrame(np.asarray(cov, dtype=float), index=TERMS, columns=TERMS)
@@ -28,11 +27,12 @@ def result_with(params, cov, df=29, estimator="upgrading_hazard", method="cloglo
 
 
 COV = [[0.010, 0.001, -0.002], [0.001, 0.003, 0.0005], [-0.002, 0.0005, 0.004]]
+FOCAL, MODERATOR = "quasi_hierarchy", "network_strength_c"
 
 
 def test_delta_method_by_hand():
     res = result_with([-0.5, 0.2, 0.3], COV)
-    mod = moderation(res, at={"low": -1.0, "mid": 0.0, "high": 2.0})
+    mod = moderation(res, FOCAL, MODERATOR, at={"low": -1.0, "mid": 0.0, "high": 2.0})
     t_crit = stats.t.ppf(0.975, 29)
     for label, m in (("low", -1.0), ("mid", 0.0), ("high", 2.0)):
         effect = -0.5 + 0.3 * m
@@ -48,7 +48,7 @@ def test_delta_method_by_hand():
 
 def test_johnson_neyman_boundaries_have_t_equal_to_the_critical_value():
     res = result_with([-0.5, 0.2, 0.3], COV)
-    mod = moderation(res, at=[0.0])
+    mod = moderation(res, FOCAL, MODERATOR, at=[0.0])
     # interaction t = 0.3/sqrt(0.004) = 4.7 > c: the region is the outside of two roots
     assert len(mod.boundaries) == 2
     for m in mod.boundaries:
@@ -57,7 +57,7 @@ def test_johnson_neyman_boundaries_have_t_equal_to_the_critical_value():
     low, high = mod.boundaries
     assert mod.johnson_neyman == ((-math.inf, low), (high, math.inf))
     # inside: not significant; outside: significant
-    check = moderation(res, at=[low - 0.1, (low + high) / 2, high + 0.1]).table["p_value"].to_numpy()
+    check = moderation(res, FOCAL, MODERATOR, at=[low - 0.1, (low + high) / 2, high + 0.1]).table["p_value"].to_numpy()
     assert check[0] < 0.05 and check[1] > 0.05 and check[2] < 0.05
 
 
@@ -82,7 +82,7 @@ def test_johnson_neyman_bounded_none_all_and_linear_cases():
 
 def test_text_and_range_clipping():
     res = result_with([-0.5, 0.2, 0.3], COV)
-    mod = moderation(res, at=[0.0])
+    mod = moderation(res, FOCAL, MODERATOR, at=[0.0])
     assert mod.moderator_range is None and mod.johnson_neyman_within_range == ()
     assert mod.johnson_neyman_text.startswith("the effect of quasi_hierarchy is significant at the 5% level")
 
@@ -90,23 +90,23 @@ def test_text_and_range_clipping():
 def test_linear_results_need_explicit_values_and_get_no_ratios():
     res = result_with([-0.5, 0.2, 0.3], COV, estimator="fe_regression", method="fe")
     with pytest.raises(SpecificationError, match="pass at="):
-        moderation(res)
-    mod = moderation(res, at=[1.0])
+        moderation(res, FOCAL, MODERATOR)
+    mod = moderation(res, FOCAL, MODERATOR, at=[1.0])
     assert mod.scale == "coefficient" and np.isnan(mod.table["exp_effect"]).all()
 
 
 def test_missing_interaction_is_named():
     res = result_with([-0.5, 0.2, 0.3], COV)
     with pytest.raises(SpecificationError, match="'hierarchy:network_strength_c'"):
-        moderation(res, focal="hierarchy", at=[0.0])
+        moderation(res, focal="hierarchy", moderator=MODERATOR, at=[0.0])
 
 
-def test_default_quartiles_come_from_the_hazard_estimation_sample():
-    sim = gp.simulate_panel(n_firms=1500, n_clusters=30, seed=3)
-    covariates = ["network", "quasi_hierarchy", "hierarchy", "log(employees)", "network_strength_c",
-                  "quasi_hierarchy:network_strength_c"]
-    res = upgrading_hazard(sim.panel, "functional", covariates=covariates)
-    mod = moderation(res)
+def test_default_quartiles_come_from_the_hazard_estimation_sample(simulated):
+    sim = simulated(n_firms=1500, n_clusters=30, seed=3)
+    formula = ("functional ~ network + quasi_hierarchy + hierarchy + log(employees) + network_strength_c"
+               " + quasi_hierarchy:network_strength_c")
+    res = upgrading_hazard(sim.panel, formula)
+    mod = moderation(res, FOCAL, MODERATOR)
     used = res.model.extra["frame"]["network_strength_c"].to_numpy()
     assert len(used) == res.nobs
     np.testing.assert_allclose(mod.table["moderator"], np.quantile(used, [0.25, 0.5, 0.75]), rtol=1e-15)

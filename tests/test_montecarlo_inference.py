@@ -14,7 +14,7 @@ clusters they are expected to be too high).
      cluster_id; CRV1 against the restricted wild bootstrap (year effects cut across the
      clusters, so the bootstrap re-absorbs its residuals);
    - H4: the quasi_hierarchy x network strength interaction in the functional-upgrading hazard
-     through :func:`gvcpanel.models.hazard.upgrading_hazard`; cluster sandwich against the
+     through :func:`gvcpanel.gvc.hazard.upgrading_hazard`; cluster sandwich against the
      score bootstrap.
 
 The simple study also reports the wild bootstrap without re-absorbing the residuals (year
@@ -53,10 +53,10 @@ H1_FORMULA = (
     "labour_productivity ~ network + quasi_hierarchy + hierarchy + log(employees) + foreign_owned"
     " + export_share"
 )
-H4_COVARIATES = [
-    "network", "quasi_hierarchy", "hierarchy", "network_strength_c", "quasi_hierarchy:network_strength_c",
-    "log(employees)", "firm_age", "foreign_owned", "export_share",
-]
+H4_FORMULA = (
+    "functional ~ network + quasi_hierarchy + hierarchy + network_strength_c + quasi_hierarchy:network_strength_c"
+    " + log(employees) + firm_age + foreign_owned + export_share"
+)
 H4_TERM = "quasi_hierarchy:network_strength_c"
 
 
@@ -162,7 +162,7 @@ def test_h1_wild_bootstrap_size_package_dgp():
 
 @pytest.mark.montecarlo
 def test_h4_score_bootstrap_size_package_dgp():
-    from gvcpanel.models.hazard import upgrading_hazard
+    from gvcpanel.gvc.hazard import upgrading_hazard
     from gvcpanel.inference.score import score_test
 
     counts = {f"cluster sandwich {H4_TERM} (t(G-1))": 0, f"score bootstrap {H4_TERM}": 0}
@@ -173,7 +173,7 @@ def test_h4_score_bootstrap_size_package_dgp():
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", FewClustersWarning)
-                fit = upgrading_hazard(panel, upgrade="functional", covariates=H4_COVARIATES, cluster="cluster_id")
+                fit = upgrading_hazard(panel, H4_FORMULA, cluster="cluster_id")
         except ConvergenceError:
             # a rare regressor (hierarchy) with no event in a small panel: no MLE exists; the
             # estimator says so, a researcher would recode, and the panel is left out here

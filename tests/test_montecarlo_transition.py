@@ -62,7 +62,7 @@ def one_replication(seed: int) -> list[dict[str, float]]:
 
     warnings.simplefilter("ignore")
     sim = simulate_panel(seed=seed, transition_form="multinomial", params=PARAMS)
-    res = governance_transition_model(sim.frame, ["capability_score"])
+    res = governance_transition_model(sim.frame, "governance ~ capability_score")
     ci = res.conf_int(0.95)
     rows = []
     for name, truth in targets(sim.truth).items():

@@ -16,7 +16,8 @@ from gvcpanel.errors import SpecificationError  # noqa: E402
 from gvcpanel.models.moderation import moderation  # noqa: E402
 from gvcpanel.report.plots import coefplot, event_study_frame, event_study_plot, moderation_plot  # noqa: E402
 
-TERMS = ["network", "quasi_hierarchy", "network_strength_c", "quasi_hierarchy:network_strength_c", "log(employees)"]
+# in the model's order: formulaic puts the interaction after the main effects
+TERMS = ["network", "quasi_hierarchy", "network_strength_c", "log(employees)", "quasi_hierarchy:network_strength_c"]
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +27,7 @@ def fitted():
         warnings.simplefilter("ignore")
         fe = gp.fe_regression(panel, "labour_productivity ~ quasi_hierarchy + network + log(employees)")
         wild = fe.with_inference("wild", draws=199, seed=4)
-        hazard = gp.upgrading_hazard(panel, "functional", covariates=TERMS)
+        hazard = gp.upgrading_hazard(panel, "functional ~ " + " + ".join(TERMS))
         score = hazard.with_inference("score", draws=99)
     return {"fe": fe, "wild": wild, "hazard": hazard, "score": score}
 

@@ -95,6 +95,6 @@ def test_the_bootstraps_report_progress_per_term(monkeypatch, module, kind, esti
             res = gp.fe_regression(panel, "labour_productivity ~ quasi_hierarchy + network",
                                    inference={"kind": kind, "draws": 99})
         else:
-            res = gp.upgrading_hazard(panel, "process", covariates=["network", "quasi_hierarchy"],
+            res = gp.upgrading_hazard(panel, "process ~ network + quasi_hierarchy",
                                       inference={"kind": kind, "draws": 99})
     assert seen == [(f"{kind} bootstrap", list(res.params.index))]

@@ -24,8 +24,8 @@ from gvcpanel.inference.score import score_test
 from gvcpanel.results import ResultBase, Summary, TestResult
 
 FE_FORMULA = "labour_productivity ~ quasi_hierarchy + network + log(employees)"
-HAZARD_TERMS = ["network", "quasi_hierarchy", "network_strength_c", "quasi_hierarchy:network_strength_c",
-                "log(employees)"]
+HAZARD_FORMULA = ("functional ~ network + quasi_hierarchy + network_strength_c"
+                  " + quasi_hierarchy:network_strength_c + log(employees)")
 DRAWS = 199
 
 
@@ -39,11 +39,11 @@ def fitted(panel) -> dict[str, Any]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fe = gp.fe_regression(panel, FE_FORMULA)
-        hazard = gp.upgrading_hazard(panel, "functional", covariates=HAZARD_TERMS)
+        hazard = gp.upgrading_hazard(panel, HAZARD_FORMULA)
         within = gp.fe_regression(panel, FE_FORMULA, effects=("firm",), inference="unadjusted")
         random = gp.fe_regression(panel, FE_FORMULA, effects=("firm",), method="re", inference="unadjusted")
         report = gp.test_hypotheses(panel, hypotheses=["H1"])
-        transition = gp.governance_transition_model(panel, ["capability_score", "main_buyer_share"])
+        transition = gp.governance_transition_model(panel, "governance ~ capability_score + main_buyer_share")
     return {"fe": fe, "hazard": hazard, "within": within, "random": random, "report": report, "panel": panel,
             "transition": transition}
 

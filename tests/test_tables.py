@@ -12,7 +12,7 @@ from benchmarks import designs
 from gvcpanel.errors import SpecificationError
 from gvcpanel.inference.covariance import LinearDesign
 from gvcpanel.inference.spec import InferenceSpec
-from gvcpanel.models.hazard import upgrading_hazard
+from gvcpanel.gvc.hazard import upgrading_hazard
 from gvcpanel.models.linear import fe_regression
 from gvcpanel.report.tables import DEFAULT_STATS, Table, fmt, fmt_p, frame_table, regression_table, stars
 from gvcpanel.results import EstimationResult, ModelSpec, exclusion_table
@@ -134,7 +134,7 @@ def test_score_bootstrap_columns_show_their_pvalue():
     from gvcpanel.gvc.simulate import simulate_panel
 
     panel = simulate_panel(n_firms=400, n_clusters=12, seed=3).panel
-    hazard = quiet(upgrading_hazard, panel, "process", covariates=["network", "quasi_hierarchy"])
+    hazard = quiet(upgrading_hazard, panel, "process ~ network + quasi_hierarchy")
     score = quiet(hazard.with_inference, "score", draws=199)
     body = regression_table([hazard, score]).body
     p = float(score.pvalues["network"])

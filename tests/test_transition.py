@@ -39,7 +39,7 @@ def reference() -> pd.DataFrame:
 def _fit(panel: pd.DataFrame, **kwargs):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # 15 clusters: FewClustersWarning is expected here
-        return transition_model(panel, "state", ["x1", "x2"], cluster="cluster", **kwargs)
+        return transition_model(panel, "state ~ x1 + x2", cluster="cluster", **kwargs)
 
 
 # --- counts ----------------------------------------------------------------------------------------
@@ -195,7 +195,7 @@ def test_never_observed_moves_get_probability_zero_and_no_parameters():
     frame = pd.DataFrame(rows, columns=["firm_id", "year", "state", "x", "g"])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        res = transition_model(frame, "state", ["x"], cluster="g")
+        res = transition_model(frame, "state ~ x", cluster="g")
     assert res.fit_stats["never_observed"]["b"] == ["c"]
     assert res.fit_stats["never_observed"]["c"] == ["a", "b"]
     assert not any(name.startswith(("c->", "b->c")) for name in res.params.index)
@@ -203,7 +203,7 @@ def test_never_observed_moves_get_probability_zero_and_no_parameters():
     assert probs.loc[("b", "c"), "probability"] == 0.0 and not probs.loc[("b", "c"), "estimated"]
     assert probs.loc[("c", "c"), "probability"] == 1.0
     with pytest.raises(IdentificationError, match="c->a"):
-        transition_model(frame, "state", ["x"], cluster="g", by_origin=False)
+        transition_model(frame, "state ~ x", cluster="g", by_origin=False)
 
 
 def test_bad_arguments_get_the_package_errors(panel):
@@ -216,7 +216,11 @@ def test_bad_arguments_get_the_package_errors(panel):
     with pytest.raises(PanelStructureError, match="must be unique"):
         transition_table(pd.concat([panel, panel.head(1)]), "state")
     with pytest.raises(SpecificationError, match="reserved"):
-        transition_model(panel, "state", ["Intercept"], cluster="cluster")
+        transition_model(panel.assign(Intercept=panel["x1"]), "state ~ Intercept", cluster="cluster")
+    with pytest.raises(SpecificationError, match="needs its intercepts"):
+        transition_model(panel, "state ~ x1 - 1", cluster="cluster")
+    with pytest.raises(SpecificationError, match="'<state column> ~ covariates'"):
+        transition_model(panel, "state", cluster="cluster")
     constant = panel.assign(k=1.0)
     with pytest.raises(IdentificationError, match="'x1' takes the single value"):
         _fit(constant.assign(x1=constant["k"]))
@@ -239,7 +243,7 @@ def test_transition_model_recovers_the_simulated_moves_out_of_quasi_hierarchy():
                          params={"transition_qh_market_propensity": 0.0})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        res = governance_transition_model(sim.frame, ["capability_score"])
+        res = governance_transition_model(sim.frame, "governance ~ capability_score")
     truth = sim.truth
     checks = {
         "quasi_hierarchy->network:capability_score": truth.transition_qh_network_capability,

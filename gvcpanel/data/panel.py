@@ -18,6 +18,7 @@ import pandas as pd
 
 from gvcpanel.errors import PanelStructureError
 from gvcpanel.data.schema import Schema, read_schema, validate_frame
+from gvcpanel.report.markdown import pipe_table
 
 
 def package_version() -> str:
@@ -145,10 +146,7 @@ def markdown_table(frame: pd.DataFrame, *, max_rows: int = 40) -> str:
 
     header = [str(c) for c in shown.columns]
     rows = [[cell(v) for v in row] for row in shown.itertuples(index=False, name=None)]
-    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(header)]
-    lines = ["| " + " | ".join(h.ljust(w) for h, w in zip(header, widths)) + " |",
-             "| " + " | ".join("-" * w for w in widths) + " |"]
-    lines += ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths)) + " |" for r in rows]
+    lines = pipe_table(header, rows)
     if len(frame) > max_rows:
         lines.append(f"\n({len(frame) - max_rows} more rows)")
     return "\n".join(lines)

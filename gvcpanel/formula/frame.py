@@ -1,34 +1,56 @@
-"""From a panel and a formula to float64 arrays, with every excluded row counted.
+"""From a panel and a formula to the arrays the estimators use, with every excluded row counted.
 
-Terms and exclusions come from :func:`gvcpanel.formula.design.evaluate_terms`, the same function
-behind :func:`gvcpanel.formula.design.build_design`; this module keeps its one Fortran-ordered array
-(no DataFrame) and codes the grouping columns, so a two-million-row model holds its data once.
+:func:`panel_frame` is the one place where a FirmPanel or a DataFrame becomes the sorted,
+(firm_id, year)-indexed frame every model reads.  :func:`evaluate` runs
+:func:`gvcpanel.formula.evaluate.evaluate_formula` (one Fortran-ordered array, outcome first) and
+codes the grouping columns, so a two-million-row model holds its data once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from gvcpanel.models.absorb import FixedEffect, compress_codes, factorize, interact
-from gvcpanel.formula.design import evaluate_terms, expand_terms
-from gvcpanel.errors import SpecificationError
+from gvcpanel.errors import PanelStructureError, SpecificationError
+from gvcpanel.formula.evaluate import Derived, DerivedColumn, evaluate_formula
+from gvcpanel.formula.parse import ParsedFormula, canonical, effect_columns
+from gvcpanel.formula.providers import default_derived
+from gvcpanel.models.absorb import FixedEffect, compress_codes, interact
 
 INDEX = ("firm_id", "year")
-ALIASES = {"firm": "firm_id", "year": "year"}
+
+__all__ = ["INDEX", "Arrays", "canonical", "derived_of", "effect_columns", "evaluate", "panel_frame", "take_rows"]
 
 
 def panel_frame(panel: Any) -> tuple[pd.DataFrame, dict[str, str]]:
-    """The (firm_id, year)-indexed frame of a FirmPanel or DataFrame, and its provenance."""
-    frame = panel.data if hasattr(panel, "data") and not isinstance(panel, pd.DataFrame) else panel
-    if not isinstance(frame, pd.DataFrame):
+    """The data of a FirmPanel or DataFrame, indexed by a sorted, unique (firm_id, year).
+
+    A frame with ``firm_id`` and ``year`` columns is indexed by them; an unsorted one is sorted.
+    Also returns the provenance mapping (empty for a bare DataFrame).
+
+    Raises
+    ------
+    SpecificationError
+        For anything else than a panel or a frame with the two keys.
+    PanelStructureError
+        When a (firm_id, year) pair occurs twice.
+    """
+    provenance: dict[str, str] = {}
+    if hasattr(panel, "data") and not isinstance(panel, pd.DataFrame):
+        frame = panel.data
+        prov = getattr(panel, "provenance", None)
+        if prov is not None and hasattr(prov, "as_dict"):
+            provenance = dict(prov.as_dict())
+    elif isinstance(panel, pd.DataFrame):
+        frame = panel
+    else:
         raise SpecificationError(
-            f"expected a FirmPanel or a pandas DataFrame, found {type(panel).__name__}; "
-            "load the data with gp.load_panel(...)."
+            f"expected a FirmPanel or a DataFrame indexed by (firm_id, year), found "
+            f"{type(panel).__name__}; load data with gp.load_panel(...)."
         )
     if tuple(frame.index.names) != INDEX:
         if all(c in frame.columns for c in INDEX):
@@ -36,32 +58,51 @@ def panel_frame(panel: Any) -> tuple[pd.DataFrame, dict[str, str]]:
         else:
             raise SpecificationError(
                 f"the panel must be indexed by (firm_id, year) or have those columns; found index "
-                f"{list(frame.index.names)} and columns {list(map(str, frame.columns))[:10]}."
+                f"{list(frame.index.names)} and columns {list(map(str, frame.columns))[:8]}."
             )
-    provenance: dict[str, str] = {}
-    prov = getattr(panel, "provenance", None)
-    if prov is not None and hasattr(prov, "as_dict"):
-        provenance = dict(prov.as_dict())
+    if not _strictly_increasing(frame.index):
+        if frame.index.has_duplicates:
+            dup = frame.index[frame.index.duplicated()][0]
+            raise PanelStructureError(
+                f"(firm_id, year) must be unique; found {dup} more than once. Aggregate or drop the "
+                "duplicate rows before estimating."
+            )
+        frame = frame.sort_index()
     return frame, provenance
 
 
-def canonical(name: str) -> str:
-    return ALIASES.get(name, name)
+def _strictly_increasing(index: pd.MultiIndex) -> bool:
+    """Sorted and unique, checked on the integer codes when the levels are sorted (fast)."""
+    if not isinstance(index, pd.MultiIndex) or not all(lv.is_monotonic_increasing for lv in index.levels):
+        return bool(index.is_monotonic_increasing and not index.has_duplicates)
+    firm, year = (np.asarray(c) for c in index.codes)
+    if firm.size < 2:
+        return True
+    step_firm = np.diff(firm)
+    return bool(np.all((step_firm > 0) | ((step_firm == 0) & (np.diff(year) > 0))))
 
 
-def effect_columns(effect: str) -> list[str]:
-    """Data columns (or index levels) an effect name reads: ``"cluster_id^year"`` -> both."""
-    parts = effect.replace("#", "^").split("^")
-    return [canonical(p.strip()) for p in parts]
+def derived_of(panel: Any, derived: Derived | None = None) -> dict[str, DerivedColumn]:
+    """Names an estimator offers its formula beyond the columns.
+
+    In order, later ones winning: the registered providers (:mod:`gvcpanel.formula.providers`),
+    the names a panel object offers (a ``derived_columns`` mapping; DataFrames offer none),
+    and the caller's ``derived``.  A column of the data always wins over all of them.
+    """
+    out: dict[str, DerivedColumn] = default_derived()
+    offered = None if isinstance(panel, pd.DataFrame) else getattr(panel, "derived_columns", None)
+    out.update(offered or {})
+    out.update(derived or {})
+    return out
 
 
 @dataclass(frozen=True, eq=False)
 class Arrays:
     """Evaluated model data on the kept rows.
 
-    ``data`` is n x (1 + k), Fortran-ordered: outcome first, then the regressors in ``terms``.
-    ``codes``/``labels`` hold contiguous integer codes for ``firm_id``, ``year`` and every
-    further grouping column that was asked for.
+    ``data`` is n x (1 + k), Fortran-ordered: outcome first, then the design columns named in
+    ``terms``.  ``codes``/``labels`` hold contiguous integer codes for ``firm_id``, ``year`` and
+    every further grouping column that was asked for.
     """
 
     data: np.ndarray
@@ -95,33 +136,63 @@ def take_rows(data: np.ndarray, keep: np.ndarray) -> np.ndarray:
         return data
     out = np.empty((int(keep.sum()), data.shape[1]), order="F")
     for j in range(data.shape[1]):
-        out[:, j] = data[keep, j]
+        np.compress(keep, data[:, j], out=out[:, j])
     return out
 
 
-def evaluate(frame: pd.DataFrame, dependent: str, terms: Sequence[str], groups: Sequence[str]) -> Arrays:
-    """Evaluate the outcome and regressors, and code the grouping columns, dropping incomplete rows.
+def evaluate(
+    frame: pd.DataFrame,
+    formula: str | ParsedFormula,
+    groups: Sequence[str] = (),
+    *,
+    derived: Mapping[str, DerivedColumn] | None = None,
+    spans_intercept: bool = True,
+    rows: np.ndarray | None = None,
+) -> Arrays:
+    """Evaluate the outcome and design, and code the grouping columns, dropping incomplete rows.
 
-    Rows are excluded by :func:`gvcpanel.formula.design.evaluate_terms`, with its counted reasons.
+    Rows are excluded by :func:`gvcpanel.formula.evaluate.evaluate_formula`, with its counted
+    reasons; grouping columns other than the index must be observed.
     """
-    terms = expand_terms(terms)
     group_cols = [c for c in dict.fromkeys(groups) if c not in INDEX]
-    frame, _, data, kept, exclusions = evaluate_terms(frame, [dependent, *terms], group_cols)
+    ev = evaluate_formula(frame, formula, keep=group_cols, rows=rows, derived=derived,
+                          spans_intercept=spans_intercept)
+    kept = ev.kept
+    all_kept = bool(kept.all())
+    index = frame.index
     codes: dict[str, np.ndarray] = {}
     labels: dict[str, np.ndarray] = {}
-    index = frame.index
     for level, name in enumerate(INDEX):
         level_codes = np.asarray(index.codes[level])
-        codes[name] = level_codes
-        labels[name] = np.asarray(index.levels[level])
+        codes[name], used = compress_codes(level_codes if all_kept else level_codes[kept], len(index.levels[level]))
+        labels[name] = np.asarray(index.levels[level])[used]
     for col in group_cols:
-        fe = factorize(frame[col].to_numpy(), col) if not frame[col].isna().any() else None
-        if fe is None:  # rows with a missing group are excluded above; code them after subsetting
-            fe_codes, uniques = pd.factorize(frame[col], sort=True)
-            codes[col], labels[col] = fe_codes.astype(np.intp), np.asarray(uniques)
-        else:
-            codes[col], labels[col] = fe.codes, fe.labels
-    years = np.asarray(index.levels[1])[codes["year"]]
-    full = Arrays(data, tuple(terms), dependent, codes, labels, years, exclusions)
-    # contiguous codes on the kept rows (unused index levels are dropped here too)
-    return full.subset(kept)
+        if col not in frame.columns:
+            raise SpecificationError(f"grouping column {col!r} is not in the data.")
+        values = frame[col].to_numpy()
+        codes[col], labels[col] = group_codes(values if all_kept else values[kept])
+    years = labels["year"][codes["year"]]
+    dependent = formula.dependent.expr if isinstance(formula, ParsedFormula) else _dependent(formula)
+    return Arrays(ev.data, ev.names, dependent, codes, labels, years, ev.exclusions)
+
+
+def group_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Codes 0..G-1 in the sorted order of the values, and the values.
+
+    Whole numbers in a compact range (cluster and region numbers) are coded by counting, which
+    is several times faster than hashing on millions of rows; anything else by pandas.
+    """
+    if values.dtype.kind in "iu" and values.size:
+        low, high = int(values.min()), int(values.max())
+        if high - low <= 4 * values.size:
+            present = np.bincount(values - low, minlength=high - low + 1) > 0
+            position = np.cumsum(present, dtype=np.intp) - 1
+            return position[values - low], np.flatnonzero(present) + low
+    codes, uniques = pd.factorize(values, sort=True)
+    return codes.astype(np.intp, copy=False), np.asarray(uniques)
+
+
+def _dependent(formula: str) -> str:
+    from gvcpanel.formula.parse import parse_formula
+
+    return parse_formula(formula).dependent.expr

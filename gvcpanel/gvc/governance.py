@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from gvcpanel.errors import SpecificationError
+from gvcpanel.gvc.columns import GOVERNANCE_TYPES
 
 __all__ = [
     "GHS_RULES",
@@ -247,7 +248,7 @@ SCHEMES: Mapping[str, Scheme] = MappingProxyType({
     "humphrey_schmitz_2002": Scheme(
         name="humphrey_schmitz_2002",
         column="governance",
-        types=("market", "network", "quasi_hierarchy", "hierarchy"),
+        types=GOVERNANCE_TYPES,
         rules=HS_RULES,
         default_thresholds=MappingProxyType(
             {"dominant_buyer_share": 0.5, "market_min_buyers": 3.0}

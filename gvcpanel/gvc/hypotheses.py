@@ -51,14 +51,14 @@ import numpy as np
 import pandas as pd
 
 from gvcpanel.errors import InferenceUnavailableError, SpecificationError
+from gvcpanel.gvc.columns import CONTROLS, DOMAIN_COLUMNS, GOVERNANCE_DUMMIES
 from gvcpanel.inference import family
 from gvcpanel.inference.family import FamilyBootstrap
 from gvcpanel.inference.spec import Inference, InferenceSpec, parse_inference
 from gvcpanel.options import check_alpha
 from gvcpanel.results import EstimationResult, ResultBase, Summary, rerun_wald
 
-GOVERNANCE = ("network", "quasi_hierarchy", "hierarchy")
-CONTROLS = ("log(employees)", "firm_age", "foreign_owned", "export_share")
+GOVERNANCE = GOVERNANCE_DUMMIES
 FE_CONTROLS = ("log(employees)", "foreign_owned", "export_share")
 MODERATOR = "network_strength_c"
 INTERACTION = f"quasi_hierarchy:{MODERATOR}"
@@ -123,6 +123,12 @@ class Hypothesis:
         # every move of the transition model comes from the same fit
         outcome = "" if self.estimator == "transition" else self.outcome
         return (self.estimator, outcome, self.covariates)
+
+    @property
+    def formula(self) -> str:
+        """The model's formula: ``"<outcome> ~ <covariates>"`` (``"governance ~ ..."`` for transitions)."""
+        outcome = "governance" if self.estimator == "transition" else self.outcome
+        return f"{outcome} ~ {' + '.join(self.covariates)}"
 
     @property
     def model_label(self) -> str:
@@ -369,19 +375,15 @@ def fit_model(panel: Any, hypothesis: Hypothesis, inference: InferenceSpec, clus
     if hypothesis.estimator == "transition":
         from gvcpanel.gvc.transitions import governance_transition_model
 
-        return governance_transition_model(panel, hypothesis.covariates, cluster=cluster, inference=inference)
+        return governance_transition_model(panel, hypothesis.formula, cluster=cluster, inference=inference)
     if hypothesis.estimator == "hazard":
-        from gvcpanel.gvc.lockin import needs_dependence, with_buyer_dependence
-        from gvcpanel.models.hazard import upgrading_hazard
+        from gvcpanel.gvc.hazard import upgrading_hazard
 
-        if needs_dependence(hypothesis.covariates):
-            panel = with_buyer_dependence(panel)
-        return upgrading_hazard(panel, upgrade=hypothesis.outcome, covariates=hypothesis.covariates,
-                                cluster=cluster, inference=inference)
+        return upgrading_hazard(panel, hypothesis.formula, cluster=cluster, inference=inference)
     from gvcpanel.models.linear import fe_regression
 
-    formula = f"{hypothesis.outcome} ~ {' + '.join(hypothesis.covariates)}"
-    return fe_regression(panel, formula, effects=("firm", "year"), cluster=cluster, method="fe", inference=inference)
+    return fe_regression(panel, hypothesis.formula, effects=("firm", "year"), cluster=cluster, method="fe",
+                         inference=inference, derived=DOMAIN_COLUMNS)
 
 
 def test_hypotheses(

@@ -223,10 +223,3 @@ def with_buyer_dependence(panel: Any, threshold: float = 0.5, years: int = 3,
         return panel.derive(data.reset_index(), step=(
             f"buyer dependence ({column} >= {threshold} for {years} years: {', '.join(wanted)})"))
     return data
-
-
-def needs_dependence(terms: Any) -> bool:
-    """Whether any term reads a dependence column (so the caller should add them)."""
-    from gvcpanel.formula.design import columns_of
-
-    return any(c in DEPENDENCE_COLUMNS for t in terms for c in columns_of(t))

@@ -214,6 +214,7 @@ import pandas as pd
 from scipy.special import expit, ndtri
 
 from gvcpanel.errors import SpecificationError
+from gvcpanel.gvc.columns import GOVERNANCE_TYPES
 
 __all__ = [
     "SimulatedPanel",
@@ -225,7 +226,7 @@ __all__ = [
 ]
 
 EXAMPLE_SEED = 20050
-GOVERNANCE_STATES = ("market", "network", "quasi_hierarchy", "hierarchy")
+GOVERNANCE_STATES = GOVERNANCE_TYPES
 SECTORS = ("apparel", "footwear", "electronics", "auto_parts", "furniture")
 HAZARD_OUTCOMES = ("process", "product", "functional", "intersectoral", "diversification")
 LINEAR_OUTCOMES = ("productivity", "unit_value")

@@ -72,6 +72,7 @@ import numpy as np
 import pandas as pd
 
 from gvcpanel.errors import PanelStructureError, SchemaError, SpecificationError
+from gvcpanel.formula.frame import panel_frame
 
 UPGRADES = ("process", "product", "functional", "intersectoral", "diversification")
 #: types whose outcome is a yearly 0/1 flow (first occurrence), not a state
@@ -132,43 +133,6 @@ class RiskSet:
     def exclusions(self) -> dict[str, int]:
         """{reason: rows}, the form estimators merge into a result's exclusion table."""
         return dict(zip(self.report["reason"], self.report["n_rows"].astype(int)))
-
-
-def panel_frame(panel: Any) -> tuple[pd.DataFrame, dict[str, str]]:
-    """The data of a FirmPanel or DataFrame, indexed by a sorted, unique (firm_id, year).
-
-    Also returns the provenance mapping (empty for a bare DataFrame).
-    """
-    provenance: dict[str, str] = {}
-    if hasattr(panel, "data") and not isinstance(panel, pd.DataFrame):
-        frame = panel.data
-        prov = getattr(panel, "provenance", None)
-        if prov is not None and hasattr(prov, "as_dict"):
-            provenance = dict(prov.as_dict())
-    elif isinstance(panel, pd.DataFrame):
-        frame = panel
-    else:
-        raise SpecificationError(
-            f"expected a FirmPanel or a DataFrame indexed by (firm_id, year), found "
-            f"{type(panel).__name__}; load data with gp.load_panel(...)."
-        )
-    if list(frame.index.names) != ["firm_id", "year"]:
-        if {"firm_id", "year"} <= set(frame.columns):
-            frame = frame.set_index(["firm_id", "year"])
-        else:
-            raise SpecificationError(
-                f"expected a DataFrame indexed by (firm_id, year) or with those columns; found index "
-                f"{list(frame.index.names)} and columns {list(frame.columns)[:8]}..."
-            )
-    if frame.index.has_duplicates:
-        dup = frame.index[frame.index.duplicated()][0]
-        raise PanelStructureError(
-            f"(firm_id, year) must be unique; found {dup} more than once. Aggregate or drop the "
-            "duplicate rows before estimating."
-        )
-    if not frame.index.is_monotonic_increasing:
-        frame = frame.sort_index()
-    return frame, provenance
 
 
 def _firm_structure(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -254,10 +218,44 @@ def risk_set(panel: Any, upgrade: str = "process", *, outcome: str | None = None
     >>> rs.frame["event"].tolist(), rs.frame["duration"].tolist()
     ([0, 1], [1, 2])
     """
+    frame, _ = panel_frame(panel)
+    rows = risk_rows(frame, upgrade, outcome=outcome)
+    kept = frame.loc[rows.at_risk].assign(event=rows.event[rows.at_risk], duration=rows.duration[rows.at_risk])
+    return RiskSet(
+        frame=kept,
+        report=rows.report,
+        upgrade=upgrade,
+        outcome=rows.outcome,
+        n_left_truncated=rows.n_left_truncated,
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class RiskRows:
+    """The risk set as arrays over every row of the (sorted) panel frame.
+
+    ``at_risk`` marks the rows at risk; ``event`` and ``duration`` are meaningful on them (0
+    elsewhere); ``report`` counts every other row by reason, as in :class:`RiskSet`.
+    """
+
+    at_risk: np.ndarray
+    event: np.ndarray
+    duration: np.ndarray
+    report: pd.DataFrame
+    outcome: str
+    n_left_truncated: int
+
+    @property
+    def exclusions(self) -> dict[str, int]:
+        return dict(zip(self.report["reason"], self.report["n_rows"].astype(int)))
+
+
+def risk_rows(frame: pd.DataFrame, upgrade: str, *, outcome: str | None = None) -> RiskRows:
+    """:func:`risk_set` as arrays over the rows of ``frame`` (sorted by firm_id and year, as
+    :func:`gvcpanel.formula.frame.panel_frame` returns it), without copying the frame."""
     if upgrade not in UPGRADES:
         raise SpecificationError(f"upgrade={upgrade!r} is not known; choose one of {', '.join(UPGRADES)}.")
     column = outcome or OUTCOME_COLUMN[upgrade]
-    frame, _ = panel_frame(panel)
     if column not in frame.columns:
         raise SpecificationError(
             f"{upgrade} upgrading reads column {column!r}, which the panel does not have; map your "
@@ -353,15 +351,8 @@ def risk_set(panel: Any, upgrade: str = "process", *, outcome: str | None = None
     event[pos] = ev
     duration[pos] = dur
 
-    kept = frame.loc[at_risk].assign(event=event[at_risk], duration=duration[at_risk])
     report = _report(reason[~at_risk], firm[~at_risk], labels)
-    return RiskSet(
-        frame=kept,
-        report=report,
-        upgrade=upgrade,
-        outcome=column,
-        n_left_truncated=int(left_truncated_firm.sum()),
-    )
+    return RiskRows(at_risk, event, duration, report, column, int(left_truncated_firm.sum()))
 
 
 def _cumcount_within(firm: np.ndarray, flag: np.ndarray) -> np.ndarray:

@@ -1,8 +1,6 @@
-"""Discrete-time hazard models of upgrading on the firm-period risk set.
+"""Discrete-time hazard models on a prepared risk set.
 
-:func:`upgrading_hazard` builds the risk set of one upgrading type (:func:`gvcpanel.gvc.upgrading.risk_set`),
-adds the covariates (:func:`gvcpanel.formula.design.build_design`) and a full set of baseline-hazard dummies,
-and fits
+:func:`discrete_hazard` fits, on the firm-periods at risk of an event,
 
 .. math::
 
@@ -11,336 +9,117 @@ and fits
 with :math:`F(\\eta) = 1 - \\exp(-e^{\\eta})` (complementary log-log, the grouped-time version of a
 proportional-hazards model, so :math:`\\beta` are log hazard ratios) or the logistic function (log
 odds ratios).  :math:`\\tau(i, t)` is the calendar year (``baseline="year"``) or the spell duration
-(``baseline="duration"``).  There is no separate intercept: each baseline period has its own.
-Covariates enter as measured in the year at risk.
+(``baseline="duration"``, read from a column).  There is no separate intercept: each baseline
+period has its own.  Covariates enter as measured in the year at risk; lags (``l(x, 1)``) read
+every row of the data, also those not at risk.
 
-The likelihood is maximized by the Newton-Raphson solver below, written in numpy because the model
-also needs per-observation scores, the observed information and refits under linear restrictions
-(the score bootstrap) on risk sets of millions of firm-periods.  Both log-likelihoods are concave
-in the linear predictor (the Gumbel and logistic distribution functions and their complements are
-log-concave), so Newton steps with step-halving reach the maximum from any start when it exists;
-when it does not (separation) the iterations run off and :class:`~gvcpanel.errors.ConvergenceError`
-names the coefficient that diverges.
+Which rows are at risk, and what the event is, is the caller's business (the value-chain layer
+builds its risk sets in :mod:`gvcpanel.gvc`).  The likelihood, its derivatives and the Newton
+solver live in :mod:`gvcpanel.models.binary`.
 """
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import linalg
 
-from gvcpanel.formula.design import build_design, columns_of, expand_terms
-from gvcpanel.errors import ConvergenceError, IdentificationError, SpecificationError
+from gvcpanel.errors import IdentificationError, SpecificationError
+from gvcpanel.formula.evaluate import DerivedColumn, evaluate_formula
+from gvcpanel.formula.frame import derived_of, panel_frame
+from gvcpanel.formula.parse import parse_formula
 from gvcpanel.inference.designs import LikelihoodDesign
 from gvcpanel.inference.spec import InferenceSpec, parse_inference
-from gvcpanel.options import check_bool, check_cluster, check_level, check_magnitudes, check_names
-from gvcpanel.results import EstimationResult, ModelSpec, exclusion_table
-from gvcpanel.gvc.upgrading import UPGRADES, network_strength, panel_frame, risk_set
-
-LINKS = ("cloglog", "logit")
-TOLERANCE = 1e-10
-MAX_ITERATIONS = 100
-MAX_HALVINGS = 40
-# exp(eta) overflows beyond ~709; a hazard with eta > 700 is 1 to machine precision anyway
-_ETA_CAP = 700.0
-
-
-@dataclass(frozen=True)
-class BinaryFit:
-    """Estimates, log-likelihood at them and the number of Newton iterations used."""
-
-    params: np.ndarray
-    loglik: float
-    n_iterations: int
-
-
-def crossprod(X: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
-    """:math:`X' W X` for a tall design, accumulated over row blocks.
-
-    The blocks keep each BLAS call below OpenBLAS's multithreading threshold: for a tall, narrow
-    X the product is memory-bound, and on a busy 2-core machine threaded calls spin-wait (measured:
-    2,000,000 x 19, 8.2 s in one call against 0.28 s in blocks).  Blocks also avoid a weighted
-    copy of the whole design.
-    """
-    n, k = X.shape
-    rows = max(64, 2**18 // max(k * k, 1))
-    out = np.zeros((k, k))
-    root = None if weights is None else np.sqrt(weights)
-    for start in range(0, n, rows):
-        block = X[start : start + rows]
-        if root is not None:
-            block = block * root[start : start + rows, None]
-        out += block.T @ block
-    return out
-
-
-def derivatives(eta: np.ndarray, y: np.ndarray, link: str, order: int = 2) -> tuple[np.ndarray, ...]:
-    """Per-observation log-likelihood and its first (and second) derivatives in ``eta``.
-
-    Notes
-    -----
-    Complementary log-log, with :math:`e = \\exp(\\eta)`, survival :math:`q = \\exp(-e)` and hazard
-    :math:`p = 1 - q` computed as ``-expm1(-e)`` so that small hazards keep full precision:
-
-    .. math::
-
-        \\ell = y \\log p - (1 - y) e, \\qquad
-        \\ell' = y \\frac{e q}{p} - (1 - y) e, \\qquad
-        \\ell'' = y \\frac{e q (p - e)}{p^2} - (1 - y) e .
-
-    :math:`p - e = -(e^2/2 - e^3/6 + e^4/24 - \\dots)` cancels for small :math:`e` and is then taken
-    from its series.  Logit: :math:`\\ell = y\\eta - \\log(1 + e^{\\eta})`, :math:`\\ell' = y - \\mu`,
-    :math:`\\ell'' = -\\mu(1 - \\mu)`.
-    """
-    eta = np.minimum(eta, _ETA_CAP)
-    if link == "logit":
-        mu = 0.5 * (1.0 + np.tanh(0.5 * eta))  # the logistic function without overflow
-        ll = y * eta - np.logaddexp(0.0, eta)
-        if order == 0:
-            return (ll,)
-        d1 = y - mu
-        return (ll, d1) if order == 1 else (ll, d1, -mu * (1.0 - mu))
-    # non-events contribute -e to all three; the event formulas run on the (usually few) events
-    e = np.exp(eta)
-    event = np.flatnonzero(y > 0.5)
-    e_ev = e[event]
-    p = -np.expm1(-e_ev)
-    ll = -e
-    with np.errstate(divide="ignore"):
-        ll[event] = np.log(p)
-    if order == 0:
-        return (ll,)
-    positive = p > 0
-    p_safe = np.where(positive, p, 1.0)
-    ratio = np.where(positive, e_ev * np.exp(-e_ev) / p_safe, 1.0)  # e q / p -> 1 as e -> 0
-    d1 = -e
-    d1[event] = ratio
-    if order == 1:
-        return ll, d1
-    series = -(e_ev * e_ev) * (0.5 - e_ev / 6.0 + e_ev * e_ev / 24.0 - e_ev**3 / 120.0)
-    p_minus_e = np.where(e_ev < 1e-3, series, p - e_ev)
-    d2 = -e
-    d2[event] = np.where(positive, ratio * p_minus_e / p_safe, 0.0)
-    return ll, d1, d2
-
-
-def score_matrix(
-    X: np.ndarray, y: np.ndarray, params: np.ndarray, link: str, offset: np.ndarray | None = None
-) -> np.ndarray:
-    """Per-observation scores, n x k: :math:`s_i = x_i \\ell'(\\eta_i)`."""
-    eta = X @ params if offset is None else X @ params + offset
-    d1 = derivatives(eta, y, link, order=1)[1]
-    return X * d1[:, None]
-
-
-def information_matrix(
-    X: np.ndarray, y: np.ndarray, params: np.ndarray, link: str, offset: np.ndarray | None = None
-) -> np.ndarray:
-    """Observed information :math:`-\\sum_i \\ell''(\\eta_i) x_i x_i'` (Hessian of minus the log-likelihood)."""
-    eta = X @ params if offset is None else X @ params + offset
-    d2 = derivatives(eta, y, link, order=2)[2]
-    return crossprod(X, np.maximum(-d2, 0.0))
-
-
-def fit_binary(
-    X: np.ndarray,
-    y: np.ndarray,
-    link: str,
-    *,
-    start: np.ndarray | None = None,
-    offset: np.ndarray | None = None,
-    names: Sequence[str] | None = None,
-    tol: float = TOLERANCE,
-    max_iter: int = MAX_ITERATIONS,
-) -> BinaryFit:
-    """Maximize the binary log-likelihood by Newton-Raphson with step-halving.
-
-    Parameters
-    ----------
-    X : ndarray
-        n x k design of full column rank.
-    y : ndarray
-        0/1 outcomes.
-    link : {"cloglog", "logit"}
-    start : ndarray, optional
-        Starting values (zeros when omitted).
-    offset : ndarray, optional
-        Known part of the linear predictor (used to refit under restrictions).
-    names : sequence of str, optional
-        Column names, used in error messages.
-    tol : float
-        Convergence when the full Newton step satisfies
-        :math:`\\max_j |\\Delta_j| / (1 + |b_j|) < tol`; that step is still applied, so with
-        Newton's quadratic convergence the estimates are then accurate to about ``tol**2``.
-    max_iter : int
-        Newton iterations allowed.
-
-    Returns
-    -------
-    BinaryFit
-    """
-    if link not in LINKS:
-        raise SpecificationError(f"link={link!r} is not known; choose one of {', '.join(LINKS)}.")
-    k = X.shape[1]
-    names = list(names) if names is not None else [f"x{j}" for j in range(k)]
-    beta = np.zeros(k) if start is None else np.asarray(start, dtype=float).copy()
-
-    def predictor(b: np.ndarray) -> np.ndarray:
-        return X @ b if offset is None else X @ b + offset
-
-    eta = predictor(beta)
-    ll = float(np.sum(derivatives(eta, y, link, order=0)[0]))
-    for iteration in range(1, max_iter + 1):
-        _, d1, d2 = derivatives(eta, y, link)
-        gradient = X.T @ d1
-        hessian = crossprod(X, np.maximum(-d2, 0.0))
-        try:
-            with warnings.catch_warnings():
-                # near separation the information is ill-conditioned; the iteration limit below
-                # turns a run-off into a ConvergenceError naming the coefficient
-                warnings.simplefilter("ignore", linalg.LinAlgWarning)
-                step = linalg.solve(hessian, gradient, assume_a="pos")
-        except (linalg.LinAlgError, ValueError) as e:
-            raise ConvergenceError(
-                f"the information matrix became singular at Newton iteration {iteration} ({link} link); "
-                "a regressor may perfectly predict the events or non-events. Check the "
-                "cross-tabulation of events against each regressor."
-            ) from e
-        if np.max(np.abs(step) / (1.0 + np.abs(beta))) < tol:
-            beta = beta + step
-            eta = predictor(beta)
-            ll = float(np.sum(derivatives(eta, y, link, order=0)[0]))
-            return BinaryFit(beta, ll, iteration)
-        factor = 1.0
-        for _ in range(MAX_HALVINGS):
-            candidate = beta + factor * step
-            eta_new = predictor(candidate)
-            ll_new = float(np.sum(derivatives(eta_new, y, link, order=0)[0]))
-            if np.isfinite(ll_new) and ll_new >= ll - 1e-12 * (1.0 + abs(ll)):
-                break
-            factor /= 2.0
-        else:
-            raise ConvergenceError(
-                f"step-halving failed to raise the log-likelihood at Newton iteration {iteration} "
-                f"({link} link, log-likelihood {ll:.6g}); the design may be nearly collinear."
-            )
-        beta, eta, ll = candidate, eta_new, ll_new
-    worst = int(np.argmax(np.abs(beta)))
-    raise ConvergenceError(
-        f"Newton-Raphson did not converge in {max_iter} iterations ({link} link); the largest "
-        f"coefficient is {names[worst]} = {beta[worst]:.3g}, which suggests that {names[worst]} (or a "
-        "combination of regressors) perfectly separates events from non-events. Drop or recode "
-        "that regressor, or merge sparse baseline periods."
-    )
-
-
-def fit_restricted(
-    X: np.ndarray,
-    y: np.ndarray,
-    link: str,
-    R: np.ndarray,
-    r: np.ndarray | float,
-    *,
-    start: np.ndarray | None = None,
-) -> np.ndarray:
-    """Maximum likelihood subject to the linear restrictions :math:`R b = r`.
-
-    Notes
-    -----
-    Reparametrization: every :math:`b` with :math:`R b = r` is :math:`b_0 + N \\theta`, where
-    :math:`b_0` is the minimum-norm solution of :math:`R b = r` and the columns of :math:`N` span
-    the null space of :math:`R`.  The free :math:`\\theta` is fitted with design :math:`X N` and
-    offset :math:`X b_0`.
-    """
-    R = np.atleast_2d(np.asarray(R, dtype=float))
-    r = np.atleast_1d(np.asarray(r, dtype=float))
-    k = X.shape[1]
-    if R.shape[1] != k or R.shape[0] != r.size:
-        raise SpecificationError(
-            f"restrictions R b = r need R with {k} columns and one r per row; found R {R.shape} and r {r.shape}."
-        )
-    b0 = np.linalg.lstsq(R, r, rcond=None)[0]
-    if not np.allclose(R @ b0, r, rtol=1e-10, atol=1e-10):
-        raise SpecificationError("the restrictions R b = r are inconsistent (no b satisfies them).")
-    null = linalg.null_space(R)
-    if null.shape[1] == 0:
-        return b0
-    theta0 = None if start is None else null.T @ (np.asarray(start, dtype=float) - b0)
-    directions = [f"restricted direction {j}" for j in range(null.shape[1])]
-    fit = fit_binary(X @ null, y, link, start=theta0, offset=X @ b0, names=directions)
-    return b0 + null @ fit.params
-
-
-# --------------------------------------------------------------------------------------------
-# the estimator
-DEFAULT_COVARIATES = (
-    "network",
-    "quasi_hierarchy",
-    "hierarchy",
-    "log(employees)",
-    "firm_age",
-    "foreign_owned",
-    "export_share",
+from gvcpanel.models.binary import (  # noqa: F401 - BinaryFit, derivatives, fit_restricted: see below
+    LINKS,
+    BinaryFit,
+    crossprod,
+    derivatives,
+    fit_binary,
+    fit_restricted,
+    fit_under,
+    information_at,
+    information_matrix,
+    link_function,
+    score_matrix,
+    scores_at,
 )
+from gvcpanel.options import check_bool, check_cluster, check_level, check_magnitudes
+from gvcpanel.results import EstimationResult, ModelSpec, exclusion_table
+
+# The likelihood lived here before models/binary.py; its names stay importable from this module
+# for code written against that layout (one implementation, two import paths).
+__all__ = ["BASELINES", "check_options", "discrete_hazard", "hazard_ratios", "BinaryFit", "crossprod", "derivatives",
+           "fit_binary", "fit_restricted", "information_matrix", "score_matrix"]
+
 BASELINES = ("year", "duration")
-NETWORK_COLUMNS = ("network_strength", "network_strength_c")
+ESTIMATOR = "discrete_hazard"
 NO_EVENT_PERIODS = "baseline {baseline} without events or without non-events (hazard estimate 0 or 1)"
 
 
-def upgrading_hazard(
+def discrete_hazard(
     panel: Any,
-    upgrade: str = "process",
-    covariates: Sequence[str] = DEFAULT_COVARIATES,
-    cluster: str | Sequence[str] | None = "cluster_id",
-    link: str = "cloglog",
+    formula: str,
+    *,
     baseline: str = "year",
-    inference: str | dict[str, Any] | InferenceSpec = "cluster",
+    link: str = "cloglog",
+    cluster: str | Sequence[str] | None = "cluster_id",
+    inference: str | Mapping[str, Any] | InferenceSpec = "cluster",
+    at_risk: np.ndarray | pd.Series | str | None = None,
+    duration: str = "duration",
+    exclusions: Mapping[str, int] | None = None,
+    derived: Mapping[str, DerivedColumn] | None = None,
 ) -> EstimationResult:
-    """Discrete-time hazard of an upgrading event with cluster-robust inference.
+    """Discrete-time binary hazard with cluster-robust inference.
 
     Parameters
     ----------
     panel : FirmPanel or pandas.DataFrame
-        Firm-year panel indexed by (firm_id, year).
-    upgrade : {"process", "product", "functional", "intersectoral"}
-        Which upgrading event; the risk set of each is described in :mod:`gvcpanel.gvc.upgrading`.
-    covariates : sequence of str
-        Terms as in :mod:`gvcpanel.formula.design` (``log(employees)``, ``a:b``, ``a*b``, governance
-        dummies).  ``network_strength`` and ``network_strength_c`` are computed by
-        :func:`gvcpanel.gvc.upgrading.network_strength` on the whole panel unless the panel already
-        has those columns.
-    cluster : str or sequence of str, optional
-        Clustering variable(s) for the default covariance; rows where it is missing are excluded
-        and counted.  ``None`` for none (then use ``inference="unadjusted"``).
+        Firm-year data indexed by (firm_id, year).
+    formula : str
+        ``"event ~ x1 + log(x2) + l(x3, 1)"`` (see :mod:`gvcpanel.formula.parse`); the outcome
+        is a 0/1 event column.  No ``|`` effects: the baseline dummies are the model's effects.
+    baseline : {"year", "duration"}
+        Baseline hazard by calendar year or by the values of the ``duration`` column, one dummy
+        per period.
     link : {"cloglog", "logit"}
         Complementary log-log (coefficients are log hazard ratios) or logit (log odds ratios).
-    baseline : {"year", "duration"}
-        Baseline hazard by calendar year or by spell duration, one dummy per period.
+    cluster : str or sequence of str, optional
+        Clustering variable(s) of the default covariance; rows where it is missing are excluded
+        and counted.  ``None`` for none (then use ``inference="unadjusted"``).
     inference : str, mapping or InferenceSpec
         Covariance choice, see :func:`gvcpanel.inference.spec.parse_inference`.
+    at_risk : bool array, Series or column name, optional
+        The rows of the risk set (default: every row).  The other rows are not counted here
+        (their builder counts them, see ``exclusions``) but lags and leads read them.
+    duration : str
+        Column holding the spell duration (``baseline="duration"``).
+    exclusions : mapping, optional
+        Rows already left out by whoever built the risk set, ``{reason: rows}``; they head the
+        result's exclusion table.
+    derived : mapping, optional
+        Names computed from the data, see :class:`gvcpanel.formula.evaluate.DerivedColumn`.
 
     Returns
     -------
     EstimationResult
         ``params`` holds the covariates' coefficients followed by the baseline terms
-        (``year[2005]`` or ``duration[3]``), whose names are listed in
-        ``spec.option("baseline_terms")`` so that tables can hide them.  ``nobs`` counts
-        firm-periods at risk used; ``exclusions`` every panel row left out (risk set first, then
-        missing covariates, then baseline periods whose hazard estimate is 0 or 1).
+        (``year[2005]`` or ``duration[3]``), listed in ``spec.option("baseline_terms")`` so that
+        tables can hide them.  ``nobs`` counts firm-periods at risk used; ``exclusions`` the rows
+        left out (``exclusions=`` first, then missing or undefined covariates, then baseline
+        periods whose hazard estimate is 0 or 1).
 
     Notes
     -----
     The log-likelihood of the risk set is :math:`\\sum_{it} y_{it}\\log h_{it} + (1-y_{it})\\log(1-h_{it})`.
-    Baseline periods in which no firm (or every firm) at risk upgrades have a hazard estimate of
-    0 (or 1): their dummy runs off to :math:`\\mp\\infty` and their rows then add nothing to the
-    likelihood or the scores.  Dropping those rows (counted) gives the same estimates of the other
-    coefficients as that limit, as Stata's ``logit`` does when a dummy predicts failure perfectly.
+    Baseline periods in which no firm (or every firm) at risk has the event have a hazard
+    estimate of 0 (or 1): their dummy runs off to :math:`\\mp\\infty` and their rows then add
+    nothing to the likelihood or the scores.  Dropping those rows (counted) gives the same
+    estimates of the other coefficients as that limit, as Stata's ``logit`` does when a dummy
+    predicts failure perfectly.
 
     Standard errors use the observed information :math:`I = -\\partial^2 \\ell / \\partial b \\partial b'`
     (as Stata's ``cloglog``; for the non-canonical complementary log-log it differs from the
@@ -350,66 +129,79 @@ def upgrading_hazard(
 
     Convergence: Newton steps until :math:`\\max_j |\\Delta_j|/(1+|b_j|) < 10^{-10}` (that last step
     is applied), at most 100 iterations.
+
+    Examples
+    --------
+    >>> res = discrete_hazard(risk_frame, "event ~ x1 + x2", at_risk="at_risk")  # doctest: +SKIP
     """
-    if upgrade not in UPGRADES:
-        raise SpecificationError(f"upgrade={upgrade!r} is not known; choose one of {', '.join(UPGRADES)}.")
-    if link not in LINKS:
-        raise SpecificationError(f"link={link!r} is not known; choose one of {', '.join(LINKS)}.")
-    if baseline not in BASELINES:
-        raise SpecificationError(f"baseline={baseline!r} is not known; choose one of {', '.join(BASELINES)}.")
-    spec_inference = parse_inference(inference)
-    covariates = check_names(covariates, "covariates", example="'quasi_hierarchy'")
-    terms = expand_terms(covariates)
-    clusters = check_cluster(cluster) or ()
-
+    # every option is checked before the data are touched
+    clusters, spec_inference = check_options(link, baseline, cluster, inference)
+    if not isinstance(formula, str):
+        raise SpecificationError(f"formula={formula!r}; give the model as a string, e.g. 'event ~ x1 + x2'.")
+    parsed = parse_formula(formula)
     frame, provenance = panel_frame(panel)
-    frame = _with_network_strength(frame, terms)
-    risk = risk_set(frame, upgrade)
-    keep = [c for c in clusters if c not in ("firm_id", "year")]
+    derived = derived_of(panel, derived)
+    if parsed.effects is not None:
+        raise SpecificationError(
+            f"formula {formula!r}: a hazard takes no '| effects'; its baseline dummies (baseline='year' or "
+            "'duration') play that part."
+        )
+    rows = _at_risk(frame, at_risk)
+    keep = [c for c in clusters if c not in frame.index.names]
+    if baseline == "duration":
+        keep.append(duration)
     # cluster_id is kept for later re-clustering whenever it is complete (it then drops no row)
-    also = ["cluster_id"] if "cluster_id" in risk.frame.columns and risk.frame["cluster_id"].notna().all() else []
-    design = build_design(risk.frame, "event", terms, keep=[*keep, *also, "duration"])
-    exclusions = {**risk.exclusions, **design.exclusions}
-
-    y = design.y.to_numpy(dtype=float)
-    periods = (
-        design.X.index.get_level_values("year").to_numpy()
-        if baseline == "year"
-        else design.frame["duration"].to_numpy()
-    )
+    if "cluster_id" in frame.columns and "cluster_id" not in keep:
+        observed = frame["cluster_id"].notna().to_numpy()
+        if (observed if rows is None else observed[rows]).all():
+            keep.append("cluster_id")
+    ev = evaluate_formula(frame, parsed, keep=keep, rows=rows, derived=derived, spans_intercept=True)
+    dropped = dict(exclusions or {})
+    for reason, count in ev.exclusions.items():
+        dropped[reason] = dropped.get(reason, 0) + count
+    y = ev.data[:, 0]
+    outcome = parsed.dependent.expr
+    if y.size and not np.isin(y, (0.0, 1.0)).all():
+        raise SpecificationError(
+            f"the outcome {outcome!r} must be 0/1 on the rows at risk; found values such as "
+            f"{sorted(set(y[~np.isin(y, (0.0, 1.0))]))[:5]}."
+        )
+    index = frame.index[ev.kept]
+    periods = (index.get_level_values("year").to_numpy() if baseline == "year"
+               else frame[duration].to_numpy()[ev.kept])
     if y.sum() == 0:
         raise IdentificationError(
-            f"the {upgrade} risk set has no events among its {y.size} usable firm-periods; the hazard "
-            "is not identified. Check the outcome column and the exclusions "
-            f"({risk.exclusions | design.exclusions})."
+            f"the outcome {outcome!r} has no events among its {y.size} usable firm-periods at risk; the "
+            f"hazard is not identified. Check the outcome column and the exclusions ({dropped})."
         )
     uninformative, dropped_periods = _degenerate_periods(periods, y)
     if uninformative.any():
-        exclusions[NO_EVENT_PERIODS.format(baseline=baseline)] = int(uninformative.sum())
+        dropped[NO_EVENT_PERIODS.format(baseline=baseline)] = int(uninformative.sum())
     used = ~uninformative
-    X_cov, used_frame = (design.X, design.frame) if used.all() else (design.X.loc[used], design.frame.loc[used])
-    y = y[used]
-    periods = periods[used]
+    X_cov = ev.data[:, 1:] if used.all() else ev.data[used, 1:]
+    y, periods, index = (y, periods, index) if used.all() else (y[used], periods[used], index[used])
     if y.size == 0:
-        raise IdentificationError(f"no {upgrade} risk-set period has both events and non-events.")
-    check_magnitudes(X_cov.to_numpy(dtype=float), list(X_cov.columns), "the hazard")
-    _check_variation(X_cov)
+        raise IdentificationError(f"no period at risk of {outcome!r} has both events and non-events.")
+    covariates = ev.names
+    check_magnitudes(X_cov, list(covariates), "the hazard")
+    _check_variation(X_cov, covariates)
 
     period_values, period_codes = np.unique(periods, return_inverse=True)
     baseline_terms = tuple(f"{baseline}[{p}]" for p in period_values)
-    names = (*X_cov.columns, *baseline_terms)
+    names = (*covariates, *baseline_terms)
+    k = len(covariates)
     X = np.zeros((y.size, len(names)))
-    X[:, : X_cov.shape[1]] = X_cov.to_numpy(dtype=float)
-    X[np.arange(y.size), X_cov.shape[1] + period_codes] = 1.0
+    X[:, :k] = X_cov
+    X[np.arange(y.size), k + period_codes] = 1.0
     _check_rank(X, names)
 
     rates = np.bincount(period_codes, weights=y) / np.bincount(period_codes)
     start = np.zeros(len(names))
-    start[X_cov.shape[1] :] = _link_function(rates, link)
+    start[k:] = link_function(rates, link)
     fit = fit_binary(X, y, link, start=start, names=names)
 
-    index = X_cov.index
-    groups, labels = _groups(index, used_frame, [*keep, *also])
+    group_names = [c for c in keep if c != duration]
+    groups, labels = _groups(index, frame, ev.kept, used, group_names)
     params = fit.params
     model = LikelihoodDesign(
         scores=score_matrix(X, y, params, link),
@@ -424,27 +216,22 @@ def upgrading_hazard(
             "y": y,
             "link": link,
             # partials of module-level functions, not closures: results are pickled with their model
-            "fit_restricted": partial(_fit_under, X, y, link, params),
-            "score_fn": partial(_scores_at, X, y, link),
-            "information_fn": partial(_information_at, X, y, link),
-            "frame": X_cov,
+            "fit_restricted": partial(fit_under, X, y, link, params),
+            "score_fn": partial(scores_at, X, y, link),
+            "information_fn": partial(information_at, X, y, link),
+            "frame": pd.DataFrame(X_cov, index=index, columns=list(covariates)),
             "baseline_terms": baseline_terms,
         },
     )
     spec = ModelSpec(
-        estimator="upgrading_hazard",
+        estimator=ESTIMATOR,
         method=link,
-        dependent=f"{upgrade} upgrading event",
-        regressors=tuple(X_cov.columns),
+        dependent=outcome,
+        regressors=tuple(covariates),
         effects=(baseline,),
         cluster=clusters or None,
-        options=(
-            ("upgrade", upgrade),
-            ("link", link),
-            ("baseline", baseline),
-            ("baseline_terms", baseline_terms),
-            ("outcome", risk.outcome),
-        ),
+        formula=formula,
+        options=(("link", link), ("baseline", baseline), ("baseline_terms", baseline_terms)),
     )
     return EstimationResult(
         spec=spec,
@@ -453,21 +240,29 @@ def upgrading_hazard(
         nobs=int(y.size),
         n_firms=int(pd.unique(index.get_level_values("firm_id")).size),
         dep_mean=float(y.mean()),
-        exclusions=exclusion_table(exclusions),
+        exclusions=exclusion_table(dropped),
         fit_stats={
             "loglik": fit.loglik,
             "n_events": int(y.sum()),
-            "n_left_truncated": risk.n_left_truncated,
             "link": link,
             "baseline": baseline,
-            "upgrade": upgrade,
             "n_iterations": fit.n_iterations,
             "baseline_periods_dropped": dropped_periods,
-            "risk_set": risk.report,
         },
         provenance=provenance,
         model=model,
     )
+
+
+def check_options(
+    link: Any, baseline: Any, cluster: Any, inference: Any
+) -> tuple[tuple[str, ...], InferenceSpec]:
+    """The hazard's options checked (clustering variables and inference in their normal form)."""
+    if link not in LINKS:
+        raise SpecificationError(f"link={link!r} is not known; choose one of {', '.join(LINKS)}.")
+    if baseline not in BASELINES:
+        raise SpecificationError(f"baseline={baseline!r} is not known; choose one of {', '.join(BASELINES)}.")
+    return check_cluster(cluster) or (), parse_inference(inference)
 
 
 def hazard_ratios(result: EstimationResult, level: float = 0.95, include_baseline: bool = False) -> pd.DataFrame:
@@ -483,9 +278,9 @@ def hazard_ratios(result: EstimationResult, level: float = 0.95, include_baselin
         Index ``term``; columns ``estimate`` (the coefficient), ``ratio``, ``ci_low``, ``ci_high``,
         ``p_value``.
     """
-    if getattr(getattr(result, "spec", None), "estimator", None) != "upgrading_hazard":
-        found = getattr(getattr(result, "spec", None), "estimator", type(result).__name__)
-        raise SpecificationError(f"hazard_ratios needs a result of upgrading_hazard, found one of {found}.")
+    found = getattr(getattr(result, "spec", None), "estimator", type(result).__name__)
+    if found != ESTIMATOR:
+        raise SpecificationError(f"hazard_ratios needs a hazard result ({ESTIMATOR}), found one of {found}.")
     level = check_level(level)
     include_baseline = check_bool(include_baseline, "include_baseline")
     table = result.to_frame(level)
@@ -505,16 +300,22 @@ def hazard_ratios(result: EstimationResult, level: float = 0.95, include_baselin
 
 # --------------------------------------------------------------------------------------------
 # helpers
-def _with_network_strength(frame: pd.DataFrame, terms: Sequence[str]) -> pd.DataFrame:
-    """Add the network-strength columns a term asks for (computed on the whole panel)."""
-    wanted = {c for t in terms for c in columns_of(t) if c in NETWORK_COLUMNS and c not in frame.columns}
-    if not wanted:
-        return frame
-    strength = network_strength(frame)
-    out = frame.copy()
-    out["network_strength"] = strength.values
-    out["network_strength_c"] = strength.centred
-    return out.drop(columns=[c for c in NETWORK_COLUMNS if c not in wanted and c not in frame.columns])
+def _at_risk(frame: pd.DataFrame, at_risk: np.ndarray | pd.Series | str | None) -> np.ndarray | None:
+    if at_risk is None:
+        return None
+    if isinstance(at_risk, str):
+        if at_risk not in frame.columns:
+            raise SpecificationError(f"at_risk={at_risk!r} is not a column of the data.")
+        at_risk = frame[at_risk]
+    if isinstance(at_risk, pd.Series) and not at_risk.index.equals(frame.index):
+        at_risk = at_risk.reindex(frame.index, fill_value=False)
+    mask = np.asarray(at_risk)
+    if mask.dtype != bool or mask.shape != (len(frame),):
+        raise SpecificationError(
+            f"at_risk must be a True/False value per row of the data ({len(frame)} rows); found "
+            f"dtype {mask.dtype} and shape {mask.shape}."
+        )
+    return mask
 
 
 def _degenerate_periods(periods: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, tuple]:
@@ -526,14 +327,14 @@ def _degenerate_periods(periods: np.ndarray, y: np.ndarray) -> tuple[np.ndarray,
     return degenerate[codes], tuple(v.item() for v in values[degenerate])
 
 
-def _check_variation(X: pd.DataFrame) -> None:
-    for term in X.columns:
-        values = X[term].to_numpy()
+def _check_variation(X: np.ndarray, names: Sequence[str]) -> None:
+    for j, term in enumerate(names):
+        values = X[:, j]
         if values.size and np.ptp(values) == 0:
             raise IdentificationError(
                 f"covariate {term!r} takes the single value {values[0]:.6g} on every firm-period at risk, "
-                "so its coefficient is not identified next to the baseline dummies; drop it from "
-                "covariates= or check its coding."
+                "so its coefficient is not identified next to the baseline dummies; drop it from the "
+                "formula or check its coding."
             )
 
 
@@ -552,42 +353,20 @@ def _check_rank(X: np.ndarray, names: Sequence[str]) -> None:
     )
 
 
-def _link_function(rates: np.ndarray, link: str) -> np.ndarray:
-    p = np.clip(rates, 1e-8, 1 - 1e-8)
-    return np.log(-np.log1p(-p)) if link == "cloglog" else np.log(p / (1 - p))
-
-
-def _codes(values: Any) -> tuple[np.ndarray, np.ndarray]:
-    codes, uniques = pd.factorize(values, sort=True)
-    return codes.astype(np.int64), np.asarray(uniques)
-
-
 def _groups(
-    index: pd.MultiIndex, used_frame: pd.DataFrame, keep: Sequence[str]
+    index: pd.MultiIndex, frame: pd.DataFrame, kept: np.ndarray, used: np.ndarray, names: Sequence[str]
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Contiguous codes 0..G-1 for firm_id, year and the kept clustering variables."""
     sources: dict[str, Any] = {
         "firm_id": index.get_level_values("firm_id"),
         "year": index.get_level_values("year"),
     }
-    for name in keep:
-        sources[name] = used_frame[name].to_numpy()
+    for name in names:
+        values = frame[name].to_numpy()[kept]
+        sources[name] = values if used.all() else values[used]
     groups: dict[str, np.ndarray] = {}
     labels: dict[str, np.ndarray] = {}
     for name, values in sources.items():
-        groups[name], labels[name] = _codes(values)
+        codes, uniques = pd.factorize(values, sort=True)
+        groups[name], labels[name] = codes.astype(np.int64), np.asarray(uniques)
     return groups, labels
-
-
-def _fit_under(X: np.ndarray, y: np.ndarray, link: str, params: np.ndarray, R: np.ndarray,
-               r: np.ndarray) -> np.ndarray:
-    """Estimates under R b = r (the score bootstrap's null), started from the unrestricted fit."""
-    return fit_restricted(X, y, link, R, r, start=params)
-
-
-def _scores_at(X: np.ndarray, y: np.ndarray, link: str, b: np.ndarray) -> np.ndarray:
-    return score_matrix(X, y, np.asarray(b, dtype=float), link)
-
-
-def _information_at(X: np.ndarray, y: np.ndarray, link: str, b: np.ndarray) -> np.ndarray:
-    return information_matrix(X, y, np.asarray(b, dtype=float), link)

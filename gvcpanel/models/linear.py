@@ -8,7 +8,8 @@ every covariance choice (CRV1 presets, CR2, wild bootstrap, ...) works on every 
 How each method treats the ``effects=`` argument
 ------------------------------------------------
 - ``"fe"``: all listed effects are absorbed (``"firm"``, ``"year"``, any column, or an
-  interaction ``"cluster_id^year"``; ``"a#b"`` is accepted as a synonym).
+  interaction ``"cluster_id^year"``; ``"a#b"`` is accepted as a synonym).  Effects come from the
+  formula (``"y ~ x | firm + year"``) or, when it has no ``|`` part, from ``effects=``.
 - ``"fd"``: the firm effect is removed by differencing; ``"year"`` enters as differenced year
   dummies (Wooldridge's ``d88``, ``d89`` in differences), otherwise an intercept (a trend in
   levels).  Differences are taken only between consecutive years of the same firm: the first
@@ -20,6 +21,10 @@ How each method treats the ``effects=`` argument
 - ``"pooled"``: OLS with an intercept; ``"year"`` enters as year dummies; the firm effect is
   omitted.
 Other effects than firm and year need ``method="fe"``.
+
+The intercept of the ``re``, ``between``, ``pooled`` and (without year dummies) ``fd`` methods
+follows the formula: ``- 1`` or ``+ 0`` leaves it out.  Dummies of categorical terms are coded
+against their base whenever an intercept, absorbed effects or differencing span the constant.
 """
 
 from __future__ import annotations
@@ -44,7 +49,6 @@ from gvcpanel.models.absorb import (
     refines,
     singleton_mask,
 )
-from gvcpanel.formula.design import parse_formula
 from gvcpanel.errors import (
     AbsorbedVariableWarning,
     IdentificationError,
@@ -52,7 +56,9 @@ from gvcpanel.errors import (
     SpecificationError,
     SpecificationTestWarning,
 )
-from gvcpanel.formula.frame import Arrays, canonical, effect_columns, evaluate, panel_frame, take_rows
+from gvcpanel.formula.evaluate import DerivedColumn
+from gvcpanel.formula.frame import Arrays, canonical, derived_of, effect_columns, evaluate, panel_frame, take_rows
+from gvcpanel.formula.parse import ParsedFormula, effect_label, parse_formula
 from gvcpanel.inference.designs import CrossedDummies, LinearDesign
 from gvcpanel.inference.spec import Inference, InferenceSpec, parse_inference
 from gvcpanel.options import (
@@ -75,10 +81,13 @@ COLLINEAR_TOL = 1e-6
 
 
 # --- public API --------------------------------------------------------------------------------
+DEFAULT_EFFECTS = ("firm", "year")
+
+
 def fe_regression(
     panel: Any,
     formula: str,
-    effects: Sequence[str] = ("firm", "year"),
+    effects: Sequence[str] | None = None,
     cluster: str | Sequence[str] | None = "cluster_id",
     method: str = "fe",
     inference: str | Mapping[str, Any] | InferenceSpec | None = "cluster",
@@ -86,6 +95,7 @@ def fe_regression(
     drop_singletons: bool = True,
     tol: float = DEFAULT_TOL,
     maxiter: int = DEFAULT_MAXITER,
+    derived: Mapping[str, DerivedColumn] | None = None,
 ) -> EstimationResult:
     """Linear panel regression of a firm-year outcome.
 
@@ -94,11 +104,13 @@ def fe_regression(
     panel : FirmPanel or pandas.DataFrame
         A validated panel (``panel.data`` is used) or a frame indexed by (firm_id, year).
     formula : str
-        ``"outcome ~ term + term"`` in the language of :mod:`gvcpanel.formula.design`
-        (``log(x)``, ``log1p(x)``, ``a:b``, ``a*b``, governance dummies).
-    effects : str or sequence of str
-        Fixed effects; see the module docstring for their meaning under each method.  One name
-        is one effect: ``effects="firm"`` means ``("firm",)``.
+        ``"outcome ~ terms | effects"`` in the language of :mod:`gvcpanel.formula.parse`
+        (``log(x)``, ``a*b*c``, ``C(x)``, ``i(x, ref=r)``, ``I(x**2)``, ``l(x, 1)``, ``d(x)``, ``- 1``;
+        text and categorical columns give dummies).
+    effects : str or sequence of str, optional
+        Fixed effects when the formula has no ``|`` part (default firm and year); see the module
+        docstring for their meaning under each method.  One name is one effect:
+        ``effects="firm"`` means ``("firm",)``.  Giving effects in both places is an error.
     cluster : str or sequence of str, optional
         Default clustering variable(s) of the inference (``"firm"`` means ``firm_id``).
     method : {"fe", "fd", "re", "between", "pooled"}
@@ -108,6 +120,9 @@ def fe_regression(
         Drop rows alone in a level of a fixed effect (method ``"fe"``), counted in the exclusions.
     tol, maxiter : float, int
         Convergence of the absorption, see :mod:`gvcpanel.models.absorb`.
+    derived : mapping, optional
+        Names computed from the data (:class:`gvcpanel.formula.evaluate.DerivedColumn`), added to
+        the registered ones (:func:`gvcpanel.formula.frame.derived_of`).
 
     Returns
     -------
@@ -126,21 +141,20 @@ def fe_regression(
 
     Examples
     --------
-    >>> import gvcpanel as gp
-    >>> res = gp.fe_regression(panel, "labour_productivity ~ quasi_hierarchy + log(employees)")
-    ... # doctest: +SKIP
+    >>> res = fe_regression(frame, "y ~ x1 + log(x2) | firm + year")  # doctest: +SKIP
     """
     # every option is checked before the data are touched
     method = check_choice(method, METHODS, "method")
     _check_formula(formula)
-    effects = check_names(effects, "effects", example="'firm'")
+    effects = None if effects is None else check_names(effects, "effects", example="'firm'")
     clusters = _cluster_names(cluster)
     drop_singletons = check_bool(drop_singletons, "drop_singletons")
     tol = check_positive(tol, "tol")
     maxiter = check_positive(maxiter, "maxiter", integer=True)
     spec_inf = parse_inference(inference)
     frame, provenance = panel_frame(panel)
-    dependent, terms = parse_formula(formula)
+    parsed = parse_formula(formula)
+    effects = _effects(parsed, effects)
     _check_effects(effects, method)
     group_cols = [c for e in effects for c in effect_columns(e)] + list(clusters or ())
     if "cluster_id" in frame.columns and "cluster_id" not in group_cols:
@@ -148,14 +162,16 @@ def fe_regression(
         optional = ["cluster_id"] if not frame["cluster_id"].isna().any() else []
     else:
         optional = []
-    arrays = evaluate(frame, dependent, terms, group_cols + optional)
+    arrays = evaluate(frame, parsed, group_cols + optional, derived=derived_of(panel, derived),
+                      spans_intercept=_spans_intercept(parsed, method, effects))
     check_magnitudes(arrays.data, (arrays.dependent, *arrays.terms), "the regression")
-    fit = _FITTERS[method](arrays, effects, clusters, drop_singletons=drop_singletons, tol=tol, maxiter=maxiter)
+    fit = _FITTERS[method](arrays, effects, clusters, drop_singletons=drop_singletons, tol=tol, maxiter=maxiter,
+                           intercept=parsed.intercept)
     design = fit.design
     spec = ModelSpec(
         estimator="fe_regression",
         method=method,
-        dependent=dependent,
+        dependent=parsed.dependent.expr,
         regressors=design.names,
         effects=fit.effects,
         cluster=clusters,
@@ -295,7 +311,7 @@ def mundlak_test(
     formula: str,
     cluster: str | Sequence[str] | None = "cluster_id",
     method: str = "re",
-    effects: Sequence[str] = ("firm", "year"),
+    effects: Sequence[str] | None = None,
     inference: str | Mapping[str, Any] | InferenceSpec | None = "cluster",
 ) -> TestResult:
     """Cluster-robust Mundlak (correlated random effects) test.
@@ -324,13 +340,15 @@ def mundlak_test(
     if method not in ("re", "pooled"):
         raise SpecificationError(f"method={method!r}; mundlak_test needs method='re' or 'pooled'.")
     _check_formula(formula)
-    effects = check_names(effects, "effects", example="'firm'")
+    effects = None if effects is None else check_names(effects, "effects", example="'firm'")
     clusters = _cluster_names(cluster)
     spec_inf = parse_inference(inference)
     frame, _ = panel_frame(panel)
-    dependent, terms = parse_formula(formula)
+    parsed = parse_formula(formula)
+    effects = _effects(parsed, effects)
     _check_effects(effects, method)
-    arrays = evaluate(frame, dependent, terms, list(clusters or ()))
+    arrays = evaluate(frame, parsed, list(clusters or ()), derived=derived_of(panel),
+                      spans_intercept=_spans_intercept(parsed, method, effects))
     check_magnitudes(arrays.data, (arrays.dependent, *arrays.terms), "the regression")
     firm = arrays.codes["firm_id"]
     counts = np.bincount(firm).astype(float)
@@ -346,8 +364,9 @@ def mundlak_test(
             f"no regressor of {formula!r} varies within firms; the Mundlak test has nothing to test."
         )
     data = np.asfortranarray(np.column_stack([arrays.data, *means]))
-    augmented = Arrays(data, (*arrays.terms, *names), dependent, arrays.codes, arrays.labels, arrays.years, arrays.exclusions)
-    fit = _FITTERS[method](augmented, effects, clusters)
+    augmented = Arrays(data, (*arrays.terms, *names), arrays.dependent, arrays.codes, arrays.labels, arrays.years,
+                       arrays.exclusions)
+    fit = _FITTERS[method](augmented, effects, clusters, intercept=parsed.intercept)
     return _mundlak_result(fit.design, tuple(n for n in names if n in fit.design.names), method, spec_inf)
 
 
@@ -403,8 +422,32 @@ def _check_formula(formula: Any) -> None:
     if not isinstance(formula, str):
         raise SpecificationError(
             f"formula={formula!r}; give the model as a string, e.g. "
-            "'labour_productivity ~ quasi_hierarchy + log(employees)'."
+            "'y ~ x1 + log(x2) | firm + year'."
         )
+
+
+def _effects(parsed: ParsedFormula, effects: Sequence[str] | None) -> tuple[str, ...]:
+    """Effects from the formula's ``|`` part or from ``effects=`` (not both)."""
+    if parsed.effects is not None:
+        if effects is not None:
+            raise SpecificationError(
+                f"formula {parsed.formula!r} names its effects after '|' and effects={tuple(effects)!r} "
+                "names them again; keep one of the two."
+            )
+        return parsed.effects
+    if effects is None:
+        return DEFAULT_EFFECTS
+    if isinstance(effects, str):
+        effects = (effects,)
+    return tuple(effect_label(str(e).strip()) for e in effects)
+
+
+def _spans_intercept(parsed: ParsedFormula, method: str, effects: tuple[str, ...]) -> bool:
+    """Whether something in the model spans the constant (dummies then drop their base)."""
+    if method in ("fe", "fd"):
+        return True  # absorbed effects; differencing removes every level
+    year_dummies = method in ("re", "pooled") and "year" in (canonical(e) for e in effects)
+    return parsed.intercept or year_dummies
 
 
 def _check_effects(effects: tuple[str, ...], method: str) -> None:
@@ -419,7 +462,7 @@ def _check_effects(effects: tuple[str, ...], method: str) -> None:
 
 
 def _fit_fe(arrays: Arrays, effects: tuple[str, ...], clusters, *, drop_singletons: bool = True,
-            tol: float = DEFAULT_TOL, maxiter: int = DEFAULT_MAXITER) -> _Fit:
+            tol: float = DEFAULT_TOL, maxiter: int = DEFAULT_MAXITER, intercept: bool = True) -> _Fit:
     if not effects:
         raise SpecificationError("method='fe' needs at least one effect; use method='pooled' for none.")
     fes = [arrays.effect(e) for e in effects]
@@ -572,7 +615,7 @@ def _annihilator(absorber: Absorber) -> Callable[[np.ndarray], np.ndarray]:
     return _Annihilator(absorber)
 
 
-def _fit_fd(arrays: Arrays, effects: tuple[str, ...], clusters, **_: Any) -> _Fit:
+def _fit_fd(arrays: Arrays, effects: tuple[str, ...], clusters, *, intercept: bool = True, **_: Any) -> _Fit:
     firm, years = arrays.codes["firm_id"], arrays.years
     # rows are sorted by (firm_id, year) in a FirmPanel; sort anyway for plain frames
     order = np.lexsort((years, firm))
@@ -607,7 +650,7 @@ def _fit_fd(arrays: Arrays, effects: tuple[str, ...], clusters, **_: Any) -> _Fi
             dnames.append(f"year[{y}]")
         cols.append(np.column_stack(dummies))
         names += dnames
-    else:
+    elif intercept:  # a linear trend in levels
         cols.append(np.ones((later.size, 1)))
         names.append("Intercept")
     data = np.asfortranarray(np.column_stack(cols))
@@ -619,10 +662,10 @@ def _fit_fd(arrays: Arrays, effects: tuple[str, ...], clusters, **_: Any) -> _Fi
                 ("firm", "year") if use_year else ("firm",))
 
 
-def _fit_re(arrays: Arrays, effects: tuple[str, ...], clusters, **_: Any) -> _Fit:
+def _fit_re(arrays: Arrays, effects: tuple[str, ...], clusters, *, intercept: bool = True, **_: Any) -> _Fit:
     from linearmodels import RandomEffects
 
-    data, names = _with_intercept_and_years(arrays, effects)
+    data, names = _with_intercept_and_years(arrays, effects, intercept)
     firm = arrays.codes["firm_id"]
     index = pd.MultiIndex.from_arrays([firm, arrays.years], names=["firm_id", "year"])
     exog = pd.DataFrame(data[:, 1:], index=index, columns=[f"c{j}" for j in range(data.shape[1] - 1)])
@@ -648,7 +691,7 @@ def _fit_re(arrays: Arrays, effects: tuple[str, ...], clusters, **_: Any) -> _Fi
                 tuple(e for e in effects if canonical(e) in ("firm_id", "year")))
 
 
-def _fit_between(arrays: Arrays, effects: tuple[str, ...], clusters, **_: Any) -> _Fit:
+def _fit_between(arrays: Arrays, effects: tuple[str, ...], clusters, *, intercept: bool = True, **_: Any) -> _Fit:
     firm = arrays.codes["firm_id"]
     n_firms = len(arrays.labels["firm_id"])
     counts = np.bincount(firm, minlength=n_firms).astype(float)
@@ -656,9 +699,9 @@ def _fit_between(arrays: Arrays, effects: tuple[str, ...], clusters, **_: Any) -
     for j in range(arrays.data.shape[1]):
         means[:, j] = np.bincount(firm, arrays.data[:, j], n_firms) / counts
     means[:, -1] = 1.0
-    order = [0, means.shape[1] - 1, *range(1, means.shape[1] - 1)]
+    order = [0, means.shape[1] - 1, *range(1, means.shape[1] - 1)] if intercept else list(range(means.shape[1] - 1))
     data = np.asfortranarray(means[:, order])
-    names = ("Intercept", *arrays.terms)
+    names = ("Intercept", *arrays.terms) if intercept else tuple(arrays.terms)
     groups = {"firm_id": np.arange(n_firms)}
     labels = {"firm_id": arrays.labels["firm_id"]}
     for name, codes in arrays.codes.items():
@@ -675,8 +718,8 @@ def _fit_between(arrays: Arrays, effects: tuple[str, ...], clusters, **_: Any) -
                 {"r2_between": _r2(data[:, 0], design.resid), "dropped_terms": dropped}, ("firm",))
 
 
-def _fit_pooled(arrays: Arrays, effects: tuple[str, ...], clusters, **_: Any) -> _Fit:
-    data, names = _with_intercept_and_years(arrays, effects)
+def _fit_pooled(arrays: Arrays, effects: tuple[str, ...], clusters, *, intercept: bool = True, **_: Any) -> _Fit:
+    data, names = _with_intercept_and_years(arrays, effects, intercept)
     raw_ss = np.einsum("ij,ij->j", data, data)
     groups, labels = _groups(arrays, clusters)
     dep_mean = float(data[:, 0].mean())
@@ -691,18 +734,22 @@ _FITTERS = {"fe": _fit_fe, "fd": _fit_fd, "re": _fit_re, "between": _fit_between
 
 
 # --- shared pieces -------------------------------------------------------------------------------
-def _with_intercept_and_years(arrays: Arrays, effects: tuple[str, ...]) -> tuple[np.ndarray, list[str]]:
-    """Outcome, intercept, regressors and (if asked) year dummies without the first year."""
-    cols = [arrays.data[:, :1], np.ones((arrays.data.shape[0], 1)), arrays.data[:, 1:]]
-    names = ["Intercept", *arrays.terms]
+def _with_intercept_and_years(
+    arrays: Arrays, effects: tuple[str, ...], intercept: bool = True
+) -> tuple[np.ndarray, list[str]]:
+    """Outcome, intercept, regressors and (if asked) year dummies: without the first year next to
+    the intercept, every year without it."""
+    cols = [arrays.data[:, :1]] + ([np.ones((arrays.data.shape[0], 1))] if intercept else []) + [arrays.data[:, 1:]]
+    names = (["Intercept"] if intercept else []) + list(arrays.terms)
     if any(canonical(e) == "year" for e in effects):
         year_codes = arrays.codes["year"]
         levels = arrays.labels["year"]
-        dummies = np.zeros((year_codes.size, len(levels) - 1))
-        rows = np.flatnonzero(year_codes > 0)
-        dummies[rows, year_codes[rows] - 1] = 1.0
+        first = 1 if intercept else 0
+        dummies = np.zeros((year_codes.size, len(levels) - first))
+        rows = np.flatnonzero(year_codes >= first)
+        dummies[rows, year_codes[rows] - first] = 1.0
         cols.append(dummies)
-        names += [f"year[{y}]" for y in levels[1:]]
+        names += [f"year[{y}]" for y in levels[first:]]
     return np.asfortranarray(np.column_stack(cols)), names
 
 

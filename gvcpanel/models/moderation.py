@@ -26,6 +26,9 @@ from gvcpanel.inference.spec import Inference, InferenceSpec
 from gvcpanel.options import check_level
 from gvcpanel.results import EstimationResult, ResultBase
 
+#: estimator name of hazard results (coefficients on the log hazard / odds ratio scale)
+HAZARD = "discrete_hazard"
+
 QUARTILES = {"p25": 0.25, "p50": 0.50, "p75": 0.75}
 
 
@@ -196,8 +199,8 @@ class ModerationResult(ResultBase):
 
 def moderation(
     result: EstimationResult,
-    focal: str = "quasi_hierarchy",
-    moderator: str = "network_strength_c",
+    focal: str,
+    moderator: str,
     at: Sequence[float] | Mapping[str, float] | None = None,
     level: float = 0.95,
 ) -> ModerationResult:
@@ -214,6 +217,10 @@ def moderation(
         Moderator values.  Default: the quartiles (25th, 50th, 75th percentiles, numpy's linear
         interpolation) of the moderator in the estimation sample, which hazard results keep in
         ``result.model.extra["frame"]``; for other results pass ``at=`` explicitly.
+
+    Examples
+    --------
+    >>> moderation(result, "x", "z", at={"low": -1.0, "high": 1.0}).table  # doctest: +SKIP
     level : float
         Confidence level of intervals and of the Johnson-Neyman region.
 
@@ -257,7 +264,7 @@ def moderation(
     """
     for option, value in (("focal", focal), ("moderator", moderator)):
         if not isinstance(value, str) or not value:
-            raise SpecificationError(f"{option}={value!r}; name a term of the model, e.g. {option}='quasi_hierarchy'.")
+            raise SpecificationError(f"{option}={value!r}; name a term of the model, e.g. {option}='x1'.")
     if not hasattr(result, "params") or not hasattr(result, "cov"):
         raise SpecificationError(f"moderation needs an estimation result, not {type(result).__name__}.")
     names = list(result.params.index)
@@ -527,6 +534,6 @@ def _degrees_of_freedom(result: EstimationResult, focal: str, interaction: str) 
 
 
 def _scale(result: EstimationResult) -> str:
-    if result.spec.estimator != "upgrading_hazard":
+    if result.spec.estimator != HAZARD:
         return "coefficient"
     return "log hazard ratio" if result.spec.method == "cloglog" else "log odds ratio"

@@ -57,8 +57,9 @@ from scipy import linalg, stats
 from scipy.special import expit, logit
 
 from gvcpanel.errors import IdentificationError, PanelStructureError, SpecificationError
-from gvcpanel.formula.design import build_design, expand_terms
-from gvcpanel.formula.frame import panel_frame
+from gvcpanel.formula.evaluate import DerivedColumn, evaluate_formula
+from gvcpanel.formula.frame import derived_of, panel_frame
+from gvcpanel.formula.parse import parse_formula
 from gvcpanel.inference.designs import LikelihoodDesign
 from gvcpanel.inference.spec import InferenceSpec, parse_inference
 from gvcpanel.models import multinomial as mnl
@@ -69,6 +70,7 @@ INTERCEPT = "Intercept"
 FROM = "state_from"
 TO = "state_to"
 GAP = "gap"
+DESTINATION = "_next_state_code"  # internal outcome column of the formula
 
 STATE_MISSING = "{state} missing in t"
 LAST_ROW = "last observed period of the unit (no next period)"
@@ -147,14 +149,38 @@ def transition_pairs(
     -------
     TransitionPairs
     """
+    frame, _ = panel_frame(panel)
+    pairing = _pair(frame, state, states, spacing)
+    used = pairing.used
+    pairs = pairing.frame.loc[used].copy()
+    categories = pd.CategoricalDtype(list(pairing.states))
+    pairs[FROM] = pd.Categorical.from_codes(pairing.origin[used], dtype=categories)
+    pairs[TO] = pd.Categorical.from_codes(pairing.destination[used], dtype=categories)
+    pairs[GAP] = pairing.gap[used]
+    return TransitionPairs(pairs, pairing.states, exclusion_table(pairing.exclusions), state, spacing)
+
+
+@dataclass(frozen=True, eq=False)
+class _Pairing:
+    """Every row of the (sorted) panel as a possible origin: the pair it starts, or why not."""
+
+    frame: pd.DataFrame
+    states: tuple[str, ...]
+    used: np.ndarray  # rows that start a pair
+    origin: np.ndarray  # state code in t (-1 missing)
+    destination: np.ndarray  # state code of the paired row (-1 where no pair)
+    gap: np.ndarray  # periods to the paired row (0 where no next row)
+    exclusions: dict[str, int]
+
+
+def _pair(frame: pd.DataFrame, state: str, states: Sequence[str] | None, spacing: str) -> _Pairing:
     if spacing not in SPACINGS:
         raise SpecificationError(f"spacing={spacing!r}; use one of {SPACINGS}.")
-    frame, _ = panel_frame(panel)
     if state not in frame.columns:
         raise SpecificationError(
             f"the panel has no column {state!r}; its columns are {sorted(map(str, frame.columns))[:12]}..."
         )
-    clash = [c for c in (FROM, TO, GAP) if c in frame.columns]
+    clash = [c for c in (FROM, TO, GAP, DESTINATION) if c in frame.columns]
     if clash:
         raise SpecificationError(f"the panel already has columns {clash}; rename them before pairing states.")
     if frame.index.has_duplicates:
@@ -181,15 +207,10 @@ def transition_pairs(
         reason[(reason == 0) & (gap != 1)] = 3
     reason[(reason == 0) & (codes[nxt] < 0)] = 4
     used = reason == 0
-    pairs = frame.loc[used].copy()
-    categories = pd.CategoricalDtype(list(labels))
-    pairs[FROM] = pd.Categorical.from_codes(codes[used], dtype=categories)
-    pairs[TO] = pd.Categorical.from_codes(codes[nxt][used], dtype=categories)
-    pairs[GAP] = gap[used]
     names = {1: STATE_MISSING.format(state=state), 2: LAST_ROW, 3: GAP_REASON,
              4: NEXT_MISSING.format(state=state)}
-    exclusions = exclusion_table({names[c]: int(np.sum(reason == c)) for c in names})
-    return TransitionPairs(pairs, labels, exclusions, state, spacing)
+    exclusions = {names[c]: int(np.sum(reason == c)) for c in names if np.any(reason == c)}
+    return _Pairing(frame, labels, used, codes, np.where(used, codes[nxt], -1), gap, exclusions)
 
 
 @dataclass(frozen=True)
@@ -263,19 +284,25 @@ def transition_table(
 
 def _count(used: pd.DataFrame, pairs: TransitionPairs) -> TransitionTable:
     """Counts and row shares of the pairs in ``used`` (all pairs, or those a model used)."""
-    labels = list(pairs.states)
+    return _count_codes(used[FROM].cat.codes.to_numpy(), used[TO].cat.codes.to_numpy(), used.index,
+                        pairs.states, pairs.state, pairs.spacing,
+                        dict(zip(pairs.exclusions["reason"], pairs.exclusions["n_rows"])))
+
+
+def _count_codes(origin: np.ndarray, destination: np.ndarray, index: pd.Index, states: Sequence[str],
+                 state: str, spacing: str, exclusions: Mapping[str, int]) -> TransitionTable:
+    labels = list(states)
     # codes, not crosstab: crosstab of categoricals drops or reorders empty levels by version
     n = len(labels)
-    cells = np.bincount(used[FROM].cat.codes.to_numpy() * n + used[TO].cat.codes.to_numpy(),
-                        minlength=n * n).reshape(n, n)
+    cells = np.bincount(origin * n + destination, minlength=n * n).reshape(n, n)
     counts = pd.DataFrame(cells.astype(np.int64), index=labels, columns=labels)
     counts["total"] = counts.sum(axis=1)
     counts.loc["total"] = counts.sum(axis=0)
     totals = counts["total"].to_numpy(dtype=float)
     with np.errstate(invalid="ignore", divide="ignore"):
         shares = counts.drop(columns="total").div(np.where(totals > 0, totals, np.nan), axis=0)
-    n_units = int(pd.unique(used.index.get_level_values(0)).size)
-    return TransitionTable(counts, shares, pairs.exclusions, pairs.state, pairs.states, pairs.spacing, n_units)
+    n_units = int(pd.unique(index.get_level_values(0)).size)
+    return TransitionTable(counts, shares, exclusion_table(exclusions), state, tuple(states), spacing, n_units)
 
 
 # --------------------------------------------------------------------------------------------
@@ -507,14 +534,14 @@ class TransitionResult(EstimationResult):
 
 def transition_model(
     panel: Any,
-    state: str,
-    covariates: Sequence[str] = (),
+    formula: str,
     *,
     states: Sequence[str] | None = None,
     by_origin: bool = True,
     spacing: str = "consecutive",
     cluster: str | Sequence[str] | None = "cluster_id",
     inference: str | Mapping[str, Any] | InferenceSpec = "cluster",
+    derived: Mapping[str, DerivedColumn] | None = None,
 ) -> TransitionResult:
     """Multinomial logit of next period's state given this period's state and covariates.
 
@@ -522,11 +549,12 @@ def transition_model(
     ----------
     panel : FirmPanel or pandas.DataFrame
         Panel indexed by (unit, time).
-    state : str
-        Categorical state column.
-    covariates : sequence of str
-        Terms measured in the origin period (``x``, ``log(x)``, ``a:b``; see
-        :mod:`gvcpanel.formula.design`).
+    formula : str
+        ``"<state column> ~ covariates"`` (``"state ~ 1"`` for none): the outcome names the
+        categorical state, the terms (:mod:`gvcpanel.formula.parse`: ``log(x)``, ``a:b``,
+        ``C(z)``, lags ``l(x, 1)``) are measured in the origin period.  Terms are evaluated on
+        the whole panel (lags and derived names such as a centred index see every row) and then
+        taken at the pairs' origin rows.
     states : sequence of str, optional
         State labels in order (default: observed labels sorted).  With ``by_origin=False`` the
         first is the base destination and the reference origin.
@@ -539,6 +567,9 @@ def transition_model(
         and counted.
     inference : str, mapping or InferenceSpec
         ``"cluster"`` (default), ``"unadjusted"``, ``"twoway"`` or ``"score"``.
+    derived : mapping, optional
+        Names computed from the panel when it lacks such a column
+        (:class:`gvcpanel.formula.evaluate.DerivedColumn`), beyond the registered ones.
 
     Returns
     -------
@@ -553,27 +584,46 @@ def transition_model(
         When no pair remains, or a covariate does not vary among an origin's pairs.
     """
     spec_inference = parse_inference(inference)
-    if isinstance(covariates, str):
-        covariates = [covariates]
-    terms = expand_terms(covariates)
-    reserved = [t for t in terms if t == INTERCEPT or t.startswith("from[")]
-    if reserved:
-        raise SpecificationError(f"covariate names {reserved} are reserved for the model's own terms; rename them.")
+    if not isinstance(formula, str) or "~" not in formula:
+        raise SpecificationError(
+            f"formula={formula!r}; write the model as '<state column> ~ covariates', e.g. "
+            "'state ~ x1 + x2' ('state ~ 1' for none)."
+        )
+    parsed = parse_formula(formula)
+    if parsed.effects is not None:
+        raise SpecificationError(f"formula {formula!r}: a transition model takes no '| effects'.")
+    if not parsed.intercept:
+        raise SpecificationError(
+            f"formula {formula!r}: the transition model needs its intercepts (one per move); remove '- 1' / '0 +'."
+        )
+    if parsed.dependent.kind != "column":
+        raise SpecificationError(
+            f"formula {formula!r}: the outcome must name the state column, not {parsed.dependent.expr!r}."
+        )
+    state = parsed.dependent.column
     clusters = () if cluster is None else ((cluster,) if isinstance(cluster, str) else tuple(cluster))
     frame, provenance = panel_frame(panel)
-    pairs = transition_pairs(frame, state, states=states, spacing=spacing)
-    labels = pairs.states
-    data = pairs.frame.assign(_destination=pairs.frame[TO].cat.codes.astype(float))
+    names_offered = derived_of(panel, derived)
+    pairing = _pair(frame, state, states, spacing)
+    frame, labels = pairing.frame, pairing.states
+    data = frame.assign(**{DESTINATION: np.where(pairing.used, pairing.destination, np.nan).astype(float)})
     keep = [c for c in clusters if c not in frame.index.names]
-    design = build_design(data, "_destination", terms, keep=[*keep, FROM])
-    exclusions = {**dict(zip(pairs.exclusions["reason"], pairs.exclusions["n_rows"])), **design.exclusions}
-    y = design.y.to_numpy(dtype=np.int64)
+    rhs = formula.split("~", 1)[1]
+    ev = evaluate_formula(data, f"{DESTINATION} ~ {rhs}", keep=keep, rows=pairing.used,
+                          derived=names_offered, spans_intercept=True)
+    exclusions = {**pairing.exclusions, **ev.exclusions}
+    y = ev.data[:, 0].astype(np.int64)
     if y.size == 0:
         raise IdentificationError(
             f"no transition pair of {state!r} remains for estimation; exclusions: {exclusions}."
         )
-    origin = design.frame[FROM].cat.codes.to_numpy().astype(np.int64)
-    X_cov = design.X.to_numpy(dtype=float)
+    terms = tuple(ev.names)
+    reserved = [t for t in terms if t == INTERCEPT or t.startswith("from[")]
+    if reserved:
+        raise SpecificationError(f"covariate names {reserved} are reserved for the model's own terms; rename them.")
+    index = frame.index[ev.kept]
+    origin = pairing.origin[ev.kept]
+    X_cov = ev.data[:, 1:]
     if by_origin:
         X = np.column_stack([np.ones(y.size), X_cov])
         term_names = (INTERCEPT, *terms)
@@ -614,7 +664,7 @@ def transition_model(
     likelihood = _TransitionLikelihood(X, y, tuple(b for b in blocks if b.n_params), start)
     fit = likelihood.fit(names)
     params = fit.params
-    groups, group_labels = _groups(design.frame, design.X.index, keep)
+    groups, group_labels = _groups(frame.loc[ev.kept, keep], index, keep)
     model = LikelihoodDesign(
         scores=likelihood.scores(params),
         information=likelihood.information(params),
@@ -628,16 +678,17 @@ def transition_model(
             "information_fn": likelihood.information,
             # a partial of a bound method, not a lambda: results must pickle
             "fit_restricted": functools.partial(likelihood.fit_restricted, start=params),
-            "covariates": design.X,
+            "covariates": pd.DataFrame(X_cov, index=index, columns=list(terms)),
         },
     )
-    table = _count(pairs.frame.loc[design.X.index], pairs)
+    table = _count_codes(origin, y, index, labels, state, spacing, pairing.exclusions)
     spec = ModelSpec(
         estimator="transition_model",
         method="multinomial logit" + (" by origin" if by_origin else ", common slopes"),
         dependent=f"next period's {state}",
         regressors=tuple(terms),
         cluster=clusters or None,
+        formula=formula,
         options=(("state", state), ("states", labels), ("by_origin", by_origin), ("spacing", spacing)),
     )
     return TransitionResult(
@@ -645,7 +696,7 @@ def transition_model(
         params=pd.Series(params, index=names, name="estimate"),
         inference=model.inference(spec_inference),
         nobs=int(y.size),
-        n_firms=int(pd.unique(design.X.index.get_level_values(0)).size),
+        n_firms=int(pd.unique(index.get_level_values(0)).size),
         dep_mean=float("nan"),
         exclusions=exclusion_table(exclusions),
         fit_stats={
@@ -662,7 +713,7 @@ def transition_model(
         covariates=tuple(terms),
         by_origin=by_origin,
         blocks=tuple(blocks),
-        means=design.X.mean(axis=0),
+        means=pd.Series(X_cov.mean(axis=0), index=list(terms)),
         table=table,
     )
 

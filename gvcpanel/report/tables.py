@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from gvcpanel.errors import SpecificationError
+from gvcpanel.report.markdown import pipe_table
 from gvcpanel.results import ResultBase, inference_name
 
 STARS = ((0.01, "***"), (0.05, "**"), (0.10, "*"))
@@ -38,12 +39,8 @@ class Table:
     def to_markdown(self) -> str:
         header = [self.body.index.name or "", *map(str, self.body.columns)]
         rows = [[str(i), *map(str, r)] for i, r in zip(self.body.index, self.body.to_numpy())]
-        widths = [max(len(c) for c in col) for col in zip(header, *rows)]
-        def line(cells: Sequence[str]) -> str:
-            return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths)) + " |"
         out = [f"**{self.title}**", ""] if self.title else []
-        out += [line(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
-        out += [line(r) for r in rows]
+        out += pipe_table(header, rows)
         if self.notes:
             out += ["", self.notes]
         return "\n".join(out) + "\n"

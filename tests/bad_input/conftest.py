@@ -147,11 +147,11 @@ def opt_fe(opt_frame):
 @pytest.fixture(scope="session")
 def opt_hazard(opt_frame):
     """Process-upgrading hazard with CRV1 by cluster_id."""
-    from gvcpanel.models.hazard import upgrading_hazard
+    from gvcpanel.gvc.hazard import upgrading_hazard
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return upgrading_hazard(opt_frame, "process", covariates=("network", "quasi_hierarchy", "log(employees)"))
+        return upgrading_hazard(opt_frame, "process ~ network + quasi_hierarchy + log(employees)")
 
 
 # --- files, values and mappings (test_files.py, test_values.py, test_mappings.py) ---------------

@@ -17,11 +17,11 @@ import pytest
 from gvcpanel.errors import FewClustersWarning, SpecificationError
 from gvcpanel.inference.designs import LikelihoodDesign
 from gvcpanel.inference.spec import InferenceSpec
-from gvcpanel.models.hazard import upgrading_hazard
+from gvcpanel.gvc.hazard import upgrading_hazard
 from gvcpanel.models.linear import fe_regression, hausman_test, mundlak_test
 
 FE_FORMULA = "labour_productivity ~ quasi_hierarchy + network + log(employees)"
-HAZARD_COVARIATES = ("network", "quasi_hierarchy", "log(employees)")
+HAZARD_FORMULA = "process ~ network + quasi_hierarchy + log(employees)"
 
 
 def named(*parts: str) -> str:
@@ -41,7 +41,7 @@ def one_cluster_fe(opt_clusters):
 
 @pytest.fixture(scope="module")
 def one_cluster_hazard(opt_clusters):
-    return quiet(upgrading_hazard, opt_clusters(1), "process", covariates=HAZARD_COVARIATES, inference="unadjusted")
+    return quiet(upgrading_hazard, opt_clusters(1), HAZARD_FORMULA, inference="unadjusted")
 
 
 # --- one cluster: refused by every cluster-based inference ------------------------------------------
@@ -73,7 +73,7 @@ def test_one_cluster_is_refused_when_estimating(opt_clusters):
     with pytest.raises(SpecificationError, match=named("inference='cluster'", "'cluster_id'", "single cluster")):
         fe_regression(opt_clusters(1), FE_FORMULA)
     with pytest.raises(SpecificationError, match=named("inference='cluster'", "'cluster_id'", "single cluster")):
-        upgrading_hazard(opt_clusters(1), "process", covariates=HAZARD_COVARIATES)
+        upgrading_hazard(opt_clusters(1), HAZARD_FORMULA)
 
 
 def test_one_period_is_refused_by_driscoll_kraay(opt_frame):
@@ -108,7 +108,7 @@ def test_two_clusters_wild_webb_enumerates_its_36_vectors(two_cluster_fe):
 
 def test_two_clusters_score_bootstrap_warns_and_stays_above_its_floor(opt_clusters):
     with pytest.warns(FewClustersWarning, match=named("inference='score'", "only 2 clusters", "smallest p-value")):
-        res = upgrading_hazard(opt_clusters(2), "process", covariates=HAZARD_COVARIATES,
+        res = upgrading_hazard(opt_clusters(2), HAZARD_FORMULA,
                                inference={"kind": "score", "draws": 999})
     assert (res.pvalues >= 1 / 6 - 1e-12).all()
 
@@ -141,7 +141,7 @@ def test_few_periods_warn_for_driscoll_kraay(opt_fe):
 
 def test_score_bootstrap_warns_with_six_clusters(opt_clusters):
     with pytest.warns(FewClustersWarning, match=named("inference='score'", "only 6 clusters")):
-        upgrading_hazard(opt_clusters(6), "process", covariates=HAZARD_COVARIATES, inference={"kind": "score", "draws": 99})
+        upgrading_hazard(opt_clusters(6), HAZARD_FORMULA, inference={"kind": "score", "draws": 99})
 
 
 # --- values that overflow double precision --------------------------------------------------------------
@@ -172,7 +172,7 @@ def test_extreme_values_in_a_hazard_covariate_are_named(opt_frame):
     # the issue: 1e308 reached numpy's eigen-solver and ended in a LinAlgError
     data = opt_frame.assign(export_share=opt_frame["export_share"] * 1e308 + 1e308)
     with pytest.raises(SpecificationError, match=named("'export_share'", "largest |value| 1.", "e+308", "overflow", "the hazard")):
-        quiet(upgrading_hazard, data, "process", covariates=("network", "export_share"))
+        quiet(upgrading_hazard, data, "process ~ network + export_share")
 
 
 def test_large_but_representable_values_are_fitted_exactly(opt_frame):

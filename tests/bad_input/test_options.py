@@ -18,7 +18,8 @@ from gvcpanel.gvc.hypotheses import test_hypotheses as run_hypotheses
 from gvcpanel.inference.bootstrap import wild_test
 from gvcpanel.inference.family import family_bootstrap
 from gvcpanel.inference.spec import MIN_DRAWS, InferenceSpec, parse_inference
-from gvcpanel.models.hazard import hazard_ratios, upgrading_hazard
+from gvcpanel.gvc.hazard import upgrading_hazard
+from gvcpanel.models.hazard import hazard_ratios
 from gvcpanel.models.linear import fe_regression, mundlak_test
 from gvcpanel.models.moderation import moderation
 
@@ -149,8 +150,9 @@ def test_mundlak_effects_firm_and_bad_options(opt_frame):
 
 # --- upgrading_hazard and hazard_ratios ------------------------------------------------------------
 HAZARD_CASES = [
-    ({"covariates": 3}, ("covariates=3", "name")),
-    ({"covariates": ["network", 5]}, ("covariates=['network', 5]", "name")),
+    # the covariates are a formula now; the earlier list form gets the formula to write
+    ({"formula": 3}, ("formula=3", "string")),
+    ({"formula": None, "covariates": ["network", 5]}, ("takes a formula", "process ~ network + 5")),
     ({"cluster": 7}, ("cluster=7", "column name")),
     ({"link": "probit"}, ("link='probit'", "cloglog", "logit")),
     ({"baseline": "month"}, ("baseline='month'", "year", "duration")),
@@ -161,7 +163,7 @@ HAZARD_CASES = [
 
 @pytest.mark.parametrize("options,parts", HAZARD_CASES, ids=[repr(o) for o, _ in HAZARD_CASES])
 def test_upgrading_hazard_options(opt_frame, options, parts):
-    arguments = {"upgrade": "process", "covariates": HAZARD_COVARIATES, **options}
+    arguments = {"formula": "process ~ network + quasi_hierarchy + log(employees)", **options}
     with pytest.raises(SpecificationError, match=named(*parts)):
         upgrading_hazard(opt_frame, **arguments)
 
@@ -171,7 +173,7 @@ def test_hazard_ratios_options(opt_hazard, opt_fe):
         hazard_ratios(opt_hazard, level=95)
     with pytest.raises(SpecificationError, match=named("include_baseline='yes'", "True or False")):
         hazard_ratios(opt_hazard, include_baseline="yes")
-    with pytest.raises(SpecificationError, match=named("upgrading_hazard", "fe_regression")):
+    with pytest.raises(SpecificationError, match=named("hazard result", "fe_regression")):
         hazard_ratios(opt_fe)
 
 
