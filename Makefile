@@ -29,8 +29,10 @@ $(BENCH_STAMP): $(STAMP)
 
 venv: $(STAMP)
 
+# the suite is CPU-bound: one pytest worker per core (JOBS=1 runs it in one process)
+JOBS ?= auto
 test: $(STAMP)
-	$(PY) -m pytest -q -m "not montecarlo and not bench"
+	$(PY) -m pytest -q -n $(JOBS) -m "not montecarlo and not bench"
 
 replicate: $(STAMP)
 	$(PY) -m replication.run $(if $(DATA),--data "$(DATA)") $(if $(MAPPING),--mapping "$(MAPPING)") $(if $(OUT),--out "$(OUT)")

@@ -73,6 +73,11 @@ _API = {
     "moderation_plot": "gvcpanel.report.plots",
     "event_study_plot": "gvcpanel.report.plots",
     "set_progress": "gvcpanel.progress",
+    "event_study": "gvcpanel.models.event_study",
+    "chain_cohorts": "gvcpanel.gvc.cohorts",
+    "chain_entries": "gvcpanel.gvc.cohorts",
+    "cohort_table": "gvcpanel.gvc.cohorts",
+    "comparison_groups": "gvcpanel.gvc.cohorts",
 }
 
 __all__ = sorted(_API) + ["__version__"]

@@ -150,6 +150,15 @@ has no effect (with firm and year effects it is collinear with them anyway).
 ``defect_rate`` = :math:`\Lambda(-2.5 + d_i - 0.3\,\text{qh} - 0.4\,\text{iso\_certified} +
 N(0, 0.3^2))`, :math:`d_i \sim N(0, 0.5^2)`.
 
+**Staggered chain entry** (:func:`simulate_chain_entry`, its own random stream, so it adds the
+column ``export_sales`` without changing any other): a firm's cohort is its first observed
+quasi-hierarchy year after an observed year outside it, and :math:`\log(\text{export\_sales})`
+has firm, year and cluster-year effects plus :math:`\delta(g, e) = (\beta_0 + \beta_1
+\min(e, 8))(1 + \kappa (T_1 - g)/(T_1 - T_0))` from entry on: effects grow with time since entry
+and are larger for earlier cohorts, so the two-way fixed-effects event study is biased while the
+heterogeneity-robust estimators are not (:attr:`SimulatedPanel.entry` holds the effects by cohort
+and event time and their averages by event time).
+
 **Item missingness** (MCAR): each value of ``main_buyer_share, n_buyers, buyer_sets_design,
 buyer_monitors_process, buyer_owned, joint_development, global_buyer, transaction_complexity,
 codifiability, supplier_capability, n_partners, alliance, university_link, association_member,
@@ -217,7 +226,9 @@ from gvcpanel.errors import SpecificationError
 from gvcpanel.gvc.columns import GOVERNANCE_TYPES
 
 __all__ = [
+    "ChainEntry",
     "SimulatedPanel",
+    "example_chain_entry",
     "SimulationOptions",
     "TrueParameters",
     "example_panel",
@@ -261,6 +272,7 @@ _OUTCOME_LABEL = {
     "productivity": "labour_productivity",
     "unit_value": "log(unit_value)",
     "defect": "logit(defect_rate)",
+    "entry": "log(export_sales) after first quasi-hierarchy entry",
 }
 MISSING_FIELDS = (
     "main_buyer_share", "n_buyers", "buyer_sets_design", "buyer_monitors_process", "buyer_owned",
@@ -360,6 +372,12 @@ class TrueParameters:
     transition_qh_market_level: float = -3.0
     transition_qh_market_capability: float = 0.4
     transition_qh_market_propensity: float = -0.5
+    # staggered chain entry (simulate_chain_entry): effect of first entering a quasi-hierarchical
+    # chain on log(export_sales) e years after entry, for cohort g (entry year):
+    # (level + slope * min(e, slope_years)) * (1 + cohort_gradient * (last_year - g) / (last_year - first_year))
+    entry_effect_level: float = 0.05
+    entry_effect_slope: float = 0.03
+    entry_effect_cohort_gradient: float = 1.0
     first_year: int = 2005
 
     def as_dict(self) -> dict[str, float]:
@@ -381,6 +399,8 @@ class TrueParameters:
                 scale = "log hazard (baseline)" if name.startswith("baseline") else "log hazard ratio (cloglog)"
             elif outcome == "defect":
                 scale = "logit"
+            elif outcome == "entry":
+                scale = "log points (event study; see SimulatedPanel.entry_effects)"
             else:
                 scale = "log points (two-way FE)"
             rows.append({"key": key, "outcome": _OUTCOME_LABEL[outcome], "term": term,
@@ -462,6 +482,9 @@ class SimulatedPanel:
         Values set missing (MCAR) per field.
     network_strength_constants : Mapping[str, float]
         ``log1p_partners_mean``, ``log1p_partners_sd`` and ``index_mean`` used for centring.
+    entry : ChainEntry
+        Staggered first entry into quasi-hierarchy and its true effects on
+        ``log(export_sales)`` (see :func:`simulate_chain_entry`).
     panel : FirmPanel
         The validated panel (built from ``frame`` on first access).
     """
@@ -472,6 +495,7 @@ class SimulatedPanel:
     seed: int
     missing_counts: Mapping[str, int]
     network_strength_constants: Mapping[str, float]
+    entry: "ChainEntry | None" = None
 
     @functools.cached_property
     def panel(self) -> Any:
@@ -931,6 +955,9 @@ def simulate_panel(
         nullable = "Float64" if pd.api.types.is_float_dtype(column) else (
             "Int64" if column.dtype == np.int64 else "Int8")
         frame[name] = column.astype(nullable).mask(masks[name])
+    entry_block = simulate_chain_entry(state, present, cluster, ability, int(years[0]), tp, int(seed),
+                                       opt.missing_rate)
+    frame["export_sales"] = entry_block.export_sales
     return SimulatedPanel(
         frame=frame,
         truth=tp,
@@ -940,7 +967,156 @@ def simulate_panel(
                         "capability_score": int(dynamics.capability_missing.sum())},
         network_strength_constants={"log1p_partners_mean": p_mean, "log1p_partners_sd": p_sd,
                                     "index_mean": index_mean},
+        entry=entry_block,
     )
+
+
+# --- staggered chain entry (issue 11): its own block and random stream ------------------------------
+#: tag of the chain-entry random stream: default_rng([seed, ENTRY_STREAM]) is independent of the
+#: main stream, so the block adds columns without changing any other column of the panel
+ENTRY_STREAM = 1101
+
+
+@dataclass(frozen=True, eq=False)
+class ChainEntry:
+    """Staggered first entry into a quasi-hierarchical chain and its true effects.
+
+    Attributes
+    ----------
+    export_sales : ndarray
+        The ``export_sales`` column (rows in the order of the panel, missing as NaN).
+    cohort : ndarray
+        Per firm (``firm_id`` - 1): calendar year of the first observed quasi-hierarchy year when
+        the firm was observed outside quasi-hierarchy before it; NaN for firms never in
+        quasi-hierarchy and for firms already in it when first observed (left-censored entry).
+    effects : pandas.DataFrame
+        One row per (cohort, event_time) cell of the entering firms: ``effect`` (true effect on
+        log export sales), ``n_firms`` (firms of the cohort) and ``n_firm_years`` (firm-years
+        observed in the cell, missing outcomes included).
+    """
+
+    export_sales: np.ndarray = field(repr=False)
+    cohort: np.ndarray = field(repr=False)
+    effects: pd.DataFrame = field(repr=False)
+    truth: TrueParameters
+
+    def effect(self, cohort: np.ndarray | float, event_time: np.ndarray | float) -> np.ndarray:
+        """True effect of cohort ``cohort`` at ``event_time`` (0 before entry)."""
+        return entry_effect(self.truth, cohort, event_time, self.last_year)
+
+    @property
+    def last_year(self) -> int:
+        return int(self.effects.attrs["last_year"])
+
+    def att_by_event_time(self, weights: pd.DataFrame | str = "firm_years") -> pd.Series:
+        """Average true effect by event time.
+
+        Parameters
+        ----------
+        weights : {"firm_years", "firms"} or DataFrame
+            ``"firm_years"``: cells weighted by their firm-years (the weights of Sun-Abraham
+            and the imputation estimator on a complete sample); ``"firms"``: by the cohort's
+            firms (Callaway-Sant'Anna on a balanced panel).  A DataFrame with columns ``term``,
+            ``cohort``, ``period`` and ``weight`` (an event-study result's ``weights``) gives
+            the truth of each of its terms exactly.
+        """
+        if isinstance(weights, pd.DataFrame):
+            truth = self.effect(weights["cohort"].to_numpy(), (weights["period"] - weights["cohort"]).to_numpy())
+            return (weights.assign(value=truth * weights["weight"]).groupby("term", sort=False)["value"].sum()
+                    .rename("true_effect"))
+        if weights not in ("firm_years", "firms"):
+            raise SpecificationError(f"weights={weights!r}; use 'firm_years', 'firms' or a weight table.")
+        cells = self.effects[self.effects["event_time"] >= 0]
+        column = "n_firm_years" if weights == "firm_years" else "n_firms"
+        weighted = cells.assign(value=cells["effect"] * cells[column])
+        grouped = weighted.groupby("event_time")
+        return (grouped["value"].sum() / grouped[column].sum()).rename("true_effect")
+
+
+def entry_effect(tp: TrueParameters, cohort: Any, event_time: Any, last_year: int) -> np.ndarray:
+    """:math:`\\delta(g, e)` of :func:`simulate_chain_entry` (0 for e < 0)."""
+    g = np.asarray(cohort, dtype=float)
+    e = np.asarray(event_time, dtype=float)
+    span = max(last_year - tp.first_year, 1)
+    scale = 1.0 + tp.entry_effect_cohort_gradient * (last_year - g) / span
+    path = tp.entry_effect_level + tp.entry_effect_slope * np.minimum(e, ENTRY_SLOPE_YEARS)
+    return np.where(e >= 0, path * scale, 0.0)
+
+
+#: the effect grows for this many years after entry and is flat afterwards
+ENTRY_SLOPE_YEARS = 8
+
+
+def simulate_chain_entry(
+    state: np.ndarray,
+    present: np.ndarray,
+    cluster: np.ndarray,
+    ability: np.ndarray,
+    first_year: int,
+    tp: TrueParameters,
+    seed: int,
+    missing_rate: float,
+) -> ChainEntry:
+    r"""Export sales with a staggered, cohort-specific effect of first entering quasi-hierarchy.
+
+    The entry year of firm :math:`i` is the first year it is observed in quasi-hierarchy after
+    having been observed outside it (the governance path of :func:`simulate_panel`, driven by
+    capability and the cluster's buyer arrivals: entry is staggered and correlated within
+    clusters).  With :math:`g_i` that year and :math:`e = t - g_i`,
+
+    .. math::
+
+        \log(\text{export\_sales}_{it}) = \mu_i + \tau_t + \omega_{g(i)t} + \epsilon_{it}
+            + 1[e \ge 0]\,\delta(g_i, e),
+
+    .. math::
+
+        \delta(g, e) = (\beta_0 + \beta_1 \min(e, 8))\,(1 + \kappa\,(T_1 - g)/(T_1 - T_0)),
+
+    :math:`\mu_i = 5 + 0.3 a_i + N(0, 0.5^2)` (:math:`a_i` the firm's ability),
+    :math:`\tau_t = 0.03 (t - T_0) + N(0, 0.02^2)`, :math:`\omega_{gt} \sim N(0, 0.1^2)`,
+    :math:`\epsilon_{it} \sim N(0, 0.2^2)`, with :math:`\beta_0` = ``entry_effect_level``,
+    :math:`\beta_1` = ``entry_effect_slope`` and :math:`\kappa` =
+    ``entry_effect_cohort_gradient`` (earlier entrants gain more: with :math:`\kappa = 1` the
+    first cohort's effects are twice the last one's).  Firms already in quasi-hierarchy when
+    first observed get the same path counted from that year (their entry is unobserved).
+    Untreated export sales do not depend on capability growth or buyer arrivals, so parallel
+    trends hold; selection into entry on ability is absorbed by :math:`\mu_i`.  Each value is
+    missing (MCAR) with probability ``missing_rate``.  The draws come from
+    ``default_rng([seed, ENTRY_STREAM])``, so no other column of the panel changes.
+    """
+    rng = np.random.default_rng([seed, ENTRY_STREAM])
+    N, T = state.shape
+    last_year = first_year + T - 1
+    t_grid = np.arange(T)
+    observed_qh = present & (state == 2)
+    first_obs = np.argmax(present, axis=1)
+    first_qh = np.where(observed_qh.any(axis=1), np.argmax(observed_qh, axis=1), -1)
+    entered = (first_qh > first_obs)
+    censored = first_qh == first_obs
+    cohort = np.where(entered, first_year + first_qh, np.nan)
+    start = np.where(entered, first_qh, np.where(censored, first_obs, T + 100))
+    event = t_grid[None, :] - start[:, None]
+    firm_effect = 5.0 + 0.3 * ability + rng.normal(0.0, 0.5, N)
+    year_effect = 0.03 * t_grid + rng.normal(0.0, 0.02, T)
+    shock = rng.normal(0.0, 0.1, (int(cluster.max()) + 1, T))[cluster]
+    noise = rng.normal(0.0, 0.2, (N, T))
+    delta = entry_effect(tp, (first_year + start)[:, None], event, last_year)
+    log_sales = firm_effect[:, None] + year_effect[None, :] + shock + noise + delta
+    rows = np.nonzero(present)
+    sales = np.exp(log_sales[rows])
+    sales[rng.random(sales.size) < missing_rate] = np.nan
+    cells = []
+    for g in np.unique(cohort[entered]):
+        mine = entered & (cohort == g)
+        for t in range(T):
+            n_years = int((mine & present[:, t]).sum())
+            if n_years:
+                e = first_year + t - g
+                cells.append((g, e, float(entry_effect(tp, g, e, last_year)), int(mine.sum()), n_years))
+    effects = pd.DataFrame(cells, columns=["cohort", "event_time", "effect", "n_firms", "n_firm_years"])
+    effects.attrs["last_year"] = last_year
+    return ChainEntry(export_sales=sales, cohort=cohort, effects=effects, truth=tp)
 
 
 @functools.lru_cache(maxsize=1)
@@ -953,6 +1129,12 @@ def example_panel() -> Any:
     """The embedded example panel (simulated; seed 20050, 3,000 firms, 30 clusters, 6 countries,
     2005-2019). Deterministic; see the module Notes for the DGP and :func:`example_truth`."""
     return _example().panel
+
+
+def example_chain_entry() -> ChainEntry:
+    """Staggered quasi-hierarchy entry of :func:`example_panel` and its true effects on
+    ``log(export_sales)`` by cohort and event time (:class:`ChainEntry`)."""
+    return _example().entry
 
 
 def example_truth() -> TrueParameters:
