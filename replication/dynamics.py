@@ -1,4 +1,5 @@
-"""Tables 7-9: governance transitions (H6), lock-in (H7) and chain destination (H8).
+"""Tables 7-9: governance transitions (H6), lock-in (H7) and chain destination (H8), and figure 2,
+the event study of first entry into a quasi-hierarchical chain.
 
 Each table function takes the estimated models and returns a :class:`~gvcpanel.report.tables.Table`;
 :func:`write_dynamics` estimates what the tables need once (``gp.test_hypotheses(panel,
@@ -190,16 +191,56 @@ def table_truth_dynamics(rows: pd.DataFrame, truth: Any) -> Table:
                  notes=notes)
 
 
+EVENT_WINDOW = (-5, 8)
+ESTIMATOR_LABELS = {"twfe": "two-way FE", "cs": "Callaway-Sant'Anna", "sa": "Sun-Abraham",
+                    "imputation": "imputation (BJS)"}
+
+
+def figure2_event_study(panel: Any, out: Path, chain_entry: Any = None) -> list[Path]:
+    """Effect of first entering a quasi-hierarchical chain on log export sales, by event time.
+
+    The four estimators of :func:`gvcpanel.event_study` overlaid (two-way fixed effects for
+    contrast, Callaway-Sant'Anna against never-entrants, Sun-Abraham, imputation), cohorts from
+    :func:`gvcpanel.chain_cohorts`, CRV1 by cluster; on the simulated example panel the true
+    average effect by event time (firm-year weights) is drawn as a line.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cohorts = gp.chain_cohorts(panel)
+    studies = gp.event_study(cohorts, "log(export_sales) ~ 1", cohort="qh_entry_year", window=EVENT_WINDOW)
+    fig = gp.event_study_plot(
+        {ESTIMATOR_LABELS.get(name, name): result for name, result in studies.items()}, ylabel="effect on log(export_sales)", xlabel="years since first entry into quasi-hierarchy",
+        title="Entering a quasi-hierarchical chain: staggered entry, four estimators")
+    if chain_entry is not None:
+        truth = chain_entry.att_by_event_time("firm_years")
+        truth = truth[(truth.index >= 0) & (truth.index <= EVENT_WINDOW[1])]
+        ax = fig.axes[0]
+        ax.plot([EVENT_WINDOW[0], -1, *truth.index], [0.0, 0.0, *truth.to_numpy()], color="black",
+                linewidth=1.0, label="true effect")
+        ax.legend(frameon=False, loc="upper left")
+    paths = [out / "figure2_event_study.png", out / "figure2_event_study.pdf"]
+    # no software, creator or date in the files: two runs write the same bytes
+    fig.savefig(paths[0], dpi=150, metadata={"Software": None})
+    fig.savefig(paths[1], metadata={"CreationDate": None, "Producer": None, "Creator": None})
+    plt.close(fig)
+    return paths
+
+
 def _result(report: Any, hid: str, spec: str) -> Any:
     hyp = next(h for h in report.hypotheses if h.id == hid and h.specification == spec)
     return report.result_for(hyp)
 
 
-def write_dynamics(panel: Any, truth: Any, out: Path, log: Any) -> list[Path]:
-    """Tables 7-9 (and the truth table on the example panel); not estimable ones are logged.
+def write_dynamics(panel: Any, truth: Any, out: Path, log: Any, chain_entry: Any = None) -> list[Path]:
+    """Tables 7-9 and figure 2 (and the truth table on the example panel); not estimable ones are logged.
 
     H6, H7 and H8 are estimated separately, so that a survey without a capability score still
-    gets the lock-in and destination tables (and the other way round).
+    gets the lock-in and destination tables (and the other way round).  ``truth`` is given for
+    the example panel only; the true entry effects drawn in figure 2 are then the example's
+    unless ``chain_entry`` (a :class:`gvcpanel.gvc.simulate.ChainEntry`) is passed.
     """
     written: list[Path] = []
     written += table7a_transition_counts(gp.governance_transitions(panel)).write(out / "table7a_transition_counts")
@@ -224,6 +265,14 @@ def write_dynamics(panel: Any, truth: Any, out: Path, log: Any) -> list[Path]:
         written += table_dynamics_hypotheses(rows).write(out / "table9b_dynamics_hypotheses")
         if truth is not None:
             written += table_truth_dynamics(rows, truth).write(out / "table_truth_dynamics")
+    try:
+        if chain_entry is None and truth is not None:
+            from gvcpanel.gvc.simulate import example_chain_entry
+
+            chain_entry = example_chain_entry()
+        written += figure2_event_study(panel, out, chain_entry)
+    except GvcPanelError as e:
+        log.line(f"figure 2 (event study of chain entry) not estimable on these data: {e}")
     return written
 
 

@@ -14,7 +14,8 @@ from replication.run import main
 
 REPO = Path(__file__).resolve().parents[1]
 EXPECTED = [
-    MARKER, "figure1_moderation.pdf", "figure1_moderation.png", "run_log.txt",
+    MARKER, "figure1_moderation.pdf", "figure1_moderation.png", "figure2_event_study.pdf",
+    "figure2_event_study.png", "run_log.txt",
     *[f"{stem}.{ext}" for stem in ("table1_descriptives", "table2_process_product", "table3_functional",
                                     "table4_moderation", "table5_hypotheses", "table6_inference",
                                     "table_truth_vs_estimates", "table7a_transition_counts",
