@@ -78,6 +78,10 @@ _API = {
     "chain_entries": "gvcpanel.gvc.cohorts",
     "cohort_table": "gvcpanel.gvc.cohorts",
     "comparison_groups": "gvcpanel.gvc.cohorts",
+    "panel_from_transactions": "gvcpanel.gvc.transactions.build",
+    "transaction_indicators": "gvcpanel.gvc.transactions.build",
+    "validate_transactions": "gvcpanel.gvc.transactions.build",
+    "simulate_transactions": "gvcpanel.gvc.transactions.simulate",
 }
 
 __all__ = sorted(_API) + ["__version__"]

@@ -48,6 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(DEFAULT_OUT),
                         help="output folder, replaced whole by each successful run")
     parser.add_argument("--skip-bootstrap", action="store_true", help="leave out table 6 (wild bootstrap)")
+    parser.add_argument("--source", choices=("panel", "transactions"), default="panel",
+                        help="transactions: build the panel from transaction records (--data is a folder "
+                             "layout; without it, records simulated from the example panel)")
     args = parser.parse_args(argv)
     try:
         return run(args)
@@ -59,7 +62,12 @@ def main(argv: list[str] | None = None) -> int:
 def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     out = Path(args.out)
-    if args.data:
+    source_note = ""
+    if args.source == "transactions":
+        from replication import transactions as tx
+
+        panel, truth, source_note = tx.load(args.data)
+    elif args.data:
         if not Path(args.data).exists():
             raise FileNotFoundError(2, "no such file or folder (--data)", args.data)
         try:
@@ -78,6 +86,8 @@ def run(args: argparse.Namespace) -> int:
         log = rt.RunLog(stage.path / LOG_NAME)
         log.line(f"data: {args.data or 'gvcpanel.example_panel() (simulated, see README)'}")
         log.line(f"data sha256: {panel.provenance.sha256}")
+        if source_note:
+            log.line(f"source: {source_note}; {panel.provenance.steps[0]}")
         if args.mapping:
             log.line(f"mapping: {args.mapping}")
         if "governance" not in panel.data.columns or panel.data["governance"].isna().all():
@@ -89,6 +99,8 @@ def run(args: argparse.Namespace) -> int:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             rt.write_all(panel, truth, stage.path, bootstrap=not args.skip_bootstrap, log=log)
+            if args.source == "transactions" and "governance" in panel.data.columns:
+                tx.table_proxy_vs_survey(panel, truth).write(stage.path / "table_proxy_vs_survey")
         for w in caught:
             log.line(f"warning: {w.category.__name__}: {w.message}")
         files = stage.sha256()

@@ -173,7 +173,7 @@ def _key_frame(frame: pd.DataFrame, schema: Schema) -> pd.DataFrame:
     return frame
 
 
-def _indexed(data: pd.DataFrame, schema: Schema) -> pd.DataFrame:
+def index_by_key(data: pd.DataFrame, schema: Schema) -> pd.DataFrame:
     """Data indexed by the primary key and sorted (unchanged when it already is)."""
     key = list(schema.primary_key)
     out = data if list(data.index.names) == key else data.set_index(key)
@@ -213,7 +213,7 @@ class FirmPanel:
                  governance_report: Any = None) -> None:
         schema = read_schema(schema)
         checked = validate_frame(_key_frame(data, schema), schema).data
-        indexed = _indexed(checked, schema)
+        indexed = index_by_key(checked, schema)
         if provenance is None:
             provenance = Provenance("<DataFrame>", frame_sha256(indexed), schema.version,
                                     package_version())
@@ -234,7 +234,7 @@ class FirmPanel:
         """Wrap data that :func:`gvcpanel.data.schema.validate_frame` has already accepted
         (key columns, or already indexed by the key)."""
         panel = cls.__new__(cls)
-        panel._set(_indexed(data, schema), schema, provenance, load_report, governance_report)
+        panel._set(index_by_key(data, schema), schema, provenance, load_report, governance_report)
         return panel
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -309,7 +309,7 @@ class FirmPanel:
         schema = self._schema
         checked = validate_frame(_key_frame(data, schema), schema,
                                  source=f"{self._provenance.source} (step {step!r})").data
-        indexed = _indexed(checked, schema)
+        indexed = index_by_key(checked, schema)
         if not indexed.index.equals(self._data.index):
             added = len(indexed.index.difference(self._data.index))
             missing = len(self._data.index.difference(indexed.index))

@@ -55,7 +55,7 @@ def model_functions(design: LikelihoodDesign) -> tuple[Callable, Callable, Calla
         raise SpecificationError(
             f"inference='score' needs the model's own callables {missing} in design.extra (the "
             "restricted fit, per-observation scores and information of its likelihood, as "
-            f"upgrading_hazard provides them); this design has {sorted(extra)}. Use "
+            f"discrete_hazard provides them); this design has {sorted(extra)}. Use "
             "inference='cluster' for this model."
         )
     return extra["fit_restricted"], extra["score_fn"], extra["information_fn"]  # type: ignore[return-value]
