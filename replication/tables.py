@@ -248,6 +248,9 @@ def write_all(panel: Any, truth: Any, out: Path, bootstrap: bool, log: Any,
         why = next((r for label, r in report.not_estimable.items() if "functional" in label), "H4 was not run")
         skip("table4_moderation and figure1_moderation", f"the functional hazard is not estimable: {why}")
     written += table5_summary(report).write(out / "table5_hypotheses")
+    from replication.dynamics import write_dynamics
+
+    written += write_dynamics(panel, truth, out, log, weights=weights)
     if truth is not None:
         from replication.truth import truth_table
 

@@ -43,7 +43,9 @@ def fitted(panel) -> dict[str, Any]:
         within = gp.fe_regression(panel, FE_FORMULA, effects=("firm",), inference="unadjusted")
         random = gp.fe_regression(panel, FE_FORMULA, effects=("firm",), method="re", inference="unadjusted")
         report = gp.test_hypotheses(panel, hypotheses=["H1"])
-    return {"fe": fe, "hazard": hazard, "within": within, "random": random, "report": report, "panel": panel}
+        transition = gp.governance_transition_model(panel, "governance ~ capability_score + main_buyer_share")
+    return {"fe": fe, "hazard": hazard, "within": within, "random": random, "report": report, "panel": panel,
+            "transition": transition}
 
 
 def _quiet(build: Callable[[dict[str, Any]], ResultBase]) -> Callable[[dict[str, Any]], ResultBase]:
@@ -84,6 +86,9 @@ CASES: dict[str, tuple[Callable, tuple[Any, dict[str, Any]], bool]] = {
                     ("wild", {"draws": 199, "seed": 3}), True),
     "hypothesis report": (_quiet(lambda f: f["report"]), ("cluster", {"preset": "fixest", "cluster": "firm_id"}),
                           True),
+    "transition model": (_quiet(lambda f: f["transition"]), ("cluster", {"cluster": "firm_id"}), True),
+    "transition model, score bootstrap": (_quiet(lambda f: f["transition"].with_inference("score", draws=DRAWS)),
+                                          ("score", {"draws": 99, "seed": 5}), False),
 }
 
 

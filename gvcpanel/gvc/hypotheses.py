@@ -34,6 +34,23 @@ cluster bootstrap on the least-squares companions and the score bootstrap on the
 models and the score bootstrap to the hazards (CR2 is a least-squares covariance).  Other kinds
 go to every model as they are.  ``adjust="romano_wolf"`` bootstraps the whole family with shared
 cluster weights.
+
+The dynamics family (:data:`DYNAMICS_HYPOTHESES`, issue 11; run with ``hypotheses="dynamics"``
+or by id) needs a supplier-capability score and a diversification event the default family does
+not, so it is not part of the default:
+
+- H6 (P7) capability moves firms out of quasi-hierarchy: the ``capability_score`` coefficients
+  of the moves quasi_hierarchy -> network and quasi_hierarchy -> market (log odds against staying)
+  > 0 in the governance transition model (:func:`gvcpanel.gvc.transitions.governance_transition_model`,
+  covariates capability, centred network strength, main-buyer share).
+- H7 (P8) lock-in slows diversification and functional upgrading: ``locked_in`` (main-buyer share
+  at or above one half in each of the last three years, :func:`gvcpanel.gvc.lockin.buyer_dependence`)
+  < 0 in the hazard of the first new buyer or market (``upgrade="diversification"``), and so is
+  ``main_buyer_share``; ``locked_in`` < 0 in the functional hazard (H3's main model plus the share
+  and lock-in).
+- H8 (P10) domestic and regional chains favour functional upgrading: ``global_buyer`` < 0 in the
+  functional hazard (H3's main model plus ``global_buyer``), i.e. given governance, serving a
+  global rather than a domestic or regional main buyer slows the steps up the function ladder.
 """
 
 from __future__ import annotations
@@ -67,7 +84,8 @@ FAMILY_INFERENCE = {
 NOT_ESTIMABLE = "not estimable"
 MODERATOR = "network_strength_c"
 INTERACTION = f"quasi_hierarchy:{MODERATOR}"
-ESTIMATORS = ("hazard", "fe")
+ESTIMATORS = ("hazard", "fe", "transition")
+TRANSITION_COVARIATES = ("capability_score", "network_strength_c", "main_buyer_share")
 
 
 @dataclass(frozen=True)
@@ -82,9 +100,11 @@ class Hypothesis:
         The proposition in words.
     estimator : str
         ``"hazard"`` (discrete-time hazard of ``outcome`` in process / product / functional /
-        intersectoral) or ``"fe"`` (two-way fixed-effects regression of the ``outcome`` term).
+        intersectoral / diversification), ``"fe"`` (two-way fixed-effects regression of the
+        ``outcome`` term) or ``"transition"`` (the governance transition model).
     outcome : str
-        Upgrading type for hazards; the dependent term (e.g. ``"log(unit_value)"``) for ``"fe"``.
+        Upgrading type for hazards; the dependent term (e.g. ``"log(unit_value)"``) for ``"fe"``;
+        the move ``"<origin>-><destination>"`` for ``"transition"``.
     term : str
         The coefficient tested.
     sign : str
@@ -115,17 +135,27 @@ class Hypothesis:
             )
 
     @property
+    def coefficient(self) -> str:
+        """The estimated parameter tested: ``term``, or ``"<move>:<term>"`` for a transition model."""
+        return f"{self.outcome}:{self.term}" if self.estimator == "transition" else self.term
+
+    @property
     def model_key(self) -> tuple[str, str, tuple[str, ...]]:
         """Hypotheses with the same key share one estimated model."""
-        return (self.estimator, self.outcome, self.covariates)
+        # every move of the transition model comes from the same fit
+        outcome = "" if self.estimator == "transition" else self.outcome
+        return (self.estimator, outcome, self.covariates)
 
     @property
     def formula(self) -> str:
-        """The model's formula: ``"<outcome> ~ <covariates>"``."""
-        return f"{self.outcome} ~ {' + '.join(self.covariates)}"
+        """The model's formula: ``"<outcome> ~ <covariates>"`` (``"governance ~ ..."`` for transitions)."""
+        outcome = "governance" if self.estimator == "transition" else self.outcome
+        return f"{outcome} ~ {' + '.join(self.covariates)}"
 
     @property
     def model_label(self) -> str:
+        if self.estimator == "transition":
+            return f"governance transitions [{', '.join(self.covariates)}]"
         kind = f"{self.outcome} hazard" if self.estimator == "hazard" else f"FE {self.outcome}"
         return f"{kind} [{', '.join(self.covariates)}]"
 
@@ -165,6 +195,32 @@ DEFAULT_HYPOTHESES: tuple[Hypothesis, ...] = (
     Hypothesis("H5", "Network governance speeds functional upgrading", "hazard", "functional", "network", ">",
                _FUNCTIONAL_MAIN, "functional"),
 )
+
+
+_DIVERSIFICATION = GOVERNANCE + ("main_buyer_share", "locked_in") + CONTROLS
+_FUNCTIONAL_LOCK_IN = GOVERNANCE + (MODERATOR, INTERACTION, "main_buyer_share", "locked_in") + CONTROLS
+_FUNCTIONAL_DESTINATION = GOVERNANCE + (MODERATOR, INTERACTION, "global_buyer") + CONTROLS
+
+DYNAMICS_HYPOTHESES: tuple[Hypothesis, ...] = (
+    Hypothesis("H6", "Capability moves quasi-hierarchical suppliers into network relations",
+               "transition", "quasi_hierarchy->network", "capability_score", ">", TRANSITION_COVARIATES,
+               "to network"),
+    Hypothesis("H6", "Capability moves quasi-hierarchical suppliers into market relations",
+               "transition", "quasi_hierarchy->market", "capability_score", ">", TRANSITION_COVARIATES,
+               "to market"),
+    Hypothesis("H7", "Lock-in to the main buyer slows diversification (first new buyer or market)",
+               "hazard", "diversification", "locked_in", "<", _DIVERSIFICATION, "diversification"),
+    Hypothesis("H7", "Dependence on the main buyer slows diversification",
+               "hazard", "diversification", "main_buyer_share", "<", _DIVERSIFICATION, "diversification: share"),
+    Hypothesis("H7", "Lock-in to the main buyer slows functional upgrading",
+               "hazard", "functional", "locked_in", "<", _FUNCTIONAL_LOCK_IN, "functional"),
+    Hypothesis("H8", "A global (not a domestic or regional) main buyer slows functional upgrading",
+               "hazard", "functional", "global_buyer", "<", _FUNCTIONAL_DESTINATION),
+)
+REGISTRY: tuple[Hypothesis, ...] = DEFAULT_HYPOTHESES + DYNAMICS_HYPOTHESES
+#: names accepted by test_hypotheses(hypotheses=...) for whole families
+FAMILIES = {"all": DEFAULT_HYPOTHESES, "default": DEFAULT_HYPOTHESES, "dynamics": DYNAMICS_HYPOTHESES,
+            "registry": REGISTRY}
 
 
 @dataclass(frozen=True, repr=False)
@@ -335,16 +391,19 @@ def verdict(p_expected: float, p_opposite: float, alpha: float) -> str:
 
 def _select(hypotheses: str | Iterable[str | Hypothesis]) -> tuple[Hypothesis, ...]:
     if isinstance(hypotheses, str):
-        hypotheses = DEFAULT_HYPOTHESES if hypotheses == "all" else [hypotheses]
+        hypotheses = FAMILIES.get(hypotheses, [hypotheses])
     chosen: list[Hypothesis] = []
     for item in hypotheses:
         if isinstance(item, Hypothesis):
             chosen.append(item)
             continue
-        matches = [h for h in DEFAULT_HYPOTHESES if h.id == item]
+        matches = [h for h in REGISTRY if h.id == item]
         if not matches:
-            ids = sorted({h.id for h in DEFAULT_HYPOTHESES})
-            raise SpecificationError(f"hypothesis {item!r} is not registered; known: {ids}, or pass a Hypothesis.")
+            ids = sorted({h.id for h in REGISTRY})
+            raise SpecificationError(
+                f"hypothesis {item!r} is not registered; known: {ids}, the families {sorted(FAMILIES)}, "
+                "or pass a Hypothesis."
+            )
         chosen.extend(matches)
     return tuple(chosen)
 
@@ -358,7 +417,7 @@ class FamilyInference:
     likelihood: InferenceSpec
 
     def for_estimator(self, estimator: str) -> InferenceSpec:
-        return self.likelihood if estimator == "hazard" else self.linear
+        return self.likelihood if estimator in ("hazard", "transition") else self.linear
 
 
 def family_inference(inference: str | Mapping[str, Any] | InferenceSpec | FamilyInference) -> FamilyInference:
@@ -411,6 +470,12 @@ def fit_model(panel: Any, hypothesis: Hypothesis, inference: InferenceSpec | Fam
               weights: str | None = None) -> EstimationResult:
     """Estimate the model a hypothesis needs (the inference of its kind, with ``weights``)."""
     spec = family_inference(inference).for_estimator(hypothesis.estimator)
+    if hypothesis.estimator == "transition":
+        from gvcpanel.gvc.transitions import governance_transition_model
+
+        if weights is not None:
+            raise SpecificationError(f"{hypothesis.id}: the governance transition model takes no weights= yet.")
+        return governance_transition_model(panel, hypothesis.formula, cluster=cluster, inference=spec)
     if hypothesis.estimator == "hazard":
         from gvcpanel.gvc.hazard import upgrading_hazard
 
@@ -439,8 +504,10 @@ def test_hypotheses(
     ----------
     panel : FirmPanel
         A panel with ``governance`` (see :func:`gvcpanel.classify_governance`).
-    hypotheses : "all", an id, or an iterable of ids and :class:`Hypothesis` objects
-        Which tests to run; user-defined hypotheses take the same form as the registry's.
+    hypotheses : a family name, an id, or an iterable of ids and :class:`Hypothesis` objects
+        Which tests to run: ``"all"`` or ``"default"`` (H1-H5, the family of the replication's
+        tables 2-6; ``"all"`` is kept for compatibility), ``"dynamics"`` (H6-H8) or
+        ``"registry"`` (H1-H8); user-defined hypotheses take the same form as the registry's.
     alpha : float
         Significance level of the one-sided tests behind the verdicts, above 0 and below 0.5.
     inference : str, mapping or InferenceSpec
@@ -558,7 +625,8 @@ def _not_estimable_row(hyp: Hypothesis, reason: str) -> dict[str, Any]:
     return {
         "id": hyp.id, "statement": hyp.statement, "specification": hyp.specification,
         "outcome": hyp.outcome,
-        "estimator": "cloglog hazard" if hyp.estimator == "hazard" else "two-way FE",
+        "estimator": {"hazard": "cloglog hazard", "transition": "multinomial transition"}.get(
+            hyp.estimator, "two-way FE"),
         "term": hyp.term, "estimate": nan, "std_error": nan, "p_one_sided": nan, "p_two_sided": nan,
         "ci_low": nan, "ci_high": nan, "expected_sign": hyp.sign, "n_obs": 0, "n_firms": 0,
         "n_clusters": None, "inference": "", "verdict": NOT_ESTIMABLE,
@@ -567,28 +635,28 @@ def _not_estimable_row(hyp: Hypothesis, reason: str) -> dict[str, Any]:
 
 
 def _row(hyp: Hypothesis, res: EstimationResult, alpha: float) -> dict[str, Any]:
-    if hyp.term not in res.params.index:
+    term = hyp.coefficient
+    if term not in res.params.index:
         raise SpecificationError(
-            f"{hyp.id} ({hyp.specification}): term {hyp.term!r} was not estimated (absorbed or dropped); "
+            f"{hyp.id} ({hyp.specification}): term {term!r} was not estimated (absorbed or dropped); "
             f"the model has {list(res.params.index)}."
         )
     opposite = "<" if hyp.sign == ">" else ">"
-    p_one = res.pvalue_one_sided(hyp.term, hyp.sign)
-    p_opp = res.pvalue_one_sided(hyp.term, opposite)
+    p_one = res.pvalue_one_sided(term, hyp.sign)
+    p_opp = res.pvalue_one_sided(term, opposite)
     intervals = res._intervals_or_none(0.95)  # None under the score bootstrap (p-values only)
-    ci = {"lower": np.nan, "upper": np.nan} if intervals is None else intervals.loc[hyp.term]
+    ci = {"lower": np.nan, "upper": np.nan} if intervals is None else intervals.loc[term]
     return {
         "id": hyp.id,
         "statement": hyp.statement,
         "specification": hyp.specification,
         "outcome": hyp.outcome,
-        "estimator": "cloglog hazard" if hyp.estimator == "hazard" and res.spec.method == "cloglog"
-        else (f"{res.spec.method} hazard" if hyp.estimator == "hazard" else "two-way FE"),
-        "term": hyp.term,
-        "estimate": float(res.params[hyp.term]),
-        "std_error": float(res.std_errors[hyp.term]),
+        "estimator": _estimator_label(hyp, res),
+        "term": term,
+        "estimate": float(res.params[term]),
+        "std_error": float(res.std_errors[term]),
         "p_one_sided": p_one,
-        "p_two_sided": float(res.pvalues[hyp.term]),
+        "p_two_sided": float(res.pvalues[term]),
         "ci_low": float(ci["lower"]),
         "ci_high": float(ci["upper"]),
         "expected_sign": hyp.sign,
@@ -599,6 +667,12 @@ def _row(hyp: Hypothesis, res: EstimationResult, alpha: float) -> dict[str, Any]
         "verdict": verdict(p_one, p_opp, alpha),
         "note": "",
     }
+
+
+def _estimator_label(hyp: Hypothesis, res: EstimationResult) -> str:
+    if hyp.estimator == "hazard":
+        return f"{res.spec.method} hazard"
+    return "multinomial logit transitions" if hyp.estimator == "transition" else "two-way FE"
 
 
 def _adjust(
@@ -623,13 +697,13 @@ def _adjust(
             details = {"method": "Holm (1979) step-down on one-sided p-values"}
         else:
             adjusted[estimable], details = romano_wolf_family(
-                [results[h.model_label] for h in family_rows], [h.term for h in family_rows],
+                [results[h.model_label] for h in family_rows], [h.coefficient for h in family_rows],
                 [h.sign for h in family_rows], spec)
     table["p_adjusted"] = adjusted
     opposite_p = np.full(len(chosen), np.nan)
     for j in estimable:
         h = chosen[j]
-        opposite_p[j] = results[h.model_label].pvalue_one_sided(h.term, "<" if h.sign == ">" else ">")
+        opposite_p[j] = results[h.model_label].pvalue_one_sided(h.coefficient, "<" if h.sign == ">" else ">")
     table["verdict_adjusted"] = [
         NOT_ESTIMABLE if j not in estimable else
         ("supported" if p < alpha else ("contradicted" if q < alpha else "not supported"))
