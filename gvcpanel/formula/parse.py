@@ -223,7 +223,16 @@ def _parse(formula: str) -> ParsedFormula:
                 )
             intercept = True
             continue
-        terms.append(Term(tuple(_factor(formula, factor) for factor in factors)))
+        term = Term(tuple(_factor(formula, factor) for factor in factors))
+        if any(f.expr == dependent.expr for f in term.factors):
+            # y on both sides fits itself perfectly (coefficient 1, every other one 0) and hides
+            # the mistake behind plausible output; a lag l(y, 1) is another expression and allowed
+            raise SpecificationError(
+                f"formula {formula!r}: the outcome {dependent.expr!r} is also a regressor (term "
+                f"{term.name!r}); remove it from the right-hand side (for a lagged outcome write "
+                f"l({dependent.expr}, 1))."
+            )
+        terms.append(term)
     if not terms:
         raise SpecificationError(f"formula {formula!r} has no regressor; add at least one term after '~'.")
     return ParsedFormula(formula, dependent, tuple(terms), intercept, effects)
