@@ -6,7 +6,7 @@ a test elsewhere are named here instead of being run twice:
 - "`res.with_inference("wild", draws=999)` is a TypeError":
   tests/test_results_contract.py::test_with_inference_wild_with_draws_is_not_a_type_error
 - "`with_inference("score")` changes p-values but keeps sandwich intervals without saying so":
-  tests/test_results_contract.py::test_score_bootstrap_intervals_are_its_own_not_sandwich
+  tests/test_results_contract.py::test_score_bootstrap_says_where_its_intervals_come_from
 - "Tables have no R-squared row": tests/test_tables.py::test_r_squared_rows_equal_pyfixest;
   "no `stats=` choice": ::test_stats_choose_and_order_the_rows; "print sandwich SEs beside
   bootstrap stars": ::test_bootstrap_columns_show_bootstrap_uncertainty_not_sandwich
