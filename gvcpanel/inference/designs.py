@@ -109,6 +109,8 @@ class LinearDesign:
         nested in it.  CR2 and CR3 use it to compute the covariance of the dummy-variable
         regression.  None when nothing was absorbed or the estimator cannot tell; CR2/CR3 then
         use the transformed design alone.
+    gram : ndarray, optional
+        :math:`X'X` when the estimator computed it (the covariances then do not form it again).
     """
 
     #: the model kind the dispatcher keys on
@@ -128,6 +130,7 @@ class LinearDesign:
     absorb: Callable[[np.ndarray], np.ndarray] | None = None
     absorbed_effects: tuple[str, ...] = ()
     crossed: Callable[[str], CrossedDummies | None] | None = None
+    gram: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def nobs(self) -> int:

@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from gvcpanel import kernels
 from gvcpanel.models.absorb import (
     DEFAULT_MAXITER,
     DEFAULT_TOL,
@@ -66,6 +67,7 @@ from gvcpanel.options import (
     check_choice,
     check_cluster,
     check_magnitudes,
+    check_squares,
     check_names,
     check_positive,
 )
@@ -164,7 +166,8 @@ def fe_regression(
         optional = []
     arrays = evaluate(frame, parsed, group_cols + optional, derived=derived_of(panel, derived),
                       spans_intercept=_spans_intercept(parsed, method, effects))
-    check_magnitudes(arrays.data, (arrays.dependent, *arrays.terms), "the regression")
+    if method != "fe":  # the within fit checks the sums of squares its absorption reads anyway
+        check_magnitudes(arrays.data, (arrays.dependent, *arrays.terms), "the regression")
     fit = _FITTERS[method](arrays, effects, clusters, drop_singletons=drop_singletons, tol=tol, maxiter=maxiter,
                            intercept=parsed.intercept)
     design = fit.design
@@ -478,11 +481,15 @@ def _fit_fe(arrays: Arrays, effects: tuple[str, ...], clusters, *, drop_singleto
             fes = [arrays.effect(e) for e in effects]
     if arrays.data.shape[0] == 0:
         raise PanelStructureError("no observations are left after dropping singletons.")
-    dep_mean = float(arrays.data[:, 0].mean())
-    raw_ss = np.einsum("ij,ij->j", arrays.data, arrays.data)
     data = arrays.data  # evaluate() made this array for us alone: demean it in place
     absorber = Absorber(fes, tol=tol, maxiter=maxiter)
-    info = absorber.demean(data)
+    # one pass reads the level sums (and the raw columns' sums and sums of squares), one pass
+    # subtracts the effects and forms the cross-products of the result
+    names = (arrays.dependent, *arrays.terms)
+    info = absorber.demean(data, gram=True, check=partial(check_squares, values=data, names=names,
+                                                          what="the regression"))
+    raw_ss = info.column_ss
+    dep_mean = float(info.column_sums[0]) / data.shape[0]
     groups, labels = _groups(arrays, clusters)
     nested = {}
     for name, codes in groups.items():
@@ -495,7 +502,8 @@ def _fit_fe(arrays: Arrays, effects: tuple[str, ...], clusters, *, drop_singleto
         ]
         if inside:
             nested[name] = rank_of(inside)[0]
-    design, dropped = _ols(data, arrays.terms, raw_ss, groups, labels, info.k_absorbed, nested, clusters, "fixed effects")
+    design, dropped = _ols(data, arrays.terms, raw_ss, groups, labels, info.k_absorbed, nested, clusters, "fixed effects",
+                           cross_products=info.gram)
     # the wild bootstrap re-absorbs its residuals when an effect cuts across the clusters
     design = replace(
         design,
@@ -504,8 +512,7 @@ def _fit_fe(arrays: Arrays, effects: tuple[str, ...], clusters, *, drop_singleto
         # CR2/CR3 put effects that cut across the clusters back into the hat matrix
         crossed=_crossed_effects(fes, info.redundant_effects, groups, labels, tol, maxiter),
     )
-    y_t = data[:, 0]
-    tss_within = float(y_t @ y_t)
+    tss_within = float(info.gram[0, 0])
     rss = float(design.resid @ design.resid)
     return _Fit(
         design=design,
@@ -782,6 +789,7 @@ def _ols(
     clusters: tuple[str, ...] | None,
     transformation: str,
     time: str | None = "year",
+    cross_products: np.ndarray | None = None,
 ) -> tuple[LinearDesign, tuple[str, ...]]:
     """OLS of column 0 on the other columns of ``data``, dropping absorbed or collinear ones.
 
@@ -792,7 +800,10 @@ def _ols(
     """
     X = data[:, 1:]
     y = data[:, 0]
-    gram = X.T @ X
+    if cross_products is None:
+        cross_products = kernels.crossprod(data, kernels.NO_WEIGHTS)
+    gram = cross_products[1:, 1:]
+    cross_y = cross_products[1:, 0]
     kept: list[int] = []
     absorbed, collinear = [], []
     for j in range(X.shape[1]):
@@ -824,8 +835,11 @@ def _ols(
     if len(kept) < X.shape[1]:
         X = np.asfortranarray(X[:, kept])
         gram = gram[np.ix_(kept, kept)]
-    params = np.linalg.solve(gram, X.T @ y)
-    resid = y - X @ params
+        cross_y = cross_y[kept]
+    gram = np.ascontiguousarray(gram)
+    params = np.linalg.solve(gram, cross_y)
+    resid = np.empty_like(y)
+    kernels.residuals(X, y, params, resid)
     default = clusters if clusters is None else tuple(clusters)
     design = LinearDesign(
         X=X,
@@ -839,5 +853,6 @@ def _ols(
         absorbed_nested=nested,
         default_cluster=default,
         time=time if time in groups else None,
+        gram=gram,
     )
     return design, tuple(absorbed + collinear)
