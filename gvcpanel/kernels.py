@@ -160,21 +160,21 @@ def main_coefficients(sum_main, cross, b, div):  # pragma: no cover - compiled
     return out
 
 
-@njit(cache=True)
+@njit(parallel=True, cache=True)
 def schur_rhs(sum_rest, cross, sum_main, div):  # pragma: no cover - compiled
     """``sum_rest - cross' @ (sum_main / div[:, None])`` (L x p) for a dense cross-tabulation."""
     G, p = sum_main.shape
     L = cross.shape[1]
-    out = sum_rest.copy()
-    for g in range(G):
-        inv = 1.0 / div[g]
+    out = np.empty((p, L))
+    for j in prange(p):
+        acc = out[j]
         for l in range(L):
-            c = cross[g, l]
-            if c != 0.0:
-                f = c * inv
-                for j in range(p):
-                    out[l, j] -= f * sum_main[g, j]
-    return out
+            acc[l] = sum_rest[l, j]
+        for g in range(G):
+            f = sum_main[g, j] / div[g]
+            for l in range(L):
+                acc[l] -= cross[g, l] * f
+    return out.T
 
 
 @njit(cache=True)
@@ -342,3 +342,137 @@ def is_sorted(codes):  # pragma: no cover - compiled
         if codes[i] < codes[i - 1]:
             return False
     return True
+
+
+# --- binary likelihood (complementary log-log and logit) --------------------------------------
+#: link codes of the binary kernels
+CLOGLOG, LOGIT = 0, 1
+#: exp(eta) overflows beyond ~709; a hazard with eta > 700 is 1 to machine precision anyway
+ETA_CAP = 700.0
+
+
+@njit(cache=True, inline="always")
+def _binary_point(eta, y, link):  # pragma: no cover - compiled
+    """Log-likelihood of one observation and its first two derivatives in ``eta`` (see
+    :func:`gvcpanel.models.binary.derivatives` for the formulas)."""
+    if eta > ETA_CAP:
+        eta = ETA_CAP
+    if link == LOGIT:
+        mu = 0.5 * (1.0 + np.tanh(0.5 * eta))
+        softplus = max(eta, 0.0) + np.log1p(np.exp(-abs(eta)))
+        return y * eta - softplus, y - mu, -mu * (1.0 - mu)
+    e = np.exp(eta)
+    if y <= 0.5:
+        return -e, -e, -e
+    p = -np.expm1(-e)
+    if p <= 0.0:
+        return -np.inf, 1.0, 0.0
+    ratio = e * np.exp(-e) / p
+    if e < 1e-3:
+        p_minus_e = -(e * e) * (0.5 - e / 6.0 + e * e / 24.0 - e * e * e / 120.0)
+    else:
+        p_minus_e = p - e
+    return np.log(p), ratio, ratio * p_minus_e / p
+
+
+@njit(parallel=True, cache=True, fastmath={"reassoc"})
+def binary_pass(X, y, offset, beta, link, weights, order):  # pragma: no cover - compiled
+    """Weighted log-likelihood, gradient and information of a binary model in one pass.
+
+    Returns ``(loglik, gradient (k), information (k x k))``: :math:`\\sum w\\ell`,
+    :math:`\\sum w \\ell' x` and :math:`\\sum w \\max(-\\ell'', 0) x x'`; ``order`` 0 computes the
+    log-likelihood only (gradient and information are then zeros), 1 adds the gradient.  Rows
+    are split in fixed chunks; within a chunk the predictor, the derivatives and the
+    cross-products are computed column by column while the chunk is in cache.
+    """
+    n, k = X.shape
+    n_chunks = max(1, (n + GRAM_CHUNK - 1) // GRAM_CHUNK)
+    ll_parts = np.zeros(n_chunks)
+    g_parts = np.zeros((n_chunks if order >= 1 else 0, k))
+    h_parts = np.zeros((n_chunks if order >= 2 else 0, k, k))
+    weighted = weights.size > 0
+    has_offset = offset.size > 0
+    for c in prange(n_chunks):
+        lo = c * GRAM_CHUNK
+        hi = min(n, lo + GRAM_CHUNK)
+        m = hi - lo
+        eta = np.zeros(m)
+        if has_offset:
+            for i in range(m):
+                eta[i] = offset[lo + i]
+        for a in range(k):
+            b = beta[a]
+            xa = X[lo:hi, a]
+            for i in range(m):
+                eta[i] += xa[i] * b
+        d1 = np.empty(m)
+        d2 = np.empty(m)
+        ll = 0.0
+        for i in range(m):
+            l0, l1, l2 = _binary_point(eta[i], y[lo + i], link)
+            w = weights[lo + i] if weighted else 1.0
+            ll += w * l0
+            d1[i] = w * l1
+            d2[i] = w * max(-l2, 0.0)
+        ll_parts[c] = ll
+        if order >= 1:
+            for a in range(k):
+                xa = X[lo:hi, a]
+                s = 0.0
+                for i in range(m):
+                    s += xa[i] * d1[i]
+                g_parts[c, a] = s
+        if order >= 2:
+            for a in range(k):
+                xa = X[lo:hi, a]
+                for b in range(a, k):
+                    xb = X[lo:hi, b]
+                    s = 0.0
+                    for i in range(m):
+                        s += xa[i] * xb[i] * d2[i]
+                    h_parts[c, a, b] = s
+    loglik = 0.0
+    for c in range(n_chunks):
+        loglik += ll_parts[c]
+    gradient = np.zeros(k)
+    information = np.zeros((k, k))
+    if order >= 1:
+        for c in range(n_chunks):
+            for a in range(k):
+                gradient[a] += g_parts[c, a]
+    if order >= 2:
+        for c in range(n_chunks):
+            for a in range(k):
+                for b in range(a, k):
+                    information[a, b] += h_parts[c, a, b]
+        for a in range(k):
+            for b in range(a):
+                information[a, b] = information[b, a]
+    return loglik, gradient, information
+
+
+@njit(parallel=True, cache=True)
+def binary_scores(X, y, offset, beta, link, weights, out):  # pragma: no cover - compiled
+    """Per-observation (weighted) scores :math:`w_i \\ell'(\\eta_i) x_i` into ``out`` (n x k)."""
+    n, k = X.shape
+    n_chunks = max(1, (n + GRAM_CHUNK - 1) // GRAM_CHUNK)
+    weighted = weights.size > 0
+    has_offset = offset.size > 0
+    for c in prange(n_chunks):
+        lo = c * GRAM_CHUNK
+        hi = min(n, lo + GRAM_CHUNK)
+        m = hi - lo
+        eta = np.zeros(m)
+        if has_offset:
+            for i in range(m):
+                eta[i] = offset[lo + i]
+        for a in range(k):
+            b = beta[a]
+            for i in range(m):
+                eta[i] += X[lo + i, a] * b
+        for i in range(m):
+            l0, l1, l2 = _binary_point(eta[i], y[lo + i], link)
+            eta[i] = l1 * weights[lo + i] if weighted else l1
+        for a in range(k):
+            for i in range(m):
+                out[lo + i, a] = X[lo + i, a] * eta[i]

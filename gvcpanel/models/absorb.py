@@ -277,9 +277,12 @@ class Absorber:
             kept.sort(key=lambda fe: -fe.n_levels)
             self.main, self.rest = kept[0], tuple(kept[1:])
             self._main_codes = kernels.as_codes(self.main.codes)
-            self._rest_codes = np.empty((self.n, len(self.rest)), dtype=np.int64, order="F")
-            for r, fe in enumerate(self.rest):
-                self._rest_codes[:, r] = fe.codes
+            if len(self.rest) == 1:  # an n x 1 view of the codes, no copy
+                self._rest_codes = kernels.as_codes(self.rest[0].codes)[:, None]
+            else:
+                self._rest_codes = np.empty((self.n, len(self.rest)), dtype=np.int64, order="F")
+                for r, fe in enumerate(self.rest):
+                    self._rest_codes[:, r] = fe.codes
             self.offsets = np.cumsum([0] + [fe.n_levels for fe in self.rest]).astype(np.int64)
         else:  # a reweighted copy shares the codes and the structural analysis
             for name in ("redundant", "main", "rest", "_main_codes", "_rest_codes", "offsets"):
