@@ -18,12 +18,25 @@ Conventions
 ``0..G-1``; ``weights`` is a float64 vector of n weights or an empty vector for none (one compiled
 signature serves both).  Compilation is cached on disk (``cache=True``), so only the first call on
 a fresh installation pays it.
+
+Why numba: it is already installed with pyfixest (the test reference), compiles these loops to
+the speed of C with threads (``prange``) and caches the machine code; a Rust or C extension
+would need a compiler in every build.
 """
 
 from __future__ import annotations
 
-import numpy as np
-from numba import njit, prange
+import os
+
+# numba runs prange loops on OpenMP when libgomp is present; its default wait policy spins
+# between parallel regions, which on a shared or oversubscribed machine takes the cores from
+# the threads doing the work (measured on 2 busy cores: 4x slower than one thread).  Passive
+# waiting costs microseconds per region.  A value the user set is kept; the variable is read
+# when the OpenMP runtime loads, so it must be set before the first parallel kernel runs.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import numpy as np  # noqa: E402
+from numba import njit, prange  # noqa: E402
 
 #: rows per chunk of the row-parallel loops (fixed, so results do not depend on the thread count)
 CHUNK = 1 << 15
@@ -31,6 +44,7 @@ CHUNK = 1 << 15
 GRAM_CHUNK = 1 << 12
 
 NO_WEIGHTS = np.empty(0)
+NO_CODES = np.empty(0, dtype=np.int64)
 
 
 def as_codes(codes: np.ndarray) -> np.ndarray:
@@ -375,8 +389,95 @@ def _binary_point(eta, y, link):  # pragma: no cover - compiled
     return np.log(p), ratio, ratio * p_minus_e / p
 
 
-@njit(parallel=True, cache=True, fastmath={"reassoc"})
-def binary_pass(X, y, offset, beta, link, weights, order):  # pragma: no cover - compiled
+@njit(cache=True, fastmath={"reassoc"})
+def _binary_chunk(X, n_dense, codes, y, offset, beta, link, weights, order, lo, hi, g, h, d):  # pragma: no cover
+    """One chunk of rows of :func:`binary_pass`: adds the chunk's gradient to ``g`` (K), its
+    information to ``h`` (n_dense x K, upper part) and ``d`` (indicator diagonal); returns its
+    log-likelihood.  A separate function so that the compiler optimizes it as a plain loop nest
+    (loops written inside ``prange`` bodies were measured several times slower)."""
+    k = n_dense
+    m = hi - lo
+    weighted = weights.size > 0
+    eta = np.zeros(m)
+    if offset.size > 0:
+        for i in range(m):
+            eta[i] = offset[lo + i]
+    if codes.size > 0:
+        for i in range(m):
+            eta[i] += beta[k + codes[lo + i]]
+    for a in range(k):
+        b = beta[a]
+        for i in range(m):
+            eta[i] += X[lo + i, a] * b
+    d1 = np.empty(m)
+    d2 = np.empty(m)
+    ll = 0.0
+    for i in range(m):
+        l0, l1, l2 = _binary_point(eta[i], y[lo + i], link)
+        w = weights[lo + i] if weighted else 1.0
+        ll += w * l0
+        d1[i] = w * l1
+        d2[i] = w * max(-l2, 0.0)
+    if order >= 1:
+        for a in range(k):
+            s = 0.0
+            for i in range(m):
+                s += X[lo + i, a] * d1[i]
+            g[a] += s
+        if codes.size > 0:
+            for i in range(m):
+                g[k + codes[lo + i]] += d1[i]
+    if order >= 2:
+        for a in range(k):
+            for b in range(a, k):
+                s = 0.0
+                for i in range(m):
+                    s += X[lo + i, a] * X[lo + i, b] * d2[i]
+                h[a, b] += s
+            if codes.size > 0:
+                for i in range(m):
+                    h[a, k + codes[lo + i]] += X[lo + i, a] * d2[i]
+        if codes.size > 0:
+            for i in range(m):
+                d[codes[lo + i]] += d2[i]
+    return ll
+
+
+@njit(parallel=True, cache=True)
+def _binary_passes(X, codes, n_levels, y, offset, beta, link, weights, order):  # pragma: no cover
+    n, k = X.shape
+    K = k + n_levels
+    n_chunks = max(1, (n + GRAM_CHUNK - 1) // GRAM_CHUNK)
+    ll_parts = np.zeros(n_chunks)
+    g_parts = np.zeros((n_chunks, K))
+    h_parts = np.zeros((n_chunks, k, K))
+    d_parts = np.zeros((n_chunks, n_levels))
+    for c in prange(n_chunks):
+        lo = c * GRAM_CHUNK
+        hi = min(n, lo + GRAM_CHUNK)
+        ll_parts[c] = _binary_chunk(X, k, codes, y, offset, beta, link, weights, order, lo, hi,
+                                    g_parts[c], h_parts[c], d_parts[c])
+    loglik = 0.0
+    gradient = np.zeros(K)
+    information = np.zeros((K, K))
+    for c in range(n_chunks):  # chunks in order: the same sums for any number of threads
+        loglik += ll_parts[c]
+        if order >= 1:
+            for a in range(K):
+                gradient[a] += g_parts[c, a]
+        if order >= 2:
+            for a in range(k):
+                for b in range(a, K):
+                    information[a, b] += h_parts[c, a, b]
+            for level in range(n_levels):
+                information[k + level, k + level] += d_parts[c, level]
+    for a in range(K):
+        for b in range(a):
+            information[a, b] = information[b, a]
+    return loglik, gradient, information
+
+
+def binary_pass(X, y, offset, beta, link, weights, order):
     """Weighted log-likelihood, gradient and information of a binary model in one pass.
 
     Returns ``(loglik, gradient (k), information (k x k))``: :math:`\\sum w\\ell`,
@@ -385,70 +486,18 @@ def binary_pass(X, y, offset, beta, link, weights, order):  # pragma: no cover -
     are split in fixed chunks; within a chunk the predictor, the derivatives and the
     cross-products are computed column by column while the chunk is in cache.
     """
-    n, k = X.shape
-    n_chunks = max(1, (n + GRAM_CHUNK - 1) // GRAM_CHUNK)
-    ll_parts = np.zeros(n_chunks)
-    g_parts = np.zeros((n_chunks if order >= 1 else 0, k))
-    h_parts = np.zeros((n_chunks if order >= 2 else 0, k, k))
-    weighted = weights.size > 0
-    has_offset = offset.size > 0
-    for c in prange(n_chunks):
-        lo = c * GRAM_CHUNK
-        hi = min(n, lo + GRAM_CHUNK)
-        m = hi - lo
-        eta = np.zeros(m)
-        if has_offset:
-            for i in range(m):
-                eta[i] = offset[lo + i]
-        for a in range(k):
-            b = beta[a]
-            xa = X[lo:hi, a]
-            for i in range(m):
-                eta[i] += xa[i] * b
-        d1 = np.empty(m)
-        d2 = np.empty(m)
-        ll = 0.0
-        for i in range(m):
-            l0, l1, l2 = _binary_point(eta[i], y[lo + i], link)
-            w = weights[lo + i] if weighted else 1.0
-            ll += w * l0
-            d1[i] = w * l1
-            d2[i] = w * max(-l2, 0.0)
-        ll_parts[c] = ll
-        if order >= 1:
-            for a in range(k):
-                xa = X[lo:hi, a]
-                s = 0.0
-                for i in range(m):
-                    s += xa[i] * d1[i]
-                g_parts[c, a] = s
-        if order >= 2:
-            for a in range(k):
-                xa = X[lo:hi, a]
-                for b in range(a, k):
-                    xb = X[lo:hi, b]
-                    s = 0.0
-                    for i in range(m):
-                        s += xa[i] * xb[i] * d2[i]
-                    h_parts[c, a, b] = s
-    loglik = 0.0
-    for c in range(n_chunks):
-        loglik += ll_parts[c]
-    gradient = np.zeros(k)
-    information = np.zeros((k, k))
-    if order >= 1:
-        for c in range(n_chunks):
-            for a in range(k):
-                gradient[a] += g_parts[c, a]
-    if order >= 2:
-        for c in range(n_chunks):
-            for a in range(k):
-                for b in range(a, k):
-                    information[a, b] += h_parts[c, a, b]
-        for a in range(k):
-            for b in range(a):
-                information[a, b] = information[b, a]
-    return loglik, gradient, information
+    return _binary_passes(X, NO_CODES, 0, y, offset, beta, link, weights, order)
+
+
+def binary_pass_indicators(X, codes, n_levels, y, beta, link, weights, order):
+    """:func:`binary_pass` for a design whose last ``n_levels`` columns are the indicators of
+    ``codes`` (baseline-period dummies), given only its first k columns ``X``.
+
+    The indicator block is never read: the predictor adds ``beta[k + codes[i]]``, the gradient of
+    the block is a sum by level, its information a diagonal, and its cross-products with the
+    other columns are sums by level.  Returns the same (k + n_levels)-dimensional results.
+    """
+    return _binary_passes(X, codes, n_levels, y, NO_WEIGHTS, beta, link, weights, order)
 
 
 @njit(parallel=True, cache=True)

@@ -123,7 +123,7 @@ def sum_by_group(a: np.ndarray, codes: np.ndarray) -> np.ndarray:
 
 
 def score_sums_by_group(X: np.ndarray, u: np.ndarray, codes: np.ndarray) -> np.ndarray:
-    """:math:`\sum_{i \in g} x_i u_i` per group (G x k) without forming the n x k scores."""
+    """:math:`\\sum_{i \\in g} x_i u_i` per group (G x k) without forming the n x k scores."""
     return kernels.score_sums(np.asarray(X, dtype=np.float64), np.ascontiguousarray(u, dtype=np.float64),
                               kernels.as_codes(codes), n_groups(codes))
 

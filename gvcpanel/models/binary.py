@@ -4,7 +4,7 @@ Maximum likelihood by Newton-Raphson with step-halving (:func:`fit_binary`), ref
 restrictions (:func:`fit_restricted`, which the score bootstrap needs), per-observation scores
 (:func:`score_matrix`) and the observed information (:func:`information_matrix`), all from the
 derivatives written out in :func:`derivatives`.  Every function takes ``weights=`` (a weighted
-log-likelihood :math:`\sum_i w_i \ell_i`: frequency weights, or probability weights with a
+log-likelihood :math:`\\sum_i w_i \\ell_i`: frequency weights, or probability weights with a
 sandwich covariance).
 
 Both log-likelihoods are concave in the linear predictor (the Gumbel and logistic distribution
@@ -56,8 +56,11 @@ def crossprod(X: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
 
 
 def _floats(X: np.ndarray) -> np.ndarray:
+    """The design as a Fortran-ordered float64 array: the kernels read it column by column."""
     X = np.asarray(X, dtype=np.float64)
-    return X if X.flags.f_contiguous or X.flags.c_contiguous else np.asfortranarray(X)
+    if X.ndim == 1:
+        X = X[:, None]
+    return X if X.flags.f_contiguous else np.asfortranarray(X)
 
 
 def _link_code(link: str) -> int:
@@ -128,7 +131,7 @@ def score_matrix(
     offset: np.ndarray | None = None,
     weights: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Per-observation scores, n x k: :math:`s_i = w_i x_i \ell'(\eta_i)` (:math:`w_i = 1` unweighted)."""
+    """Per-observation scores, n x k: :math:`s_i = w_i x_i \\ell'(\\eta_i)` (:math:`w_i = 1` unweighted)."""
     X = _floats(X)
     out = np.empty(X.shape, order="F")
     kernels.binary_scores(X, _vector(y), _vector(offset), _vector(params), _link_code(link), _vector(weights), out)
@@ -142,9 +145,18 @@ def information_matrix(
     link: str,
     offset: np.ndarray | None = None,
     weights: np.ndarray | None = None,
+    indicators: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Observed information :math:`-\sum_i w_i \ell''(\eta_i) x_i x_i'` (Hessian of minus the log-likelihood)."""
-    return kernels.binary_pass(_floats(X), _vector(y), _vector(offset), _vector(params), _link_code(link),
+    """Observed information :math:`-\\sum_i w_i \\ell''(\\eta_i) x_i x_i'` (Hessian of minus the log-likelihood).
+
+    ``indicators``: as in :func:`fit_binary`.
+    """
+    X = _floats(X)
+    if indicators is not None and offset is None:
+        n_levels = int(indicators.max()) + 1 if indicators.size else 0
+        return kernels.binary_pass_indicators(X[:, : X.shape[1] - n_levels], kernels.as_codes(indicators), n_levels,
+                                              _vector(y), _vector(params), _link_code(link), _vector(weights), 2)[2]
+    return kernels.binary_pass(X, _vector(y), _vector(offset), _vector(params), _link_code(link),
                                _vector(weights), 2)[2]
 
 
@@ -156,7 +168,7 @@ def log_likelihood(
     offset: np.ndarray | None = None,
     weights: np.ndarray | None = None,
 ) -> float:
-    """:math:`\sum_i w_i \ell(\eta_i)` at ``params``."""
+    """:math:`\\sum_i w_i \\ell(\\eta_i)` at ``params``."""
     return float(kernels.binary_pass(_floats(X), _vector(y), _vector(offset), _vector(params), _link_code(link),
                                      _vector(weights), 0)[0])
 
@@ -172,6 +184,7 @@ def fit_binary(
     tol: float = TOLERANCE,
     max_iter: int = MAX_ITERATIONS,
     weights: np.ndarray | None = None,
+    indicators: np.ndarray | None = None,
 ) -> BinaryFit:
     """Maximize the binary log-likelihood by Newton-Raphson with step-halving.
 
@@ -190,13 +203,16 @@ def fit_binary(
         Column names, used in error messages.
     tol : float
         Convergence when the full Newton step satisfies
-        :math:`\max_j |\Delta_j| / (1 + |b_j|) < tol`; that step is still applied, so with
+        :math:`\\max_j |\\Delta_j| / (1 + |b_j|) < tol`; that step is still applied, so with
         Newton's quadratic convergence the estimates are then accurate to about ``tol**2``.
     max_iter : int
         Newton iterations allowed.
     weights : ndarray, optional
-        Non-negative weight per row: the weighted log-likelihood :math:`\sum_i w_i \ell_i` is
+        Non-negative weight per row: the weighted log-likelihood :math:`\\sum_i w_i \\ell_i` is
         maximized (frequency weights: the same as replicating row i :math:`w_i` times).
+    indicators : ndarray, optional
+        Codes ``0..m-1`` per row when the last m columns of ``X`` are their indicators (baseline
+        dummies): the same fit, with that block summed by level instead of read (no offset then).
 
     Returns
     -------
@@ -215,8 +231,15 @@ def fit_binary(
     beta = np.zeros(k) if start is None else np.asarray(start, dtype=float).copy()
     y_vec, offset_vec, weight_vec = _vector(y), _vector(offset), _vector(weights)
 
-    def evaluate(b: np.ndarray, order: int) -> tuple[float, np.ndarray, np.ndarray]:
-        return kernels.binary_pass(X, y_vec, offset_vec, b, code, weight_vec, order)
+    if indicators is not None and offset is None:
+        n_levels = int(indicators.max()) + 1 if indicators.size else 0
+        head, codes = X[:, : k - n_levels], kernels.as_codes(indicators)
+
+        def evaluate(b: np.ndarray, order: int) -> tuple[float, np.ndarray, np.ndarray]:
+            return kernels.binary_pass_indicators(head, codes, n_levels, y_vec, b, code, weight_vec, order)
+    else:
+        def evaluate(b: np.ndarray, order: int) -> tuple[float, np.ndarray, np.ndarray]:
+            return kernels.binary_pass(X, y_vec, offset_vec, b, code, weight_vec, order)
 
     ll = float(evaluate(beta, 0)[0])
     for iteration in range(1, max_iter + 1):

@@ -190,7 +190,7 @@ def discrete_hazard(
     baseline_terms = tuple(f"{baseline}[{p}]" for p in period_values)
     names = (*covariates, *baseline_terms)
     k = len(covariates)
-    X = np.zeros((y.size, len(names)))
+    X = np.zeros((y.size, len(names)), order="F")  # the kernels read it column by column
     X[:, :k] = X_cov
     X[np.arange(y.size), k + period_codes] = 1.0
     _check_rank(X, names)
@@ -198,14 +198,14 @@ def discrete_hazard(
     rates = np.bincount(period_codes, weights=y) / np.bincount(period_codes)
     start = np.zeros(len(names))
     start[k:] = link_function(rates, link)
-    fit = fit_binary(X, y, link, start=start, names=names)
+    fit = fit_binary(X, y, link, start=start, names=names, indicators=period_codes)
 
     group_names = [c for c in keep if c != duration]
     groups, labels = _groups(index, frame, ev.kept, used, group_names)
     params = fit.params
     model = LikelihoodDesign(
         scores=score_matrix(X, y, params, link),
-        information=information_matrix(X, y, params, link),
+        information=information_matrix(X, y, params, link, indicators=period_codes),
         params=params,
         names=names,
         groups=groups,

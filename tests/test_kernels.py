@@ -1,0 +1,175 @@
+"""The compiled kernels: weighted absorption and the weighted binary likelihood.
+
+Integer frequency weights must give what replicating each row that many times gives (the
+absorption's residuals row by row, the binary fit's estimates, log-likelihood, score sums and
+information); the binary fit with weights is also compared with statsmodels' GLM
+(``freq_weights`` and ``var_weights``, statsmodels 0.15.0, the version pinned in
+constraints.txt), and the kernels with the NumPy formulas of :func:`gvcpanel.models.binary.derivatives`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gvcpanel import kernels
+from gvcpanel.errors import SpecificationError
+from gvcpanel.models.absorb import Absorber, FixedEffect, demean, factorize, interact
+from gvcpanel.models.binary import derivatives, fit_binary, information_matrix, log_likelihood, score_matrix
+
+
+@pytest.fixture(scope="module")
+def weighted_panel():
+    rng = np.random.default_rng(20240611)
+    n = 900
+    firm = factorize(rng.integers(0, 120, n), "firm")
+    year = factorize(rng.integers(0, 9, n), "year")
+    cluster = factorize(rng.integers(0, 7, 120)[firm.codes], "cluster")
+    X = rng.normal(size=(n, 3)) * [1.0, 20.0, 1e-2]
+    weights = rng.integers(1, 4, n).astype(float)
+    return rng, firm, year, cluster, X, weights
+
+
+def replicate(effects: list[FixedEffect], X: np.ndarray, weights: np.ndarray):
+    rows = np.repeat(np.arange(X.shape[0]), weights.astype(int))
+    return [FixedEffect(fe.name, fe.codes[rows], fe.n_levels) for fe in effects], X[rows], rows
+
+
+@pytest.mark.parametrize("direct_max", [3000, 0])  # 0: conjugate gradients
+@pytest.mark.parametrize("which", ["one", "two", "three"])
+def test_weighted_demeaning_equals_replicated_rows(weighted_panel, which, direct_max):
+    _, firm, year, cluster, X, weights = weighted_panel
+    effects = {"one": [firm], "two": [firm, year], "three": [firm, year, interact(cluster, year)]}[which]
+    out, info = demean(X, effects, direct_max=direct_max, weights=weights)
+    rep_effects, rep_X, rows = replicate(effects, X, weights)
+    expected, rep_info = demean(rep_X, rep_effects, direct_max=direct_max)
+    scale = np.abs(X).max(axis=0)
+    np.testing.assert_allclose(out[rows] / scale, expected / scale, rtol=0, atol=1e-9)
+    assert info.k_absorbed == rep_info.k_absorbed
+    np.testing.assert_allclose(info.column_ss, (weights[:, None] * X**2).sum(axis=0), rtol=1e-12)
+    # weighted level means of the result are zero
+    for fe in effects:
+        means = np.stack([np.bincount(fe.codes, weights * out[:, j], fe.n_levels) for j in range(3)], axis=1)
+        assert np.abs(means).max() <= 1e-8 * np.abs(X).max()
+
+
+def test_reweighted_absorber_reuses_structure_and_keeps_the_last_weights(weighted_panel):
+    _, firm, year, _, X, weights = weighted_panel
+    absorber = Absorber([firm, year])
+    first = absorber.reweighted(weights)
+    assert absorber.reweighted(weights.copy()) is first  # same values: prepared once
+    assert first._main_codes is absorber._main_codes  # codes shared, not recomputed
+    a = X.copy(order="F")
+    b = X.copy(order="F")
+    absorber.demean(a, weights=weights)
+    first.demean(b)
+    np.testing.assert_array_equal(a, b)
+    c = X.copy(order="F")
+    absorber.demean(c)  # the unweighted projection is unchanged by the weighted calls
+    d, _ = demean(X, [firm, year])
+    np.testing.assert_allclose(c, d, rtol=0, atol=1e-12)
+
+
+def test_gram_of_the_demeaned_columns_comes_with_the_pass(weighted_panel):
+    _, firm, year, _, X, weights = weighted_panel
+    for w in (None, weights):
+        work = X.copy(order="F")
+        info = Absorber([firm, year], weights=w).demean(work, gram=True)
+        ww = np.ones(X.shape[0]) if w is None else w
+        np.testing.assert_allclose(info.gram, (work * ww[:, None]).T @ work, rtol=1e-12)
+
+
+def test_bad_weights_are_refused(weighted_panel):
+    _, firm, year, _, X, weights = weighted_panel
+    for bad in (weights[:-1], -weights, np.where(weights > 2, np.nan, weights)):
+        with pytest.raises(SpecificationError, match="weights"):
+            Absorber([firm, year], weights=bad)
+
+
+def test_zero_weight_rows_do_not_move_the_projection(weighted_panel):
+    _, firm, year, _, X, weights = weighted_panel
+    w = weights.copy()
+    w[::5] = 0.0
+    out, _ = demean(X, [firm, year], weights=w)
+    keep = w > 0
+    sub = [FixedEffect(fe.name, fe.codes[keep], fe.n_levels) for fe in (firm, year)]
+    sub = [fe.subset(np.ones(keep.sum(), bool)) for fe in sub]
+    expected, _ = demean(X[keep], sub, weights=w[keep])
+    np.testing.assert_allclose(out[keep], expected, rtol=0, atol=1e-9)
+
+
+# --- the binary likelihood ------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def binary_data():
+    rng = np.random.default_rng(7)
+    n = 3000
+    periods = rng.integers(0, 6, n)
+    x = rng.normal(size=(n, 2))
+    eta = -2.5 + 0.2 * periods + x @ np.array([0.4, -0.3])
+    y = (rng.random(n) < 1 - np.exp(-np.exp(eta))).astype(float)
+    X = np.column_stack([x, np.eye(6)[periods]])
+    weights = rng.integers(1, 4, n).astype(float)
+    return X, y, periods, weights
+
+
+@pytest.mark.parametrize("link", ["cloglog", "logit"])
+def test_kernel_derivatives_equal_the_numpy_formulas(binary_data, link):
+    X, y, _, weights = binary_data
+    beta = np.r_[0.4, -0.3, np.linspace(-3, -1, 6)]
+    ll, d1, d2 = derivatives(X @ beta, y, link)
+    got_ll, got_gradient, got_information = kernels.binary_pass(
+        np.asfortranarray(X), y, kernels.NO_WEIGHTS, beta, 0 if link == "cloglog" else 1, weights, 2)
+    np.testing.assert_allclose(got_ll, np.sum(weights * ll), rtol=1e-12)
+    np.testing.assert_allclose(got_gradient, X.T @ (weights * d1), rtol=1e-11, atol=1e-9)
+    np.testing.assert_allclose(got_information, (X * (weights * np.maximum(-d2, 0))[:, None]).T @ X, rtol=1e-11)
+    np.testing.assert_allclose(score_matrix(X, y, beta, link, weights=weights), X * (weights * d1)[:, None],
+                               rtol=1e-13, atol=1e-15)
+
+
+@pytest.mark.parametrize("link", ["cloglog", "logit"])
+def test_indicator_block_gives_the_dense_results(binary_data, link):
+    X, y, periods, weights = binary_data
+    beta = np.r_[0.4, -0.3, np.linspace(-3, -1, 6)]
+    for w in (None, weights):
+        dense = information_matrix(X, y, beta, link, weights=w)
+        sparse = information_matrix(X, y, beta, link, weights=w, indicators=periods)
+        np.testing.assert_allclose(sparse, dense, rtol=1e-12)
+    a = fit_binary(X, y, link, weights=weights)
+    b = fit_binary(X, y, link, weights=weights, indicators=periods)
+    np.testing.assert_allclose(b.params, a.params, rtol=1e-10)
+
+
+@pytest.mark.parametrize("link", ["cloglog", "logit"])
+def test_frequency_weights_equal_replicated_rows(binary_data, link):
+    X, y, periods, weights = binary_data
+    rows = np.repeat(np.arange(y.size), weights.astype(int))
+    weighted = fit_binary(X, y, link, weights=weights, indicators=periods)
+    replicated = fit_binary(X[rows], y[rows], link, indicators=periods[rows])
+    np.testing.assert_allclose(weighted.params, replicated.params, rtol=1e-9)
+    np.testing.assert_allclose(weighted.loglik, replicated.loglik, rtol=1e-12)
+    np.testing.assert_allclose(
+        information_matrix(X, y, weighted.params, link, weights=weights),
+        information_matrix(X[rows], y[rows], weighted.params, link), rtol=1e-11)
+    np.testing.assert_allclose(
+        score_matrix(X, y, weighted.params, link, weights=weights).sum(axis=0),
+        score_matrix(X[rows], y[rows], weighted.params, link).sum(axis=0), atol=1e-8)
+    np.testing.assert_allclose(log_likelihood(X, y, weighted.params, link, weights=weights), weighted.loglik,
+                               rtol=1e-13)
+
+
+@pytest.mark.parametrize("kind", ["freq_weights", "var_weights"])
+@pytest.mark.parametrize("link", ["cloglog", "logit"])
+def test_weighted_fit_equals_statsmodels_glm(binary_data, link, kind):
+    import statsmodels.api as sm
+
+    X, y, periods, weights = binary_data
+    family = sm.families.Binomial(link=sm.families.links.CLogLog() if link == "cloglog" else sm.families.links.Logit())
+    reference = sm.GLM(y, X, family=family, **{kind: weights}).fit(tol=1e-12)
+    fit = fit_binary(X, y, link, weights=weights, indicators=periods)
+    np.testing.assert_allclose(fit.params, reference.params, rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(fit.loglik, reference.llf, rtol=1e-9) if kind == "freq_weights" else None
+    # the observed information at the estimates; for the canonical logit link it is the
+    # expected information behind statsmodels' covariance
+    if link == "logit":
+        info = information_matrix(X, y, fit.params, link, weights=weights)
+        np.testing.assert_allclose(np.linalg.inv(info), reference.cov_params(), rtol=1e-6)
