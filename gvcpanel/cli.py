@@ -22,6 +22,7 @@ EXIT_CODES_TEXT = """\
 exit codes:
   0  success (validate: the data are valid)
   1  invalid data: the file breaks the schema, or the data cannot support the model
+     (classify: no firm-year could be classified; every missing rule input is listed)
   2  usage or specification: unknown command, option, value, column, file type or --out
      extension, or an optional dependency that is not installed
   3  input/output: a file is missing or unreadable, an output cannot be written (read-only,
@@ -85,13 +86,34 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return EXIT_OK if report.ok else EXIT_INVALID
 
 
-def cmd_describe(args: argparse.Namespace) -> int:
-    """Load a panel and print its description as Markdown."""
+def _load(args: argparse.Namespace):
+    """The panel named on the command line, with its module joined when --module is given."""
     from gvcpanel.data.io import load_panel
 
     _require_input(args.path)
+    if args.module is not None:
+        _require_input(args.module)
     panel = load_panel(args.path, schema=args.schema, mapping=args.mapping,
                        encoding=args.encoding, sheet=args.sheet)
+    if args.module is not None:
+        from gvcpanel.data.modules import join_module
+
+        panel = join_module(panel, args.module, mapping=args.module_mapping)
+    return panel
+
+
+def _print_module_report(panel) -> None:
+    report = panel.module_report
+    if report is not None:
+        from gvcpanel.data.panel import markdown_table
+
+        print(f"\n## Module joined ({report.source})\n")
+        print(markdown_table(report.summary()))
+
+
+def cmd_describe(args: argparse.Namespace) -> int:
+    """Load a panel and print its description as Markdown."""
+    panel = _load(args)
     print(f"# {args.path}\n")
     print(panel.describe().to_markdown(max_rows=args.max_rows), end="")
     report = panel.load_report
@@ -100,16 +122,14 @@ def cmd_describe(args: argparse.Namespace) -> int:
 
         print("\n## Values set to missing by the mapping\n")
         print(markdown_table(report.set_missing))
+    _print_module_report(panel)
     return EXIT_OK
 
 
 def _load_classified(args: argparse.Namespace):
     from gvcpanel.gvc.governance import classify_governance
-    from gvcpanel.data.io import load_panel
 
-    _require_input(args.path)
-    panel = load_panel(args.path, schema=args.schema, mapping=args.mapping,
-                       encoding=args.encoding, sheet=args.sheet)
+    panel = _load(args)
     if "governance" not in panel.data.columns or panel.data["governance"].isna().all():
         panel = classify_governance(panel)
     return panel
@@ -117,8 +137,8 @@ def _load_classified(args: argparse.Namespace):
 
 def cmd_classify(args: argparse.Namespace) -> int:
     """Classify governance and print the rule report; optionally write the panel (--out)."""
+    from gvcpanel.errors import PanelStructureError
     from gvcpanel.gvc.governance import classify_governance
-    from gvcpanel.data.io import load_panel
     from gvcpanel.data.panel import markdown_table
     from gvcpanel.report.output import output_files, write_files
 
@@ -126,16 +146,23 @@ def cmd_classify(args: argparse.Namespace) -> int:
     target = None
     if args.out is not None:
         target = output_files(args.out, PANEL_FORMATS, default=("parquet",), option="--out")
-    _require_input(args.path)
-    panel = classify_governance(load_panel(args.path, schema=args.schema, mapping=args.mapping,
-                                           encoding=args.encoding, sheet=args.sheet),
-                                scheme=args.scheme)
+    panel = classify_governance(_load(args), scheme=args.scheme)
     report = panel.governance_report
     print(f"# Governance of {args.path} ({args.scheme})\n")
     print(markdown_table(report.rule_counts))
+    _print_module_report(panel)
+    if not report.missing_inputs.empty:
+        print("\n## Rule inputs absent or missing (every rule, every input)\n")
+        print(markdown_table(report.missing_inputs))
     if not report.unclassified.empty:
         print("\n## Not classified (left missing)\n")
         print(markdown_table(report.unclassified))
+    if report.n_classified == 0 and not report.kept_input:
+        raise PanelStructureError(
+            f"no firm-year of {args.path} could be classified ({report.n_unclassified} firm-years; "
+            f"scheme {args.scheme}): {report.missing_inputs_text() or 'no rule matched any firm-year'}. "
+            "Map these columns from your source (--mapping), or join a governance module of your "
+            "own (--module FILE --module-mapping governance_module); nothing was written.")
     if report.crosstab is not None:
         print(f"\n## Input governance against the rules (agreement {report.agreement_rate:.3f})\n")
         print(markdown_table(report.crosstab.reset_index()))
@@ -160,9 +187,13 @@ def cmd_hypotheses(args: argparse.Namespace) -> int:
 
     target = None if args.out is None else output_files(args.out, TABLE_FORMATS, option="--out")
     panel = _load_classified(args)
-    report = test_hypotheses(panel, inference=args.inference, adjust=args.adjust, alpha=args.alpha)
+    report = test_hypotheses(panel, inference=args.inference, adjust=args.adjust, alpha=args.alpha,
+                             weights=args.weights)
+    labels = report.rows.loc[report.rows["inference"] != "", "inference"].unique()
+    how = labels[0] if len(labels) == 1 else (
+        f"inference {args.inference!r}: " + "; ".join(labels) if len(labels) else "no model estimable")
     table = report.table().drop(columns=["statement", "inference"]).set_index("id")
-    out = frame_table(table, title=f"Hypotheses on {args.path} ({report.rows['inference'].iloc[0]})")
+    out = frame_table(table, title=f"Hypotheses on {args.path} ({how})")
     print(out.to_markdown(), end="")
     if target is not None:
         for path in out.write(args.out):  # the same rule as output_files above
@@ -179,6 +210,15 @@ def _add_source_arguments(parser: argparse.ArgumentParser) -> None:
                         help="text encoding of a CSV file (default utf-8; e.g. latin-1, cp1252)")
     parser.add_argument("--sheet", default=None,
                         help="worksheet of an Excel file (name, or 0-based position)")
+
+
+def _add_module_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--module", default=None,
+                        help="a module of your own (one record per firm and year or wave) joined to "
+                             "the panel by firm_id and year/wave, keys checked")
+    parser.add_argument("--module-mapping", default=None,
+                        help="mapping of the module's codes (a JSON file or a shipped name, e.g. "
+                             "governance_module); without it the module uses canonical names")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -205,11 +245,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     describe = add("describe", help="firms, years, balance, clusters, missingness")
     _add_source_arguments(describe)
+    _add_module_arguments(describe)
     describe.add_argument("--max-rows", type=int, default=40, help="rows shown per table")
     describe.set_defaults(handler=cmd_describe)
 
     classify = add("classify", help="classify chain governance with a cited rule table")
     _add_source_arguments(classify)
+    _add_module_arguments(classify)
     classify.add_argument("--scheme", default="humphrey_schmitz_2002",
                           choices=["humphrey_schmitz_2002", "gereffi_humphrey_sturgeon_2005"])
     classify.add_argument("--out", default=None,
@@ -219,8 +261,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     hyp = add("hypotheses", help="test H1-H5 and print the summary table")
     _add_source_arguments(hyp)
+    _add_module_arguments(hyp)
     hyp.add_argument("--inference", default="cluster",
-                     help="cluster (default), cr2, wild, score, stata, fixest, linearmodels, ...")
+                     help="cluster (default, CRV1), or for the whole family: wild, score or bootstrap "
+                          "(wild bootstrap for least squares, score bootstrap for hazards), cr2 or "
+                          "cr2_score (CR2 for least squares, score bootstrap for hazards); also "
+                          "survey, twoway, stata, fixest, linearmodels")
+    hyp.add_argument("--weights", default=None,
+                     help="column of probability weights for every model (e.g. weight, read from "
+                          "wmedian by the wbes mapping)")
     hyp.add_argument("--adjust", default=None, choices=["holm", "romano_wolf"],
                      help="family-wise adjustment of the one-sided p-values")
     hyp.add_argument("--alpha", type=float, default=0.05, help="significance level of the one-sided tests")

@@ -489,7 +489,7 @@ def binary_pass(X, y, offset, beta, link, weights, order):
     return _binary_passes(X, NO_CODES, 0, y, offset, beta, link, weights, order)
 
 
-def binary_pass_indicators(X, codes, n_levels, y, beta, link, weights, order):
+def binary_pass_indicators(X, codes, n_levels, y, offset, beta, link, weights, order):
     """:func:`binary_pass` for a design whose last ``n_levels`` columns are the indicators of
     ``codes`` (baseline-period dummies), given only its first k columns ``X``.
 
@@ -497,7 +497,7 @@ def binary_pass_indicators(X, codes, n_levels, y, beta, link, weights, order):
     the block is a sum by level, its information a diagonal, and its cross-products with the
     other columns are sums by level.  Returns the same (k + n_levels)-dimensional results.
     """
-    return _binary_passes(X, codes, n_levels, y, NO_WEIGHTS, beta, link, weights, order)
+    return _binary_passes(X, codes, n_levels, y, offset, beta, link, weights, order)
 
 
 @njit(parallel=True, cache=True)

@@ -99,12 +99,15 @@ def check_names(value: Any, name: str, *, allow_empty: bool = True, example: str
 
 
 def check_cluster(cluster: Any, name: str = "cluster") -> tuple[str, ...] | None:
-    """None, a column name or a sequence of column names, as a tuple of names."""
+    """None, a column name or a sequence of column names, as a tuple of names.
+
+    ``"firm"`` is the panel's ``firm_id`` index, as in formulas and ``effects=``.
+    """
     if cluster is None:
         return None
     names = (cluster,) if isinstance(cluster, str) else cluster
     if isinstance(names, Sequence) and names and all(isinstance(n, str) and n.strip() for n in names):
-        return tuple(n.strip() for n in names)
+        return tuple("firm_id" if n.strip() == "firm" else n.strip() for n in names)
     raise SpecificationError(
         f"{name}={cluster!r}: name the clustering variable as a column name (cluster='cluster_id'), "
         "a sequence of two names for two-way clustering (('firm_id', 'year')) or None."

@@ -875,7 +875,7 @@ _FIRM_EFFECT_BY_METHOD = {"fd": "differenced", "re": "random", "between": "firm 
 class ModelSpec:
     """What was asked: enough to say in a table how a column was estimated."""
 
-    estimator: str  # "fe_regression" or "upgrading_hazard"
+    estimator: str  # the estimating function, e.g. "fe_regression" or "discrete_hazard"
     method: str  # fe / fd / re / between / pooled, or cloglog / logit
     dependent: str
     regressors: tuple[str, ...]

@@ -16,7 +16,8 @@ from gvcpanel.report.tables import Table, fmt, fmt_p
 
 def inference_frame(report: Any, draws: int = 9999, seed: int = 20240) -> tuple[pd.DataFrame, dict[str, Any]]:
     """One-sided p-values of every hypothesis under each inference choice."""
-    hyps = report.hypotheses
+    # the hypotheses whose model was estimated (the others are in table 5 as not estimable)
+    hyps = tuple(h for h in report.hypotheses if h.model_label in report.results)
     results = [report.result_for(h) for h in hyps]
     terms = [h.term for h in hyps]
     signs = [h.sign for h in hyps]
@@ -64,5 +65,5 @@ def table6_inference(panel: Any, report: Any, log: Any) -> Table:
              "CRV1: Stata small-sample factor, t(G-1). CR2: Bell-McCaffrey with Satterthwaite degrees of freedom "
              "(least squares only). Bootstrap: restricted wild cluster bootstrap (least squares) or score bootstrap "
              f"(hazards), {details['draws']:,} draws of {weights} weights shared by all tests, seed {details['seed']}. "
-             "Romano-Wolf: step-down adjustment over the ten tests from the same draws.")
+             "Romano-Wolf: step-down adjustment over the {len(frame)} tests from the same draws.")
     return Table(body=body, title="Table 6. Inference with few clusters: every hypothesis under four choices", notes=notes)

@@ -25,7 +25,7 @@ def truth_frame(report: Any, truth: Any) -> pd.DataFrame:
     rows = []
     for (hid, spec), prefix, label in MODELS:
         hyp = next((h for h in report.hypotheses if h.id == hid and h.specification == spec), None)
-        if hyp is None:
+        if hyp is None or hyp.model_label not in report.results:
             continue
         res = report.result_for(hyp)
         ci = res.conf_int(0.95)

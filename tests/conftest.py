@@ -7,6 +7,7 @@ Session-scoped objects are shared between tests: a test that changes a frame wor
 from __future__ import annotations
 
 import importlib.util
+import os
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -14,6 +15,7 @@ from types import ModuleType
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import settings as _hypothesis_settings
 
 REFERENCE = Path(__file__).parent / "reference"
 BENCHMARK_DESIGNS = Path(__file__).parents[1] / "benchmarks" / "designs.py"
@@ -134,3 +136,10 @@ def cluster_reference() -> pd.DataFrame:
     ref = pd.read_csv(REFERENCE / "cluster_reference.csv", keep_default_na=False)
     ref["value"] = ref["value"].astype(float)
     return ref
+
+
+# property tests draw the same examples on every run (CI must not pass or fail by chance);
+# HYPOTHESIS_PROFILE=explore draws fresh ones when hunting for new failures
+_hypothesis_settings.register_profile("default", derandomize=True)
+_hypothesis_settings.register_profile("explore", derandomize=False, max_examples=500)
+_hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))

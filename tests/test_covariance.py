@@ -396,3 +396,14 @@ def test_twoway_needs_two_variables(panel):
     design = make_design(panel, ("firm",), False)
     with pytest.raises(SpecificationError, match="two clustering variables"):
         design.inference(InferenceSpec(kind="twoway"))
+
+
+def test_firm_means_firm_id_in_inference_cluster_as_in_cluster_argument(panel):
+    """``inference={"cluster": "firm"}`` clusters by firm_id, as ``cluster="firm"`` and ``| firm`` do."""
+    formula = "y ~ x1 + x2 | firm + year"
+    by_argument = fe_regression(panel, formula, cluster="firm_id")
+    by_alias = by_argument.with_inference("cluster", cluster="firm")
+    assert by_alias.n_clusters == panel.firm_id.nunique() == by_argument.n_clusters
+    np.testing.assert_allclose(by_alias.std_errors, by_argument.std_errors, rtol=1e-12)
+    other = by_argument.with_inference("cluster", cluster="cluster_id")
+    assert other.n_clusters == 12 and not np.allclose(other.std_errors, by_argument.std_errors)

@@ -98,3 +98,23 @@ def test_the_bootstraps_report_progress_per_term(monkeypatch, module, kind, esti
             res = gp.upgrading_hazard(panel, "process ~ network + quasi_hierarchy",
                                       inference={"kind": kind, "draws": 99})
     assert seen == [(f"{kind} bootstrap", list(res.params.index))]
+
+
+def test_streaming_validation_reports_progress_per_batch(monkeypatch, tmp_path):
+    """validate_file's batch loop goes through progress(), one step per batch read."""
+    import gvcpanel as gp
+    from gvcpanel import progress as progress_module
+    from gvcpanel.data import io as data_io
+
+    seen = []
+
+    def recording(iterable, **options):
+        items = list(iterable)
+        seen.append((options.get("desc"), len(items)))
+        return progress_module.progress(items, **options)
+
+    monkeypatch.setattr(data_io, "progress", recording)
+    path = tmp_path / "firms.csv"
+    gp.simulate_panel(n_firms=200, seed=5).frame.to_csv(path, index=False)
+    report = data_io.validate_file(path, batch_size=500)
+    assert seen == [("validating firms.csv", -(-report.n_rows // 500))]

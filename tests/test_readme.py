@@ -32,17 +32,7 @@ DOCUMENTS = [README, *sorted((ROOT / "docs" / "guide").glob("*.md"))]
 FIXTURES = Path(__file__).parent / "fixtures"
 
 #: README commands known to fail, with the issue that owns the fix
-EXPECTED_FAILURES = {
-    "gvcpanel hypotheses firms.csv --inference wild --adjust romano_wolf --out results/hypotheses": (
-        "issue #10 (family-wide inference): --inference wild reaches the hazards, for which the wild "
-        "bootstrap is not defined, and the command exits 2"
-    ),
-    "make replicate DATA=es_panel.dta MAPPING=wbes": (
-        "issue #10 item 4 (partial indicators): an Enterprise Survey panel has no function_level or "
-        "governance, and make replicate stops at the first missing indicator instead of writing the "
-        "tables it can"
-    ),
-}
+EXPECTED_FAILURES: dict[str, str] = {}
 #: commands that are not run from inside the test suite, and why
 NOT_RUN = {
     "make test": "this is the test suite itself",

@@ -14,10 +14,14 @@ from replication.run import main
 
 REPO = Path(__file__).resolve().parents[1]
 EXPECTED = [
-    MARKER, "figure1_moderation.pdf", "figure1_moderation.png", "run_log.txt",
+    MARKER, "figure1_moderation.pdf", "figure1_moderation.png", "figure2_event_study.pdf",
+    "figure2_event_study.png", "run_log.txt",
     *[f"{stem}.{ext}" for stem in ("table1_descriptives", "table2_process_product", "table3_functional",
                                     "table4_moderation", "table5_hypotheses", "table6_inference",
-                                    "table_truth_vs_estimates") for ext in ("csv", "html", "md", "tex")],
+                                    "table_truth_vs_estimates", "table7a_transition_counts",
+                                    "table7b_transition_model", "table7c_transition_probabilities",
+                                    "table8_lock_in", "table9_destination", "table9b_dynamics_hypotheses",
+                                    "table_truth_dynamics") for ext in ("csv", "html", "md", "tex")],
 ]
 
 
@@ -75,6 +79,7 @@ def test_own_data_path_runs_without_truth_table(tmp_path):
     assert main(["--data", str(data), "--out", str(tmp_path / "out"), "--skip-bootstrap"]) == 0
     written = {p.name for p in (tmp_path / "out").iterdir()}
     assert "table5_hypotheses.md" in written and "table_truth_vs_estimates.md" not in written
+    assert "table8_lock_in.md" in written and "table_truth_dynamics.md" not in written
     assert f"data: {data}" in (tmp_path / "out" / "run_log.txt").read_text()
 
 

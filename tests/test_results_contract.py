@@ -43,7 +43,9 @@ def fitted(panel) -> dict[str, Any]:
         within = gp.fe_regression(panel, FE_FORMULA, effects=("firm",), inference="unadjusted")
         random = gp.fe_regression(panel, FE_FORMULA, effects=("firm",), method="re", inference="unadjusted")
         report = gp.test_hypotheses(panel, hypotheses=["H1"])
-    return {"fe": fe, "hazard": hazard, "within": within, "random": random, "report": report, "panel": panel}
+        transition = gp.governance_transition_model(panel, "governance ~ capability_score + main_buyer_share")
+    return {"fe": fe, "hazard": hazard, "within": within, "random": random, "report": report, "panel": panel,
+            "transition": transition}
 
 
 def _quiet(build: Callable[[dict[str, Any]], ResultBase]) -> Callable[[dict[str, Any]], ResultBase]:
@@ -79,8 +81,14 @@ CASES: dict[str, tuple[Callable, tuple[Any, dict[str, Any]], bool]] = {
     "moderation": (_quiet(lambda f: gp.moderation(f["hazard"], focal="quasi_hierarchy",
                                                   moderator="network_strength_c")),
                    ("cluster", {"cluster": "firm_id"}), True),
+    "event study": (_quiet(lambda f: gp.event_study(gp.chain_cohorts(f["panel"]), "log(export_sales) ~ 1",
+                                                    "qh_entry_year", "cs", inference={"draws": DRAWS})["cs"]),
+                    ("wild", {"draws": 199, "seed": 3}), True),
     "hypothesis report": (_quiet(lambda f: f["report"]), ("cluster", {"preset": "fixest", "cluster": "firm_id"}),
                           True),
+    "transition model": (_quiet(lambda f: f["transition"]), ("cluster", {"cluster": "firm_id"}), True),
+    "transition model, score bootstrap": (_quiet(lambda f: f["transition"].with_inference("score", draws=DRAWS)),
+                                          ("score", {"draws": 99, "seed": 5}), False),
 }
 
 

@@ -50,6 +50,10 @@ INVALID = {
     "firm_age": (-2, "below minimum"),
     "foreign_owned": (25, "not one of 0/1"),
     "export_share": (40, "above maximum"),
+    "weight": (-1.5, "below minimum"),
+    "stratum": ("  ", "does not match pattern"),
+    "capability_score": ("high", "not a number"),
+    "new_buyer_or_market": (2, "not one of 0/1"),
 }
 
 

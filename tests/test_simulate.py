@@ -211,3 +211,90 @@ def test_simulation_is_fast_enough_for_a_monte_carlo():
     for seed in range(5):
         simulate_panel(seed=seed)
     assert (time.perf_counter() - start) / 5 < 1.0
+
+
+# --- the dynamics block (issue 11): transitions, lock-in, diversification, capability score -----
+#: sha256 of pandas.util.hash_pandas_object over the example panel's 31 columns as they were before
+#: the dynamics block existed (commit 0fc926b, pandas pinned in constraints.txt): the block adds
+#: columns from its own random stream and must leave every existing one bit for bit as it was
+EXAMPLE_COLUMNS_SHA256 = "36b9d8281b88b0bb59baf2e924af9955af34aa43151f82ddcb4b1c194ca7d8ce"
+EXAMPLE_COLUMNS = [
+    "firm_id", "year", "cluster_id", "country", "sector", "new_sector_entry", "main_buyer_share", "n_buyers",
+    "buyer_sets_design", "buyer_monitors_process", "buyer_owned", "joint_development", "global_buyer",
+    "governance", "transaction_complexity", "codifiability", "supplier_capability", "iso_certified",
+    "labour_productivity", "defect_rate", "new_product", "unit_value", "function_level", "n_partners",
+    "alliance", "university_link", "association_member", "employees", "firm_age", "foreign_owned",
+    "export_share",
+]
+
+
+def test_dynamics_block_leaves_the_existing_example_columns_unchanged():
+    import hashlib
+
+    frame = simulate_panel(n_firms=3000, n_clusters=30, n_countries=6, years=(2005, 2019),
+                           seed=EXAMPLE_SEED).frame
+    digest = hashlib.sha256(pd.util.hash_pandas_object(frame[EXAMPLE_COLUMNS], index=True)
+                            .to_numpy().tobytes()).hexdigest()
+    assert digest == EXAMPLE_COLUMNS_SHA256
+    assert {"capability_score", "new_buyer_or_market"} <= set(frame.columns)
+
+
+def test_dynamics_parameters_change_only_their_own_columns():
+    base = simulate_panel(n_firms=600, seed=21).frame
+    diversified = simulate_panel(n_firms=600, seed=21, params={"diversification_locked_in": 0.0}).frame
+    others = [c for c in base.columns if c != "new_buyer_or_market"]
+    pd.testing.assert_frame_equal(base[others], diversified[others], check_exact=True)
+    assert not base["new_buyer_or_market"].equals(diversified["new_buyer_or_market"])
+    functional = simulate_panel(n_firms=600, seed=21, params={"functional_global_buyer": -1.0}).frame
+    others = [c for c in base.columns if c != "function_level"]
+    pd.testing.assert_frame_equal(base[others], functional[others], check_exact=True)
+    assert not base["function_level"].equals(functional["function_level"])
+
+
+def test_capability_score_is_the_latent_capability_that_drives_transitions():
+    sim = simulate_panel(n_firms=2000, seed=22)
+    frame = sim.frame.sort_values(["firm_id", "year"])
+    assert frame["capability_score"].isna().sum() == sim.missing_counts["capability_score"] > 0
+    # capability grows within firms (growth ~ U(0, 0.2) a year) and never falls
+    steps = frame.groupby("firm_id")["capability_score"].diff().dropna()
+    assert steps.min() >= -0.0015 and 0.05 < steps.mean() < 0.15
+    # quasi-hierarchical firms that move to network next year are more capable than those that stay
+    nxt = frame.groupby("firm_id")["governance"].shift(-1)
+    qh = frame[(frame["governance"] == "quasi_hierarchy") & nxt.notna()]
+    moved = qh["capability_score"][nxt[qh.index] == "network"].mean()
+    stayed = qh["capability_score"][nxt[qh.index] == "quasi_hierarchy"].mean()
+    assert moved > stayed + 0.5
+
+
+def test_transition_forms_give_the_documented_probabilities():
+    from scipy.special import expit
+
+    from gvcpanel.gvc.simulate import _transition_probabilities
+
+    tp = TrueParameters()
+    prev = np.array([0, 1, 2, 3, 2], dtype=np.int8)
+    k = np.array([0.5, -1.0, 1.5, 0.0, -2.0])
+    lam = np.array([0.3, 0.0, -0.4, 0.1, 0.2])
+    arrival = np.array([0.2, 0.0, 0.0, 0.0, 0.0])
+    competing = _transition_probabilities(tp, "competing", prev, k, lam, arrival)
+    np.testing.assert_allclose(competing.sum(axis=1), 1.0, rtol=1e-15)
+    assert competing[2, 1] == expit(-4.0 + 0.8 * 1.5)
+    assert competing[2, 0] == expit(-3.0 + 0.4 * 1.5 - 0.5 * -0.4)
+    assert competing[0, 2] == expit(-2.2 + 0.3 + 0.2 - 0.2 * 0.5)
+    assert competing[3, 2] == 0.03 and competing[3, 0] == 0.0
+    multinomial = _transition_probabilities(tp, "multinomial", prev, k, lam, arrival)
+    np.testing.assert_allclose(multinomial.sum(axis=1), 1.0, rtol=1e-15)
+    score = np.array([-3.0 + 0.4 * 1.5 - 0.5 * -0.4, -4.0 + 0.8 * 1.5, 0.0, np.log(0.01 / 0.99)])
+    np.testing.assert_allclose(multinomial[2], np.exp(score) / np.exp(score).sum(), rtol=1e-13)
+    with pytest.raises(SpecificationError, match="transition_form"):
+        simulate_panel(n_firms=50, transition_form="markov")
+
+
+def test_truth_table_names_transition_terms_as_the_model_does():
+    table = TrueParameters().to_frame().set_index("key")
+    assert table.loc["transition_qh_network_capability", "term"] == "quasi_hierarchy->network:capability_score"
+    assert table.loc["transition_market_qh_level", "term"] == "market->quasi_hierarchy:Intercept"
+    assert table.loc["diversification_locked_in", "outcome"].startswith("diversification hazard")
+    assert table.loc["functional_global_buyer", "value"] == 0.0
+    assert TrueParameters().baseline("diversification", (2005, 2006)).tolist() == pytest.approx([-2.30, -2.28],
+                                                                                                  abs=1e-12)

@@ -34,8 +34,9 @@ from gvcpanel.errors import DataFileError, SchemaError, SpecificationError
 from gvcpanel.data import readers
 from gvcpanel.data.mapping import (Mapping, MappingReport, apply_mapping, check_targets,
                                    read_mapping, source_values)
-from gvcpanel.data.panel import (FirmPanel, LoadReport, Provenance, _indexed, frame_sha256,
+from gvcpanel.data.panel import (FirmPanel, LoadReport, Provenance, frame_sha256, index_by_key,
                                  package_version)
+from gvcpanel.progress import progress
 from gvcpanel.data.readers import FORMATS, ReadOptions, source_format  # noqa: F401 (re-exported)
 from gvcpanel.data.schema import (Schema, check_frame, empty_problems, problems_message,
                                   read_schema)
@@ -308,7 +309,7 @@ def load_panel(source: str | Path | pd.DataFrame, schema: Schema | str = "firm_p
     if mapping_report is not None and mapping_report.not_derived:
         notes += tuple(f"not derived: {t}" for t in mapping_report.not_derived)
     digest = raw.sha256
-    panel_data = _indexed(data, schema)
+    panel_data = index_by_key(data, schema)
     if digest is None:
         # frames have no bytes: hash the sorted canonical data so row order does not matter
         digest = frame_sha256(panel_data)
@@ -531,7 +532,9 @@ def validate_file(path: str | Path, schema: Schema | str = "firm_panel",
     report: MappingReport | None = None
     offset = 0
     year_min, year_max = np.inf, -np.inf
-    for batch in stream.batches:
+    # a bar on an interactive terminal only (gvcpanel.progress); batches are counted, not rows,
+    # because a reader's batches need not have batch_size rows
+    for batch in progress(stream.batches, desc=f"validating {path.name}", unit="batch"):
         source = batch
         if mapping_obj is not None:
             batch, part = apply_mapping(batch, mapping_obj, schema=schema)

@@ -32,6 +32,11 @@ operation without its options is a :class:`~gvcpanel.errors.MappingError` naming
 A rule whose target is not a field of the table schema is refused too (a misspelt target would
 otherwise become an extra column while the real field stays empty), unless the rule says
 ``"extra": true``.
+
+A rule may declare ``"recall": k``: its field answers a question about "the last k years"
+(Enterprise Surveys ``h1``: new products in the last three years).  The window is carried to the
+panel (``panel.observation.recall``), where interval hazards read the answer as an event in the
+k years up to the interview.
 """
 
 from __future__ import annotations
@@ -69,6 +74,7 @@ class FieldRule:
     separator: str = ":"
     note: str = ""
     extra: bool = False
+    recall: int | None = None
 
 
 @dataclass(frozen=True)
@@ -88,6 +94,11 @@ class Mapping:
         """``name@version``, recorded in panel provenance."""
         return f"{self.name}@{self.version}"
 
+    @property
+    def recall(self) -> dict[str, int]:
+        """Fields that answer recall questions -> their window in years."""
+        return {rule.target: rule.recall for rule in self.rules if rule.recall is not None}
+
 
 @dataclass(frozen=True)
 class MappingReport:
@@ -104,12 +115,15 @@ class MappingReport:
         Targets whose source columns are absent (the field is then simply not in the panel).
     dropped_columns : tuple of str
         Source columns the mapping does not use, left out because ``keep_unmapped`` is false.
+    recall : dict
+        Derived fields that answer recall questions -> window in years (see the module docstring).
     """
 
     mapping: str
     actions: pd.DataFrame
     not_derived: tuple[str, ...]
     dropped_columns: tuple[str, ...]
+    recall: Any = None
 
     def n_set_missing(self, target: str | None = None) -> int:
         """Number of values set to missing by missing codes (for one target or all)."""
@@ -123,7 +137,7 @@ class MappingReport:
         """Sum the counts of two reports of the same mapping (batches of one file)."""
         both = pd.concat([self.actions, other.actions], ignore_index=True)
         actions = both.groupby(["target", "source", "action"], as_index=False, sort=False)["n"].sum()
-        return MappingReport(self.mapping, actions, self.not_derived, self.dropped_columns)
+        return MappingReport(self.mapping, actions, self.not_derived, self.dropped_columns, self.recall)
 
 
 def read_mapping(name_or_path: str | Path | Mapping) -> Mapping:
@@ -320,7 +334,7 @@ def _read_mapping_file(path: str, mtime_ns: int = 0, size: int = 0) -> Mapping:
             else tuple((str(k), str(v)) for k, v in missing.items()),
             scale=spec.get("scale"), at_least=spec.get("at_least"),
             separator=spec.get("separator", ":"), note=spec.get("note", ""),
-            extra=bool(spec.get("extra", False))))
+            extra=bool(spec.get("extra", False)), recall=spec.get("recall")))
     return Mapping(name=raw.get("name", Path(path).stem), version=str(raw.get("version", "0")),
                    title=raw.get("title", ""), source=raw.get("source", ""), rules=tuple(rules),
                    keep_unmapped=bool(raw.get("keep_unmapped", False)), path=path)
@@ -443,7 +457,8 @@ def apply_mapping(frame: pd.DataFrame, mapping: Mapping | str | Path, *,
         dropped = tuple(map(str, unused))
     table = pd.DataFrame(actions, columns=list(_REPORT_COLUMNS))
     table["n"] = table["n"].astype("int64")
-    return data, MappingReport(mapping.label, table, tuple(not_derived), dropped)
+    recall = {target: years for target, years in mapping.recall.items() if target in data.columns}
+    return data, MappingReport(mapping.label, table, tuple(not_derived), dropped, recall)
 
 
 def _derive(rule: FieldRule, columns: list[str], inputs: list[pd.Series],

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -115,6 +115,9 @@ class PanelDescription:
         Share of firm-years by governance type, missing included (empty without governance).
     missingness : DataFrame
         Per column: missing count and share.
+    intervals : DataFrame
+        Years between a firm's consecutive observations (``interval``, ``n`` pairs): in a wave
+        design the intervals between interviews, in an annual one 1 and the gaps.
     """
 
     overview: pd.DataFrame
@@ -123,11 +126,13 @@ class PanelDescription:
     countries: pd.DataFrame
     governance: pd.DataFrame
     missingness: pd.DataFrame
+    intervals: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def to_markdown(self, *, max_rows: int = 40) -> str:
         """All tables as Markdown text (no third-party formatter needed)."""
         parts = []
-        for title in ("overview", "years", "clusters", "countries", "governance", "missingness"):
+        for title in ("overview", "years", "intervals", "clusters", "countries", "governance",
+                      "missingness"):
             table = getattr(self, title)
             if table.empty:
                 continue
@@ -173,7 +178,7 @@ def _key_frame(frame: pd.DataFrame, schema: Schema) -> pd.DataFrame:
     return frame
 
 
-def _indexed(data: pd.DataFrame, schema: Schema) -> pd.DataFrame:
+def index_by_key(data: pd.DataFrame, schema: Schema) -> pd.DataFrame:
     """Data indexed by the primary key and sorted (unchanged when it already is)."""
     key = list(schema.primary_key)
     out = data if list(data.index.names) == key else data.set_index(key)
@@ -199,6 +204,8 @@ class FirmPanel:
         What the loader did.
     governance_report : Any, optional
         Set by :func:`gvcpanel.gvc.governance.classify_governance`.
+    module_report : Any, optional
+        Set by :func:`gvcpanel.data.modules.join_module`.
 
     Notes
     -----
@@ -206,26 +213,29 @@ class FirmPanel:
     missing, governance is categorical, identifiers int64 or text).
     """
 
-    __slots__ = ("_data", "_schema", "_provenance", "_load_report", "_governance_report")
+    __slots__ = ("_data", "_schema", "_provenance", "_load_report", "_governance_report",
+                 "_module_report")
 
     def __init__(self, data: pd.DataFrame, *, schema: Schema | str = "firm_panel",
                  provenance: Provenance | None = None, load_report: LoadReport | None = None,
-                 governance_report: Any = None) -> None:
+                 governance_report: Any = None, module_report: Any = None) -> None:
         schema = read_schema(schema)
         checked = validate_frame(_key_frame(data, schema), schema).data
-        indexed = _indexed(checked, schema)
+        indexed = index_by_key(checked, schema)
         if provenance is None:
             provenance = Provenance("<DataFrame>", frame_sha256(indexed), schema.version,
                                     package_version())
-        self._set(indexed, schema, provenance, load_report, governance_report)
+        self._set(indexed, schema, provenance, load_report, governance_report, module_report)
 
     def _set(self, data: pd.DataFrame, schema: Schema, provenance: Provenance,
-             load_report: LoadReport | None, governance_report: Any) -> None:
+             load_report: LoadReport | None, governance_report: Any,
+             module_report: Any = None) -> None:
         object.__setattr__(self, "_data", data)
         object.__setattr__(self, "_schema", schema)
         object.__setattr__(self, "_provenance", provenance)
         object.__setattr__(self, "_load_report", load_report)
         object.__setattr__(self, "_governance_report", governance_report)
+        object.__setattr__(self, "_module_report", module_report)
 
     @classmethod
     def _from_validated(cls, data: pd.DataFrame, schema: Schema, provenance: Provenance,
@@ -234,7 +244,7 @@ class FirmPanel:
         """Wrap data that :func:`gvcpanel.data.schema.validate_frame` has already accepted
         (key columns, or already indexed by the key)."""
         panel = cls.__new__(cls)
-        panel._set(_indexed(data, schema), schema, provenance, load_report, governance_report)
+        panel._set(index_by_key(data, schema), schema, provenance, load_report, governance_report)
         return panel
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -267,6 +277,11 @@ class FirmPanel:
         """The classification report, or None unless classify_governance made the panel."""
         return self._governance_report
 
+    @property
+    def module_report(self) -> Any:
+        """The join report of the last module joined (:func:`gvcpanel.data.modules.join_module`)."""
+        return self._module_report
+
     def __len__(self) -> int:
         return len(self._data)
 
@@ -287,7 +302,8 @@ class FirmPanel:
                 f"{self._data.shape[1]} columns, source={self._provenance.source!r})")
 
     # -- derived panels ----------------------------------------------------------------------
-    def derive(self, data: pd.DataFrame, *, step: str, governance_report: Any = None) -> FirmPanel:
+    def derive(self, data: pd.DataFrame, *, step: str, governance_report: Any = None,
+               module_report: Any = None) -> FirmPanel:
         """A new panel with changed or added columns, validated again.
 
         Parameters
@@ -296,8 +312,8 @@ class FirmPanel:
             Same firm-years as this panel (index or columns firm_id, year).
         step : str
             What was done (recorded in ``provenance.steps``).
-        governance_report : Any, optional
-            Replaces the current governance report (kept when None).
+        governance_report, module_report : Any, optional
+            Replace the current reports (each kept when None).
 
         Raises
         ------
@@ -309,7 +325,7 @@ class FirmPanel:
         schema = self._schema
         checked = validate_frame(_key_frame(data, schema), schema,
                                  source=f"{self._provenance.source} (step {step!r})").data
-        indexed = _indexed(checked, schema)
+        indexed = index_by_key(checked, schema)
         if not indexed.index.equals(self._data.index):
             added = len(indexed.index.difference(self._data.index))
             missing = len(self._data.index.difference(indexed.index))
@@ -321,19 +337,39 @@ class FirmPanel:
         label = step + (f" (dropped columns: {', '.join(map(str, dropped))})" if dropped else "")
         provenance = replace(self._provenance, steps=self._provenance.steps + (label,))
         report = self._governance_report if governance_report is None else governance_report
+        joined = self._module_report if module_report is None else module_report
         panel = FirmPanel.__new__(FirmPanel)
-        panel._set(indexed, schema, provenance, self._load_report, report)
+        panel._set(indexed, schema, provenance, self._load_report, report, joined)
         return panel
 
     # -- description and output --------------------------------------------------------------
+    @property
+    def observation(self) -> Any:
+        """The observation design: annual, or waves at (irregular) intervals, with the recall
+        windows the source mapping declares (:class:`gvcpanel.data.design.ObservationDesign`)."""
+        from gvcpanel.data.design import observation_design
+
+        recall: dict[str, int] = {}
+        module = getattr(self._module_report, "mapping_report", None)
+        for report in (getattr(self._load_report, "mapping", None), module):
+            recall.update(getattr(report, "recall", None) or {})
+        return observation_design(self._data.index.get_level_values(1), recall)
+
     def describe(self) -> PanelDescription:
-        """Firms, years, balance, gaps, clusters, countries, governance shares, missingness.
+        """Firms, years (or waves and intervals), balance, gaps, clusters, countries, governance
+        shares, missingness.
 
         Notes
         -----
-        The panel is balanced when every firm is observed in every year of the panel.
-        A firm has an internal gap when ``last - first + 1 > years observed``.
+        The panel is balanced when every firm is observed in every year of the panel (every
+        wave of a wave design).  In an annual panel a firm has an internal gap when
+        ``last - first + 1 > years observed``; in a wave design the years between waves are not
+        gaps (nobody was interviewed), and a firm is counted when it missed a wave between two of
+        its interviews.  ``intervals`` tabulates the years between a firm's consecutive
+        observations.
         """
+        from gvcpanel.data.design import interval_table, observation_design
+
         data = self._data
         firm_codes, firm_labels = pd.factorize(data.index.get_level_values(0))
         years = data.index.get_level_values(1).to_numpy()
@@ -342,14 +378,26 @@ class FirmPanel:
         all_years = np.unique(years)
         n_firms = len(firm_labels)
         every_year = int((per_firm["count"] == len(all_years)).sum())
-        gaps = int((per_firm["max"] - per_firm["min"] + 1 > per_firm["count"]).sum())
-        overview = [("firms", n_firms), ("firm-years", len(data)),
-                    ("years", f"{all_years.min()}-{all_years.max()} ({len(all_years)})"
-                     if len(all_years) else "none"),
-                    ("balanced", "yes" if every_year == n_firms else "no"),
-                    ("share of firms observed every year", every_year / n_firms if n_firms else np.nan),
-                    ("mean years per firm", len(data) / n_firms if n_firms else np.nan),
-                    ("firms with internal gaps", gaps)]
+        design = observation_design(all_years)
+        if design.is_waves:
+            # waves passed over between a firm's first and last interview
+            position = np.searchsorted(all_years, per_firm[["min", "max"]].to_numpy())
+            missed = int(((position[:, 1] - position[:, 0] + 1) > per_firm["count"].to_numpy()).sum())
+            overview = [("firms", n_firms), ("firm-years", len(data)),
+                        ("observation design", design.text()),
+                        ("balanced", "yes" if every_year == n_firms else "no"),
+                        ("share of firms observed at every wave", every_year / n_firms if n_firms else np.nan),
+                        ("mean waves per firm", len(data) / n_firms if n_firms else np.nan),
+                        ("firms that missed a wave between two interviews", missed)]
+        else:
+            gaps = int((per_firm["max"] - per_firm["min"] + 1 > per_firm["count"]).sum())
+            overview = [("firms", n_firms), ("firm-years", len(data)),
+                        ("years", f"{all_years.min()}-{all_years.max()} ({len(all_years)})"
+                         if len(all_years) else "none"),
+                        ("balanced", "yes" if every_year == n_firms else "no"),
+                        ("share of firms observed every year", every_year / n_firms if n_firms else np.nan),
+                        ("mean years per firm", len(data) / n_firms if n_firms else np.nan),
+                        ("firms with internal gaps", gaps)]
         clusters = self._group_counts("cluster_id", firm_codes)
         countries = self._group_counts("country", firm_codes)
         overview.append(("clusters", len(clusters)))
@@ -369,7 +417,8 @@ class FirmPanel:
         return PanelDescription(
             overview=pd.DataFrame(overview, columns=["statistic", "value"]).astype({"value": object}),
             years=pd.DataFrame({"year": year_counts.index, "firms": year_counts.to_numpy()}),
-            clusters=clusters, countries=countries, governance=governance, missingness=missingness)
+            clusters=clusters, countries=countries, governance=governance, missingness=missingness,
+            intervals=interval_table(firm_codes, years))
 
     def _group_counts(self, column: str, firm_codes: np.ndarray) -> pd.DataFrame:
         if column not in self._data.columns:

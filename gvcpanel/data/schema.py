@@ -61,6 +61,7 @@ CONSTRUCTS = (
     "upgrading-intersectoral",
     "network",
     "control",
+    "design",
 )
 _TYPES = ("any", "string", "integer", "number")
 PROBLEM_COLUMNS = ("firm_id", "year", "row", "column", "problem", "value", "source")
@@ -325,16 +326,18 @@ class _Collector:
         self.row_offset = row_offset
         self.parts: list[pd.DataFrame] = []
 
-    def add(self, mask: np.ndarray, column: str, problem: str, values: Any) -> None:
+    def add(self, mask: np.ndarray, column: str, problem: str, values: Any) -> np.ndarray:
+        """Record one problem for every True cell of ``mask``; returns ``mask``."""
         idx = np.flatnonzero(mask)
         if idx.size == 0:
-            return
+            return mask
         vals = np.asarray(values, dtype=object)[idx]
         self.parts.append(pd.DataFrame({
             "firm_id": self.firm[idx], "year": self.year[idx],
             "row": idx + self.row_offset, "column": column, "problem": problem,
             "value": pd.Series(vals, dtype=object).map(_show), "source": pd.NA,
         }))
+        return mask
 
     def add_missing_column(self, column: str) -> None:
         self.parts.append(pd.DataFrame({
@@ -452,23 +455,21 @@ def _check_numeric(spec: Field, series: pd.Series, col: _Collector,
     values = np.where(infinite, np.nan, values)
     finite = ~np.isnan(values)
     whole = finite & (np.trunc(values) == values) if (spec.type == "integer" or spec.enum) else finite
-    if spec.type == "integer":
-        col.add(finite & ~whole, spec.name, "not a whole number", series)
+    # one problem per cell: each check skips cells an earlier check already reported
     flagged = np.zeros(len(values), bool)
+    if spec.type == "integer":
+        flagged |= col.add(finite & ~whole, spec.name, "not a whole number", series)
     if spec.minimum is not None:
-        below = finite & (values < spec.minimum)
-        col.add(below, spec.name, f"below minimum {spec.minimum}", series)
-        flagged |= below
+        flagged |= col.add(finite & (values < spec.minimum) & ~flagged, spec.name,
+                           f"below minimum {spec.minimum}", series)
     if spec.maximum is not None:
-        above = finite & (values > spec.maximum)
-        col.add(above, spec.name, f"above maximum {spec.maximum}", series)
-        flagged |= above
+        flagged |= col.add(finite & (values > spec.maximum) & ~flagged, spec.name,
+                           f"above maximum {spec.maximum}", series)
     if spec.enum is not None:
         allowed = np.asarray(spec.enum, dtype="float64")
         label = "/".join(str(v) for v in spec.enum)
-        outside = whole & ~np.isin(values, allowed)
-        col.add(outside, spec.name, f"not one of {label}", series)
-        flagged |= outside
+        flagged |= col.add(finite & ~np.isin(values, allowed) & ~flagged, spec.name,
+                           f"not one of {label}", series)
     if max_magnitude is not None:
         # one problem per cell: a value already outside the field's own bounds is not repeated
         huge = finite & (np.abs(values) > max_magnitude) & ~flagged

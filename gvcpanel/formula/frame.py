@@ -112,6 +112,7 @@ class Arrays:
     labels: dict[str, np.ndarray]
     years: np.ndarray  # the year value of each row (for differences)
     exclusions: dict[str, int]
+    weights: np.ndarray | None = None  # probability weights of the kept rows (evaluate(weights=))
 
     def subset(self, keep: np.ndarray) -> "Arrays":
         codes, labels = {}, {}
@@ -119,7 +120,8 @@ class Arrays:
             codes[name], used = compress_codes(c[keep], len(self.labels[name]))
             labels[name] = self.labels[name][used]
         return Arrays(
-            take_rows(self.data, keep), self.terms, self.dependent, codes, labels, self.years[keep], dict(self.exclusions)
+            take_rows(self.data, keep), self.terms, self.dependent, codes, labels, self.years[keep], dict(self.exclusions),
+            None if self.weights is None else self.weights[keep],
         )
 
     def effect(self, name: str) -> FixedEffect:
@@ -148,11 +150,13 @@ def evaluate(
     derived: Mapping[str, DerivedColumn] | None = None,
     spans_intercept: bool = True,
     rows: np.ndarray | None = None,
+    weights: np.ndarray | None = None,
 ) -> Arrays:
     """Evaluate the outcome and design, and code the grouping columns, dropping incomplete rows.
 
     Rows are excluded by :func:`gvcpanel.formula.evaluate.evaluate_formula`, with its counted
-    reasons; grouping columns other than the index must be observed.
+    reasons; grouping columns other than the index must be observed.  ``weights`` (one per row
+    of ``frame``) are carried to the kept rows.
     """
     group_cols = [c for c in dict.fromkeys(groups) if c not in INDEX]
     ev = evaluate_formula(frame, formula, keep=group_cols, rows=rows, derived=derived,
@@ -173,7 +177,8 @@ def evaluate(
         codes[col], labels[col] = group_codes(values if all_kept else values[kept])
     years = labels["year"][codes["year"]]
     dependent = formula.dependent.expr if isinstance(formula, ParsedFormula) else _dependent(formula)
-    return Arrays(ev.data, ev.names, dependent, codes, labels, years, ev.exclusions)
+    kept_weights = None if weights is None else (weights if all_kept else weights[kept])
+    return Arrays(ev.data, ev.names, dependent, codes, labels, years, ev.exclusions, kept_weights)
 
 
 def group_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -8,7 +8,10 @@ module is that mapping for firm panels (:data:`DOMAIN_COLUMNS`):
   column (missing where governance is; rows are then counted as ``"missing governance"``);
 - ``network_strength`` and ``network_strength_c``: the index of
   :func:`gvcpanel.gvc.upgrading.network_strength` and its centred version, computed on the whole
-  frame the model is given (the panel, not only the rows a model keeps).
+  frame the model is given (the panel, not only the rows a model keeps);
+- ``main_buyer_share_lag``, ``dependence_years`` and ``locked_in``: the lock-in measures of
+  :func:`gvcpanel.gvc.lockin.buyer_dependence` with its defaults (share at or above 0.5, three
+  years); for other choices add the columns with :func:`gvcpanel.gvc.lockin.with_buyer_dependence`.
 
 The package root registers :data:`DOMAIN_COLUMNS` as a provider
 (:mod:`gvcpanel.formula.providers`), so every estimator's formula can use these names on a
@@ -102,11 +105,26 @@ def _strength(centred: bool) -> DerivedColumn:
     return DerivedColumn(compute, reads=NETWORK_COMPONENTS)
 
 
+def _dependence(measure: str) -> DerivedColumn:
+    """A lock-in measure of :func:`gvcpanel.gvc.lockin.buyer_dependence` (defaults: 0.5, 3 years)."""
+
+    def compute(frame: pd.DataFrame) -> np.ndarray:
+        from gvcpanel.gvc.lockin import buyer_dependence
+
+        values = buyer_dependence(frame).values[measure]
+        # buyer_dependence works on the sorted panel; hand the values back in the frame's order
+        aligned = values.reindex(frame.index) if values.index.names == frame.index.names else values
+        return aligned.to_numpy(dtype=float, na_value=np.nan)
+
+    return DerivedColumn(compute, reads=("main_buyer_share",))
+
+
 #: Every derived name of the value-chain layer (read-only).
 DOMAIN_COLUMNS = MappingProxyType({
     **{kind: governance_dummy(kind) for kind in GOVERNANCE_TYPES},
     "network_strength": _strength(False),
     "network_strength_c": _strength(True),
+    **{measure: _dependence(measure) for measure in ("main_buyer_share_lag", "dependence_years", "locked_in")},
 })
 
 

@@ -34,7 +34,7 @@ Humphrey, J. & Schmitz, H. (2002). How does insertion in global value chains aff
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
@@ -308,6 +308,10 @@ class GovernanceReport:
         those where both are present.
     n_compared : int
         Firm-years entering ``agreement_rate``.
+    missing_inputs : pandas.DataFrame
+        Every input of every rule that is absent from the data or missing in some firm-years,
+        all at once: ``rule``, ``column``, ``absent`` (the column is not in the data at all),
+        ``n_missing`` (firm-years where it is missing).  Empty when every input is complete.
     """
 
     scheme: str
@@ -321,6 +325,8 @@ class GovernanceReport:
     crosstab: pd.DataFrame | None
     agreement_rate: float | None
     n_compared: int
+    missing_inputs: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
+        columns=["rule", "column", "absent", "n_missing"]))
 
     @property
     def n_classified(self) -> int:
@@ -329,6 +335,15 @@ class GovernanceReport:
     @property
     def n_unclassified(self) -> int:
         return int(self.result.isna().sum())
+
+    def missing_inputs_text(self) -> str:
+        """Every rule with the inputs it lacks, in one line per rule (empty when none lacks any)."""
+        parts = []
+        for rule, rows in self.missing_inputs.groupby("rule", sort=False):
+            items = [f"{c} (absent)" if a else f"{c} (missing in {n} firm-years)"
+                     for c, a, n in zip(rows["column"], rows["absent"], rows["n_missing"])]
+            parts.append(f"rule {rule} needs {', '.join(items)}")
+        return "; ".join(parts)
 
 
 def _resolve(scheme: str, thresholds: Mapping[str, float] | None) -> tuple[Scheme, dict[str, float]]:
@@ -424,6 +439,14 @@ def classify_frame(
         reason_series.value_counts().rename_axis("reason").rename("n_firm_years").reset_index()
         .sort_values(["n_firm_years", "reason"], ascending=[False, True], ignore_index=True)
     )
+    missing_rows = []
+    for rule in spec.rules:
+        for column in rule.needs:
+            absent = column not in frame.columns
+            n_missing = n if absent else int(frame[column].isna().sum())
+            if n_missing:
+                missing_rows.append((rule.name, column, absent, n_missing))
+    missing_inputs = pd.DataFrame(missing_rows, columns=["rule", "column", "absent", "n_missing"])
     crosstab = None
     agreement = None
     n_compared = 0
@@ -450,6 +473,7 @@ def classify_frame(
         crosstab=crosstab,
         agreement_rate=agreement,
         n_compared=n_compared,
+        missing_inputs=missing_inputs,
     )
 
 

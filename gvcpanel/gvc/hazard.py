@@ -22,11 +22,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
+import numpy as np
+
 from gvcpanel.errors import SpecificationError
 from gvcpanel.formula.frame import panel_frame
 from gvcpanel.formula.parse import parse_formula
 from gvcpanel.gvc.columns import DEFAULT_COVARIATES, DOMAIN_COLUMNS, domain_frame
-from gvcpanel.gvc.upgrading import OUTCOME_COLUMN, UPGRADES, risk_rows
+from gvcpanel.gvc.intervals import design_of, interval_risk_rows
+from gvcpanel.gvc.upgrading import OUTCOME_COLUMN, UPGRADES
 from gvcpanel.inference.spec import InferenceSpec
 from gvcpanel.models.hazard import check_options, discrete_hazard
 from gvcpanel.results import EstimationResult
@@ -44,8 +47,15 @@ def upgrading_hazard(
     baseline: str = "year",
     inference: str | Mapping[str, Any] | InferenceSpec = "cluster",
     covariates: Sequence[str] | None = None,
+    weights: str | None = None,
+    recall: Mapping[str, int] | None = None,
 ) -> EstimationResult:
     """Discrete-time hazard of an upgrading event with cluster-robust inference.
+
+    On survey waves it is the grouped-duration (interval) hazard: each row at risk covers the
+    years since the firm's previous interview (or a recall question's window), entered as the
+    offset :math:`\\log L` (:mod:`gvcpanel.gvc.intervals`); on annual data every interval is one
+    year and it is the annual discrete-time hazard.
 
     Parameters
     ----------
@@ -60,8 +70,12 @@ def upgrading_hazard(
         as ``l(log(employees), 1)`` (read from the panel, also from years not at risk).
     upgrade : {"process", "product", "functional", "intersectoral"}, optional
         Which type's risk-set rules read an outcome column that is not a canonical one.
-    cluster, link, baseline, inference
-        As in :func:`gvcpanel.models.hazard.discrete_hazard`.
+    cluster, link, baseline, inference, weights
+        As in :func:`gvcpanel.models.hazard.discrete_hazard` (``weights``: a column of
+        probability weights, e.g. ``"weight"`` read from Enterprise Surveys' wmedian).
+    recall : Mapping[str, int], optional
+        Recall windows in years by column (``{"new_product": 3}``), added to those the panel's
+        mapping declares (``panel.observation.recall``).
     covariates : None
         Removed: write the covariates in ``formula``.  Passing them raises an error that shows
         the formula.
@@ -71,8 +85,9 @@ def upgrading_hazard(
     EstimationResult
         As :func:`~gvcpanel.models.hazard.discrete_hazard`'s; ``spec.dependent`` reads
         ``"<type> upgrading event"``, ``spec.option("upgrade")`` and ``("outcome")`` give the type
-        and the column; ``fit_stats`` adds ``upgrade``, ``n_left_truncated`` and ``risk_set``
-        (the risk set's exclusion report).  ``exclusions`` counts every panel row not used: the
+        and the column; ``fit_stats`` adds ``upgrade``, ``n_left_truncated``, ``risk_set``
+        (the risk set's exclusion report), ``observation`` (the observation design) and
+        ``intervals`` (firm-periods used by interval length).  ``exclusions`` counts every panel row not used: the
         risk set's reasons first, then the model's.
 
     Notes
@@ -105,9 +120,11 @@ def upgrading_hazard(
     frame, provenance = panel_frame(panel)
     frame = domain_frame(frame)
     kind, column = _outcome(formula, parsed.dependent, frame, upgrade)
-    rows = risk_rows(frame, kind, outcome=column)
+    rows = interval_risk_rows(frame, kind, outcome=column, design=design_of(panel, frame, recall))
     event = kind if kind not in frame.columns else "event"
     data = frame.assign(**{event: rows.event, "duration": rows.duration})
+    # annual rows all cover one year: no offset, the annual estimator exactly
+    offset = rows.offset if (rows.interval[rows.at_risk] != 1).any() else None
     rhs = formula.split("~", 1)[1]
     result = discrete_hazard(
         data,
@@ -119,6 +136,8 @@ def upgrading_hazard(
         at_risk=rows.at_risk,
         exclusions=rows.exclusions,
         derived=DOMAIN_COLUMNS,
+        weights=weights,
+        offset=offset,
     )
     spec = replace(
         result.spec,
@@ -126,8 +145,12 @@ def upgrading_hazard(
         formula=formula,
         options=(("upgrade", kind), *result.spec.options, ("outcome", column)),
     )
+    used = data.index.isin(result.model.extra["frame"].index)
+    lengths, counts = np.unique(rows.interval[used], return_counts=True)
     fit_stats = {**result.fit_stats, "n_left_truncated": rows.n_left_truncated, "upgrade": kind,
-                 "risk_set": rows.report}
+                 "risk_set": rows.report, "observation": rows.design.text(),
+                 "intervals": dict(zip(lengths.tolist(), counts.tolist())),
+                 **({"recall_window": rows.window} if rows.window is not None else {})}
     return replace(result, spec=spec, fit_stats=fit_stats, provenance=provenance)
 
 

@@ -21,6 +21,36 @@ foreign_owned and export_share, standard errors clustered by ``cluster_id``:
 
 In the fixed-effects companions ``firm_age`` is left out: with firm and year effects it is
 collinear (age = year - founding year).
+
+Partial indicators.  A survey has some indicators, not all: a hypothesis whose model reads a
+column the panel does not have (or has only missing values in) is reported "not estimable:
+missing <columns>" and the others are estimated; so is a model the data cannot identify (no
+events, every regressor absorbed), with the reason.
+
+Family-wide inference.  One ``inference=`` gives each model its valid procedure
+(:data:`FAMILY_INFERENCE`): ``"wild"``, ``"score"`` or ``"bootstrap"`` run the restricted wild
+cluster bootstrap on the least-squares companions and the score bootstrap on the hazards;
+``"cr2"`` or ``"cr2_score"`` give CR2 with Satterthwaite degrees of freedom to the least-squares
+models and the score bootstrap to the hazards (CR2 is a least-squares covariance).  Other kinds
+go to every model as they are.  ``adjust="romano_wolf"`` bootstraps the whole family with shared
+cluster weights.
+
+The dynamics family (:data:`DYNAMICS_HYPOTHESES`, issue 11; run with ``hypotheses="dynamics"``
+or by id) needs a supplier-capability score and a diversification event the default family does
+not, so it is not part of the default:
+
+- H6 (P7) capability moves firms out of quasi-hierarchy: the ``capability_score`` coefficients
+  of the moves quasi_hierarchy -> network and quasi_hierarchy -> market (log odds against staying)
+  > 0 in the governance transition model (:func:`gvcpanel.gvc.transitions.governance_transition_model`,
+  covariates capability, centred network strength, main-buyer share).
+- H7 (P8) lock-in slows diversification and functional upgrading: ``locked_in`` (main-buyer share
+  at or above one half in each of the last three years, :func:`gvcpanel.gvc.lockin.buyer_dependence`)
+  < 0 in the hazard of the first new buyer or market (``upgrade="diversification"``), and so is
+  ``main_buyer_share``; ``locked_in`` < 0 in the functional hazard (H3's main model plus the share
+  and lock-in).
+- H8 (P10) domestic and regional chains favour functional upgrading: ``global_buyer`` < 0 in the
+  functional hazard (H3's main model plus ``global_buyer``), i.e. given governance, serving a
+  global rather than a domestic or regional main buyer slows the steps up the function ladder.
 """
 
 from __future__ import annotations
@@ -33,7 +63,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gvcpanel.errors import InferenceUnavailableError, SpecificationError
+from gvcpanel.errors import IdentificationError, InferenceUnavailableError, PanelStructureError, SpecificationError
 from gvcpanel.gvc.columns import CONTROLS, DOMAIN_COLUMNS, GOVERNANCE_DUMMIES
 from gvcpanel.inference import family
 from gvcpanel.inference.family import FamilyBootstrap
@@ -43,9 +73,19 @@ from gvcpanel.results import EstimationResult, ResultBase, Summary, rerun_wald
 
 GOVERNANCE = GOVERNANCE_DUMMIES
 FE_CONTROLS = ("log(employees)", "foreign_owned", "export_share")
+#: family presets of ``inference=``: the kind for least-squares models and for likelihood models
+FAMILY_INFERENCE = {
+    "bootstrap": ("wild", "score"),
+    "wild": ("wild", "score"),
+    "score": ("wild", "score"),
+    "cr2": ("cr2", "score"),
+    "cr2_score": ("cr2", "score"),
+}
+NOT_ESTIMABLE = "not estimable"
 MODERATOR = "network_strength_c"
 INTERACTION = f"quasi_hierarchy:{MODERATOR}"
-ESTIMATORS = ("hazard", "fe")
+ESTIMATORS = ("hazard", "fe", "transition")
+TRANSITION_COVARIATES = ("capability_score", "network_strength_c", "main_buyer_share")
 
 
 @dataclass(frozen=True)
@@ -60,9 +100,11 @@ class Hypothesis:
         The proposition in words.
     estimator : str
         ``"hazard"`` (discrete-time hazard of ``outcome`` in process / product / functional /
-        intersectoral) or ``"fe"`` (two-way fixed-effects regression of the ``outcome`` term).
+        intersectoral / diversification), ``"fe"`` (two-way fixed-effects regression of the
+        ``outcome`` term) or ``"transition"`` (the governance transition model).
     outcome : str
-        Upgrading type for hazards; the dependent term (e.g. ``"log(unit_value)"``) for ``"fe"``.
+        Upgrading type for hazards; the dependent term (e.g. ``"log(unit_value)"``) for ``"fe"``;
+        the move ``"<origin>-><destination>"`` for ``"transition"``.
     term : str
         The coefficient tested.
     sign : str
@@ -93,17 +135,27 @@ class Hypothesis:
             )
 
     @property
+    def coefficient(self) -> str:
+        """The estimated parameter tested: ``term``, or ``"<move>:<term>"`` for a transition model."""
+        return f"{self.outcome}:{self.term}" if self.estimator == "transition" else self.term
+
+    @property
     def model_key(self) -> tuple[str, str, tuple[str, ...]]:
         """Hypotheses with the same key share one estimated model."""
-        return (self.estimator, self.outcome, self.covariates)
+        # every move of the transition model comes from the same fit
+        outcome = "" if self.estimator == "transition" else self.outcome
+        return (self.estimator, outcome, self.covariates)
 
     @property
     def formula(self) -> str:
-        """The model's formula: ``"<outcome> ~ <covariates>"``."""
-        return f"{self.outcome} ~ {' + '.join(self.covariates)}"
+        """The model's formula: ``"<outcome> ~ <covariates>"`` (``"governance ~ ..."`` for transitions)."""
+        outcome = "governance" if self.estimator == "transition" else self.outcome
+        return f"{outcome} ~ {' + '.join(self.covariates)}"
 
     @property
     def model_label(self) -> str:
+        if self.estimator == "transition":
+            return f"governance transitions [{', '.join(self.covariates)}]"
         kind = f"{self.outcome} hazard" if self.estimator == "hazard" else f"FE {self.outcome}"
         return f"{kind} [{', '.join(self.covariates)}]"
 
@@ -145,6 +197,32 @@ DEFAULT_HYPOTHESES: tuple[Hypothesis, ...] = (
 )
 
 
+_DIVERSIFICATION = GOVERNANCE + ("main_buyer_share", "locked_in") + CONTROLS
+_FUNCTIONAL_LOCK_IN = GOVERNANCE + (MODERATOR, INTERACTION, "main_buyer_share", "locked_in") + CONTROLS
+_FUNCTIONAL_DESTINATION = GOVERNANCE + (MODERATOR, INTERACTION, "global_buyer") + CONTROLS
+
+DYNAMICS_HYPOTHESES: tuple[Hypothesis, ...] = (
+    Hypothesis("H6", "Capability moves quasi-hierarchical suppliers into network relations",
+               "transition", "quasi_hierarchy->network", "capability_score", ">", TRANSITION_COVARIATES,
+               "to network"),
+    Hypothesis("H6", "Capability moves quasi-hierarchical suppliers into market relations",
+               "transition", "quasi_hierarchy->market", "capability_score", ">", TRANSITION_COVARIATES,
+               "to market"),
+    Hypothesis("H7", "Lock-in to the main buyer slows diversification (first new buyer or market)",
+               "hazard", "diversification", "locked_in", "<", _DIVERSIFICATION, "diversification"),
+    Hypothesis("H7", "Dependence on the main buyer slows diversification",
+               "hazard", "diversification", "main_buyer_share", "<", _DIVERSIFICATION, "diversification: share"),
+    Hypothesis("H7", "Lock-in to the main buyer slows functional upgrading",
+               "hazard", "functional", "locked_in", "<", _FUNCTIONAL_LOCK_IN, "functional"),
+    Hypothesis("H8", "A global (not a domestic or regional) main buyer slows functional upgrading",
+               "hazard", "functional", "global_buyer", "<", _FUNCTIONAL_DESTINATION),
+)
+REGISTRY: tuple[Hypothesis, ...] = DEFAULT_HYPOTHESES + DYNAMICS_HYPOTHESES
+#: names accepted by test_hypotheses(hypotheses=...) for whole families
+FAMILIES = {"all": DEFAULT_HYPOTHESES, "default": DEFAULT_HYPOTHESES, "dynamics": DYNAMICS_HYPOTHESES,
+            "registry": REGISTRY}
+
+
 @dataclass(frozen=True, repr=False)
 class HypothesisReport(ResultBase):
     """Outcome of :func:`test_hypotheses`.
@@ -184,7 +262,17 @@ class HypothesisReport(ResultBase):
         return self.rows.copy()
 
     def result_for(self, hypothesis: Hypothesis) -> EstimationResult:
-        return self.results[hypothesis.model_label]
+        label = hypothesis.model_label
+        if label not in self.results:
+            reason = self.details.get("not_estimable", {}).get(label, "not estimated")
+            raise SpecificationError(f"{hypothesis.id} ({hypothesis.specification}): the model is {NOT_ESTIMABLE} "
+                                     f"({reason}); its row in table() says so.")
+        return self.results[label]
+
+    @property
+    def not_estimable(self) -> dict[str, str]:
+        """Models that could not be estimated, with the reason (``"missing function_level"``)."""
+        return dict(self.details.get("not_estimable", {}))
 
     # --- the result contract ---------------------------------------------------------------
     @property
@@ -198,9 +286,9 @@ class HypothesisReport(ResultBase):
             labels.append(label)
         return labels
 
-    def _models(self) -> list[tuple[str, EstimationResult, str]]:
-        """(model label, result, term) of each row."""
-        return [(h.model_label, self.results[h.model_label], h.term) for h in self.hypotheses]
+    def _models(self) -> list[tuple[str, EstimationResult | None, str]]:
+        """(model label, result, term) of each row; the result is None when not estimable."""
+        return [(h.model_label, self.results.get(h.model_label), h.term) for h in self.hypotheses]
 
     @property
     def params(self) -> pd.Series:  # type: ignore[override]
@@ -208,7 +296,7 @@ class HypothesisReport(ResultBase):
 
     @property
     def is_bootstrap(self) -> bool:
-        return any(res.is_bootstrap for _, res, _ in self._models())
+        return any(res.is_bootstrap for _, res, _ in self._models() if res is not None)
 
     @property
     def inference(self) -> Inference:  # type: ignore[override]
@@ -218,11 +306,13 @@ class HypothesisReport(ResultBase):
         cov = np.full((k, k), np.nan)
         for i, (mi, ri, ti) in enumerate(models):
             for j, (mj, _, tj) in enumerate(models):
-                if mi == mj:  # rows of one model share its covariance; across models it is unknown
+                if mi == mj and ri is not None:  # rows of one model share its covariance
                     cov[i, j] = float(ri.cov.loc[ti, tj])
-        df = pd.Series([float(res.df_resid[t]) for _, res, t in models], index=labels)
-        first = models[0][1].inference if models else None
-        names = {res.inference.label for _, res, _ in models}
+        df = pd.Series([float(res.df_resid[t]) if res is not None else np.nan for _, res, t in models],
+                       index=labels)
+        fitted = [res for _, res, _ in models if res is not None]
+        first = fitted[0].inference if fitted else None
+        names = {res.inference.label for res in fitted}
         label = names.pop() if len(names) == 1 else "each row with its model's inference"
         p = pd.Series(self.rows["p_two_sided"].to_numpy(dtype=float), index=labels, name="p")
         return Inference(
@@ -237,7 +327,8 @@ class HypothesisReport(ResultBase):
         )
 
     def _intervals(self, level: float) -> pd.DataFrame:
-        rows = [res.conf_int(level).loc[term] for _, res, term in self._models()]
+        rows = [res.conf_int(level).loc[term] if res is not None else pd.Series({"lower": np.nan, "upper": np.nan})
+                for _, res, term in self._models()]
         return pd.DataFrame(rows, index=self.row_labels, columns=["lower", "upper"]).astype(float)
 
     def to_frame(self, level: float = 0.95) -> pd.DataFrame:
@@ -257,6 +348,9 @@ class HypothesisReport(ResultBase):
                 f"these restrictions combine rows of different models ({used}); their estimates have no joint "
                 "covariance here. Test rows of one model together, or each row on its own."
             )
+        if used[0] not in self.results:
+            raise InferenceUnavailableError(f"the model of these rows is {NOT_ESTIMABLE} "
+                                            f"({self.not_estimable.get(used[0], '')}).")
         result = self.results[used[0]]
         mapped = [{models[j][2]: float(w) for j, w in enumerate(row) if w != 0} for row in R]
         test = result.wald_test(mapped, list(r)).relabel(labels)
@@ -297,30 +391,99 @@ def verdict(p_expected: float, p_opposite: float, alpha: float) -> str:
 
 def _select(hypotheses: str | Iterable[str | Hypothesis]) -> tuple[Hypothesis, ...]:
     if isinstance(hypotheses, str):
-        hypotheses = DEFAULT_HYPOTHESES if hypotheses == "all" else [hypotheses]
+        hypotheses = FAMILIES.get(hypotheses, [hypotheses])
     chosen: list[Hypothesis] = []
     for item in hypotheses:
         if isinstance(item, Hypothesis):
             chosen.append(item)
             continue
-        matches = [h for h in DEFAULT_HYPOTHESES if h.id == item]
+        matches = [h for h in REGISTRY if h.id == item]
         if not matches:
-            ids = sorted({h.id for h in DEFAULT_HYPOTHESES})
-            raise SpecificationError(f"hypothesis {item!r} is not registered; known: {ids}, or pass a Hypothesis.")
+            ids = sorted({h.id for h in REGISTRY})
+            raise SpecificationError(
+                f"hypothesis {item!r} is not registered; known: {ids}, the families {sorted(FAMILIES)}, "
+                "or pass a Hypothesis."
+            )
         chosen.extend(matches)
     return tuple(chosen)
 
 
-def fit_model(panel: Any, hypothesis: Hypothesis, inference: InferenceSpec, cluster: str) -> EstimationResult:
-    """Estimate the model a hypothesis needs."""
+@dataclass(frozen=True)
+class FamilyInference:
+    """The inference of each model kind in a family of tests (see the module docstring)."""
+
+    name: str
+    linear: InferenceSpec
+    likelihood: InferenceSpec
+
+    def for_estimator(self, estimator: str) -> InferenceSpec:
+        return self.likelihood if estimator in ("hazard", "transition") else self.linear
+
+
+def family_inference(inference: str | Mapping[str, Any] | InferenceSpec | FamilyInference) -> FamilyInference:
+    """``inference=`` of :func:`test_hypotheses` as one spec per model kind.
+
+    A family preset (:data:`FAMILY_INFERENCE`) as a string or as the ``kind`` of a mapping (the
+    mapping's other options, such as ``draws`` and ``seed``, go to both); anything else is one
+    :class:`InferenceSpec` for every model.
+    """
+    if isinstance(inference, FamilyInference):
+        return inference
+    if isinstance(inference, InferenceSpec):
+        if inference.kind in FAMILY_INFERENCE:  # at the family level these kinds are presets too
+            linear, likelihood = FAMILY_INFERENCE[inference.kind]
+            return FamilyInference(inference.kind, replace(inference, kind=linear), replace(inference, kind=likelihood))
+        return FamilyInference(inference.kind, inference, inference)
+    kind = inference if isinstance(inference, str) else (
+        inference.get("kind", "cluster") if isinstance(inference, Mapping) else None)
+    if kind in FAMILY_INFERENCE:
+        options = {k: v for k, v in inference.items() if k != "kind"} if isinstance(inference, Mapping) else {}
+        linear, likelihood = FAMILY_INFERENCE[kind]
+        return FamilyInference(kind, parse_inference({**options, "kind": linear}),
+                               parse_inference({**options, "kind": likelihood}))
+    spec = parse_inference(inference)
+    return FamilyInference(spec.kind, spec, spec)
+
+
+def required_columns(hypothesis: Hypothesis, cluster: str, weights: str | None = None) -> list[str]:
+    """Data columns the model of a hypothesis reads (outcome, covariates, cluster, weights)."""
+    from gvcpanel.formula.design import model_columns
+    from gvcpanel.gvc.upgrading import OUTCOME_COLUMN
+
+    extra = (cluster,) + ((weights,) if weights else ())
+    if hypothesis.estimator == "hazard":
+        outcome = OUTCOME_COLUMN.get(hypothesis.outcome, hypothesis.outcome)
+        return [outcome, *(c for c in model_columns(list(hypothesis.covariates), extra=extra, derived=DOMAIN_COLUMNS)
+                           if c != outcome)]
+    return model_columns(hypothesis.formula, extra=extra, derived=DOMAIN_COLUMNS)
+
+
+def missing_inputs(panel: Any, hypothesis: Hypothesis, cluster: str, weights: str | None = None) -> list[str]:
+    """Columns the hypothesis's model needs that the panel lacks or holds only missing values in."""
+    data = panel if isinstance(panel, pd.DataFrame) else panel.data
+    return [c for c in required_columns(hypothesis, cluster, weights)
+            if c not in data.columns and c not in (data.index.names or ())
+            or (c in data.columns and not data[c].notna().any())]
+
+
+def fit_model(panel: Any, hypothesis: Hypothesis, inference: InferenceSpec | FamilyInference, cluster: str,
+              weights: str | None = None) -> EstimationResult:
+    """Estimate the model a hypothesis needs (the inference of its kind, with ``weights``)."""
+    spec = family_inference(inference).for_estimator(hypothesis.estimator)
+    if hypothesis.estimator == "transition":
+        from gvcpanel.gvc.transitions import governance_transition_model
+
+        if weights is not None:
+            raise SpecificationError(f"{hypothesis.id}: the governance transition model takes no weights= yet.")
+        return governance_transition_model(panel, hypothesis.formula, cluster=cluster, inference=spec)
     if hypothesis.estimator == "hazard":
         from gvcpanel.gvc.hazard import upgrading_hazard
 
-        return upgrading_hazard(panel, hypothesis.formula, cluster=cluster, inference=inference)
+        return upgrading_hazard(panel, hypothesis.formula, cluster=cluster, inference=spec, weights=weights)
     from gvcpanel.models.linear import fe_regression
 
     return fe_regression(panel, hypothesis.formula, effects=("firm", "year"), cluster=cluster, method="fe",
-                         inference=inference, derived=DOMAIN_COLUMNS)
+                         inference=spec, derived=DOMAIN_COLUMNS, weights=weights)
 
 
 def test_hypotheses(
@@ -332,6 +495,7 @@ def test_hypotheses(
     governance_measure: str = "quasi_hierarchy",
     adjust: str | None = None,
     *,
+    weights: str | None = None,
     level: Any = None,
 ) -> HypothesisReport:
     """Run the pre-specified tests.
@@ -340,19 +504,29 @@ def test_hypotheses(
     ----------
     panel : FirmPanel
         A panel with ``governance`` (see :func:`gvcpanel.classify_governance`).
-    hypotheses : "all", an id, or an iterable of ids and :class:`Hypothesis` objects
-        Which tests to run; user-defined hypotheses take the same form as the registry's.
+    hypotheses : a family name, an id, or an iterable of ids and :class:`Hypothesis` objects
+        Which tests to run: ``"all"`` or ``"default"`` (H1-H5, the family of the replication's
+        tables 2-6; ``"all"`` is kept for compatibility), ``"dynamics"`` (H6-H8) or
+        ``"registry"`` (H1-H8); user-defined hypotheses take the same form as the registry's.
     alpha : float
         Significance level of the one-sided tests behind the verdicts, above 0 and below 0.5.
     inference : str, mapping or InferenceSpec
-        Passed to every estimator (``"cluster"``, ``"cr2"``, ``"wild"``, ...).
+        ``"cluster"`` (CRV1, the default), a family preset that gives each model its valid
+        procedure (:data:`FAMILY_INFERENCE`: ``"wild"``/``"score"``/``"bootstrap"`` = wild
+        bootstrap for least squares and score bootstrap for hazards; ``"cr2"``/``"cr2_score"`` =
+        CR2 for least squares and the score bootstrap for hazards), or any other inference kind
+        for every model (``"survey"``, ``"twoway"``, a mapping with options).
     cluster : str
         Clustering variable.
     governance_measure : str
         Replace the ``quasi_hierarchy`` dummy by another measure of power asymmetry, e.g.
         ``"main_buyer_share"``.
     adjust : {None, "holm", "romano_wolf"}
-        Family-wise adjustment of the one-sided p-values over the chosen rows.
+        Family-wise adjustment of the one-sided p-values over the chosen rows (Romano-Wolf
+        bootstraps every estimable model with shared cluster weights).
+    weights : str, optional
+        Column of probability weights for every model (e.g. ``"weight"``, the Enterprise
+        Surveys' wmedian in the ``wbes`` mapping); see :mod:`gvcpanel.models.weights`.
     level
         Not accepted: the significance level is ``alpha`` (``level`` is a confidence level
         everywhere else in gvcpanel); passing it raises a :class:`SpecificationError`.
@@ -360,6 +534,8 @@ def test_hypotheses(
     Returns
     -------
     HypothesisReport
+        One row per hypothesis; rows whose model is not estimable carry the verdict
+        ``"not estimable"`` and the reason in ``note`` (``"missing function_level"``).
 
     Notes
     -----
@@ -384,21 +560,36 @@ def test_hypotheses(
         raise SpecificationError(
             f"governance_measure={governance_measure!r}; name a column, e.g. 'main_buyer_share'."
         )
-    spec = parse_inference(inference)
+    family_spec = family_inference(inference)
+    if weights is not None and not isinstance(weights, str):
+        raise SpecificationError(f"weights={weights!r}; name the weight column, e.g. weights='weight'.")
     chosen = _select(hypotheses)
     if governance_measure != "quasi_hierarchy":
         chosen = tuple(h.with_governance_measure(governance_measure) for h in chosen)
     results: dict[str, EstimationResult] = {}
+    not_estimable: dict[str, str] = {}
     for hyp in chosen:
-        if hyp.model_label not in results:
-            results[hyp.model_label] = fit_model(panel, hyp, spec, cluster)
-    rows = [_row(hyp, results[hyp.model_label], alpha) for hyp in chosen]
+        label = hyp.model_label
+        if label in results or label in not_estimable:
+            continue
+        absent = missing_inputs(panel, hyp, cluster, weights)
+        if absent:
+            not_estimable[label] = f"missing {', '.join(absent)}"
+            continue
+        try:
+            results[label] = fit_model(panel, hyp, family_spec, cluster, weights)
+        except (IdentificationError, PanelStructureError) as exc:
+            # the data cannot support this model; the others are still estimated
+            not_estimable[label] = str(exc).split(". ")[0]
+    rows = [_row(hyp, results[hyp.model_label], alpha) if hyp.model_label in results
+            else _not_estimable_row(hyp, not_estimable[hyp.model_label]) for hyp in chosen]
     table = pd.DataFrame(rows)
-    details: dict[str, Any] = {}
+    details: dict[str, Any] = {"not_estimable": dict(not_estimable)} if not_estimable else {}
     if adjust is not None:
-        table, details = _adjust(table, chosen, results, adjust, spec, alpha)
+        table, adjusted = _adjust(table, chosen, results, adjust, family_spec.linear, alpha)
+        details.update(adjusted)
     moderation = None
-    interaction = next((h for h in chosen if ":" in h.term), None)
+    interaction = next((h for h in chosen if ":" in h.term and h.model_label in results), None)
     if interaction is not None:
         from gvcpanel.models.moderation import moderation as conditional_effects
 
@@ -407,14 +598,20 @@ def test_hypotheses(
     return HypothesisReport(chosen, results, table, alpha, adjust, moderation, details)
 
 
-def _report_with_inference(report: HypothesisReport, spec: InferenceSpec) -> HypothesisReport:
+def _report_with_inference(report: HypothesisReport, spec: InferenceSpec | FamilyInference) -> HypothesisReport:
     """The report rerun under another inference: every model, row, adjustment and moderation."""
-    results = {label: res.with_inference(spec) for label, res in report.results.items()}
+    family_spec = family_inference(spec)
+    estimator = {h.model_label: h.estimator for h in report.hypotheses}
+    results = {label: res.with_inference(family_spec.for_estimator(estimator[label]))
+               for label, res in report.results.items()}
     alpha = report.alpha
-    table = pd.DataFrame([_row(h, results[h.model_label], alpha) for h in report.hypotheses])
-    details: dict[str, Any] = {}
+    reasons = dict(report.details.get("not_estimable", {}))
+    table = pd.DataFrame([_row(h, results[h.model_label], alpha) if h.model_label in results
+                          else _not_estimable_row(h, reasons[h.model_label]) for h in report.hypotheses])
+    details: dict[str, Any] = {"not_estimable": reasons} if reasons else {}
     if report.adjust is not None:
-        table, details = _adjust(table, report.hypotheses, results, report.adjust, spec, alpha)
+        table, adjusted = _adjust(table, report.hypotheses, results, report.adjust, family_spec.linear, alpha)
+        details.update(adjusted)
     moderation = report.moderation
     if moderation is not None:
         interaction = next(h for h in report.hypotheses if ":" in h.term)
@@ -422,29 +619,44 @@ def _report_with_inference(report: HypothesisReport, spec: InferenceSpec) -> Hyp
     return replace(report, results=results, rows=table, moderation=moderation, details=details)
 
 
+def _not_estimable_row(hyp: Hypothesis, reason: str) -> dict[str, Any]:
+    """The row of a hypothesis whose model could not be estimated, with the reason."""
+    nan = float("nan")
+    return {
+        "id": hyp.id, "statement": hyp.statement, "specification": hyp.specification,
+        "outcome": hyp.outcome,
+        "estimator": {"hazard": "cloglog hazard", "transition": "multinomial transition"}.get(
+            hyp.estimator, "two-way FE"),
+        "term": hyp.term, "estimate": nan, "std_error": nan, "p_one_sided": nan, "p_two_sided": nan,
+        "ci_low": nan, "ci_high": nan, "expected_sign": hyp.sign, "n_obs": 0, "n_firms": 0,
+        "n_clusters": None, "inference": "", "verdict": NOT_ESTIMABLE,
+        "note": f"{NOT_ESTIMABLE}: {reason}",
+    }
+
+
 def _row(hyp: Hypothesis, res: EstimationResult, alpha: float) -> dict[str, Any]:
-    if hyp.term not in res.params.index:
+    term = hyp.coefficient
+    if term not in res.params.index:
         raise SpecificationError(
-            f"{hyp.id} ({hyp.specification}): term {hyp.term!r} was not estimated (absorbed or dropped); "
+            f"{hyp.id} ({hyp.specification}): term {term!r} was not estimated (absorbed or dropped); "
             f"the model has {list(res.params.index)}."
         )
     opposite = "<" if hyp.sign == ">" else ">"
-    p_one = res.pvalue_one_sided(hyp.term, hyp.sign)
-    p_opp = res.pvalue_one_sided(hyp.term, opposite)
+    p_one = res.pvalue_one_sided(term, hyp.sign)
+    p_opp = res.pvalue_one_sided(term, opposite)
     intervals = res._intervals_or_none(0.95)  # None under the score bootstrap (p-values only)
-    ci = {"lower": np.nan, "upper": np.nan} if intervals is None else intervals.loc[hyp.term]
+    ci = {"lower": np.nan, "upper": np.nan} if intervals is None else intervals.loc[term]
     return {
         "id": hyp.id,
         "statement": hyp.statement,
         "specification": hyp.specification,
         "outcome": hyp.outcome,
-        "estimator": "cloglog hazard" if hyp.estimator == "hazard" and res.spec.method == "cloglog"
-        else (f"{res.spec.method} hazard" if hyp.estimator == "hazard" else "two-way FE"),
-        "term": hyp.term,
-        "estimate": float(res.params[hyp.term]),
-        "std_error": float(res.std_errors[hyp.term]),
+        "estimator": _estimator_label(hyp, res),
+        "term": term,
+        "estimate": float(res.params[term]),
+        "std_error": float(res.std_errors[term]),
         "p_one_sided": p_one,
-        "p_two_sided": float(res.pvalues[hyp.term]),
+        "p_two_sided": float(res.pvalues[term]),
         "ci_low": float(ci["lower"]),
         "ci_high": float(ci["upper"]),
         "expected_sign": hyp.sign,
@@ -453,7 +665,14 @@ def _row(hyp: Hypothesis, res: EstimationResult, alpha: float) -> dict[str, Any]
         "n_clusters": res.n_clusters,
         "inference": res.inference.label,
         "verdict": verdict(p_one, p_opp, alpha),
+        "note": "",
     }
+
+
+def _estimator_label(hyp: Hypothesis, res: EstimationResult) -> str:
+    if hyp.estimator == "hazard":
+        return f"{res.spec.method} hazard"
+    return "multinomial logit transitions" if hyp.estimator == "transition" else "two-way FE"
 
 
 def _adjust(
@@ -467,20 +686,28 @@ def _adjust(
     from gvcpanel.inference import multiple
 
     table = table.copy()
-    if method == "holm":
-        adjusted = multiple.holm(table["p_one_sided"].to_numpy())
-        details: dict[str, Any] = {"method": "Holm (1979) step-down on one-sided p-values"}
-    else:
-        adjusted, details = romano_wolf_family(
-            [results[h.model_label] for h in chosen], [h.term for h in chosen], [h.sign for h in chosen], spec
-        )
+    # the family is the estimable rows; the others keep NaN and their verdict
+    estimable = [j for j, h in enumerate(chosen) if h.model_label in results]
+    family_rows = [chosen[j] for j in estimable]
+    adjusted = np.full(len(chosen), np.nan)
+    details: dict[str, Any] = {}
+    if family_rows:
+        if method == "holm":
+            adjusted[estimable] = multiple.holm(table["p_one_sided"].to_numpy()[estimable])
+            details = {"method": "Holm (1979) step-down on one-sided p-values"}
+        else:
+            adjusted[estimable], details = romano_wolf_family(
+                [results[h.model_label] for h in family_rows], [h.coefficient for h in family_rows],
+                [h.sign for h in family_rows], spec)
     table["p_adjusted"] = adjusted
-    opposite_p = np.array([
-        results[h.model_label].pvalue_one_sided(h.term, "<" if h.sign == ">" else ">") for h in chosen
-    ])
+    opposite_p = np.full(len(chosen), np.nan)
+    for j in estimable:
+        h = chosen[j]
+        opposite_p[j] = results[h.model_label].pvalue_one_sided(h.coefficient, "<" if h.sign == ">" else ">")
     table["verdict_adjusted"] = [
-        "supported" if p < alpha else ("contradicted" if q < alpha else "not supported")
-        for p, q in zip(adjusted, opposite_p)
+        NOT_ESTIMABLE if j not in estimable else
+        ("supported" if p < alpha else ("contradicted" if q < alpha else "not supported"))
+        for j, (p, q) in enumerate(zip(adjusted, opposite_p))
     ]
     return table, details
 

@@ -36,7 +36,16 @@ cluster-year buyer-arrival shock :math:`b_{gt} \sim N(0, \sigma_b^2)`. Governanc
 
 Governance is correlated within clusters through :math:`\lambda_g` and :math:`b_{gt}`. It depends
 on capability, never on the outcome shocks below, so it is strictly exogenous given the firm
-effect.
+effect. The capability-driven constants are the ``transition_*`` fields of :class:`TrueParameters`
+(``transition_qh_network_capability`` = 0.8 is the 0.8 above, and so on); with the default
+``transition_form="competing"`` the moves are exactly the ones above, a move from t-1 to t reading
+:math:`\kappa_{it}`. With ``transition_form="multinomial"`` every move gets the index above
+(:math:`\operatorname{logit}` of the fixed probabilities), reads the origin year's
+:math:`\kappa_{i,t-1}`, and :math:`P(r \to j) = e^{s_{rj}}/(1 + \sum_l e^{s_{rl}})`: a
+multinomial logit with staying as the base, the model of
+:func:`gvcpanel.gvc.transitions.governance_transition_model` (exact for the moves out of
+quasi-hierarchy when ``transition_qh_market_propensity`` = 0, as the unobserved
+:math:`\lambda_g` then leaves them).
 
 **Governance indicators** are drawn from :math:`G_{it}` so that the Humphrey-Schmitz rules of
 :mod:`gvcpanel.gvc.governance` (default thresholds) recover it exactly where the indicators are
@@ -141,12 +150,35 @@ has no effect (with firm and year effects it is collinear with them anyway).
 ``defect_rate`` = :math:`\Lambda(-2.5 + d_i - 0.3\,\text{qh} - 0.4\,\text{iso\_certified} +
 N(0, 0.3^2))`, :math:`d_i \sim N(0, 0.5^2)`.
 
+**Staggered chain entry** (:func:`simulate_chain_entry`, its own random stream, so it adds the
+column ``export_sales`` without changing any other): a firm's cohort is its first observed
+quasi-hierarchy year after an observed year outside it, and :math:`\log(\text{export\_sales})`
+has firm, year and cluster-year effects plus :math:`\delta(g, e) = (\beta_0 + \beta_1
+\min(e, 8))(1 + \kappa (T_1 - g)/(T_1 - T_0))` from entry on: effects grow with time since entry
+and are larger for earlier cohorts, so the two-way fixed-effects event study is biased while the
+heterogeneity-robust estimators are not (:attr:`SimulatedPanel.entry` holds the effects by cohort
+and event time and their averages by event time).
+
 **Item missingness** (MCAR): each value of ``main_buyer_share, n_buyers, buyer_sets_design,
 buyer_monitors_process, buyer_owned, joint_development, global_buyer, transaction_complexity,
 codifiability, supplier_capability, n_partners, alliance, university_link, association_member,
 labour_productivity, defect_rate, unit_value`` is set missing independently with probability
 ``missing_rate`` (default 0.03); the counts are in :attr:`SimulatedPanel.missing_counts`. Keys,
 ``governance``, the event and level variables and the controls are complete.
+
+**Dynamics block** (its own stream ``default_rng([seed, DYNAMICS_STREAM])``, so no column above
+changes). ``capability_score`` = :math:`\kappa_{it}` rounded to 3 decimals, missing (MCAR) with
+probability ``missing_rate``. Lock-in: with the stored main-buyer share :math:`s_{it}`,
+``locked_in`` = 1 when :math:`s \ge` ``lock_in_threshold`` (0.5) in each of the last
+``lock_in_years`` (3) observed years, counted from the firm's first year exactly as
+:func:`gvcpanel.gvc.lockin.buyer_dependence` counts. Diversification ``new_buyer_or_market`` is
+a flow drawn every observed year (copula as below) from the cloglog hazard
+:math:`\alpha^\text{div}_t + x'\beta^\text{div} + \beta_\text{share} s_{it} +
+\beta_\text{lock}\,\text{locked\_in}_{it}` with the controls and governance dummies of the
+other hazards. The functional hazard below also carries ``functional_main_buyer_share``,
+``functional_locked_in`` and ``functional_global_buyer`` times those variables; all three are 0
+by default (the example's function levels are those drawn before the block existed), and only
+``function_level`` changes when they are set.
 
 **True parameters** (defaults; log hazard ratios for hazards, log points for the linear
 outcomes), as stored in :class:`TrueParameters`:
@@ -166,6 +198,13 @@ qh:network_strength_c                              0.30
 baseline level (t0)         -3.30      -2.40      -3.20        -4.00
 baseline trend per year      0.03       0.02       0.02         0.0
 ==========================  =========  =========  ===========  =============  ============  ==========
+
+Diversification hazard: network 0.30, quasi_hierarchy 0, hierarchy -0.50, main_buyer_share -1.00,
+locked_in -0.60, log(employees) 0.15, firm_age -0.010, foreign_owned 0, export_share 0.50, baseline
+level -2.30 and trend 0.02.  Transitions (logit of the move): market -> quasi_hierarchy -2.2 +
+:math:`\lambda_g + b_{gt}` - 0.2 capability, market -> network -4.0 + 0.5 capability,
+quasi_hierarchy -> network -4.0 + 0.8 capability, quasi_hierarchy -> market -3.0 + 0.4
+capability - 0.5 :math:`\lambda_g`.
 
 Nuisance settings (``**options``, see :class:`SimulationOptions`): event copula correlation
 :math:`\rho = 0.2`, :math:`\sigma_\lambda = 0.8`, :math:`\sigma_b = 0.5`,
@@ -187,7 +226,9 @@ from gvcpanel.errors import SpecificationError
 from gvcpanel.gvc.columns import GOVERNANCE_TYPES
 
 __all__ = [
+    "ChainEntry",
     "SimulatedPanel",
+    "example_chain_entry",
     "SimulationOptions",
     "TrueParameters",
     "example_panel",
@@ -198,8 +239,13 @@ __all__ = [
 EXAMPLE_SEED = 20050
 GOVERNANCE_STATES = GOVERNANCE_TYPES
 SECTORS = ("apparel", "footwear", "electronics", "auto_parts", "furniture")
-HAZARD_OUTCOMES = ("process", "product", "functional", "intersectoral")
+HAZARD_OUTCOMES = ("process", "product", "functional", "intersectoral", "diversification")
 LINEAR_OUTCOMES = ("productivity", "unit_value")
+TRANSITION_FORMS = ("competing", "multinomial")
+#: seed tag of the independent random stream of the dynamics block (capability score, lock-in
+#: and diversification): ``default_rng([seed, DYNAMICS_STREAM])`` leaves the main stream, and so
+#: every column drawn from it, exactly as it was before the block existed
+DYNAMICS_STREAM = 1108
 _TERMS = {
     "network": "network",
     "quasi_hierarchy": "quasi_hierarchy",
@@ -210,6 +256,9 @@ _TERMS = {
     "export_share": "export_share",
     "network_strength": "network_strength_c",
     "interaction": "quasi_hierarchy:network_strength_c",
+    "main_buyer_share": "main_buyer_share",
+    "locked_in": "locked_in",
+    "global_buyer": "global_buyer",
     "baseline_level": "baseline level (first year)",
     "baseline_trend": "baseline trend (per year)",
 }
@@ -218,9 +267,12 @@ _OUTCOME_LABEL = {
     "product": "product hazard (first new product)",
     "functional": "functional hazard (step up function_level)",
     "intersectoral": "intersectoral hazard (new_sector_entry)",
+    "diversification": "diversification hazard (first new_buyer_or_market)",
+    "transition": "governance transition (yearly move vs staying)",
     "productivity": "labour_productivity",
     "unit_value": "log(unit_value)",
     "defect": "logit(defect_rate)",
+    "entry": "log(export_sales) after first quasi-hierarchy entry",
 }
 MISSING_FIELDS = (
     "main_buyer_share", "n_buyers", "buyer_sets_design", "buyer_monitors_process", "buyer_owned",
@@ -274,6 +326,9 @@ class TrueParameters:
     functional_export_share: float = 0.20
     functional_baseline_level: float = -3.20
     functional_baseline_trend: float = 0.02
+    functional_main_buyer_share: float = 0.0
+    functional_locked_in: float = 0.0
+    functional_global_buyer: float = 0.0
     intersectoral_network: float = 0.30
     intersectoral_quasi_hierarchy: float = -0.30
     intersectoral_hierarchy: float = -0.30
@@ -297,6 +352,32 @@ class TrueParameters:
     unit_value_export_share: float = 0.10
     defect_quasi_hierarchy: float = -0.30
     defect_iso_certified: float = -0.40
+    diversification_network: float = 0.30
+    diversification_quasi_hierarchy: float = 0.0
+    diversification_hierarchy: float = -0.50
+    diversification_main_buyer_share: float = -1.00
+    diversification_locked_in: float = -0.60
+    diversification_log_employees: float = 0.15
+    diversification_firm_age: float = -0.010
+    diversification_foreign_owned: float = 0.0
+    diversification_export_share: float = 0.50
+    diversification_baseline_level: float = -2.30
+    diversification_baseline_trend: float = 0.02
+    transition_market_qh_level: float = -2.2
+    transition_market_qh_capability: float = -0.2
+    transition_market_network_level: float = -4.0
+    transition_market_network_capability: float = 0.5
+    transition_qh_network_level: float = -4.0
+    transition_qh_network_capability: float = 0.8
+    transition_qh_market_level: float = -3.0
+    transition_qh_market_capability: float = 0.4
+    transition_qh_market_propensity: float = -0.5
+    # staggered chain entry (simulate_chain_entry): effect of first entering a quasi-hierarchical
+    # chain on log(export_sales) e years after entry, for cohort g (entry year):
+    # (level + slope * min(e, slope_years)) * (1 + cohort_gradient * (last_year - g) / (last_year - first_year))
+    entry_effect_level: float = 0.05
+    entry_effect_slope: float = 0.03
+    entry_effect_cohort_gradient: float = 1.0
     first_year: int = 2005
 
     def as_dict(self) -> dict[str, float]:
@@ -311,11 +392,15 @@ class TrueParameters:
         for key, value in self.as_dict().items():
             outcome = next(o for o in _OUTCOME_LABEL if key.startswith(o + "_"))
             name = key[len(outcome) + 1:]
-            term = _TERMS.get(name, name)
-            if outcome in HAZARD_OUTCOMES:
+            term = _transition_term(name) if outcome == "transition" else _TERMS.get(name, name)
+            if outcome == "transition":
+                scale = "log odds of the yearly move (see SimulationOptions.transition_form)"
+            elif outcome in HAZARD_OUTCOMES:
                 scale = "log hazard (baseline)" if name.startswith("baseline") else "log hazard ratio (cloglog)"
             elif outcome == "defect":
                 scale = "logit"
+            elif outcome == "entry":
+                scale = "log points (event study; see SimulatedPanel.entry_effects)"
             else:
                 scale = "log points (two-way FE)"
             rows.append({"key": key, "outcome": _OUTCOME_LABEL[outcome], "term": term,
@@ -334,6 +419,19 @@ class TrueParameters:
         return pd.Series(level + trend * (grid - self.first_year), index=pd.Index(grid, name="year"))
 
 
+_STATE_ABBREVIATION = {"market": "market", "network": "network", "qh": "quasi_hierarchy",
+                       "hierarchy": "hierarchy"}
+_TRANSITION_REGRESSOR = {"level": "Intercept", "capability": "capability_score",
+                         "propensity": "cluster propensity (not observed)"}
+
+
+def _transition_term(name: str) -> str:
+    """``qh_network_capability`` -> ``quasi_hierarchy->network:capability_score`` (the model's label)."""
+    origin, destination, regressor = name.split("_", 2)
+    return (f"{_STATE_ABBREVIATION[origin]}->{_STATE_ABBREVIATION[destination]}:"
+            f"{_TRANSITION_REGRESSOR[regressor]}")
+
+
 @dataclass(frozen=True)
 class SimulationOptions:
     """Nuisance settings of the DGP (see the module Notes)."""
@@ -347,14 +445,26 @@ class SimulationOptions:
     outcome_cluster_year_sd: float = 0.10
     outcome_noise_sd: float = 0.25
     indicator_noise: float = 0.0
+    transition_form: str = "competing"
+    lock_in_threshold: float = 0.5
+    lock_in_years: int = 3
 
     def __post_init__(self) -> None:
-        for name in ("share_present_at_start", "exit_rate", "missing_rate", "indicator_noise"):
+        for name in ("share_present_at_start", "exit_rate", "missing_rate", "indicator_noise",
+                     "lock_in_threshold"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise SpecificationError(f"option {name} must lie in [0, 1], found {value!r}.")
         if not 0.0 <= self.event_rho < 1.0:
             raise SpecificationError(f"option event_rho must lie in [0, 1), found {self.event_rho!r}.")
+        if self.transition_form not in TRANSITION_FORMS:
+            raise SpecificationError(
+                f"option transition_form={self.transition_form!r}; use one of {TRANSITION_FORMS}."
+            )
+        if isinstance(self.lock_in_years, bool) or not isinstance(self.lock_in_years, int) or self.lock_in_years < 1:
+            raise SpecificationError(
+                f"option lock_in_years must be a positive integer, found {self.lock_in_years!r}."
+            )
 
 
 @dataclass(frozen=True)
@@ -372,6 +482,9 @@ class SimulatedPanel:
         Values set missing (MCAR) per field.
     network_strength_constants : Mapping[str, float]
         ``log1p_partners_mean``, ``log1p_partners_sd`` and ``index_mean`` used for centring.
+    entry : ChainEntry
+        Staggered first entry into quasi-hierarchy and its true effects on
+        ``log(export_sales)`` (see :func:`simulate_chain_entry`).
     panel : FirmPanel
         The validated panel (built from ``frame`` on first access).
     """
@@ -382,6 +495,7 @@ class SimulatedPanel:
     seed: int
     missing_counts: Mapping[str, int]
     network_strength_constants: Mapping[str, float]
+    entry: "ChainEntry | None" = None
 
     @functools.cached_property
     def panel(self) -> Any:
@@ -416,9 +530,56 @@ def _categorical_draw(prob: np.ndarray, u: np.ndarray) -> np.ndarray:
 def _copula_events(rng: np.random.Generator, hazard: np.ndarray, cluster: np.ndarray,
                    n_clusters: int, rho: float) -> np.ndarray:
     """Event iff Phi(sqrt(rho) c_g + sqrt(1-rho) e_i) < h, i.e. latent normal < ndtri(h)."""
+    return _copula_latent(rng, cluster, n_clusters, rho) < ndtri(hazard)
+
+
+def _copula_latent(rng: np.random.Generator, cluster: np.ndarray, n_clusters: int, rho: float) -> np.ndarray:
+    """The standard normal sqrt(rho) c_g + sqrt(1-rho) e_i behind one year's events."""
     shock = rng.standard_normal(n_clusters)[cluster]
-    latent = np.sqrt(rho) * shock + np.sqrt(1.0 - rho) * rng.standard_normal(cluster.size)
-    return latent < ndtri(hazard)
+    return np.sqrt(rho) * shock + np.sqrt(1.0 - rho) * rng.standard_normal(cluster.size)
+
+
+# yearly moves that do not depend on capability (probabilities; see the module Notes)
+_FIXED_MOVES = (("market", "hierarchy", 0.005), ("quasi_hierarchy", "hierarchy", 0.01),
+                ("network", "market", 0.04), ("network", "hierarchy", 0.005),
+                ("hierarchy", "quasi_hierarchy", 0.03))
+
+
+def _transition_probabilities(tp: TrueParameters, form: str, prev: np.ndarray, k: np.ndarray,
+                              propensity: np.ndarray, arrival: np.ndarray) -> np.ndarray:
+    r"""N x 4 probabilities of next year's governance given this year's (``prev``) and capability.
+
+    Each move r -> j has an index :math:`s_{rj}` (the capability-driven ones from ``tp``, the
+    others :math:`\operatorname{logit}` of their fixed probability).  ``"competing"`` (the
+    example panel): :math:`P(r \to j) = \Lambda(s_{rj})`, the rest of the mass stays.
+    ``"multinomial"``: :math:`P(r \to j) = e^{s_{rj}} / (1 + \sum_l e^{s_{rl}})`, so that a
+    multinomial logit of the next state with staying as the base is correctly specified.
+    """
+    N = prev.size
+    state = {name: code for code, name in enumerate(GOVERNANCE_STATES)}
+    index = np.full((N, 4), -np.inf)
+    m, n, q = prev == 0, prev == 1, prev == 2  # from market, network, quasi-hierarchy
+    index[m, 2] = (tp.transition_market_qh_level + propensity + arrival
+                   + tp.transition_market_qh_capability * k)[m]
+    index[m, 1] = (tp.transition_market_network_level + tp.transition_market_network_capability * k)[m]
+    index[q, 1] = (tp.transition_qh_network_level + tp.transition_qh_network_capability * k)[q]
+    index[q, 0] = (tp.transition_qh_market_level + tp.transition_qh_market_capability * k
+                   + tp.transition_qh_market_propensity * propensity)[q]
+    index[n, 2] = (-3.5 + propensity)[n]
+    for origin, destination, probability in _FIXED_MOVES:
+        index[prev == state[origin], state[destination]] = np.log(probability / (1.0 - probability))
+    rows = np.arange(N)
+    if form == "competing":
+        move = np.where(np.isfinite(index), expit(index), 0.0)
+        # the fixed moves enter as their probabilities themselves, not through logit and back
+        for origin, destination, probability in _FIXED_MOVES:
+            move[prev == state[origin], state[destination]] = probability
+        move[rows, prev] = 0.0
+        move[rows, prev] = 1.0 - move.sum(axis=1)
+        return move
+    index[rows, prev] = 0.0
+    weight = np.exp(index - index.max(axis=1, keepdims=True))
+    return weight / weight.sum(axis=1, keepdims=True)
 
 
 def _cloglog(eta: np.ndarray) -> np.ndarray:
@@ -437,6 +598,90 @@ def _linear_index(tp: TrueParameters, prefix: str, state: np.ndarray, log_emp: n
     if with_age:
         eta = eta + getattr(tp, f"{prefix}_firm_age") * age
     return eta
+
+
+# --------------------------------------------------------------------------------------------
+# dynamics: lock-in, functional steps, diversification, capability score (issue 11, items 3-5)
+@dataclass(frozen=True, eq=False)
+class _Dynamics:
+    """Wide (firm x year) arrays of the dynamics block; zero outside a firm's observed years."""
+
+    share: np.ndarray  # main_buyer_share as stored (rounded to 3 decimals, before masking)
+    global_buyer: np.ndarray  # 0/1, before masking
+    locked_in: np.ndarray  # 0/1: share >= threshold in each of the last `lock_in_years` years
+    new_buyer_or_market: np.ndarray  # 0/1 flow
+    capability_score: np.ndarray  # long (one value per firm-year row)
+    capability_missing: np.ndarray  # long MCAR mask of capability_score
+
+
+def _dependence_run(share: np.ndarray, present: np.ndarray, threshold: float, years: int) -> np.ndarray:
+    """Consecutive observed years up to t with share >= threshold, capped at ``years`` (0 if not).
+
+    The count starts at the firm's first observed year, as :func:`gvcpanel.gvc.lockin.buyer_dependence`
+    does (spells are left-censored there), so the two agree wherever the package can tell.
+    """
+    run = np.zeros(share.shape, dtype=np.int64)
+    dependent = present & (share >= threshold)
+    for t in range(share.shape[1]):
+        before = run[:, t - 1] if t > 0 else 0
+        run[:, t] = np.where(dependent[:, t], np.minimum(before + 1, years), 0)
+    return run
+
+
+def _dynamics_block(rng: np.random.Generator, tp: TrueParameters, opt: SimulationOptions,
+                    rows: tuple[np.ndarray, np.ndarray], present: np.ndarray, entry: np.ndarray,
+                    cluster: np.ndarray, n_clusters: int, state: np.ndarray, log_emp: np.ndarray,
+                    firm_age: np.ndarray, foreign: np.ndarray, export: np.ndarray,
+                    share_long: np.ndarray, global_buyer_long: np.ndarray,
+                    capability: np.ndarray) -> _Dynamics:
+    """Lock-in, diversification events and the capability score, from the stream ``rng``.
+
+    Draws, in this order: the MCAR mask of ``capability_score``, then one copula year of
+    diversification events per calendar year.  Nothing here touches the main stream.
+    """
+    N, T = present.shape
+    capability_missing = rng.random(rows[0].size) < opt.missing_rate
+    capability_score = np.round(capability[rows], 3)
+    share = np.zeros((N, T))
+    share[rows] = share_long
+    global_buyer = np.zeros((N, T))
+    global_buyer[rows] = global_buyer_long
+    run = _dependence_run(share, present, opt.lock_in_threshold, opt.lock_in_years)
+    locked_in = (run >= opt.lock_in_years).astype(np.int8)
+    base = tp.diversification_baseline_level + tp.diversification_baseline_trend * np.arange(T)
+    new = np.zeros((N, T), dtype=np.int8)
+    for t in range(T):
+        eta = (base[t] + _linear_index(tp, "diversification", state[:, t], log_emp[:, t], firm_age[:, t],
+                                       foreign[:, t], export[:, t])
+               + tp.diversification_main_buyer_share * share[:, t]
+               + tp.diversification_locked_in * locked_in[:, t])
+        events = _copula_events(rng, _cloglog(eta), cluster, n_clusters, opt.event_rho)
+        new[:, t] = present[:, t] & events
+    return _Dynamics(share, global_buyer, locked_in, new, capability_score, capability_missing)
+
+
+def _functional_levels(tp: TrueParameters, eta: np.ndarray, latent: np.ndarray, level0: np.ndarray,
+                       present: np.ndarray, entry: np.ndarray, dynamics: _Dynamics) -> np.ndarray:
+    """function_level paths: a step up when the copula latent falls below ndtri(hazard).
+
+    The lock-in and destination terms are added only when their coefficients are not zero, so
+    that with the defaults the index, and every step, is bit for bit what it was without them.
+    """
+    for coefficient, values in ((tp.functional_main_buyer_share, dynamics.share),
+                                (tp.functional_locked_in, dynamics.locked_in),
+                                (tp.functional_global_buyer, dynamics.global_buyer)):
+        if coefficient != 0.0:
+            eta = eta + coefficient * values
+    events = latent < ndtri(_cloglog(eta))
+    N, T = eta.shape
+    level = np.zeros((N, T), dtype=np.int8)
+    level[:, 0] = level0
+    for t in range(1, T):
+        first = entry == t
+        cont = present[:, t] & ~first
+        step = cont & (level[:, t - 1] < 3) & events[:, t]
+        level[:, t] = np.where(first, level0, np.where(cont, level[:, t - 1] + step, 0))
+    return level
 
 
 def simulate_panel(
@@ -518,21 +763,11 @@ def simulate_panel(
         initial /= initial.sum(axis=1, keepdims=True)
         new_state = _categorical_draw(initial, u)
         if t > 0:
-            prev = state[:, t - 1]
-            move = np.zeros((N, 4))
-            m, n, q, h = (prev == j for j in range(4))  # from market, network, qh, hierarchy
-            move[m, 2] = expit(-2.2 + propensity + arrival[:, t] - 0.2 * k)[m]
-            move[m, 1] = expit(-4.0 + 0.5 * k)[m]
-            move[m, 3] = 0.005
-            move[q, 1] = expit(-4.0 + 0.8 * k)[q]
-            move[q, 0] = expit(-3.0 + 0.4 * k - 0.5 * propensity)[q]
-            move[q, 3] = 0.01
-            move[n, 0] = 0.04
-            move[n, 2] = expit(-3.5 + propensity)[n]
-            move[n, 3] = 0.005
-            move[h, 2] = 0.03
-            move[np.arange(N), prev] = 0.0
-            move[np.arange(N), prev] = 1.0 - move.sum(axis=1)
+            # the example's competing moves read this year's capability (as they always have); the
+            # multinomial form reads the origin year's, the year a transition model measures it in
+            driver = k if opt.transition_form == "competing" else capability[:, t - 1]
+            move = _transition_probabilities(tp, opt.transition_form, state[:, t - 1], driver, propensity,
+                                             arrival[:, t])
             carried = _categorical_draw(move, u)
             new_state = np.where(t > entry, carried, new_state)
         state[:, t] = new_state
@@ -585,7 +820,10 @@ def simulate_panel(
     base = {u: getattr(tp, f"{u}_baseline_level") + getattr(tp, f"{u}_baseline_trend") * t_grid
             for u in HAZARD_OUTCOMES}
     iso = np.zeros((N, T), dtype=np.int8)
-    level = np.zeros((N, T), dtype=np.int8)
+    # functional steps are settled after the governance indicators (main-buyer share and global
+    # buyer may enter their hazard): keep the index and the copula latent drawn here, in order
+    eta_functional = np.zeros((N, T))
+    latent_functional = np.zeros((N, T))
     new_product = np.zeros((N, T), dtype=np.int8)
     new_sector = np.zeros((N, T), dtype=np.int8)
     sector_path = np.repeat(sector[:, None], T, axis=1)
@@ -604,19 +842,16 @@ def simulate_panel(
         eta_f = (base["functional"][t] + _linear_index(tp, "functional", s, le, ag, fo, ex)
                  + tp.functional_network_strength * ns_c[:, t]
                  + tp.functional_interaction * (s == 2) * ns_c[:, t])
-        h_f = _cloglog(eta_f)
+        eta_functional[:, t] = eta_f
         h_s = _cloglog(base["intersectoral"][t] + _linear_index(tp, "intersectoral", s, le, ag, fo, ex))
         ev_p = _copula_events(rng, h_p, cluster, G, opt.event_rho)
         ev_d = _copula_events(rng, h_d, cluster, G, opt.event_rho)
-        ev_f = _copula_events(rng, h_f, cluster, G, opt.event_rho)
+        latent_functional[:, t] = _copula_latent(rng, cluster, G, opt.event_rho)
         ev_s = _copula_events(rng, h_s, cluster, G, opt.event_rho)
         if t == 0:
             iso[:, t] = iso0
-            level[:, t] = level0
         else:
             iso[:, t] = np.where(first, iso0, np.where(cont, iso[:, t - 1] | ev_p, 0))
-            step = cont & (level[:, t - 1] < 3) & ev_f
-            level[:, t] = np.where(first, level0, np.where(cont, level[:, t - 1] + step, 0))
         # a sector change needs a different sector: shift by 1..S-1 places on the sector list
         shift = rng.integers(1, len(SECTORS), N)
         if t > 0:
@@ -666,6 +901,13 @@ def simulate_panel(
     s_high = st <= 1
     global_buyer = rng.random(n) < np.array([0.2, 0.3, 0.9, 0.95])[st]
 
+    # --- dynamics: lock-in, functional steps, diversification, capability score -------------
+    dynamics = _dynamics_block(
+        np.random.default_rng([int(seed), DYNAMICS_STREAM]), tp, opt, rows, present, entry, cluster, G,
+        state, log_emp, firm_age, foreign, export, share.round(3), global_buyer, capability,
+    )
+    level = _functional_levels(tp, eta_functional, latent_functional, level0, present, entry, dynamics)
+
     # --- assemble the long frame ------------------------------------------------------------
     firm_ids = np.arange(1, N + 1)
     country_of = np.arange(G) % n_countries
@@ -704,21 +946,177 @@ def simulate_panel(
         "firm_age": firm_age[rows].astype(np.int64),
         "foreign_owned": foreign[rows],
         "export_share": export[rows],
+        "capability_score": pd.array(dynamics.capability_score, dtype="Float64"),
+        "new_buyer_or_market": dynamics.new_buyer_or_market[rows],
     })
+    frame["capability_score"] = frame["capability_score"].mask(dynamics.capability_missing)
     for name in MISSING_FIELDS:
         column = frame[name]
         nullable = "Float64" if pd.api.types.is_float_dtype(column) else (
             "Int64" if column.dtype == np.int64 else "Int8")
         frame[name] = column.astype(nullable).mask(masks[name])
+    entry_block = simulate_chain_entry(state, present, cluster, ability, int(years[0]), tp, int(seed),
+                                       opt.missing_rate)
+    frame["export_sales"] = entry_block.export_sales
     return SimulatedPanel(
         frame=frame,
         truth=tp,
         options=opt,
         seed=int(seed),
-        missing_counts={name: int(masks[name].sum()) for name in MISSING_FIELDS},
+        missing_counts={**{name: int(masks[name].sum()) for name in MISSING_FIELDS},
+                        "capability_score": int(dynamics.capability_missing.sum())},
         network_strength_constants={"log1p_partners_mean": p_mean, "log1p_partners_sd": p_sd,
                                     "index_mean": index_mean},
+        entry=entry_block,
     )
+
+
+# --- staggered chain entry (issue 11): its own block and random stream ------------------------------
+#: tag of the chain-entry random stream: default_rng([seed, ENTRY_STREAM]) is independent of the
+#: main stream, so the block adds columns without changing any other column of the panel
+ENTRY_STREAM = 1101
+
+
+@dataclass(frozen=True, eq=False)
+class ChainEntry:
+    """Staggered first entry into a quasi-hierarchical chain and its true effects.
+
+    Attributes
+    ----------
+    export_sales : ndarray
+        The ``export_sales`` column (rows in the order of the panel, missing as NaN).
+    cohort : ndarray
+        Per firm (``firm_id`` - 1): calendar year of the first observed quasi-hierarchy year when
+        the firm was observed outside quasi-hierarchy before it; NaN for firms never in
+        quasi-hierarchy and for firms already in it when first observed (left-censored entry).
+    effects : pandas.DataFrame
+        One row per (cohort, event_time) cell of the entering firms: ``effect`` (true effect on
+        log export sales), ``n_firms`` (firms of the cohort) and ``n_firm_years`` (firm-years
+        observed in the cell, missing outcomes included).
+    """
+
+    export_sales: np.ndarray = field(repr=False)
+    cohort: np.ndarray = field(repr=False)
+    effects: pd.DataFrame = field(repr=False)
+    truth: TrueParameters
+
+    def effect(self, cohort: np.ndarray | float, event_time: np.ndarray | float) -> np.ndarray:
+        """True effect of cohort ``cohort`` at ``event_time`` (0 before entry)."""
+        return entry_effect(self.truth, cohort, event_time, self.last_year)
+
+    @property
+    def last_year(self) -> int:
+        return int(self.effects.attrs["last_year"])
+
+    def att_by_event_time(self, weights: pd.DataFrame | str = "firm_years") -> pd.Series:
+        """Average true effect by event time.
+
+        Parameters
+        ----------
+        weights : {"firm_years", "firms"} or DataFrame
+            ``"firm_years"``: cells weighted by their firm-years (the weights of Sun-Abraham
+            and the imputation estimator on a complete sample); ``"firms"``: by the cohort's
+            firms (Callaway-Sant'Anna on a balanced panel).  A DataFrame with columns ``term``,
+            ``cohort``, ``period`` and ``weight`` (an event-study result's ``weights``) gives
+            the truth of each of its terms exactly.
+        """
+        if isinstance(weights, pd.DataFrame):
+            truth = self.effect(weights["cohort"].to_numpy(), (weights["period"] - weights["cohort"]).to_numpy())
+            return (weights.assign(value=truth * weights["weight"]).groupby("term", sort=False)["value"].sum()
+                    .rename("true_effect"))
+        if weights not in ("firm_years", "firms"):
+            raise SpecificationError(f"weights={weights!r}; use 'firm_years', 'firms' or a weight table.")
+        cells = self.effects[self.effects["event_time"] >= 0]
+        column = "n_firm_years" if weights == "firm_years" else "n_firms"
+        weighted = cells.assign(value=cells["effect"] * cells[column])
+        grouped = weighted.groupby("event_time")
+        return (grouped["value"].sum() / grouped[column].sum()).rename("true_effect")
+
+
+def entry_effect(tp: TrueParameters, cohort: Any, event_time: Any, last_year: int) -> np.ndarray:
+    """:math:`\\delta(g, e)` of :func:`simulate_chain_entry` (0 for e < 0)."""
+    g = np.asarray(cohort, dtype=float)
+    e = np.asarray(event_time, dtype=float)
+    span = max(last_year - tp.first_year, 1)
+    scale = 1.0 + tp.entry_effect_cohort_gradient * (last_year - g) / span
+    path = tp.entry_effect_level + tp.entry_effect_slope * np.minimum(e, ENTRY_SLOPE_YEARS)
+    return np.where(e >= 0, path * scale, 0.0)
+
+
+#: the effect grows for this many years after entry and is flat afterwards
+ENTRY_SLOPE_YEARS = 8
+
+
+def simulate_chain_entry(
+    state: np.ndarray,
+    present: np.ndarray,
+    cluster: np.ndarray,
+    ability: np.ndarray,
+    first_year: int,
+    tp: TrueParameters,
+    seed: int,
+    missing_rate: float,
+) -> ChainEntry:
+    r"""Export sales with a staggered, cohort-specific effect of first entering quasi-hierarchy.
+
+    The entry year of firm :math:`i` is the first year it is observed in quasi-hierarchy after
+    having been observed outside it (the governance path of :func:`simulate_panel`, driven by
+    capability and the cluster's buyer arrivals: entry is staggered and correlated within
+    clusters).  With :math:`g_i` that year and :math:`e = t - g_i`,
+
+    .. math::
+
+        \log(\text{export\_sales}_{it}) = \mu_i + \tau_t + \omega_{g(i)t} + \epsilon_{it}
+            + 1[e \ge 0]\,\delta(g_i, e),
+
+    .. math::
+
+        \delta(g, e) = (\beta_0 + \beta_1 \min(e, 8))\,(1 + \kappa\,(T_1 - g)/(T_1 - T_0)),
+
+    :math:`\mu_i = 5 + 0.3 a_i + N(0, 0.5^2)` (:math:`a_i` the firm's ability),
+    :math:`\tau_t = 0.03 (t - T_0) + N(0, 0.02^2)`, :math:`\omega_{gt} \sim N(0, 0.1^2)`,
+    :math:`\epsilon_{it} \sim N(0, 0.2^2)`, with :math:`\beta_0` = ``entry_effect_level``,
+    :math:`\beta_1` = ``entry_effect_slope`` and :math:`\kappa` =
+    ``entry_effect_cohort_gradient`` (earlier entrants gain more: with :math:`\kappa = 1` the
+    first cohort's effects are twice the last one's).  Firms already in quasi-hierarchy when
+    first observed get the same path counted from that year (their entry is unobserved).
+    Untreated export sales do not depend on capability growth or buyer arrivals, so parallel
+    trends hold; selection into entry on ability is absorbed by :math:`\mu_i`.  Each value is
+    missing (MCAR) with probability ``missing_rate``.  The draws come from
+    ``default_rng([seed, ENTRY_STREAM])``, so no other column of the panel changes.
+    """
+    rng = np.random.default_rng([seed, ENTRY_STREAM])
+    N, T = state.shape
+    last_year = first_year + T - 1
+    t_grid = np.arange(T)
+    observed_qh = present & (state == 2)
+    first_obs = np.argmax(present, axis=1)
+    first_qh = np.where(observed_qh.any(axis=1), np.argmax(observed_qh, axis=1), -1)
+    entered = (first_qh > first_obs)
+    censored = first_qh == first_obs
+    cohort = np.where(entered, first_year + first_qh, np.nan)
+    start = np.where(entered, first_qh, np.where(censored, first_obs, T + 100))
+    event = t_grid[None, :] - start[:, None]
+    firm_effect = 5.0 + 0.3 * ability + rng.normal(0.0, 0.5, N)
+    year_effect = 0.03 * t_grid + rng.normal(0.0, 0.02, T)
+    shock = rng.normal(0.0, 0.1, (int(cluster.max()) + 1, T))[cluster]
+    noise = rng.normal(0.0, 0.2, (N, T))
+    delta = entry_effect(tp, (first_year + start)[:, None], event, last_year)
+    log_sales = firm_effect[:, None] + year_effect[None, :] + shock + noise + delta
+    rows = np.nonzero(present)
+    sales = np.exp(log_sales[rows])
+    sales[rng.random(sales.size) < missing_rate] = np.nan
+    cells = []
+    for g in np.unique(cohort[entered]):
+        mine = entered & (cohort == g)
+        for t in range(T):
+            n_years = int((mine & present[:, t]).sum())
+            if n_years:
+                e = first_year + t - g
+                cells.append((g, e, float(entry_effect(tp, g, e, last_year)), int(mine.sum()), n_years))
+    effects = pd.DataFrame(cells, columns=["cohort", "event_time", "effect", "n_firms", "n_firm_years"])
+    effects.attrs["last_year"] = last_year
+    return ChainEntry(export_sales=sales, cohort=cohort, effects=effects, truth=tp)
 
 
 @functools.lru_cache(maxsize=1)
@@ -731,6 +1129,12 @@ def example_panel() -> Any:
     """The embedded example panel (simulated; seed 20050, 3,000 firms, 30 clusters, 6 countries,
     2005-2019). Deterministic; see the module Notes for the DGP and :func:`example_truth`."""
     return _example().panel
+
+
+def example_chain_entry() -> ChainEntry:
+    """Staggered quasi-hierarchy entry of :func:`example_panel` and its true effects on
+    ``log(export_sales)`` by cohort and event time (:class:`ChainEntry`)."""
+    return _example().entry
 
 
 def example_truth() -> TrueParameters:

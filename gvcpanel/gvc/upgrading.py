@@ -26,6 +26,13 @@ Upgrading types and their events
     Time to the first change of main ``sector``: the event is ``sector[t] != sector[t-1]``.  Sectors
     are not ranked, so any change counts; the first observed year is the entry year and the firm
     leaves after its first change.
+``diversification``
+    Not an upgrading type but the exit route that lock-in closes (P8): time to the first new buyer
+    or market, ``new_buyer_or_market == 1``.  Like ``new_product`` it is a *flow* (did the firm
+    start supplying a new buyer or a new market in year t), so the risk set follows the product
+    rules: at risk from the first observed year until the first event, and the spell ends at the
+    first unobserved year.  See :mod:`gvcpanel.gvc.lockin` for the dependence measures that go
+    with it.
 
 Left truncation
 ---------------
@@ -44,14 +51,14 @@ year.  For the state-based types (process, functional, intersectoral) a year who
 not observed (a gap in the years, or a missing outcome) is left out because a change across it
 happened in an unknown year; the spell resumes at the next year with an observed predecessor (that
 is again delayed entry).  A change across the gap still ends a process or intersectoral spell.  For
-product, any unobserved year may hold an unseen earlier new product, so the spell ends at the first
-gap and every later row is left out.
+product and diversification, any unobserved year may hold an unseen earlier event, so the spell ends
+at the first gap and every later row is left out.
 
 Duration
 --------
 ``duration`` numbers the years of the current spell, the first year at risk being 1:
 ``year - origin`` where the origin is the firm's first observed year (process, intersectoral), the
-year before the first observed year (product), or the latest year in which ``function_level``
+year before the first observed year (product, diversification), or the latest year in which ``function_level``
 changed (functional; the first observed year if it never changed).  The calendar distance is used,
 so a gap the spell survives still adds to the duration.
 """
@@ -67,10 +74,13 @@ import pandas as pd
 from gvcpanel.errors import PanelStructureError, SchemaError, SpecificationError
 from gvcpanel.formula.frame import panel_frame
 
-UPGRADES = ("process", "product", "functional", "intersectoral")
+UPGRADES = ("process", "product", "functional", "intersectoral", "diversification")
+#: types whose outcome is a yearly 0/1 flow (first occurrence), not a state
+FLOW_TYPES = ("product", "diversification")
 OUTCOME_COLUMN = {
     "process": "iso_certified",
     "product": "new_product",
+    "diversification": "new_buyer_or_market",
     "functional": "function_level",
     "intersectoral": "sector",
 }
@@ -85,7 +95,7 @@ AFTER_EVENT = "after the first event (left the risk set)"
 AT_TOP = "at the top function level in the previous year"
 GAP = "previous year not observed (gap)"
 PREVIOUS_MISSING = "previous year's {column} missing"
-SPELL_ENDED = "after an unobserved year (an earlier new product may be unseen)"
+SPELL_ENDED = "after an unobserved year (an earlier event may be unseen)"
 _REASONS = ("", MISSING, LEFT_TRUNCATED, ENTRY, AFTER_EVENT, AT_TOP, GAP, PREVIOUS_MISSING, SPELL_ENDED)
 _CODE = {label: code for code, label in enumerate(_REASONS)}
 
@@ -102,7 +112,7 @@ class RiskSet:
     report : pandas.DataFrame
         Panel rows left out, one row per reason: ``reason``, ``n_rows``, ``n_firms``.
     upgrade : str
-        ``process``, ``product``, ``functional`` or ``intersectoral``.
+        ``process``, ``product``, ``functional``, ``intersectoral`` or ``diversification``.
     outcome : str
         The column the events were read from.
     n_left_truncated : int
@@ -158,7 +168,7 @@ def _outcome_values(frame: pd.DataFrame, upgrade: str, column: str) -> tuple[np.
         values = pd.to_numeric(series, errors="raise").to_numpy(dtype=float, na_value=np.nan)
     except (TypeError, ValueError) as e:
         raise SchemaError(f"{column} must be numeric for {upgrade} upgrading; found dtype {series.dtype}.") from e
-    allowed = (0.0, 1.0) if upgrade in ("process", "product") else (0.0, 1.0, 2.0, 3.0)
+    allowed = (0.0, 1.0) if upgrade in ("process", *FLOW_TYPES) else (0.0, 1.0, 2.0, 3.0)
     bad = observed & ~np.isin(values, allowed)
     if bad.any():
         where = frame.index[bad][:5].tolist()
@@ -176,7 +186,7 @@ def risk_set(panel: Any, upgrade: str = "process", *, outcome: str | None = None
     ----------
     panel : FirmPanel or pandas.DataFrame
         Panel indexed by (firm_id, year) (a frame with those columns is also accepted).
-    upgrade : {"process", "product", "functional", "intersectoral"}
+    upgrade : {"process", "product", "functional", "intersectoral", "diversification"}
         Upgrading type; see the module docstring for each type's event, entry and exit.
     outcome : str, optional
         Read the events from this column instead of the type's canonical one
@@ -300,7 +310,7 @@ def risk_rows(frame: pd.DataFrame, upgrade: str, *, outcome: str | None = None) 
         r[~before_or_at] = _CODE[AFTER_EVENT]
         ev[(r == 0) & changed] = 1
         dur = year[pos] - first_year[firm[pos]]
-    elif upgrade == "product":
+    elif upgrade in FLOW_TYPES:
         broken = has_prev & ~consecutive
         n_breaks = _cumcount_within(firm[pos], broken)
         happened = v == 1
@@ -328,11 +338,11 @@ def risk_rows(frame: pd.DataFrame, upgrade: str, *, outcome: str | None = None) 
     reason[pos] = r
     # a firm left-truncated or gone after its first event: its missing rows follow the firm's status
     reason[~observed & left_truncated_firm[firm]] = _CODE[LEFT_TRUNCATED]
-    if upgrade in ("process", "intersectoral", "product"):
+    if upgrade in ("process", "intersectoral", *FLOW_TYPES):
         first_event_year = np.full(n_firms_total, np.iinfo(np.int64).max)
-        event_pos = pos[(r == 0) & (ev == 1)] if upgrade != "product" else pos[(v == 1)]
+        event_pos = pos[(r == 0) & (ev == 1)] if upgrade not in FLOW_TYPES else pos[(v == 1)]
         np.minimum.at(first_event_year, firm[event_pos], year[event_pos])
-        if upgrade != "product":  # a change across a gap also ends the spell
+        if upgrade not in FLOW_TYPES:  # a change across a gap also ends the spell
             changed_pos = pos[changed]
             np.minimum.at(first_event_year, firm[changed_pos], year[changed_pos])
         late_missing = ~observed & (year > first_event_year[firm]) & ~left_truncated_firm[firm]

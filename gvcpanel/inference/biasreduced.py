@@ -10,6 +10,20 @@ with :math:`A_g = (I - H_{gg})^{-1/2}` (CR2, symmetric square root) or
 CR3 so equals :math:`\sum_g (\hat b_{(g)} - \hat b)(\hat b_{(g)} - \hat b)'`, the uncentred
 leave-one-cluster-out jackknife without the (G-1)/G factor.
 
+Probability weights.  With sampling weights :math:`w` the fit is weighted least squares, and
+the designs hold :math:`X^* = W^{1/2}X` and :math:`e^* = W^{1/2}e` (:class:`LinearDesign` with
+``weights``).  CR2 then follows clubSandwich's default for weighted ``lm`` fits
+(``inverse_var = FALSE``: the weights are not inverse variances, the working model is
+:math:`\Phi = I`): with :math:`H = X(X'WX)^{-1}X'W`,
+
+.. math:: A_g = \bigl[((I-H)(I-H)')_{gg}\bigr]^{-1/2},\qquad
+          V = M\Bigl(\sum_g X_g'W_g A_g e_g e_g' A_g W_g X_g\Bigr)M,\quad M = (X'WX)^{-1},
+
+see :func:`weighted_bias_reduced_cov`.  Theorem 2 of Pustejovsky and Tipton does not carry over
+(absorbing nested effects changes this CR2), so weighted designs carry every absorbed effect as
+dummies.  CR3 with weights is the leave-one-cluster-out jackknife of the weighted estimator,
+which is the unweighted formula on :math:`X^*, e^*`.
+
 Absorbed fixed effects.  When the absorbed effects are nested in the clusters (firm effects
 inside industrial clusters, or firm effects with clustering by firm) the hat matrix of the
 transformed design gives the same covariance and degrees of freedom as the full
@@ -195,3 +209,134 @@ def satterthwaite_contrasts(
         ww[g] = w.T @ w
         half[g] = lower.T @ (Xg.T @ w)
     return SatterthwaiteContrasts(ww, half)
+
+
+# --- probability weights ------------------------------------------------------------------------
+def _weighted_blocks(Z: np.ndarray, weights: np.ndarray, codes: np.ndarray, bread: np.ndarray,
+                     cross_w: np.ndarray):
+    r"""Per cluster: rows and :math:`A_g = I + B\,\mathrm{diag}(f)\,B'` (original scale).
+
+    With :math:`a = W_g^{-1/2}Z_g`, :math:`b = W_g^{1/2}Z_g` (Z the weighted design
+    :math:`W^{1/2}X`), :math:`M = (Z'Z)^{-1}` and :math:`Q = M Z'WZ M`,
+
+    .. math:: W_g^{-1/2}[(I-H^*)W(I-H^*)]_{gg}W_g^{-1/2} = I - L_g,\qquad
+              L_g = aMb' + bMa' - aQa',
+
+    of rank at most 2k, so :math:`(I - L_g)^{-1/2}` comes from the eigen-decomposition of
+    :math:`L_g` on the span of [a, b] (pseudo-inverse power in null directions, as for the
+    unweighted CR2).
+    """
+    k = Z.shape[1]
+    inner_map = np.block([[-cross_w, bread], [bread, np.zeros((k, k))]])
+    order = np.argsort(codes, kind="stable")
+    bounds = np.flatnonzero(np.diff(codes[order])) + 1
+    for rows in np.split(order, bounds):
+        root = np.sqrt(weights[rows])
+        Zg = Z[rows]
+        q, r = np.linalg.qr(np.hstack([Zg / root[:, None], Zg * root[:, None]]))
+        inner = r @ inner_map @ r.T
+        lam, v = np.linalg.eigh((inner + inner.T) / 2)
+        one_minus = 1.0 - lam
+        kept = one_minus > _SINGULAR
+        factor = np.where(kept, np.where(kept, one_minus, 1.0) ** -0.5 - 1.0, -1.0)
+        yield rows, root, q @ v, factor
+
+
+def _weighted_pieces(Z, resid, weights, codes, bread, m, *, meat: bool):
+    """Cluster pieces of the weighted CR2: adjusted scores and the Satterthwaite inputs."""
+    n_groups = int(codes.max()) + 1
+    k = Z.shape[1]
+    cross_w = bread @ (Z.T @ (Z * weights[:, None])) @ bread
+    scores = np.zeros((n_groups, k))
+    gg = np.zeros((n_groups, m, m))
+    alpha = np.zeros((n_groups, k, m))
+    beta = np.zeros((n_groups, k, m))
+    for g, (rows, root, basis, factor) in enumerate(_weighted_blocks(Z, weights, codes, bread, cross_w)):
+        Zg = Z[rows]
+        if meat:
+            scores[g] = (Zg * root[:, None]).T @ _apply(basis, factor, resid[rows] / root)
+        r = _apply(basis, factor, (Zg * root[:, None]) @ bread[:, :m]) / root[:, None]
+        gg[g] = r.T @ (r * weights[rows, None])
+        alpha[g] = Zg.T @ r
+        beta[g] = Zg.T @ (r * weights[rows, None])
+    return scores, gg, alpha, beta, cross_w
+
+
+def _weighted_omega(c, gg, alpha, beta, bread, cross_w):
+    t_a = alpha @ c  # G x k
+    t_b = beta @ c
+    cross = t_a @ bread @ t_b.T
+    omega = t_a @ cross_w @ t_a.T - cross - cross.T
+    omega[np.diag_indices(gg.shape[0])] += np.einsum("i,gij,j->g", c, gg, c)
+    return np.trace(omega) ** 2 / np.sum(omega * omega)
+
+
+def weighted_bias_reduced_cov(
+    Z: np.ndarray,
+    resid: np.ndarray,
+    weights: np.ndarray,
+    codes: np.ndarray,
+    bread: np.ndarray,
+    *,
+    n_report: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""CR2 of a weighted least-squares fit and Satterthwaite degrees of freedom per coefficient.
+
+    Parameters
+    ----------
+    Z : ndarray
+        The weighted design :math:`W^{1/2}X` (n x k).
+    resid : ndarray
+        Weighted residuals :math:`W^{1/2}e`.
+    weights : ndarray
+        The probability weights w (n, positive).
+    codes : ndarray
+        Cluster codes 0..G-1.
+    bread : ndarray
+        :math:`(Z'Z)^{-1} = (X'WX)^{-1}`.
+    n_report : int, optional
+        Report the first ``n_report`` coefficients only.
+
+    Notes
+    -----
+    clubSandwich ``vcovCR(lm(..., weights = w), cluster, type = "CR2")`` (working model
+    :math:`\Phi = I`).  Satterthwaite degrees of freedom of :math:`c'b`
+    (``coef_test(..., test = "Satterthwaite")``): with :math:`r_g = W_g^{-1/2}A_gW_g^{1/2}Z_gMc`,
+    :math:`\gamma_g = r_g'W_g r_g`, :math:`\alpha_g = Z_g'r_g`, :math:`\beta_g = Z_g'W_g r_g`,
+
+    .. math:: \Omega_{gh} = \delta_{gh}\gamma_g - \alpha_g'M\beta_h - \beta_g'M\alpha_h +
+              \alpha_g'Q\alpha_h,\qquad \nu = (\operatorname{tr}\Omega)^2/\textstyle\sum\Omega_{gh}^2,
+
+    the entries :math:`p_g'p_h` of :func:`bias_reduced_cov` with :math:`(I-H)(I-H)'` in place of
+    :math:`I-H`.  With unit weights both reduce to the unweighted formulas.
+    """
+    k = Z.shape[1]
+    m = k if n_report is None else int(n_report)
+    scores, gg, alpha, beta, cross_w = _weighted_pieces(Z, resid, weights, codes, bread, m, meat=True)
+    rows_of_bread = bread[:m]
+    cov = rows_of_bread @ (scores.T @ scores) @ rows_of_bread.T
+    df = np.array([_weighted_omega(np.eye(m)[j], gg, alpha, beta, bread, cross_w) for j in range(m)])
+    return cov, df
+
+
+class WeightedSatterthwaiteContrasts:
+    """Weighted counterpart of :class:`SatterthwaiteContrasts` (see :func:`weighted_bias_reduced_cov`)."""
+
+    def __init__(self, gg, alpha, beta, bread, cross_w) -> None:
+        self._pieces = (gg, alpha, beta, bread, cross_w)
+
+    def __call__(self, contrasts: np.ndarray) -> np.ndarray:
+        rows = np.atleast_2d(np.asarray(contrasts, dtype=float))
+        m = self._pieces[0].shape[1]
+        if rows.shape[1] != m:
+            raise ValueError(f"contrasts need {m} columns, found shape {rows.shape}")
+        return np.array([_weighted_omega(c, *self._pieces) for c in rows])
+
+
+def weighted_satterthwaite_contrasts(
+    Z: np.ndarray, weights: np.ndarray, codes: np.ndarray, bread: np.ndarray, *, n_report: int | None = None
+) -> WeightedSatterthwaiteContrasts:
+    """The weighted CR2 pieces that give the Satterthwaite degrees of freedom of any contrast."""
+    m = Z.shape[1] if n_report is None else int(n_report)
+    _, gg, alpha, beta, cross_w = _weighted_pieces(Z, np.zeros(Z.shape[0]), weights, codes, bread, m, meat=False)
+    return WeightedSatterthwaiteContrasts(gg, alpha, beta, bread, cross_w)

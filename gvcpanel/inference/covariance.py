@@ -23,7 +23,12 @@ import numpy as np
 import pandas as pd
 
 from gvcpanel.errors import FewClustersWarning, InexactCovarianceWarning, SpecificationError
-from gvcpanel.inference.biasreduced import bias_reduced_cov, satterthwaite_contrasts
+from gvcpanel.inference.biasreduced import (
+    bias_reduced_cov,
+    satterthwaite_contrasts,
+    weighted_bias_reduced_cov,
+    weighted_satterthwaite_contrasts,
+)
 from gvcpanel.inference.clusters import (  # noqa: F401 - FEW_CLUSTERS and crv1_* are re-exported
     FEW_CLUSTERS,
     cluster_codes,
@@ -302,7 +307,13 @@ def linear_bias_reduced(design: LinearDesign, spec: InferenceSpec) -> Inference:
     name, codes = cluster_codes(design, spec)
     k = design.X.shape[1]
     Z, bread, details = _augmented(design, name)
-    cov_arr, df_terms = bias_reduced_cov(Z, design.resid, codes, bread, spec.kind, n_report=k if Z is not design.X else None)
+    report = k if Z is not design.X else None
+    if design.weights is not None and spec.kind == "cr2":
+        # probability weights: clubSandwich's working model for weighted lm (see biasreduced)
+        cov_arr, df_terms = weighted_bias_reduced_cov(Z, design.resid, design.weights, codes, bread,
+                                                      n_report=report)
+    else:
+        cov_arr, df_terms = bias_reduced_cov(Z, design.resid, codes, bread, spec.kind, n_report=report)
     groups = int(codes.max()) + 1
     warn_few_clusters(groups, spec.kind, name)
     effects = ", ".join(details["crossed_effects"])
@@ -312,6 +323,8 @@ def linear_bias_reduced(design: LinearDesign, spec: InferenceSpec) -> Inference:
         how = f", {effects} effects as dummies"
     else:
         how = f", {effects} effects absorbed (too many levels for dummies; not the dummy-regression value)"
+    if design.weights is not None:
+        how += ", weighted"
     label = (
         f"bias-reduced CR2 by {name}{how}, Satterthwaite t"
         if spec.kind == "cr2"
@@ -341,6 +354,8 @@ def linear_cr2_contrast_df(design: LinearDesign, spec: InferenceSpec) -> Callabl
         # crossed_columns already said so when the covariance itself was computed
         warnings.simplefilter("ignore", InexactCovarianceWarning)
         Z, bread, _ = _augmented(design, name)
+    if design.weights is not None:
+        return weighted_satterthwaite_contrasts(Z, design.weights, codes, bread, n_report=design.X.shape[1])
     return satterthwaite_contrasts(Z, codes, bread, n_report=design.X.shape[1])
 
 

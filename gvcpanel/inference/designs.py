@@ -108,7 +108,13 @@ class LinearDesign:
         clustering variable as :class:`CrossedDummies`, or None when every absorbed effect is
         nested in it.  CR2 and CR3 use it to compute the covariance of the dummy-variable
         regression.  None when nothing was absorbed or the estimator cannot tell; CR2/CR3 then
-        use the transformed design alone.
+        use the transformed design alone.  For a weighted fit it gives every absorbed effect,
+        the nested ones too (see :mod:`gvcpanel.inference.biasreduced`).
+    weights : ndarray, optional
+        Probability weights of the rows (positive).  When given, ``X``, ``y`` and ``resid`` are
+        the weighted quantities :math:`W^{1/2}\\tilde X`, :math:`W^{1/2}\\tilde y`,
+        :math:`W^{1/2}e` (so that every sandwich on them is the weighted one; ``absorb`` then
+        acts on such weighted columns), and CR2 uses the probability-weight working model.
     gram : ndarray, optional
         :math:`X'X` when the estimator computed it (the covariances then do not form it again).
     """
@@ -130,6 +136,7 @@ class LinearDesign:
     absorb: Callable[[np.ndarray], np.ndarray] | None = None
     absorbed_effects: tuple[str, ...] = ()
     crossed: Callable[[str], CrossedDummies | None] | None = None
+    weights: np.ndarray | None = None
     gram: np.ndarray | None = field(default=None, repr=False)
 
     @property
@@ -154,7 +161,9 @@ class LikelihoodDesign:
       restriction R b = r (R a 1 x k array, r a float).
 
     Estimators may keep more there (the hazard keeps its estimation frame as ``"frame"`` and
-    its baseline terms).
+    its baseline terms).  ``weights`` (optional) are the rows' probability weights; ``scores``,
+    ``information`` and the callables are then those of the weighted log-likelihood
+    :math:`\\sum_i w_i \\ell_i`.
     """
 
     #: the model kind the dispatcher keys on
@@ -170,6 +179,7 @@ class LikelihoodDesign:
     group_labels: Mapping[str, np.ndarray] = field(default_factory=dict)
     default_cluster: tuple[str, ...] | None = None
     extra: Mapping[str, object] = field(default_factory=dict)
+    weights: np.ndarray | None = None
 
     @property
     def nobs(self) -> int:

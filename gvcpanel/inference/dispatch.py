@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from gvcpanel.errors import SpecificationError
-from gvcpanel.inference import bootstrap, covariance, score
+from gvcpanel.inference import bootstrap, covariance, score, survey
 from gvcpanel.inference.designs import register_dispatcher
 from gvcpanel.inference.spec import Inference, InferenceSpec
 from gvcpanel.results import register_inference_layer
@@ -51,10 +51,12 @@ INFERENCE: Mapping[tuple[str, str], Callable[..., Inference]] = {
     ("linear", "twoway"): covariance.linear_twoway,
     ("linear", "driscoll_kraay"): covariance.linear_driscoll_kraay,
     ("linear", "wild"): _wild,
+    ("linear", "survey"): survey.linear_survey,
     ("likelihood", "unadjusted"): covariance.likelihood_unadjusted,
     ("likelihood", "cluster"): covariance.likelihood_cluster,
     ("likelihood", "twoway"): covariance.likelihood_twoway,
     ("likelihood", "score"): _score,
+    ("likelihood", "survey"): survey.likelihood_survey,
 }
 
 #: model kind -> (bootstrap test of one restriction, inference kind it uses, label)

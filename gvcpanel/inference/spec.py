@@ -36,6 +36,7 @@ KINDS = (
     "driscoll_kraay",  # cross-section and serial correlation robust (time-series HAC of sums)
     "wild",  # wild cluster bootstrap
     "score",  # score (Kline-Santos) wild bootstrap for likelihood models
+    "survey",  # design-based (linearisation) with strata and primary sampling units
 )
 PRESETS = ("stata", "fixest", "linearmodels")
 WEIGHTS = ("rademacher", "webb")
@@ -94,6 +95,13 @@ class InferenceSpec:
         Bandwidth of Driscoll-Kraay, a non-negative integer; ``None`` uses floor(4 (T/100)^(2/9)).
     level : float
         Confidence level of bootstrap intervals, strictly between 0 and 1.
+    strata : str, optional
+        Stratum variable of ``kind="survey"`` (design-based covariance,
+        :mod:`gvcpanel.inference.survey`); ``cluster`` is then the primary sampling unit.
+    lonely_psu : {"adjust", "fail"}
+        ``kind="survey"``: a stratum with one primary sampling unit in the estimation sample is
+        centred at the grand mean (``"adjust"``, R's ``survey.lonely.psu = "adjust"``) or refused
+        (``"fail"``, R's default).
     """
 
     kind: str = "cluster"
@@ -105,16 +113,24 @@ class InferenceSpec:
     seed: int = 12345
     lags: int | None = None
     level: float = 0.95
+    strata: str | None = None
+    lonely_psu: str = "adjust"
 
     def __post_init__(self) -> None:
         check_choice(self.kind, KINDS, "inference kind")
         check_choice(self.preset, PRESETS, "inference preset")
         check_choice(self.bootstrap, BOOTSTRAPS, "bootstrap")
         check_choice(self.weights, (None, *WEIGHTS), "weights")
+        check_choice(self.lonely_psu, ("adjust", "fail"), "lonely_psu")
         object.__setattr__(self, "cluster", check_cluster(self.cluster, "inference cluster"))
         object.__setattr__(self, "draws", check_draws(self.draws))
         object.__setattr__(self, "seed", check_seed(self.seed))
         object.__setattr__(self, "level", check_level(self.level, "inference level"))
+        if self.strata is not None:
+            (strata,) = check_cluster(self.strata, "strata") if isinstance(self.strata, str) else (None,)
+            if strata is None:
+                raise SpecificationError(f"strata={self.strata!r}: name the stratum variable as one column name.")
+            object.__setattr__(self, "strata", strata)
         if self.lags is not None:
             if not is_integer(self.lags) or self.lags < 0:
                 raise SpecificationError(

@@ -434,6 +434,47 @@ class Absorber:
             return 0.0
         return float((np.abs(res / self._rest_div[:, None]) / scale).max())
 
+    # --- coefficients of the dummies -----------------------------------------------------------
+    def solve_dummies(self, sums: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Coefficients ``c`` of the stacked dummies that solve ``D'D c = s`` for given ``s``.
+
+        Parameters
+        ----------
+        sums : sequence of ndarray
+            One array per effect (in the order given to the constructor), ``n_levels x m``: the
+            right-hand side by level.  With ``s = D'x`` the result gives the fitted effects
+            ``D c``, the projection of ``x`` on the dummies.
+
+        Returns
+        -------
+        list of ndarray
+            Per effect, ``n_levels x m`` coefficients (zeros for a redundant effect, whose
+            dummies lie in another effect's span).  ``D c`` is unique when ``s`` lies in the
+            column space of ``D'`` (always true for ``s = D'x``); ``c`` itself is one solution.
+
+        Notes
+        -----
+        The same Schur-complement solve as :meth:`demean`:
+        ``S b = s_R - R'D_A (D_A'D_A)^{-1} s_A`` and ``a = (D_A'D_A)^{-1}(s_A - D_A'R b)``.
+        """
+        by_name = {fe.name: np.asarray(s, dtype=np.float64) for fe, s in zip(self.effects, sums)}
+        s_main = by_name[self.main.name]
+        if s_main.ndim == 1:
+            s_main = s_main[:, None]
+        m = s_main.shape[1]
+        coef = {fe.name: np.zeros((fe.n_levels, m)) for fe in self.effects}
+        if self.rest:
+            s_rest = np.vstack([by_name[fe.name].reshape(fe.n_levels, m) for fe in self.rest])
+            rhs = s_rest - self.cross_t @ (s_main / self._main_div[:, None])
+            scale = np.maximum(np.abs(s_main / self._main_div[:, None]).max(axis=0), 1.0)
+            b, _, _ = self._solve(rhs, scale)
+            coef[self.main.name] = (s_main - self.cross @ b) / self._main_div[:, None]
+            for fe, lo in zip(self.rest, self.offsets):
+                coef[fe.name] = b[lo : lo + fe.n_levels]
+        else:
+            coef[self.main.name] = s_main / self._main_div[:, None]
+        return [coef[fe.name] for fe in self.effects]
+
     # --- the projection ----------------------------------------------------------------------
     def demean(
         self,

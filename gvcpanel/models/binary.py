@@ -152,10 +152,11 @@ def information_matrix(
     ``indicators``: as in :func:`fit_binary`.
     """
     X = _floats(X)
-    if indicators is not None and offset is None:
+    if indicators is not None:
         n_levels = int(indicators.max()) + 1 if indicators.size else 0
         return kernels.binary_pass_indicators(X[:, : X.shape[1] - n_levels], kernels.as_codes(indicators), n_levels,
-                                              _vector(y), _vector(params), _link_code(link), _vector(weights), 2)[2]
+                                              _vector(y), _vector(offset), _vector(params), _link_code(link),
+                                              _vector(weights), 2)[2]
     return kernels.binary_pass(X, _vector(y), _vector(offset), _vector(params), _link_code(link),
                                _vector(weights), 2)[2]
 
@@ -180,13 +181,13 @@ def fit_binary(
     *,
     start: np.ndarray | None = None,
     offset: np.ndarray | None = None,
+    weights: np.ndarray | None = None,
     names: Sequence[str] | None = None,
     tol: float = TOLERANCE,
     max_iter: int = MAX_ITERATIONS,
-    weights: np.ndarray | None = None,
     indicators: np.ndarray | None = None,
 ) -> BinaryFit:
-    """Maximize the binary log-likelihood by Newton-Raphson with step-halving.
+    """Maximize the (weighted) binary log-likelihood by Newton-Raphson with step-halving.
 
     Parameters
     ----------
@@ -198,7 +199,12 @@ def fit_binary(
     start : ndarray, optional
         Starting values (zeros when omitted).
     offset : ndarray, optional
-        Known part of the linear predictor (used to refit under restrictions).
+        Known part of the linear predictor (the log interval length of a grouped-duration
+        hazard; refits under restrictions).
+    weights : ndarray, optional
+        Non-negative weight per row: the weighted log-likelihood :math:`\\sum_i w_i \\ell_i` is
+        maximized (frequency weights: the same as replicating row i :math:`w_i` times; probability
+        weights with a sandwich covariance).
     names : sequence of str, optional
         Column names, used in error messages.
     tol : float
@@ -207,12 +213,9 @@ def fit_binary(
         Newton's quadratic convergence the estimates are then accurate to about ``tol**2``.
     max_iter : int
         Newton iterations allowed.
-    weights : ndarray, optional
-        Non-negative weight per row: the weighted log-likelihood :math:`\\sum_i w_i \\ell_i` is
-        maximized (frequency weights: the same as replicating row i :math:`w_i` times).
     indicators : ndarray, optional
         Codes ``0..m-1`` per row when the last m columns of ``X`` are their indicators (baseline
-        dummies): the same fit, with that block summed by level instead of read (no offset then).
+        dummies): the same fit, with that block summed by level instead of read.
 
     Returns
     -------
@@ -231,12 +234,12 @@ def fit_binary(
     beta = np.zeros(k) if start is None else np.asarray(start, dtype=float).copy()
     y_vec, offset_vec, weight_vec = _vector(y), _vector(offset), _vector(weights)
 
-    if indicators is not None and offset is None:
+    if indicators is not None:
         n_levels = int(indicators.max()) + 1 if indicators.size else 0
         head, codes = X[:, : k - n_levels], kernels.as_codes(indicators)
 
         def evaluate(b: np.ndarray, order: int) -> tuple[float, np.ndarray, np.ndarray]:
-            return kernels.binary_pass_indicators(head, codes, n_levels, y_vec, b, code, weight_vec, order)
+            return kernels.binary_pass_indicators(head, codes, n_levels, y_vec, offset_vec, b, code, weight_vec, order)
     else:
         def evaluate(b: np.ndarray, order: int) -> tuple[float, np.ndarray, np.ndarray]:
             return kernels.binary_pass(X, y_vec, offset_vec, b, code, weight_vec, order)
@@ -290,6 +293,7 @@ def fit_restricted(
     r: np.ndarray | float,
     *,
     start: np.ndarray | None = None,
+    offset: np.ndarray | None = None,
     weights: np.ndarray | None = None,
 ) -> np.ndarray:
     """Maximum likelihood subject to the linear restrictions :math:`R b = r` (weighted with ``weights``).
@@ -299,7 +303,7 @@ def fit_restricted(
     Reparametrization: every :math:`b` with :math:`R b = r` is :math:`b_0 + N \\theta`, where
     :math:`b_0` is the minimum-norm solution of :math:`R b = r` and the columns of :math:`N` span
     the null space of :math:`R`.  The free :math:`\\theta` is fitted with design :math:`X N` and
-    offset :math:`X b_0`.
+    offset :math:`X b_0` (plus the model's own ``offset``), with the model's ``weights``.
     """
     R = np.atleast_2d(np.asarray(R, dtype=float))
     r = np.atleast_1d(np.asarray(r, dtype=float))
@@ -316,7 +320,8 @@ def fit_restricted(
         return b0
     theta0 = None if start is None else null.T @ (np.asarray(start, dtype=float) - b0)
     directions = [f"restricted direction {j}" for j in range(null.shape[1])]
-    fit = fit_binary(X @ null, y, link, start=theta0, offset=X @ b0, names=directions, weights=weights)
+    known = X @ b0 if offset is None else X @ b0 + offset
+    fit = fit_binary(X @ null, y, link, start=theta0, offset=known, weights=weights, names=directions)
     return b0 + null @ fit.params
 
 
@@ -329,16 +334,22 @@ def link_function(rates: np.ndarray, link: str) -> np.ndarray:
 # Callables of a fitted model, as module-level functions so that ``functools.partial`` of them
 # pickles (results keep their model, and results are pickled).
 def fit_under(X: np.ndarray, y: np.ndarray, link: str, params: np.ndarray, R: np.ndarray,
-              r: np.ndarray) -> np.ndarray:
-    """Estimates under R b = r (the score bootstrap's null), started from the unrestricted fit."""
-    return fit_restricted(X, y, link, R, r, start=params)
+              r: np.ndarray, *, offset: np.ndarray | None = None,
+              weights: np.ndarray | None = None, start: np.ndarray | None = None) -> np.ndarray:
+    """Estimates under R b = r (the score bootstrap's null), started from the unrestricted fit
+    (or from ``start``, e.g. the estimate under a nearby null)."""
+    return fit_restricted(X, y, link, R, r, start=params if start is None else start, offset=offset,
+                          weights=weights)
 
 
-def scores_at(X: np.ndarray, y: np.ndarray, link: str, b: np.ndarray) -> np.ndarray:
+def scores_at(X: np.ndarray, y: np.ndarray, link: str, b: np.ndarray, *,
+              offset: np.ndarray | None = None, weights: np.ndarray | None = None) -> np.ndarray:
     """:func:`score_matrix` at the parameters ``b``."""
-    return score_matrix(X, y, np.asarray(b, dtype=float), link)
+    return score_matrix(X, y, np.asarray(b, dtype=float), link, offset, weights)
 
 
-def information_at(X: np.ndarray, y: np.ndarray, link: str, b: np.ndarray) -> np.ndarray:
+def information_at(X: np.ndarray, y: np.ndarray, link: str, b: np.ndarray, *,
+                   offset: np.ndarray | None = None, weights: np.ndarray | None = None,
+                   indicators: np.ndarray | None = None) -> np.ndarray:
     """:func:`information_matrix` at the parameters ``b``."""
-    return information_matrix(X, y, np.asarray(b, dtype=float), link)
+    return information_matrix(X, y, np.asarray(b, dtype=float), link, offset, weights, indicators)

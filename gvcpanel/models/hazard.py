@@ -47,6 +47,7 @@ from gvcpanel.models.binary import (  # noqa: F401 - BinaryFit, derivatives, fit
     score_matrix,
     scores_at,
 )
+from gvcpanel.models.weights import inference_columns, row_offset, row_weights
 from gvcpanel.options import check_bool, check_cluster, check_level, check_magnitudes
 from gvcpanel.results import EstimationResult, ModelSpec, exclusion_table
 
@@ -72,6 +73,8 @@ def discrete_hazard(
     duration: str = "duration",
     exclusions: Mapping[str, int] | None = None,
     derived: Mapping[str, DerivedColumn] | None = None,
+    weights: str | None = None,
+    offset: np.ndarray | pd.Series | str | None = None,
 ) -> EstimationResult:
     """Discrete-time binary hazard with cluster-robust inference.
 
@@ -102,6 +105,14 @@ def discrete_hazard(
         result's exclusion table.
     derived : mapping, optional
         Names computed from the data, see :class:`gvcpanel.formula.evaluate.DerivedColumn`.
+    weights : str, optional
+        Column of probability weights (:mod:`gvcpanel.models.weights` for the conventions);
+        rows whose weight is missing or 0 are left out and counted.
+    offset : array, Series or column name, optional
+        Known part of the linear predictor per row of the data, such as the log interval length
+        :math:`\\log L` of the grouped-duration hazard (:mod:`gvcpanel.gvc.intervals`): with
+        the complementary log-log link the event probability is then
+        :math:`1 - \\exp(-L e^{\\alpha + x'\\beta})`.
 
     Returns
     -------
@@ -147,6 +158,8 @@ def discrete_hazard(
             "'duration') play that part."
         )
     rows = _at_risk(frame, at_risk)
+    row_w, weight_exclusions, rows = row_weights(frame, weights, rows)
+    row_off = row_offset(frame, offset)
     keep = [c for c in clusters if c not in frame.index.names]
     if baseline == "duration":
         keep.append(duration)
@@ -155,9 +168,10 @@ def discrete_hazard(
         observed = frame["cluster_id"].notna().to_numpy()
         if (observed if rows is None else observed[rows]).all():
             keep.append("cluster_id")
+    keep += inference_columns(spec_inference, frame, keep)
     ev = evaluate_formula(frame, parsed, keep=keep, rows=rows, derived=derived, spans_intercept=True)
     dropped = dict(exclusions or {})
-    for reason, count in ev.exclusions.items():
+    for reason, count in [*weight_exclusions.items(), *ev.exclusions.items()]:
         dropped[reason] = dropped.get(reason, 0) + count
     y = ev.data[:, 0]
     outcome = parsed.dependent.expr
@@ -180,6 +194,11 @@ def discrete_hazard(
     used = ~uninformative
     X_cov = ev.data[:, 1:] if used.all() else ev.data[used, 1:]
     y, periods, index = (y, periods, index) if used.all() else (y[used], periods[used], index[used])
+    w = None if row_w is None else row_w[ev.kept][used]
+    off = None if row_off is None else row_off[ev.kept][used]
+    if off is not None and not np.isfinite(off).all():
+        raise SpecificationError("offset: every row at risk needs a finite offset (a log interval length "
+                                 "needs an interval of at least one period).")
     if y.size == 0:
         raise IdentificationError(f"no period at risk of {outcome!r} has both events and non-events.")
     covariates = ev.names
@@ -198,14 +217,17 @@ def discrete_hazard(
     rates = np.bincount(period_codes, weights=y) / np.bincount(period_codes)
     start = np.zeros(len(names))
     start[k:] = link_function(rates, link)
-    fit = fit_binary(X, y, link, start=start, names=names, indicators=period_codes)
+    if off is not None:  # start each baseline period at its rate net of its mean offset
+        start[k:] -= np.bincount(period_codes, weights=off) / np.bincount(period_codes)
+    # the baseline dummies are summed by period in the kernels, never read as columns
+    fit = fit_binary(X, y, link, start=start, offset=off, weights=w, names=names, indicators=period_codes)
 
     group_names = [c for c in keep if c != duration]
     groups, labels = _groups(index, frame, ev.kept, used, group_names)
     params = fit.params
     model = LikelihoodDesign(
-        scores=score_matrix(X, y, params, link),
-        information=information_matrix(X, y, params, link, indicators=period_codes),
+        scores=score_matrix(X, y, params, link, off, w),
+        information=information_matrix(X, y, params, link, off, w, indicators=period_codes),
         params=params,
         names=names,
         groups=groups,
@@ -216,12 +238,14 @@ def discrete_hazard(
             "y": y,
             "link": link,
             # partials of module-level functions, not closures: results are pickled with their model
-            "fit_restricted": partial(fit_under, X, y, link, params),
-            "score_fn": partial(scores_at, X, y, link),
-            "information_fn": partial(information_at, X, y, link),
+            "fit_restricted": partial(fit_under, X, y, link, params, offset=off, weights=w),
+            "score_fn": partial(scores_at, X, y, link, offset=off, weights=w),
+            "information_fn": partial(information_at, X, y, link, offset=off, weights=w, indicators=period_codes),
             "frame": pd.DataFrame(X_cov, index=index, columns=list(covariates)),
             "baseline_terms": baseline_terms,
+            "offset": off,
         },
+        weights=w,
     )
     spec = ModelSpec(
         estimator=ESTIMATOR,
@@ -231,7 +255,9 @@ def discrete_hazard(
         effects=(baseline,),
         cluster=clusters or None,
         formula=formula,
-        options=(("link", link), ("baseline", baseline), ("baseline_terms", baseline_terms)),
+        options=(("link", link), ("baseline", baseline), ("baseline_terms", baseline_terms),
+                 *((("weights", weights),) if weights is not None else ()),
+                 *((("offset", offset if isinstance(offset, str) else "given"),) if offset is not None else ())),
     )
     return EstimationResult(
         spec=spec,
@@ -239,7 +265,7 @@ def discrete_hazard(
         inference=model.inference(spec_inference),
         nobs=int(y.size),
         n_firms=int(pd.unique(index.get_level_values("firm_id")).size),
-        dep_mean=float(y.mean()),
+        dep_mean=float(y.mean()) if w is None else float(np.average(y, weights=w)),
         exclusions=exclusion_table(dropped),
         fit_stats={
             "loglik": fit.loglik,
@@ -248,6 +274,7 @@ def discrete_hazard(
             "baseline": baseline,
             "n_iterations": fit.n_iterations,
             "baseline_periods_dropped": dropped_periods,
+            **({"sum_weights": float(w.sum())} if w is not None else {}),
         },
         provenance=provenance,
         model=model,

@@ -62,6 +62,7 @@ from gvcpanel.formula.frame import Arrays, canonical, derived_of, effect_columns
 from gvcpanel.formula.parse import ParsedFormula, effect_label, parse_formula
 from gvcpanel.inference.designs import CrossedDummies, LinearDesign
 from gvcpanel.inference.spec import Inference, InferenceSpec, parse_inference
+from gvcpanel.models.weights import inference_columns, row_weights
 from gvcpanel.options import (
     check_bool,
     check_choice,
@@ -98,6 +99,7 @@ def fe_regression(
     tol: float = DEFAULT_TOL,
     maxiter: int = DEFAULT_MAXITER,
     derived: Mapping[str, DerivedColumn] | None = None,
+    weights: str | None = None,
 ) -> EstimationResult:
     """Linear panel regression of a firm-year outcome.
 
@@ -125,6 +127,10 @@ def fe_regression(
     derived : mapping, optional
         Names computed from the data (:class:`gvcpanel.formula.evaluate.DerivedColumn`), added to
         the registered ones (:func:`gvcpanel.formula.frame.derived_of`).
+    weights : str, optional
+        Column of probability weights (methods ``"fe"`` and ``"pooled"``): weighted least squares
+        with the fixed effects absorbed by weighted means; conventions in
+        :mod:`gvcpanel.models.weights`.  Rows whose weight is missing or 0 are left out and counted.
 
     Returns
     -------
@@ -154,19 +160,28 @@ def fe_regression(
     tol = check_positive(tol, "tol")
     maxiter = check_positive(maxiter, "maxiter", integer=True)
     spec_inf = parse_inference(inference)
+    if weights is not None and method not in ("fe", "pooled"):
+        raise SpecificationError(
+            f"weights= is available for method 'fe' and 'pooled'; method={method!r} would weight a "
+            "transformation (differences, firm means, quasi-demeaning) whose weighted form is not defined here.")
     frame, provenance = panel_frame(panel)
     parsed = parse_formula(formula)
     effects = _effects(parsed, effects)
     _check_effects(effects, method)
+    row_w, weight_exclusions, rows = row_weights(frame, weights, None)
     group_cols = [c for e in effects for c in effect_columns(e)] + list(clusters or ())
+    group_cols += inference_columns(spec_inf, frame, group_cols)
     if "cluster_id" in frame.columns and "cluster_id" not in group_cols:
         # kept for clustering later, but rows missing it are not dropped for a model that does not need it
         optional = ["cluster_id"] if not frame["cluster_id"].isna().any() else []
     else:
         optional = []
     arrays = evaluate(frame, parsed, group_cols + optional, derived=derived_of(panel, derived),
-                      spans_intercept=_spans_intercept(parsed, method, effects))
-    if method != "fe":  # the within fit checks the sums of squares its absorption reads anyway
+                      spans_intercept=_spans_intercept(parsed, method, effects), rows=rows, weights=row_w)
+    if weight_exclusions:
+        arrays = replace(arrays, exclusions={**weight_exclusions, **arrays.exclusions})
+    if method != "fe" or row_w is not None:
+        # the unweighted within fit checks the sums of squares its absorption reads anyway
         check_magnitudes(arrays.data, (arrays.dependent, *arrays.terms), "the regression")
     fit = _FITTERS[method](arrays, effects, clusters, drop_singletons=drop_singletons, tol=tol, maxiter=maxiter,
                            intercept=parsed.intercept)
@@ -179,7 +194,8 @@ def fe_regression(
         effects=fit.effects,
         cluster=clusters,
         formula=formula,
-        options=(("drop_singletons", drop_singletons), ("tol", tol)),
+        options=(("drop_singletons", drop_singletons), ("tol", tol),
+                 *((("weights", weights),) if weights is not None else ())),
     )
     return EstimationResult(
         spec=spec,
@@ -481,15 +497,19 @@ def _fit_fe(arrays: Arrays, effects: tuple[str, ...], clusters, *, drop_singleto
             fes = [arrays.effect(e) for e in effects]
     if arrays.data.shape[0] == 0:
         raise PanelStructureError("no observations are left after dropping singletons.")
+    w = arrays.weights
+    root = None if w is None else np.sqrt(w)
     data = arrays.data  # evaluate() made this array for us alone: demean it in place
-    absorber = Absorber(fes, tol=tol, maxiter=maxiter)
-    # one pass reads the level sums (and the raw columns' sums and sums of squares), one pass
-    # subtracts the effects and forms the cross-products of the result
+    absorber = Absorber(fes, tol=tol, maxiter=maxiter, weights=w)
+    # one pass reads the level sums (and the raw columns' (weighted) sums and sums of squares),
+    # one pass subtracts the effects and forms the (weighted) cross-products of the result
     names = (arrays.dependent, *arrays.terms)
-    info = absorber.demean(data, gram=True, check=partial(check_squares, values=data, names=names,
-                                                          what="the regression"))
+    check = None if w is not None else partial(check_squares, values=data, names=names, what="the regression")
+    info = absorber.demean(data, gram=True, check=check)
     raw_ss = info.column_ss
-    dep_mean = float(info.column_sums[0]) / data.shape[0]
+    dep_mean = float(info.column_sums[0]) / (data.shape[0] if w is None else float(w.sum()))
+    if root is not None:  # weighted least squares: the OLS of W^(1/2)-scaled, weighted-demeaned data
+        data *= root[:, None]
     groups, labels = _groups(arrays, clusters)
     nested = {}
     for name, codes in groups.items():
@@ -507,10 +527,12 @@ def _fit_fe(arrays: Arrays, effects: tuple[str, ...], clusters, *, drop_singleto
     # the wild bootstrap re-absorbs its residuals when an effect cuts across the clusters
     design = replace(
         design,
-        absorb=_annihilator(absorber),
+        absorb=_annihilator(absorber, root),
         absorbed_effects=tuple(fe.name for fe in fes),
-        # CR2/CR3 put effects that cut across the clusters back into the hat matrix
-        crossed=_crossed_effects(fes, info.redundant_effects, groups, labels, tol, maxiter),
+        # CR2/CR3 put effects that cut across the clusters back into the hat matrix (every
+        # absorbed effect when weighted, see gvcpanel.inference.biasreduced)
+        crossed=_crossed_effects(fes, info.redundant_effects, groups, labels, tol, maxiter, root),
+        weights=w,
     )
     tss_within = float(info.gram[0, 0])
     rss = float(design.resid @ design.resid)
@@ -546,8 +568,11 @@ def _crossed_effects(
     labels: Mapping[str, np.ndarray],
     tol: float,
     maxiter: int,
+    root: np.ndarray | None = None,
 ) -> Callable[[str], CrossedDummies | None]:
-    r"""For a clustering variable, the absorbed effects not nested in it as residualized dummies.
+    r"""For a clustering variable, the absorbed effects not nested in it as residualized dummies
+    (for a weighted fit, with ``root`` the square roots of the weights: every absorbed effect,
+    scaled by ``root``).
 
     Notes
     -----
@@ -559,7 +584,7 @@ def _crossed_effects(
     Effects in the span of another (``redundant``) are left out: their dummies add nothing.
     """
     active = tuple(fe for fe in fes if fe.name not in redundant)
-    return _CrossedEffects(active, dict(groups), dict(labels), tol, maxiter)
+    return _CrossedEffects(active, dict(groups), dict(labels), tol, maxiter, root)
 
 
 @dataclass(frozen=True, eq=False)
@@ -571,12 +596,17 @@ class _CrossedEffects:
     labels: Mapping[str, np.ndarray]
     tol: float
     maxiter: int
+    root: np.ndarray | None = None  # square roots of the probability weights, when weighted
 
     def __call__(self, name: str) -> CrossedDummies | None:
         if name not in self.groups:
             return None
         cluster_fe = FixedEffect(name, self.groups[name], len(self.labels[name]))
-        inside = tuple(fe for fe in self.active if canonical(fe.name) == name or refines(fe, cluster_fe))
+        if self.root is not None:
+            # weighted CR2 is not invariant to absorbing nested effects: every effect goes back in
+            inside: tuple[FixedEffect, ...] = ()
+        else:
+            inside = tuple(fe for fe in self.active if canonical(fe.name) == name or refines(fe, cluster_fe))
         crossed = tuple(fe for fe in self.active if not any(fe is other for other in inside))
         if not crossed:
             return None
@@ -584,19 +614,22 @@ class _CrossedEffects:
             effects=tuple(fe.name for fe in crossed),
             nested=tuple(fe.name for fe in inside),
             n_columns=sum(fe.n_levels for fe in crossed),
-            build=partial(_build_crossed, cluster_fe.codes.size, crossed, inside, self.tol, self.maxiter),
+            build=partial(_build_crossed, cluster_fe.codes.size, crossed, inside, self.tol, self.maxiter,
+                          self.root),
         )
 
 
 def _build_crossed(
-    n: int, crossed: Sequence[FixedEffect], inside: Sequence[FixedEffect], tol: float, maxiter: int
+    n: int, crossed: Sequence[FixedEffect], inside: Sequence[FixedEffect], tol: float, maxiter: int,
+    root: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Dummies of every level of the crossed effects, residualized on the nested ones."""
+    """Dummies of every level of the crossed effects, residualized on the nested ones (scaled by
+    the square roots of the weights for a weighted fit)."""
     columns = np.zeros((n, sum(fe.n_levels for fe in crossed)), order="F")
     rows = np.arange(n)
     offset = 0
     for fe in crossed:
-        columns[rows, offset + fe.codes] = 1.0
+        columns[rows, offset + fe.codes] = 1.0 if root is None else root
         offset += fe.n_levels
     if inside:
         Absorber(inside, tol=tol, maxiter=maxiter).demean(columns)
@@ -611,15 +644,22 @@ class _Annihilator:
     """
 
     absorber: Absorber
+    root: np.ndarray | None = None  # weighted fits: columns are W^(1/2)-scaled
 
     def __call__(self, block: np.ndarray) -> np.ndarray:
         out = np.array(block, dtype=np.float64, order="F", copy=True)
-        self.absorber.demean(out)
-        return out
+        if self.root is None:
+            self.absorber.demean(out)
+            return out
+        flat = out.ndim == 1
+        work = np.asfortranarray((out.reshape(-1, 1) if flat else out) / self.root[:, None])
+        self.absorber.demean(work)
+        work *= self.root[:, None]
+        return work.ravel() if flat else work
 
 
-def _annihilator(absorber: Absorber) -> Callable[[np.ndarray], np.ndarray]:
-    return _Annihilator(absorber)
+def _annihilator(absorber: Absorber, root: np.ndarray | None = None) -> Callable[[np.ndarray], np.ndarray]:
+    return _Annihilator(absorber, root)
 
 
 def _fit_fd(arrays: Arrays, effects: tuple[str, ...], clusters, *, intercept: bool = True, **_: Any) -> _Fit:
@@ -727,10 +767,15 @@ def _fit_between(arrays: Arrays, effects: tuple[str, ...], clusters, *, intercep
 
 def _fit_pooled(arrays: Arrays, effects: tuple[str, ...], clusters, *, intercept: bool = True, **_: Any) -> _Fit:
     data, names = _with_intercept_and_years(arrays, effects, intercept)
+    w = arrays.weights
+    if w is not None:  # weighted least squares as OLS of W^(1/2)-scaled data
+        data = np.asfortranarray(data * np.sqrt(w)[:, None])
     raw_ss = np.einsum("ij,ij->j", data, data)
     groups, labels = _groups(arrays, clusters)
-    dep_mean = float(data[:, 0].mean())
+    dep_mean = float(arrays.data[:, 0].mean()) if w is None else float(np.average(arrays.data[:, 0], weights=w))
     design, dropped = _ols(data, tuple(names), raw_ss, groups, labels, 0, {}, clusters, "the intercept")
+    if w is not None:
+        design = replace(design, weights=w)
     return _Fit(design, int(data.shape[0]), len(labels["firm_id"]), dep_mean, dict(arrays.exclusions),
                 {"r2": _r2(data[:, 0], design.resid), "r2_overall": _r2(data[:, 0], design.resid),
                  "dropped_terms": dropped},

@@ -27,6 +27,8 @@ __all__ = ["coefplot", "event_study_frame", "event_study_plot", "moderation_plot
 
 #: columns of the tidy frame an event-study plot draws
 EVENT_COLUMNS = ("estimator", "event_time", "estimate", "ci_low", "ci_high")
+#: optional columns of a uniform band, drawn as a wide pale bar behind the pointwise interval
+BAND_COLUMNS = ("band_low", "band_high")
 
 
 def _axes(ax: Any, figsize: tuple[float, float]) -> tuple[Any, Any]:
@@ -299,7 +301,10 @@ def event_study_frame(data: Any, level: float = 0.95) -> pd.DataFrame:
     out = data.copy()
     if "estimator" not in out.columns:
         out["estimator"] = ""
-    out = out[list(EVENT_COLUMNS)].astype({"event_time": float, "estimate": float, "ci_low": float, "ci_high": float})
+    # uniform (sup-t) bands ride along when the estimates carry them (gp.event_study results)
+    bands = [c for c in BAND_COLUMNS if c in out.columns] if all(c in out.columns for c in BAND_COLUMNS) else []
+    out = out[list(EVENT_COLUMNS) + bands].astype(
+        {"event_time": float, "estimate": float, "ci_low": float, "ci_high": float, **{c: float for c in bands}})
     out["estimator"] = out["estimator"].astype(str)
     return out.sort_values(["estimator", "event_time"], kind="stable", ignore_index=True)
 
@@ -315,6 +320,7 @@ def event_study_plot(
     title: str = "",
     figsize: tuple[float, float] = (7.0, 4.0),
     dodge: float = 0.12,
+    bands: bool = True,
 ) -> Any:
     """Event-time estimates with their intervals, several estimators overlaid.
 
@@ -330,6 +336,9 @@ def event_study_plot(
     ax, xlabel, ylabel, title, figsize
     dodge : float
         Horizontal offset between estimators at the same event time.
+    bands : bool
+        Draw uniform (sup-t) bands, when the estimates carry ``band_low`` and ``band_high``,
+        as wide pale bars behind the pointwise intervals.
 
     Returns
     -------
@@ -354,6 +363,9 @@ def event_study_plot(
         part = frame[frame["estimator"] == name]
         x = part["event_time"].to_numpy() + dodge * (j - (n - 1) / 2)
         colour = f"C{j}"
+        if bands and "band_low" in part.columns:
+            ax.vlines(x, part["band_low"].to_numpy(), part["band_high"].to_numpy(), color=colour, linewidth=5,
+                      alpha=0.22)
         ax.vlines(x, part["ci_low"].to_numpy(), part["ci_high"].to_numpy(), color=colour, linewidth=1.4)
         ax.plot(x, part["estimate"].to_numpy(), "o", color=colour, markersize=5, label=name or None, zorder=3)
     ax.axhline(0.0, color="0.4", linewidth=0.8, linestyle="--")

@@ -174,6 +174,8 @@ def _bad_value(spec, draw):
     if kind == "huge":
         big = draw(st.floats(1.1e15, 1e308))
         value = big * draw(st.sampled_from([1, -1]))
+        if spec.type == "integer" and value != np.trunc(value):
+            return kind, value, "not a whole number"  # the first check that fails is reported
         if spec.maximum is not None and value > spec.maximum:
             return kind, value, "above maximum"
         if spec.minimum is not None and value < spec.minimum:
