@@ -525,3 +525,142 @@ def binary_scores(X, y, offset, beta, link, weights, out):  # pragma: no cover -
         for a in range(k):
             for i in range(m):
                 out[lo + i, a] = X[lo + i, a] * eta[i]
+
+
+# --- row selection -----------------------------------------------------------------------------
+@njit(cache=True)
+def compact_columns(flat, n, p, keep):  # pragma: no cover - compiled
+    """Keep the rows ``keep`` of a Fortran-ordered n x p array held in ``flat`` (length n*p), in
+    place: column j is written to ``flat[j*m:(j+1)*m]`` (m kept rows).  Returns m.
+
+    Every element moves to a position at or before the one it is read from, and column j's
+    destination ends before column j+1's source begins, so one forward pass never overwrites a
+    value it has still to read (no second array of the data's size).
+    """
+    m = 0
+    for i in range(n):
+        if keep[i]:
+            m += 1
+    for j in range(p):
+        src = j * n
+        dst = j * m
+        t = 0
+        for i in range(n):
+            if keep[i]:
+                flat[dst + t] = flat[src + i]
+                t += 1
+    return m
+
+
+@njit(cache=True)
+def singleton_sweeps(codes, n_levels, keep, dropped):  # pragma: no cover - compiled
+    """Drop, in place in ``keep``, the rows alone in a level of an effect, sweep after sweep until
+    none is left; ``codes`` is n x E, ``dropped[e]`` counts the rows dropped against effect e.
+
+    Within a sweep the effects are taken in order and a row counts against the first effect in
+    whose level it is alone (the rule of :func:`gvcpanel.models.absorb.singleton_mask`).
+    """
+    n, n_eff = codes.shape
+    offsets = np.zeros(n_eff + 1, dtype=np.int64)
+    for e in range(n_eff):
+        offsets[e + 1] = offsets[e] + n_levels[e]
+    counts = np.zeros(offsets[n_eff], dtype=np.int64)
+    for i in range(n):
+        if keep[i]:
+            for e in range(n_eff):
+                counts[offsets[e] + codes[i, e]] += 1
+    changed = True
+    while changed:
+        changed = False
+        for e in range(n_eff):
+            # a row alone in its level is the level's only row: dropping it changes no other
+            # row's count in this effect, so the counts can be updated as rows go
+            for i in range(n):
+                if keep[i] and counts[offsets[e] + codes[i, e]] == 1:
+                    keep[i] = False
+                    dropped[e] += 1
+                    changed = True
+                    for f in range(n_eff):
+                        counts[offsets[f] + codes[i, f]] -= 1
+
+
+# --- structure of the effects ------------------------------------------------------------------
+@njit(cache=True)
+def _root(parent, x):  # pragma: no cover - compiled
+    while parent[x] != x:
+        parent[x] = parent[parent[x]]  # path halving
+        x = parent[x]
+    return x
+
+
+@njit(cache=True)
+def bipartite_components(a, n_a, b, n_b):  # pragma: no cover - compiled
+    """Connected components of the graph linking level ``a[i]`` to level ``n_a + b[i]`` for every
+    row (union-find; levels that occur in no row are components of their own)."""
+    parent = np.arange(n_a + n_b)
+    components = n_a + n_b
+    for i in range(a.size):
+        x = _root(parent, a[i])
+        y = _root(parent, n_a + b[i])
+        if x != y:
+            if x < y:
+                parent[y] = x
+            else:
+                parent[x] = y
+            components -= 1
+    return components
+
+
+@njit(cache=True)
+def schur_cross(main, n_main, rest, offsets, weights, div):  # pragma: no cover - compiled
+    """:math:`C' \\mathrm{diag}(1/d) C` (L x L, dense) for the G_A x L cross-tabulation C of the
+    main effect with the stacked other effects, from the rows themselves.
+
+    Row i of main level g adds :math:`w_i w_j / d_g` to cell (level of i, level of j) for every
+    row j of the same main level: the product of a level's row of C with itself without forming
+    C (a sparse product of a cross-tabulation with millions of entries takes a second).  The
+    cost is the sum of squared main-level sizes, so callers use it for small levels (firms).
+    """
+    n = main.size
+    n_rest = rest.shape[1]
+    L = offsets[n_rest]
+    weighted = weights.size > 0
+    # rows grouped by main level (counting sort; keeps the row order within a level)
+    starts = np.zeros(n_main + 1, dtype=np.int64)
+    for i in range(n):
+        starts[main[i] + 1] += 1
+    for g in range(n_main):
+        starts[g + 1] += starts[g]
+    fill = starts[:n_main].copy()
+    order = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        g = main[i]
+        order[fill[g]] = i
+        fill[g] += 1
+    out = np.zeros((L, L))
+    for g in range(n_main):
+        lo, hi = starts[g], starts[g + 1]
+        inv = 1.0 / div[g]
+        for a in range(lo, hi):
+            i = order[a]
+            wi = (weights[i] if weighted else 1.0) * inv
+            for b in range(lo, hi):
+                j = order[b]
+                wij = wi * (weights[j] if weighted else 1.0)
+                for r in range(n_rest):
+                    li = offsets[r] + rest[i, r]
+                    for s in range(n_rest):
+                        out[li, offsets[s] + rest[j, s]] += wij
+    return out
+
+
+@njit(cache=True)
+def sum_squared_sizes(main, n_main):  # pragma: no cover - compiled
+    """:math:`\\sum_g n_g^2` over the levels of ``main`` (the cost of :func:`schur_cross`)."""
+    counts = np.zeros(n_main, dtype=np.int64)
+    for i in range(main.size):
+        counts[main[i]] += 1
+    total = 0
+    for g in range(n_main):
+        total += counts[g] * counts[g]
+    return total

@@ -173,3 +173,98 @@ def test_weighted_fit_equals_statsmodels_glm(binary_data, link, kind):
     if link == "logit":
         info = information_matrix(X, y, fit.params, link, weights=weights)
         np.testing.assert_allclose(np.linalg.inv(info), reference.cov_params(), rtol=1e-6)
+
+
+def _singleton_mask_numpy(effects):
+    """The rule written with NumPy counts (the implementation before the compiled sweeps)."""
+    keep = np.ones(effects[0].codes.size, dtype=bool)
+    dropped = {fe.name: 0 for fe in effects}
+    changed = True
+    while changed:
+        changed = False
+        for fe in effects:
+            counts = np.bincount(fe.codes, weights=keep, minlength=fe.n_levels)
+            alone = keep & (counts[fe.codes] == 1)
+            if alone.any():
+                keep &= ~alone
+                dropped[fe.name] += int(alone.sum())
+                changed = True
+    return keep, {k: v for k, v in dropped.items() if v}
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_compiled_singleton_sweeps_follow_the_numpy_rule(seed):
+    from gvcpanel.models.absorb import singleton_mask
+
+    rng = np.random.default_rng(seed)
+    n = 400
+    # sparse levels so that dropping one singleton makes others (chains of several sweeps)
+    effects = [factorize(rng.integers(0, 150, n), "firm"), factorize(rng.integers(0, 120, n), "year"),
+               factorize(rng.integers(0, 90, n), "region")][: 2 + seed % 2]
+    keep, dropped = singleton_mask(effects)
+    expected_keep, expected_dropped = _singleton_mask_numpy(effects)
+    assert np.array_equal(keep, expected_keep)
+    assert dropped == expected_dropped
+    assert sum(dropped.values()) == int((~keep).sum()) > 0
+
+
+@pytest.mark.parametrize("share", [0.0, 0.3, 0.9, 1.0])
+def test_in_place_row_selection_equals_a_copy(share):
+    from gvcpanel.formula.frame import take_rows
+
+    rng = np.random.default_rng(7)
+    data = np.asfortranarray(rng.normal(size=(1000, 5)))
+    keep = rng.random(1000) >= share
+    expected = take_rows(data, keep)
+    assert expected is data if keep.all() else not np.shares_memory(expected, data)
+    out = take_rows(data, keep, in_place=True)
+    assert np.array_equal(out, data[keep] if keep.all() else expected)
+    assert out.flags.f_contiguous and out.shape == (int(keep.sum()), 5)
+    if 0 < keep.sum() < keep.size:
+        assert np.shares_memory(out, data)  # no second array of the data's size
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_union_find_components_equal_scipy_graph_components(seed):
+    from scipy import sparse
+    from scipy.sparse.csgraph import connected_components
+
+    from gvcpanel.models.absorb import n_components
+
+    rng = np.random.default_rng(seed)
+    n = 300
+    a = FixedEffect("a", rng.integers(0, 200, n), 210)  # some levels occur in no row
+    b = FixedEffect("b", rng.integers(0, 150, n), 150)
+    cross = sparse.csr_matrix((np.ones(n), (a.codes, b.codes)), shape=(a.n_levels, b.n_levels))
+    graph = sparse.bmat([[None, cross], [cross.T, None]], format="csr")
+    assert n_components(a, b) == connected_components(graph, directed=False)[0]
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_schur_cross_from_rows_equals_the_sparse_product(weighted_panel, weighted):
+    from scipy import sparse
+
+    rng, firm, year, cluster, _, weights = weighted_panel
+    cy = interact(cluster, year)
+    w = weights if weighted else np.ones(firm.codes.size)
+    rest = np.column_stack([year.codes, cy.codes]).astype(np.int64)
+    offsets = np.array([0, year.n_levels, year.n_levels + cy.n_levels], dtype=np.int64)
+    C = sparse.hstack([sparse.csr_matrix((w, (firm.codes, fe.codes)), shape=(firm.n_levels, fe.n_levels))
+                       for fe in (year, cy)], format="csr")
+    div = np.asarray(C[:, : year.n_levels].sum(axis=1)).ravel()
+    div = np.where(div > 0, div, 1.0)
+    expected = (C.T @ C.multiply(1.0 / div[:, None]).tocsr()).toarray()
+    got = kernels.schur_cross(kernels.as_codes(firm.codes), firm.n_levels, np.asfortranarray(rest), offsets,
+                              kernels.as_weights(weights if weighted else None), div)
+    np.testing.assert_allclose(got, expected, rtol=1e-13, atol=1e-12)
+
+
+def test_threeway_absorption_does_not_depend_on_how_the_schur_complement_is_formed(weighted_panel):
+    _, firm, year, cluster, X, _ = weighted_panel
+    effects = [firm, year, interact(cluster, year)]
+    fast, info = demean(X, effects)  # C'D^{-1}C from the rows (small firm levels)
+    absorber = Absorber(effects)
+    assert absorber.method == "direct"
+    # the same projection by conjugate gradients on the sparse cross-tabulation
+    slow, _ = demean(X, effects, direct_max=0)
+    np.testing.assert_allclose(fast, slow, rtol=0, atol=1e-8 * np.abs(X).max())

@@ -131,21 +131,16 @@ def singleton_mask(effects: Sequence[FixedEffect]) -> tuple[np.ndarray, dict[str
     """
     n = effects[0].codes.size
     keep = np.ones(n, dtype=bool)
-    dropped = {fe.name: 0 for fe in effects}
     # most panels have none: one integer count per effect settles that without a mask
     if all(np.bincount(fe.codes, minlength=fe.n_levels).min(initial=2) >= 2 for fe in effects):
         return keep, {}
-    changed = True
-    while changed:
-        changed = False
-        for fe in effects:
-            counts = np.bincount(fe.codes, weights=keep, minlength=fe.n_levels)
-            alone = keep & (counts[fe.codes] == 1)
-            n_alone = int(alone.sum())
-            if n_alone:
-                keep &= ~alone
-                dropped[fe.name] += n_alone
-                changed = True
+    codes = np.empty((n, len(effects)), dtype=np.int64)
+    for e, fe in enumerate(effects):
+        codes[:, e] = fe.codes
+    counts = np.zeros(len(effects), dtype=np.int64)
+    # one compiled pass per effect and sweep (the NumPy version re-counted every level per sweep)
+    kernels.singleton_sweeps(codes, np.array([fe.n_levels for fe in effects], dtype=np.int64), keep, counts)
+    dropped = {fe.name: int(c) for fe, c in zip(effects, counts)}
     return keep, {k: v for k, v in dropped.items() if v}
 
 
@@ -165,10 +160,13 @@ def _crosstab(a: FixedEffect, b: FixedEffect, weights: np.ndarray | None = None)
 
 
 def n_components(a: FixedEffect, b: FixedEffect) -> int:
-    """Connected components of the bipartite graph linking levels of ``a`` and ``b`` that co-occur."""
-    cross = _crosstab(a, b)
-    graph = sparse.bmat([[None, cross], [cross.T, None]], format="csr")
-    return int(connected_components(graph, directed=False)[0])
+    """Connected components of the bipartite graph linking levels of ``a`` and ``b`` that co-occur.
+
+    One compiled union-find pass over the rows (the sparse graph of all rows took seconds on
+    millions of rows).
+    """
+    return int(kernels.bipartite_components(kernels.as_codes(a.codes), a.n_levels, kernels.as_codes(b.codes),
+                                            b.n_levels))
 
 
 def rank_of(effects: Sequence[FixedEffect]) -> tuple[int, bool]:
@@ -327,6 +325,11 @@ class Absorber:
             weighted = self.cross / self._main_div[:, None]
             cwc = self.cross_t @ weighted
             diag_cwc = np.einsum("ij,ij->j", self.cross, weighted)
+        elif (self.L <= direct_max
+              and kernels.sum_squared_sizes(self._main_codes, G) * len(self.rest) ** 2 <= 64 * self.n):
+            # small main levels (firms): C'D^{-1}C from the rows of each level, no sparse product
+            cwc = kernels.schur_cross(self._main_codes, G, self._rest_codes, self.offsets, w, self._main_div)
+            diag_cwc = np.diag(cwc).copy()
         else:
             weighted = self.cross.multiply(1.0 / self._main_div[:, None]).tocsr()
             cwc = None

@@ -493,7 +493,7 @@ def _fit_fe(arrays: Arrays, effects: tuple[str, ...], clusters, *, drop_singleto
         if n_singletons:
             for name, count in dropped.items():
                 exclusions[f"singleton in {name} effect"] = count
-            arrays = arrays.subset(keep)
+            arrays = arrays.subset(keep, in_place=True)  # the data are ours (see below)
             fes = [arrays.effect(e) for e in effects]
     if arrays.data.shape[0] == 0:
         raise PanelStructureError("no observations are left after dropping singletons.")
