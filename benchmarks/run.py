@@ -348,7 +348,7 @@ def write_report(path: Path, results: dict, sizes: dict, args, load_text: str, e
     lines = [
         "# gvcpanel benchmarks",
         "",
-        f"Written by `benchmarks/run.py{' --quick' if args.quick else ''}` (`make bench`) on "
+        f"Written by `{' '.join(['benchmarks/run.py', *sys.argv[1:]])}` (`make bench` runs it without options) on "
         f"{datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')} in {elapsed / 60:.1f} min; not edited by hand.",
         f"Machine: {machine()}; load average at start {args.load}.",
         "Versions: " + ", ".join(f"{k} {v}" for k, v in versions().items()) + ".",
