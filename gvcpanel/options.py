@@ -123,6 +123,11 @@ def check_magnitudes(values: np.ndarray, names: Sequence[str], what: str) -> Non
     """
     with np.errstate(over="ignore", invalid="ignore"):
         squares = np.einsum("ij,ij->j", values, values)
+    check_squares(squares, values, names, what)
+
+
+def check_squares(squares: np.ndarray, values: np.ndarray, names: Sequence[str], what: str) -> None:
+    """:func:`check_magnitudes` given the columns' sums of squares (computed in another pass)."""
     bad = np.flatnonzero(~np.isfinite(squares))
     if bad.size:
         listed = ", ".join(f"{names[j]!r} (largest |value| {np.max(np.abs(values[:, j])):.3g})" for j in bad)

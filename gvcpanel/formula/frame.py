@@ -114,13 +114,15 @@ class Arrays:
     exclusions: dict[str, int]
     weights: np.ndarray | None = None  # probability weights of the kept rows (evaluate(weights=))
 
-    def subset(self, keep: np.ndarray) -> "Arrays":
+    def subset(self, keep: np.ndarray, *, in_place: bool = False) -> "Arrays":
+        """The rows ``keep``; ``in_place=True`` compacts ``data`` in its own memory (then this
+        object's ``data`` must not be used again: estimators own the array evaluate() made)."""
         codes, labels = {}, {}
         for name, c in self.codes.items():
             codes[name], used = compress_codes(c[keep], len(self.labels[name]))
             labels[name] = self.labels[name][used]
         return Arrays(
-            take_rows(self.data, keep), self.terms, self.dependent, codes, labels, self.years[keep], dict(self.exclusions),
+            take_rows(self.data, keep, in_place=in_place), self.terms, self.dependent, codes, labels, self.years[keep], dict(self.exclusions),
             None if self.weights is None else self.weights[keep],
         )
 
@@ -132,10 +134,22 @@ class Arrays:
         return FixedEffect(name, fe.codes, fe.n_levels, fe.labels)
 
 
-def take_rows(data: np.ndarray, keep: np.ndarray) -> np.ndarray:
-    """Rows of a Fortran-ordered array, column by column so that no C-ordered copy is made."""
+def take_rows(data: np.ndarray, keep: np.ndarray, *, in_place: bool = False) -> np.ndarray:
+    """Rows of a Fortran-ordered array, column by column so that no C-ordered copy is made.
+
+    ``in_place=True`` (a contiguous Fortran-ordered ``data`` that the caller owns) moves the kept
+    rows to the front of ``data``'s own buffer and returns a Fortran-ordered view of it: no second
+    array of the data's size.
+    """
     if keep.all():
         return data
+    if in_place and data.flags.f_contiguous and data.flags.writeable and data.dtype == np.float64:
+        from gvcpanel import kernels
+
+        n, p = data.shape
+        flat = data.reshape(-1, order="F")  # a view of a contiguous array
+        m = int(kernels.compact_columns(flat, n, p, np.ascontiguousarray(keep, dtype=np.bool_)))
+        return flat[: m * p].reshape((m, p), order="F")
     out = np.empty((int(keep.sum()), data.shape[1]), order="F")
     for j in range(data.shape[1]):
         np.compress(keep, data[:, j], out=out[:, j])

@@ -36,6 +36,7 @@ from gvcpanel.inference.clusters import (  # noqa: F401 - FEW_CLUSTERS and crv1_
     crv1_df,
     crv1_scale,
     intersection_codes,
+    score_sums_by_group,
     sum_by_group,
     twoway_codes,
     user_stacklevel,
@@ -133,7 +134,8 @@ def driscoll_kraay_meat(scores_obs: np.ndarray, time_codes: np.ndarray, lags: in
 
 # --- least squares ----------------------------------------------------------------------------
 def _linear_bread(design: LinearDesign) -> np.ndarray:
-    return _bread(design.X.T @ design.X, "cross-product matrix X'X of the regressors")
+    gram = design.gram if design.gram is not None else design.X.T @ design.X
+    return _bread(gram, "cross-product matrix X'X of the regressors")
 
 
 def linear_unadjusted(design: LinearDesign, spec: InferenceSpec) -> Inference:
@@ -174,7 +176,7 @@ def linear_crv1(design: LinearDesign, spec: InferenceSpec) -> ClusterCovariance:
     X, u = design.X, design.resid
     n, k = X.shape
     name, codes = cluster_codes(design, spec)
-    scores = sum_by_group(X * u[:, None], codes)
+    scores = score_sums_by_group(X, u, codes)
     groups = scores.shape[0]
     nested = design.absorbed_nested.get(name, 0)
     scale = crv1_scale(spec.preset, n, k, groups, design.k_absorbed, nested)
@@ -296,7 +298,8 @@ def _augmented(design: LinearDesign, name: str) -> tuple[np.ndarray, np.ndarray,
     if extra is not None and extra.shape[1]:
         Z = np.hstack([design.X, extra])
         return Z, _bread(Z.T @ Z, "cross-product matrix of the regressors and crossed dummies"), details
-    return design.X, _linear_bread(design), details
+    # the exact paths form X'X themselves, as bias_reduced_cov's callers do (same bits)
+    return design.X, _bread(design.X.T @ design.X, "cross-product matrix X'X of the regressors"), details
 
 
 def linear_bias_reduced(design: LinearDesign, spec: InferenceSpec) -> Inference:

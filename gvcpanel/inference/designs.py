@@ -115,6 +115,8 @@ class LinearDesign:
         the weighted quantities :math:`W^{1/2}\\tilde X`, :math:`W^{1/2}\\tilde y`,
         :math:`W^{1/2}e` (so that every sandwich on them is the weighted one; ``absorb`` then
         acts on such weighted columns), and CR2 uses the probability-weight working model.
+    gram : ndarray, optional
+        :math:`X'X` when the estimator computed it (the covariances then do not form it again).
     """
 
     #: the model kind the dispatcher keys on
@@ -135,6 +137,7 @@ class LinearDesign:
     absorbed_effects: tuple[str, ...] = ()
     crossed: Callable[[str], CrossedDummies | None] | None = None
     weights: np.ndarray | None = None
+    gram: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def nobs(self) -> int:

@@ -55,7 +55,7 @@ iteratively (dropping one can create another), as fixest and reghdfe do.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -63,6 +63,7 @@ import pandas as pd
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
+from gvcpanel import kernels
 from gvcpanel.errors import ConvergenceError, SpecificationError
 
 DEFAULT_TOL = 1e-10
@@ -130,18 +131,16 @@ def singleton_mask(effects: Sequence[FixedEffect]) -> tuple[np.ndarray, dict[str
     """
     n = effects[0].codes.size
     keep = np.ones(n, dtype=bool)
-    dropped = {fe.name: 0 for fe in effects}
-    changed = True
-    while changed:
-        changed = False
-        for fe in effects:
-            counts = np.bincount(fe.codes, weights=keep, minlength=fe.n_levels)
-            alone = keep & (counts[fe.codes] == 1)
-            n_alone = int(alone.sum())
-            if n_alone:
-                keep &= ~alone
-                dropped[fe.name] += n_alone
-                changed = True
+    # most panels have none: one integer count per effect settles that without a mask
+    if all(np.bincount(fe.codes, minlength=fe.n_levels).min(initial=2) >= 2 for fe in effects):
+        return keep, {}
+    codes = np.empty((n, len(effects)), dtype=np.int64)
+    for e, fe in enumerate(effects):
+        codes[:, e] = fe.codes
+    counts = np.zeros(len(effects), dtype=np.int64)
+    # one compiled pass per effect and sweep (the NumPy version re-counted every level per sweep)
+    kernels.singleton_sweeps(codes, np.array([fe.n_levels for fe in effects], dtype=np.int64), keep, counts)
+    dropped = {fe.name: int(c) for fe, c in zip(effects, counts)}
     return keep, {k: v for k, v in dropped.items() if v}
 
 
@@ -151,26 +150,23 @@ def refines(fine: FixedEffect, coarse: FixedEffect) -> bool:
         return False
     if fine is coarse or fine.codes is coarse.codes:
         return True
-    level_of = np.full(fine.n_levels, -1, dtype=np.intp)
-    # the last write wins in fancy assignment; any row of a level is as good as another
-    level_of[fine.codes] = coarse.codes
-    # a cheap look at the first rows settles most "no" answers before the full pass
-    head = slice(0, min(fine.codes.size, 50_000))
-    if not np.array_equal(level_of[fine.codes[head]], coarse.codes[head]):
-        return False
-    return bool(np.array_equal(level_of[fine.codes], coarse.codes))
+    # one pass that stops at the first row whose level was seen with another coarse level
+    return bool(kernels.refines(kernels.as_codes(fine.codes), fine.n_levels, kernels.as_codes(coarse.codes)))
 
 
 def _crosstab(a: FixedEffect, b: FixedEffect, weights: np.ndarray | None = None) -> sparse.csr_matrix:
-    ones = np.ones(a.codes.size) if weights is None else weights
-    return sparse.csr_matrix((ones, (a.codes, b.codes)), shape=(a.n_levels, b.n_levels))
+    values = np.ones(a.codes.size) if weights is None else weights
+    return sparse.csr_matrix((values, (a.codes, b.codes)), shape=(a.n_levels, b.n_levels))
 
 
 def n_components(a: FixedEffect, b: FixedEffect) -> int:
-    """Connected components of the bipartite graph linking levels of ``a`` and ``b`` that co-occur."""
-    cross = _crosstab(a, b)
-    graph = sparse.bmat([[None, cross], [cross.T, None]], format="csr")
-    return int(connected_components(graph, directed=False)[0])
+    """Connected components of the bipartite graph linking levels of ``a`` and ``b`` that co-occur.
+
+    One compiled union-find pass over the rows (the sparse graph of all rows took seconds on
+    millions of rows).
+    """
+    return int(kernels.bipartite_components(kernels.as_codes(a.codes), a.n_levels, kernels.as_codes(b.codes),
+                                            b.n_levels))
 
 
 def rank_of(effects: Sequence[FixedEffect]) -> tuple[int, bool]:
@@ -206,7 +202,12 @@ def _drop_refined(effects: list[FixedEffect]) -> list[FixedEffect]:
 
 @dataclass(frozen=True)
 class AbsorbInfo:
-    """What an absorption did."""
+    """What an absorption did.
+
+    ``column_sums`` and ``column_ss`` are the (weighted) sums and sums of squares of the input
+    columns, read in the same pass as the level sums, so that callers need no pass of their own
+    for means or raw sums of squares; ``gram`` the cross-products of the result when asked.
+    """
 
     method: str  # "none", "one-way", "direct", "conjugate gradient"
     effects: tuple[str, ...]
@@ -216,6 +217,9 @@ class AbsorbInfo:
     dof_exact: bool
     iterations: int
     max_level_mean: float  # the convergence criterion reached (relative to column scale)
+    column_sums: np.ndarray | None = field(default=None, repr=False, compare=False)
+    column_ss: np.ndarray | None = field(default=None, repr=False, compare=False)
+    gram: np.ndarray | None = field(default=None, repr=False, compare=False)  # X'WX of the result
 
 
 class Absorber:
@@ -232,15 +236,18 @@ class Absorber:
     direct_max : int
         Largest number of levels of the non-eliminated effects solved densely.
     weights : ndarray, optional
-        Positive row weights: the projection is then the weighted one,
-        :math:`M_D^W x = x - D(D'WD)^+D'Wx` (weighted least squares on the dummies), which
-        weighted fixed-effects regressions need (:mod:`gvcpanel.models.weights`).
+        Non-negative, finite weight per row: the projection is then the weighted one,
+        :math:`M_D^W x = x - D (D'WD)^+ D'Wx` (weighted level means).
 
     Notes
     -----
     With ``A`` the largest effect and ``R`` the others, ``M_D x = M_A (x - R b)`` where ``b``
     solves ``(R' M_A R) b = R' M_A x`` (Frisch-Waugh-Lovell applied to the dummies); with weights
-    every count and cross-tabulation below is a sum of weights.
+    every count is a sum of weights and every sum a weighted sum.  Preparing the absorber (codes,
+    redundancy, cross-tabulations, the factorized Schur complement) is done once: refits with new
+    outcomes reuse it through :meth:`demean`, refits with new weights through :meth:`reweighted`,
+    which keeps the structural analysis.  A level whose rows all have weight zero gets no
+    coefficient (its rows are left as they are; they carry no weight in a weighted fit).
     """
 
     def __init__(
@@ -250,6 +257,8 @@ class Absorber:
         maxiter: int = DEFAULT_MAXITER,
         direct_max: int = DIRECT_MAX,
         weights: np.ndarray | None = None,
+        *,
+        _structure: "Absorber | None" = None,
     ) -> None:
         if not effects:
             raise SpecificationError("Absorber needs at least one fixed effect.")
@@ -258,56 +267,71 @@ class Absorber:
             raise SpecificationError(f"fixed effects cover different numbers of rows: {sorted(sizes)}.")
         self.effects = tuple(effects)
         self.n = sizes.pop()
-        self.tol, self.maxiter = float(tol), int(maxiter)
-        kept = _drop_refined(list(effects))
-        self.redundant = tuple(fe.name for fe in effects if fe not in kept)
-        kept.sort(key=lambda fe: -fe.n_levels)
-        self.main, self.rest = kept[0], tuple(kept[1:])
-        self.weights = None if weights is None else np.asarray(weights, dtype=float)
-        w = self.weights
-        rows_per_level = np.bincount(self.main.codes, minlength=self.main.n_levels)
-        # the weighted "counts" are sums of weights; expanding levels back to rows needs row counts
-        self.main_counts = (rows_per_level.astype(float) if w is None
-                            else np.bincount(self.main.codes, w, self.main.n_levels))
-        self.offsets = np.cumsum([0] + [fe.n_levels for fe in self.rest])
+        self.tol, self.maxiter, self.direct_max = float(tol), int(maxiter), int(direct_max)
+        self.weights = _check_weights(weights, self.n)
+        if _structure is None:
+            kept = _drop_refined(list(effects))
+            self.redundant = tuple(fe.name for fe in effects if fe not in kept)
+            kept.sort(key=lambda fe: -fe.n_levels)
+            self.main, self.rest = kept[0], tuple(kept[1:])
+            self._main_codes = kernels.as_codes(self.main.codes)
+            if len(self.rest) == 1:  # an n x 1 view of the codes, no copy
+                self._rest_codes = kernels.as_codes(self.rest[0].codes)[:, None]
+            else:
+                self._rest_codes = np.empty((self.n, len(self.rest)), dtype=np.int64, order="F")
+                for r, fe in enumerate(self.rest):
+                    self._rest_codes[:, r] = fe.codes
+            self.offsets = np.cumsum([0] + [fe.n_levels for fe in self.rest]).astype(np.int64)
+        else:  # a reweighted copy shares the codes and the structural analysis
+            for name in ("redundant", "main", "rest", "_main_codes", "_rest_codes", "offsets"):
+                setattr(self, name, getattr(_structure, name))
         self.L = int(self.offsets[-1])
-        self.rest_counts = (
-            np.concatenate([np.bincount(fe.codes, w, fe.n_levels) for fe in self.rest]).astype(float)
-            if self.rest
-            else np.zeros(0)
-        )
+        self._reweighted: tuple[np.ndarray, Absorber] | None = None
+        w = kernels.as_weights(self.weights)
+        G = self.main.n_levels
         self._k_exact: int | None = None
-        # rows sorted by the main effect (firm panels usually are): segment sums are much faster
-        codes = self.main.codes
-        self._sorted = bool(codes.size == 0 or (codes[0] == 0 and np.all(codes[1:] - codes[:-1] >= 0)))
-        self._rows_per_level = rows_per_level.astype(np.intp)
-        self._starts = np.concatenate(([0], np.cumsum(rows_per_level[:-1]).astype(np.intp)))
+        self._dense_cross = bool(self.rest) and G * self.L <= max(4 * self.n, 1_000_000)
+        if self._dense_cross:  # few levels besides the main effect: a small dense G_A x L table
+            self.cross = kernels.cross_counts(self._main_codes, G, self._rest_codes, self.offsets, w)
+            first = self.rest[0].n_levels
+            self.main_counts = self.cross[:, :first].sum(axis=1)
+            self.rest_counts = self.cross.sum(axis=0)
+        else:
+            self.main_counts = np.bincount(self.main.codes, self.weights, minlength=G).astype(float)
+            self.rest_counts = (
+                np.concatenate([np.bincount(fe.codes, self.weights, fe.n_levels) for fe in self.rest]).astype(float)
+                if self.rest
+                else np.zeros(0)
+            )
+            if self.rest:
+                self.cross = sparse.hstack([_crosstab(self.main, fe, self.weights) for fe in self.rest], format="csr")
+        # levels without weight get no coefficient: divide by 1 instead of 0
+        self._main_div = np.where(self.main_counts > 0, self.main_counts, 1.0)
+        self._rest_div = np.where(self.rest_counts > 0, self.rest_counts, 1.0)
         if not self.rest:
             self.method = "one-way"
             return
-        self._dense_cross = self.main.n_levels * self.L <= max(4 * self.n, 1_000_000)
-        if self._dense_cross:  # few levels besides the main effect: a small dense G_A x L table
-            self.cross = np.column_stack(
-                [np.bincount(codes * fe.n_levels + fe.codes, w, self.main.n_levels * fe.n_levels)
-                 .reshape(self.main.n_levels, fe.n_levels) for fe in self.rest]
-            ).astype(float)
-        else:
-            self.cross = sparse.hstack([_crosstab(self.main, fe, w) for fe in self.rest], format="csr")
         self.cross_t = self.cross.T  # a view (CSC when sparse): no copy
         # R'R: level counts on the diagonal blocks, cross-tabulations off it
         self.rr = sparse.bmat(
             [
-                [sparse.diags(self.rest_counts[lo : lo + f.n_levels]) if f is g else _crosstab(f, g, w) for g in self.rest]
+                [sparse.diags(self.rest_counts[lo : lo + f.n_levels]) if f is g else _crosstab(f, g, self.weights)
+                 for g in self.rest]
                 for f, lo in zip(self.rest, self.offsets)
             ],
             format="csr",
         )
         if self._dense_cross:
-            weighted = self.cross / self.main_counts[:, None]
+            weighted = self.cross / self._main_div[:, None]
             cwc = self.cross_t @ weighted
             diag_cwc = np.einsum("ij,ij->j", self.cross, weighted)
+        elif (self.L <= direct_max
+              and kernels.sum_squared_sizes(self._main_codes, G) * len(self.rest) ** 2 <= 64 * self.n):
+            # small main levels (firms): C'D^{-1}C from the rows of each level, no sparse product
+            cwc = kernels.schur_cross(self._main_codes, G, self._rest_codes, self.offsets, w, self._main_div)
+            diag_cwc = np.diag(cwc).copy()
         else:
-            weighted = self.cross.multiply(1.0 / self.main_counts[:, None]).tocsr()
+            weighted = self.cross.multiply(1.0 / self._main_div[:, None]).tocsr()
             cwc = None
             diag_cwc = np.asarray(self.cross.multiply(weighted).sum(axis=0)).ravel()
         if self.L <= direct_max:
@@ -326,6 +350,26 @@ class Absorber:
             if not self._dense_cross:
                 self.cross_t = self.cross.T.tocsr()
 
+    def reweighted(self, weights: np.ndarray | None) -> "Absorber":
+        """The same effects with other row weights, reusing the codes and the structural analysis.
+
+        The last reweighted absorber is kept, so that a loop that alternates outcomes under one
+        set of weights prepares it once.
+        """
+        if weights is None and self.weights is None:
+            return self
+        if weights is not None and self.weights is not None and (
+            weights is self.weights or np.array_equal(weights, self.weights)
+        ):
+            return self
+        if self._reweighted is not None:
+            last_weights, last = self._reweighted
+            if weights is last_weights or (weights is not None and np.array_equal(weights, last_weights)):
+                return last
+        other = Absorber(self.effects, self.tol, self.maxiter, self.direct_max, weights, _structure=self)
+        self._reweighted = (weights, other)
+        return other
+
     # --- degrees of freedom ----------------------------------------------------------------
     def dof(self) -> tuple[int, bool]:
         """Absorbed parameters (rank of the dummies) and whether the count is exact."""
@@ -334,28 +378,8 @@ class Absorber:
         return rank_of([self.main, *self.rest])
 
     # --- pieces of the Schur system ---------------------------------------------------------
-    def _sum_main_col(self, col: np.ndarray) -> np.ndarray:
-        if self._sorted:
-            return np.add.reduceat(col, self._starts)
-        return np.bincount(self.main.codes, col, self.main.n_levels)
-
-    def _expand_main(self, values: np.ndarray) -> np.ndarray:
-        if self._sorted:
-            return np.repeat(values, self._rows_per_level)
-        return values[self.main.codes]
-
-    def _sum_main(self, X: np.ndarray) -> np.ndarray:
-        return np.column_stack([self._sum_main_col(X[:, j]) for j in range(X.shape[1])])
-
-    def _sum_rest(self, X: np.ndarray) -> np.ndarray:
-        out = np.empty((self.L, X.shape[1]))
-        for fe, lo in zip(self.rest, self.offsets):
-            for j in range(X.shape[1]):
-                out[lo : lo + fe.n_levels, j] = np.bincount(fe.codes, X[:, j], fe.n_levels)
-        return out
-
     def _apply_schur(self, b: np.ndarray) -> np.ndarray:
-        return self.rr @ b - self.cross_t @ ((self.cross @ b) / self.main_counts[:, None])
+        return self.rr @ b - self.cross_t @ ((self.cross @ b) / self._main_div[:, None])
 
     def _solve(self, rhs: np.ndarray, scale: np.ndarray) -> tuple[np.ndarray, int, float]:
         """Solve S b = rhs column-wise; return b, iterations, reached criterion."""
@@ -381,7 +405,7 @@ class Absorber:
         while crit > self.tol and it < self.maxiter:
             sp = self._apply_schur(p)
             denom = np.einsum("ij,ij->j", p, sp)
-            active = np.abs(res / self.rest_counts[:, None]).max(axis=0) > target
+            active = np.abs(res / self._rest_div[:, None]).max(axis=0) > target
             alpha = np.where(active & (denom > 0), rz / np.where(denom > 0, denom, 1.0), 0.0)
             b += p * alpha
             res -= sp * alpha
@@ -411,7 +435,7 @@ class Absorber:
     def _criterion(self, res: np.ndarray, scale: np.ndarray) -> float:
         if res.size == 0:
             return 0.0
-        return float((np.abs(res / self.rest_counts[:, None]) / scale).max())
+        return float((np.abs(res / self._rest_div[:, None]) / scale).max())
 
     # --- coefficients of the dummies -----------------------------------------------------------
     def solve_dummies(self, sums: Sequence[np.ndarray]) -> list[np.ndarray]:
@@ -444,44 +468,65 @@ class Absorber:
         coef = {fe.name: np.zeros((fe.n_levels, m)) for fe in self.effects}
         if self.rest:
             s_rest = np.vstack([by_name[fe.name].reshape(fe.n_levels, m) for fe in self.rest])
-            rhs = s_rest - self.cross_t @ (s_main / self.main_counts[:, None])
-            scale = np.maximum(np.abs(s_main / self.main_counts[:, None]).max(axis=0), 1.0)
+            rhs = s_rest - self.cross_t @ (s_main / self._main_div[:, None])
+            scale = np.maximum(np.abs(s_main / self._main_div[:, None]).max(axis=0), 1.0)
             b, _, _ = self._solve(rhs, scale)
-            coef[self.main.name] = (s_main - self.cross @ b) / self.main_counts[:, None]
+            coef[self.main.name] = (s_main - self.cross @ b) / self._main_div[:, None]
             for fe, lo in zip(self.rest, self.offsets):
                 coef[fe.name] = b[lo : lo + fe.n_levels]
         else:
-            coef[self.main.name] = s_main / self.main_counts[:, None]
+            coef[self.main.name] = s_main / self._main_div[:, None]
         return [coef[fe.name] for fe in self.effects]
 
     # --- the projection ----------------------------------------------------------------------
-    def demean(self, X: np.ndarray) -> AbsorbInfo:
+    def demean(
+        self,
+        X: np.ndarray,
+        weights: np.ndarray | None = None,
+        *,
+        gram: bool = False,
+        check: Callable[[np.ndarray], None] | None = None,
+    ) -> AbsorbInfo:
         """Replace the columns of ``X`` (n x p, float64, preferably Fortran-ordered) in place by
-        their residuals on the fixed effects."""
+        their residuals on the fixed effects.
+
+        ``weights`` (one per row, non-negative) gives the weighted projection; the absorber
+        prepared for them is kept for the next call (see :meth:`reweighted`).  Without
+        ``weights`` the absorber's own weights (None: unweighted) are used.  ``gram=True`` also
+        returns the (weighted) cross-products of the result, ``info.gram`` (p x p), computed in
+        the same pass as the subtraction.  ``check`` is called with the columns' (weighted) sums
+        of squares after the first pass, while ``X`` is still unchanged (to refuse overflowing
+        columns without a pass of its own).
+        """
+        if weights is not None:
+            return self.reweighted(weights).demean(X, gram=gram, check=check)
         if X.ndim != 2 or X.shape[0] != self.n:
             raise SpecificationError(f"expected an array of {self.n} rows, found shape {X.shape}.")
         if X.dtype != np.float64 or not X.flags.writeable:
             raise SpecificationError("demean works in place on a writeable float64 array.")
-        p = X.shape[1]
-        scale = np.array([_scale(X[:, j]) for j in range(p)])
+        w = kernels.as_weights(self.weights)
+        sum_main, sum_rest, col_sum, col_ss = kernels.effect_sums(
+            X, self._main_codes, self.main.n_levels, self._rest_codes, self.offsets, w
+        )
+        if check is not None:
+            check(col_ss)
+        total = float(self.n if self.weights is None else self.main_counts.sum())
+        scale = _scales(col_sum, col_ss, total)
         iterations, crit = 0, 0.0
-        # sums over levels are weighted sums when the absorber is weighted
-        summed = X if self.weights is None else X * self.weights[:, None]
-        if self.rest:
-            sum_main = self._sum_main(summed)
-            rhs = self._sum_rest(summed) - self.cross_t @ (sum_main / self.main_counts[:, None])
+        if self.rest and self._dense_cross:
+            rhs = kernels.schur_rhs(sum_rest, self.cross, sum_main, self._main_div)
             b, iterations, crit = self._solve(rhs, scale)
             # a = (D_A'D_A)^{-1}(D_A'x - D_A'R b)
-            main_coef = (sum_main - self.cross @ b) / self.main_counts[:, None]
-            for j in range(p):
-                col = X[:, j]
-                for fe, lo in zip(self.rest, self.offsets):
-                    col -= b[lo : lo + fe.n_levels, j][fe.codes]
-                col -= self._expand_main(main_coef[:, j])
+            main_coef = kernels.main_coefficients(sum_main, self.cross, b, self._main_div)
+        elif self.rest:
+            rhs = sum_rest - self.cross_t @ (sum_main / self._main_div[:, None])
+            b, iterations, crit = self._solve(rhs, scale)
+            main_coef = (sum_main - self.cross @ b) / self._main_div[:, None]
         else:
-            for j in range(p):
-                col = X[:, j]
-                col -= self._expand_main(self._sum_main_col(summed[:, j]) / self.main_counts)
+            b = np.zeros((0, X.shape[1]))
+            main_coef = sum_main / self._main_div[:, None]
+        cross_products = kernels.subtract_effects(X, self._main_codes, np.ascontiguousarray(main_coef),
+                                                  self._rest_codes, self.offsets, np.ascontiguousarray(b), gram, w)
         k, exact = self.dof()
         return AbsorbInfo(
             method=self.method,
@@ -492,7 +537,21 @@ class Absorber:
             dof_exact=exact,
             iterations=iterations,
             max_level_mean=crit,
+            column_sums=col_sum,
+            column_ss=col_ss,
+            gram=cross_products if gram else None,
         )
+
+
+def _check_weights(weights: np.ndarray | None, n: int) -> np.ndarray | None:
+    if weights is None:
+        return None
+    w = np.ascontiguousarray(weights, dtype=np.float64)
+    if w.shape != (n,):
+        raise SpecificationError(f"weights must be one number per row ({n} rows); found shape {w.shape}.")
+    if not np.isfinite(w).all() or (w < 0).any():
+        raise SpecificationError("weights must be finite and non-negative; check the weight column.")
+    return w
 
 
 def _block_pinv(schur: np.ndarray) -> tuple[np.ndarray, int]:
@@ -516,12 +575,14 @@ def _block_pinv(schur: np.ndarray) -> tuple[np.ndarray, int]:
     return pinv, rank
 
 
-def _scale(col: np.ndarray) -> float:
-    """Standard deviation of a column (1 when it is constant), from its first two moments."""
-    mean = float(col.sum()) / col.size
-    var = float(np.dot(col, col)) / col.size - mean * mean
-    sd = float(np.sqrt(var)) if var > 1e-24 * max(mean * mean, 1e-300) else 0.0
-    return sd if sd > 0 else 1.0
+def _scales(col_sum: np.ndarray, col_ss: np.ndarray, total: float) -> np.ndarray:
+    """(Weighted) standard deviation of each column from its first two moments (1 when constant)."""
+    total = max(total, 1e-300)
+    mean = col_sum / total
+    var = col_ss / total - mean * mean
+    with np.errstate(invalid="ignore"):
+        sd = np.where(var > 1e-24 * np.maximum(mean * mean, 1e-300), np.sqrt(np.maximum(var, 0.0)), 0.0)
+    return np.where(sd > 0, sd, 1.0)
 
 
 def demean(
@@ -530,6 +591,7 @@ def demean(
     tol: float = DEFAULT_TOL,
     maxiter: int = DEFAULT_MAXITER,
     direct_max: int = DIRECT_MAX,
+    weights: np.ndarray | None = None,
 ) -> tuple[np.ndarray, AbsorbInfo]:
     """Residuals of the columns of ``X`` on the fixed effects (a new array; ``X`` is unchanged).
 
@@ -539,7 +601,7 @@ def demean(
         Columns to demean.
     effects : sequence of FixedEffect
         One or more effects over the same n rows.
-    tol, maxiter, direct_max
+    tol, maxiter, direct_max, weights
         See :class:`Absorber`.
 
     Returns
@@ -549,11 +611,11 @@ def demean(
 
     Notes
     -----
-    The result is ``M_D X = X - D (D'D)^+ D'X`` for the stacked dummies ``D``, computed without
-    forming ``D`` (see the module docstring).
+    The result is ``M_D X = X - D (D'D)^+ D'X`` for the stacked dummies ``D`` (with weights
+    ``W``: ``X - D (D'WD)^+ D'WX``), computed without forming ``D`` (see the module docstring).
     """
     arr = np.asarray(X, dtype=np.float64)
     flat = arr.ndim == 1
     out = np.array(arr.reshape(-1, 1) if flat else arr, dtype=np.float64, order="F", copy=True)
-    info = Absorber(effects, tol=tol, maxiter=maxiter, direct_max=direct_max).demean(out)
+    info = Absorber(effects, tol=tol, maxiter=maxiter, direct_max=direct_max, weights=weights).demean(out)
     return (out.ravel() if flat else out), info

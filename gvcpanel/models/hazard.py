@@ -209,7 +209,7 @@ def discrete_hazard(
     baseline_terms = tuple(f"{baseline}[{p}]" for p in period_values)
     names = (*covariates, *baseline_terms)
     k = len(covariates)
-    X = np.zeros((y.size, len(names)))
+    X = np.zeros((y.size, len(names)), order="F")  # the kernels read it column by column
     X[:, :k] = X_cov
     X[np.arange(y.size), k + period_codes] = 1.0
     _check_rank(X, names)
@@ -219,14 +219,15 @@ def discrete_hazard(
     start[k:] = link_function(rates, link)
     if off is not None:  # start each baseline period at its rate net of its mean offset
         start[k:] -= np.bincount(period_codes, weights=off) / np.bincount(period_codes)
-    fit = fit_binary(X, y, link, start=start, offset=off, weights=w, names=names)
+    # the baseline dummies are summed by period in the kernels, never read as columns
+    fit = fit_binary(X, y, link, start=start, offset=off, weights=w, names=names, indicators=period_codes)
 
     group_names = [c for c in keep if c != duration]
     groups, labels = _groups(index, frame, ev.kept, used, group_names)
     params = fit.params
     model = LikelihoodDesign(
         scores=score_matrix(X, y, params, link, off, w),
-        information=information_matrix(X, y, params, link, off, w),
+        information=information_matrix(X, y, params, link, off, w, indicators=period_codes),
         params=params,
         names=names,
         groups=groups,
@@ -239,7 +240,7 @@ def discrete_hazard(
             # partials of module-level functions, not closures: results are pickled with their model
             "fit_restricted": partial(fit_under, X, y, link, params, offset=off, weights=w),
             "score_fn": partial(scores_at, X, y, link, offset=off, weights=w),
-            "information_fn": partial(information_at, X, y, link, offset=off, weights=w),
+            "information_fn": partial(information_at, X, y, link, offset=off, weights=w, indicators=period_codes),
             "frame": pd.DataFrame(X_cov, index=index, columns=list(covariates)),
             "baseline_terms": baseline_terms,
             "offset": off,

@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from gvcpanel import kernels
 from gvcpanel.models.absorb import (
     DEFAULT_MAXITER,
     DEFAULT_TOL,
@@ -67,6 +68,7 @@ from gvcpanel.options import (
     check_choice,
     check_cluster,
     check_magnitudes,
+    check_squares,
     check_names,
     check_positive,
 )
@@ -178,7 +180,9 @@ def fe_regression(
                       spans_intercept=_spans_intercept(parsed, method, effects), rows=rows, weights=row_w)
     if weight_exclusions:
         arrays = replace(arrays, exclusions={**weight_exclusions, **arrays.exclusions})
-    check_magnitudes(arrays.data, (arrays.dependent, *arrays.terms), "the regression")
+    if method != "fe" or row_w is not None:
+        # the unweighted within fit checks the sums of squares its absorption reads anyway
+        check_magnitudes(arrays.data, (arrays.dependent, *arrays.terms), "the regression")
     fit = _FITTERS[method](arrays, effects, clusters, drop_singletons=drop_singletons, tol=tol, maxiter=maxiter,
                            intercept=parsed.intercept)
     design = fit.design
@@ -489,18 +493,21 @@ def _fit_fe(arrays: Arrays, effects: tuple[str, ...], clusters, *, drop_singleto
         if n_singletons:
             for name, count in dropped.items():
                 exclusions[f"singleton in {name} effect"] = count
-            arrays = arrays.subset(keep)
+            arrays = arrays.subset(keep, in_place=True)  # the data are ours (see below)
             fes = [arrays.effect(e) for e in effects]
     if arrays.data.shape[0] == 0:
         raise PanelStructureError("no observations are left after dropping singletons.")
     w = arrays.weights
     root = None if w is None else np.sqrt(w)
-    dep_mean = float(arrays.data[:, 0].mean()) if w is None else float(np.average(arrays.data[:, 0], weights=w))
-    raw_ss = (np.einsum("ij,ij->j", arrays.data, arrays.data) if w is None
-              else np.einsum("ij,ij,i->j", arrays.data, arrays.data, w))
     data = arrays.data  # evaluate() made this array for us alone: demean it in place
     absorber = Absorber(fes, tol=tol, maxiter=maxiter, weights=w)
-    info = absorber.demean(data)
+    # one pass reads the level sums (and the raw columns' (weighted) sums and sums of squares),
+    # one pass subtracts the effects and forms the (weighted) cross-products of the result
+    names = (arrays.dependent, *arrays.terms)
+    check = None if w is not None else partial(check_squares, values=data, names=names, what="the regression")
+    info = absorber.demean(data, gram=True, check=check)
+    raw_ss = info.column_ss
+    dep_mean = float(info.column_sums[0]) / (data.shape[0] if w is None else float(w.sum()))
     if root is not None:  # weighted least squares: the OLS of W^(1/2)-scaled, weighted-demeaned data
         data *= root[:, None]
     groups, labels = _groups(arrays, clusters)
@@ -515,7 +522,8 @@ def _fit_fe(arrays: Arrays, effects: tuple[str, ...], clusters, *, drop_singleto
         ]
         if inside:
             nested[name] = rank_of(inside)[0]
-    design, dropped = _ols(data, arrays.terms, raw_ss, groups, labels, info.k_absorbed, nested, clusters, "fixed effects")
+    design, dropped = _ols(data, arrays.terms, raw_ss, groups, labels, info.k_absorbed, nested, clusters, "fixed effects",
+                           cross_products=info.gram)
     # the wild bootstrap re-absorbs its residuals when an effect cuts across the clusters
     design = replace(
         design,
@@ -526,8 +534,7 @@ def _fit_fe(arrays: Arrays, effects: tuple[str, ...], clusters, *, drop_singleto
         crossed=_crossed_effects(fes, info.redundant_effects, groups, labels, tol, maxiter, root),
         weights=w,
     )
-    y_t = data[:, 0]
-    tss_within = float(y_t @ y_t)
+    tss_within = float(info.gram[0, 0])
     rss = float(design.resid @ design.resid)
     return _Fit(
         design=design,
@@ -827,6 +834,7 @@ def _ols(
     clusters: tuple[str, ...] | None,
     transformation: str,
     time: str | None = "year",
+    cross_products: np.ndarray | None = None,
 ) -> tuple[LinearDesign, tuple[str, ...]]:
     """OLS of column 0 on the other columns of ``data``, dropping absorbed or collinear ones.
 
@@ -837,7 +845,10 @@ def _ols(
     """
     X = data[:, 1:]
     y = data[:, 0]
-    gram = X.T @ X
+    if cross_products is None:
+        cross_products = kernels.crossprod(data, kernels.NO_WEIGHTS)
+    gram = cross_products[1:, 1:]
+    cross_y = cross_products[1:, 0]
     kept: list[int] = []
     absorbed, collinear = [], []
     for j in range(X.shape[1]):
@@ -869,8 +880,11 @@ def _ols(
     if len(kept) < X.shape[1]:
         X = np.asfortranarray(X[:, kept])
         gram = gram[np.ix_(kept, kept)]
-    params = np.linalg.solve(gram, X.T @ y)
-    resid = y - X @ params
+        cross_y = cross_y[kept]
+    gram = np.ascontiguousarray(gram)
+    params = np.linalg.solve(gram, cross_y)
+    resid = np.empty_like(y)
+    kernels.residuals(X, y, params, resid)
     default = clusters if clusters is None else tuple(clusters)
     design = LinearDesign(
         X=X,
@@ -884,5 +898,6 @@ def _ols(
         absorbed_nested=nested,
         default_cluster=default,
         time=time if time in groups else None,
+        gram=gram,
     )
     return design, tuple(absorbed + collinear)

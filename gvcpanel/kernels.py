@@ -1,0 +1,666 @@
+"""Compiled loops over rows: group sums, the fixed-effect subtraction, cross-products, cluster scores.
+
+NumPy reaches memory bandwidth for element-wise arithmetic but not for the steps of a panel
+model that scatter rows into groups (``np.bincount`` walks one column at a time and allocates),
+nor for fused passes (sum by firm and by year in one read; subtract both effects in one write).
+These kernels do each such step in one pass over the data, on every core (numba ``prange``), in
+float64 throughout.
+
+Determinism
+-----------
+Results do not depend on the number of threads: a loop that is split over columns adds each
+column in row order, and a loop split over rows adds fixed chunks of :data:`CHUNK` rows and then
+the chunks in order.  Two runs give the same bits on any machine with the same numba.
+
+Conventions
+-----------
+``X`` is n x p float64 (Fortran order is fastest); ``codes`` are int64 (``intp``) level codes
+``0..G-1``; ``weights`` is a float64 vector of n weights or an empty vector for none (one compiled
+signature serves both).  Compilation is cached on disk (``cache=True``), so only the first call on
+a fresh installation pays it.
+
+Why numba: it is already installed with pyfixest (the test reference), compiles these loops to
+the speed of C with threads (``prange``) and caches the machine code; a Rust or C extension
+would need a compiler in every build.
+"""
+
+from __future__ import annotations
+
+import os
+
+# numba runs prange loops on OpenMP when libgomp is present; its default wait policy spins
+# between parallel regions, which on a shared or oversubscribed machine takes the cores from
+# the threads doing the work (measured on 2 busy cores: 4x slower than one thread).  Passive
+# waiting costs microseconds per region.  A value the user set is kept; the variable is read
+# when the OpenMP runtime loads, so it must be set before the first parallel kernel runs.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import numpy as np  # noqa: E402
+from numba import njit, prange  # noqa: E402
+
+#: rows per chunk of the row-parallel loops (fixed, so results do not depend on the thread count)
+CHUNK = 1 << 15
+#: rows per chunk when a chunk is read twice (subtract, then cross-products): 8 columns stay in L2
+GRAM_CHUNK = 1 << 12
+
+NO_WEIGHTS = np.empty(0)
+NO_CODES = np.empty(0, dtype=np.int64)
+
+
+def as_codes(codes: np.ndarray) -> np.ndarray:
+    """Codes as a contiguous int64 vector (the kernels' one integer signature)."""
+    return np.ascontiguousarray(codes, dtype=np.int64)
+
+
+def as_weights(weights: np.ndarray | None) -> np.ndarray:
+    return NO_WEIGHTS if weights is None else np.ascontiguousarray(weights, dtype=np.float64)
+
+
+@njit(parallel=True, cache=True)
+def effect_sums(X, main, n_main, rest, offsets, weights):  # pragma: no cover - compiled
+    """Weighted sums of every column within the levels of a main effect and of further effects.
+
+    ``rest`` is n x R (codes of R further effects), ``offsets`` their start in the stacked
+    levels.  Returns (main sums G_A x p, stacked rest sums L x p, column sums p, column sums of
+    squares p); the last two are weighted when ``weights`` is given.
+
+    Notes
+    -----
+    Each column's sums are kept in their own row of the accumulators (returned transposed), so
+    that threads working on different columns never write to the same cache line.  Runs of rows
+    in one main level (a firm's years in a sorted panel) are summed in registers and written once
+    per run: adding row after row into the same memory cell would wait for each store.
+    """
+    n, p = X.shape
+    n_rest = rest.shape[1]
+    total = offsets[n_rest]
+    main_sums = np.zeros((p, n_main))
+    rest_sums = np.zeros((p, total))
+    col_sum = np.zeros(p)
+    col_ss = np.zeros(p)
+    weighted = weights.size > 0
+    for j in prange(p):
+        acc_main = main_sums[j]
+        acc_rest = rest_sums[j]
+        s2 = 0.0
+        current = main[0] if n > 0 else 0
+        run = 0.0
+        run_ss = 0.0
+        for i in range(n):
+            g = main[i]
+            if g != current:
+                acc_main[current] += run
+                s2 += run_ss
+                current = g
+                run = 0.0
+                run_ss = 0.0
+            v = X[i, j]
+            wv = v * weights[i] if weighted else v
+            run += wv
+            run_ss += wv * v
+            for r in range(n_rest):
+                acc_rest[offsets[r] + rest[i, r]] += wv
+        if n > 0:
+            acc_main[current] += run
+            s2 += run_ss
+        col_ss[j] = s2
+        s1 = 0.0
+        for g in range(n_main):
+            s1 += acc_main[g]
+        col_sum[j] = s1
+    return main_sums.T, rest_sums.T, col_sum, col_ss
+
+
+@njit(parallel=True, cache=True, fastmath={"reassoc"})
+def subtract_effects(X, main, main_coef, rest, offsets, rest_coef, gram, weights):  # pragma: no cover
+    """``X[i, j] -= main_coef[main[i], j] + sum_r rest_coef[offsets[r] + rest[i, r], j]`` in place.
+
+    When ``gram`` is True, also returns :math:`X'WX` of the result (p x p), computed on each
+    chunk of rows while it is still in cache (otherwise a 0 x 0 array).  Rows are split in fixed
+    chunks of :data:`GRAM_CHUNK`.
+    """
+    n, p = X.shape
+    n_rest = rest.shape[1]
+    n_chunks = max(1, (n + GRAM_CHUNK - 1) // GRAM_CHUNK)
+    parts = np.zeros((n_chunks if gram else 0, p, p))
+    weighted = weights.size > 0
+    for c in prange(n_chunks):
+        lo = c * GRAM_CHUNK
+        hi = min(n, lo + GRAM_CHUNK)
+        for j in range(p):
+            for i in range(lo, hi):
+                v = main_coef[main[i], j]
+                for r in range(n_rest):
+                    v += rest_coef[offsets[r] + rest[i, r], j]
+                X[i, j] -= v
+        if gram:
+            for a in range(p):
+                xa = X[lo:hi, a]
+                for b in range(a, p):
+                    xb = X[lo:hi, b]
+                    s = 0.0
+                    if weighted:
+                        w = weights[lo:hi]
+                        for i in range(hi - lo):
+                            s += xa[i] * xb[i] * w[i]
+                    else:
+                        for i in range(hi - lo):
+                            s += xa[i] * xb[i]
+                    parts[c, a, b] = s
+    out = np.zeros((p, p) if gram else (0, 0))
+    if gram:
+        for c in range(n_chunks):
+            for a in range(p):
+                for b in range(a, p):
+                    out[a, b] += parts[c, a, b]
+        for a in range(p):
+            for b in range(a):
+                out[a, b] = out[b, a]
+    return out
+
+
+@njit(parallel=True, cache=True)
+def main_coefficients(sum_main, cross, b, div):  # pragma: no cover - compiled
+    """``(sum_main - cross @ b) / div[:, None]`` (G_A x p) for a dense cross-tabulation."""
+    G, p = sum_main.shape
+    L = cross.shape[1]
+    out = np.empty((G, p))
+    for g in prange(G):
+        for j in range(p):
+            v = sum_main[g, j]
+            for l in range(L):
+                v -= cross[g, l] * b[l, j]
+            out[g, j] = v / div[g]
+    return out
+
+
+@njit(parallel=True, cache=True)
+def schur_rhs(sum_rest, cross, sum_main, div):  # pragma: no cover - compiled
+    """``sum_rest - cross' @ (sum_main / div[:, None])`` (L x p) for a dense cross-tabulation."""
+    G, p = sum_main.shape
+    L = cross.shape[1]
+    out = np.empty((p, L))
+    for j in prange(p):
+        acc = out[j]
+        for l in range(L):
+            acc[l] = sum_rest[l, j]
+        for g in range(G):
+            f = sum_main[g, j] / div[g]
+            for l in range(L):
+                acc[l] -= cross[g, l] * f
+    return out.T
+
+
+@njit(cache=True)
+def refines(fine, n_fine, coarse):  # pragma: no cover - compiled
+    """Whether every level of ``fine`` lies within one level of ``coarse`` (stops at the first
+    counter-example)."""
+    level_of = np.full(n_fine, -1, dtype=np.int64)
+    for i in range(fine.size):
+        g = fine[i]
+        c = coarse[i]
+        if level_of[g] < 0:
+            level_of[g] = c
+        elif level_of[g] != c:
+            return False
+    return True
+
+
+@njit(parallel=True, cache=True)
+def group_sums(X, codes, n_groups, weights):  # pragma: no cover - compiled
+    """Weighted sums of the columns of ``X`` within groups: G x p (split over columns; runs of
+    equal codes summed in registers, as in :func:`effect_sums`)."""
+    n, p = X.shape
+    out = np.zeros((p, n_groups))
+    weighted = weights.size > 0
+    for j in prange(p):
+        acc = out[j]
+        current = codes[0] if n > 0 else 0
+        run = 0.0
+        for i in range(n):
+            g = codes[i]
+            if g != current:
+                acc[current] += run
+                current = g
+                run = 0.0
+            run += X[i, j] * weights[i] if weighted else X[i, j]
+        if n > 0:
+            acc[current] += run
+    return out.T
+
+
+@njit(parallel=True, cache=True, fastmath={"reassoc"})
+def crossprod(X, weights):  # pragma: no cover - compiled
+    """:math:`X'WX` (p x p), rows split in fixed chunks (reassociated sums: vectorized)."""
+    n, p = X.shape
+    n_chunks = max(1, (n + CHUNK - 1) // CHUNK)
+    parts = np.zeros((n_chunks, p, p))
+    weighted = weights.size > 0
+    for c in prange(n_chunks):
+        lo = c * CHUNK
+        hi = min(n, lo + CHUNK)
+        w = weights[lo:hi] if weighted else weights
+        for a in range(p):
+            xa = X[lo:hi, a]
+            for b in range(a, p):
+                xb = X[lo:hi, b]
+                s = 0.0
+                if weighted:
+                    for i in range(hi - lo):
+                        s += xa[i] * xb[i] * w[i]
+                else:
+                    for i in range(hi - lo):
+                        s += xa[i] * xb[i]
+                parts[c, a, b] = s
+    out = np.zeros((p, p))
+    for c in range(n_chunks):
+        for a in range(p):
+            for b in range(a, p):
+                out[a, b] += parts[c, a, b]
+    for a in range(p):
+        for b in range(a):
+            out[a, b] = out[b, a]
+    return out
+
+
+@njit(parallel=True, cache=True, fastmath={"reassoc"})
+def crossprod_with(X, y, weights):  # pragma: no cover - compiled
+    """:math:`X'Wy` (p), rows split in fixed chunks."""
+    n, p = X.shape
+    n_chunks = max(1, (n + CHUNK - 1) // CHUNK)
+    parts = np.zeros((n_chunks, p))
+    weighted = weights.size > 0
+    for c in prange(n_chunks):
+        lo = c * CHUNK
+        hi = min(n, lo + CHUNK)
+        yc = y[lo:hi]
+        w = weights[lo:hi] if weighted else weights
+        for a in range(p):
+            xa = X[lo:hi, a]
+            s = 0.0
+            if weighted:
+                for i in range(hi - lo):
+                    s += xa[i] * yc[i] * w[i]
+            else:
+                for i in range(hi - lo):
+                    s += xa[i] * yc[i]
+            parts[c, a] = s
+    out = np.zeros(p)
+    for c in range(n_chunks):
+        for a in range(p):
+            out[a] += parts[c, a]
+    return out
+
+
+@njit(parallel=True, cache=True)
+def residuals(X, y, params, out):  # pragma: no cover - compiled
+    """``out = y - X @ params`` (rows split in fixed chunks, columns added in order)."""
+    n, p = X.shape
+    n_chunks = max(1, (n + CHUNK - 1) // CHUNK)
+    for c in prange(n_chunks):
+        lo = c * CHUNK
+        hi = min(n, lo + CHUNK)
+        for i in range(lo, hi):
+            out[i] = y[i]
+        for a in range(p):
+            b = params[a]
+            for i in range(lo, hi):
+                out[i] -= X[i, a] * b
+
+
+@njit(parallel=True, cache=True)
+def score_sums(X, u, codes, n_groups):  # pragma: no cover - compiled
+    """Cluster sums of the scores :math:`\\sum_{i \\in g} x_i u_i`: G x p (split over columns;
+    runs of equal codes summed in registers)."""
+    n, p = X.shape
+    out = np.zeros((p, n_groups))
+    for j in prange(p):
+        acc = out[j]
+        current = codes[0] if n > 0 else 0
+        run = 0.0
+        for i in range(n):
+            g = codes[i]
+            if g != current:
+                acc[current] += run
+                current = g
+                run = 0.0
+            run += X[i, j] * u[i]
+        if n > 0:
+            acc[current] += run
+    return out.T
+
+
+@njit(cache=True)
+def cross_counts(main, n_main, rest, offsets, weights):  # pragma: no cover - compiled
+    """Rows (or total weight) in each (main level, stacked rest level) cell: a dense G_A x L table."""
+    n = main.size
+    n_rest = rest.shape[1]
+    out = np.zeros((n_main, offsets[n_rest]))
+    weighted = weights.size > 0
+    for i in range(n):
+        w = weights[i] if weighted else 1.0
+        g = main[i]
+        for r in range(n_rest):
+            out[g, offsets[r] + rest[i, r]] += w
+    return out
+
+
+@njit(cache=True)
+def is_sorted(codes):  # pragma: no cover - compiled
+    """Whether codes start at 0 and never decrease."""
+    if codes.size == 0:
+        return True
+    if codes[0] != 0:
+        return False
+    for i in range(1, codes.size):
+        if codes[i] < codes[i - 1]:
+            return False
+    return True
+
+
+# --- binary likelihood (complementary log-log and logit) --------------------------------------
+#: link codes of the binary kernels
+CLOGLOG, LOGIT = 0, 1
+#: exp(eta) overflows beyond ~709; a hazard with eta > 700 is 1 to machine precision anyway
+ETA_CAP = 700.0
+
+
+@njit(cache=True, inline="always")
+def _binary_point(eta, y, link):  # pragma: no cover - compiled
+    """Log-likelihood of one observation and its first two derivatives in ``eta`` (see
+    :func:`gvcpanel.models.binary.derivatives` for the formulas)."""
+    if eta > ETA_CAP:
+        eta = ETA_CAP
+    if link == LOGIT:
+        mu = 0.5 * (1.0 + np.tanh(0.5 * eta))
+        softplus = max(eta, 0.0) + np.log1p(np.exp(-abs(eta)))
+        return y * eta - softplus, y - mu, -mu * (1.0 - mu)
+    e = np.exp(eta)
+    if y <= 0.5:
+        return -e, -e, -e
+    p = -np.expm1(-e)
+    if p <= 0.0:
+        return -np.inf, 1.0, 0.0
+    ratio = e * np.exp(-e) / p
+    if e < 1e-3:
+        p_minus_e = -(e * e) * (0.5 - e / 6.0 + e * e / 24.0 - e * e * e / 120.0)
+    else:
+        p_minus_e = p - e
+    return np.log(p), ratio, ratio * p_minus_e / p
+
+
+@njit(cache=True, fastmath={"reassoc"})
+def _binary_chunk(X, n_dense, codes, y, offset, beta, link, weights, order, lo, hi, g, h, d):  # pragma: no cover
+    """One chunk of rows of :func:`binary_pass`: adds the chunk's gradient to ``g`` (K), its
+    information to ``h`` (n_dense x K, upper part) and ``d`` (indicator diagonal); returns its
+    log-likelihood.  A separate function so that the compiler optimizes it as a plain loop nest
+    (loops written inside ``prange`` bodies were measured several times slower)."""
+    k = n_dense
+    m = hi - lo
+    weighted = weights.size > 0
+    eta = np.zeros(m)
+    if offset.size > 0:
+        for i in range(m):
+            eta[i] = offset[lo + i]
+    if codes.size > 0:
+        for i in range(m):
+            eta[i] += beta[k + codes[lo + i]]
+    for a in range(k):
+        b = beta[a]
+        for i in range(m):
+            eta[i] += X[lo + i, a] * b
+    d1 = np.empty(m)
+    d2 = np.empty(m)
+    ll = 0.0
+    for i in range(m):
+        l0, l1, l2 = _binary_point(eta[i], y[lo + i], link)
+        w = weights[lo + i] if weighted else 1.0
+        ll += w * l0
+        d1[i] = w * l1
+        d2[i] = w * max(-l2, 0.0)
+    if order >= 1:
+        for a in range(k):
+            s = 0.0
+            for i in range(m):
+                s += X[lo + i, a] * d1[i]
+            g[a] += s
+        if codes.size > 0:
+            for i in range(m):
+                g[k + codes[lo + i]] += d1[i]
+    if order >= 2:
+        for a in range(k):
+            for b in range(a, k):
+                s = 0.0
+                for i in range(m):
+                    s += X[lo + i, a] * X[lo + i, b] * d2[i]
+                h[a, b] += s
+            if codes.size > 0:
+                for i in range(m):
+                    h[a, k + codes[lo + i]] += X[lo + i, a] * d2[i]
+        if codes.size > 0:
+            for i in range(m):
+                d[codes[lo + i]] += d2[i]
+    return ll
+
+
+@njit(parallel=True, cache=True)
+def _binary_passes(X, codes, n_levels, y, offset, beta, link, weights, order):  # pragma: no cover
+    n, k = X.shape
+    K = k + n_levels
+    n_chunks = max(1, (n + GRAM_CHUNK - 1) // GRAM_CHUNK)
+    ll_parts = np.zeros(n_chunks)
+    g_parts = np.zeros((n_chunks, K))
+    h_parts = np.zeros((n_chunks, k, K))
+    d_parts = np.zeros((n_chunks, n_levels))
+    for c in prange(n_chunks):
+        lo = c * GRAM_CHUNK
+        hi = min(n, lo + GRAM_CHUNK)
+        ll_parts[c] = _binary_chunk(X, k, codes, y, offset, beta, link, weights, order, lo, hi,
+                                    g_parts[c], h_parts[c], d_parts[c])
+    loglik = 0.0
+    gradient = np.zeros(K)
+    information = np.zeros((K, K))
+    for c in range(n_chunks):  # chunks in order: the same sums for any number of threads
+        loglik += ll_parts[c]
+        if order >= 1:
+            for a in range(K):
+                gradient[a] += g_parts[c, a]
+        if order >= 2:
+            for a in range(k):
+                for b in range(a, K):
+                    information[a, b] += h_parts[c, a, b]
+            for level in range(n_levels):
+                information[k + level, k + level] += d_parts[c, level]
+    for a in range(K):
+        for b in range(a):
+            information[a, b] = information[b, a]
+    return loglik, gradient, information
+
+
+def binary_pass(X, y, offset, beta, link, weights, order):
+    """Weighted log-likelihood, gradient and information of a binary model in one pass.
+
+    Returns ``(loglik, gradient (k), information (k x k))``: :math:`\\sum w\\ell`,
+    :math:`\\sum w \\ell' x` and :math:`\\sum w \\max(-\\ell'', 0) x x'`; ``order`` 0 computes the
+    log-likelihood only (gradient and information are then zeros), 1 adds the gradient.  Rows
+    are split in fixed chunks; within a chunk the predictor, the derivatives and the
+    cross-products are computed column by column while the chunk is in cache.
+    """
+    return _binary_passes(X, NO_CODES, 0, y, offset, beta, link, weights, order)
+
+
+def binary_pass_indicators(X, codes, n_levels, y, offset, beta, link, weights, order):
+    """:func:`binary_pass` for a design whose last ``n_levels`` columns are the indicators of
+    ``codes`` (baseline-period dummies), given only its first k columns ``X``.
+
+    The indicator block is never read: the predictor adds ``beta[k + codes[i]]``, the gradient of
+    the block is a sum by level, its information a diagonal, and its cross-products with the
+    other columns are sums by level.  Returns the same (k + n_levels)-dimensional results.
+    """
+    return _binary_passes(X, codes, n_levels, y, offset, beta, link, weights, order)
+
+
+@njit(parallel=True, cache=True)
+def binary_scores(X, y, offset, beta, link, weights, out):  # pragma: no cover - compiled
+    """Per-observation (weighted) scores :math:`w_i \\ell'(\\eta_i) x_i` into ``out`` (n x k)."""
+    n, k = X.shape
+    n_chunks = max(1, (n + GRAM_CHUNK - 1) // GRAM_CHUNK)
+    weighted = weights.size > 0
+    has_offset = offset.size > 0
+    for c in prange(n_chunks):
+        lo = c * GRAM_CHUNK
+        hi = min(n, lo + GRAM_CHUNK)
+        m = hi - lo
+        eta = np.zeros(m)
+        if has_offset:
+            for i in range(m):
+                eta[i] = offset[lo + i]
+        for a in range(k):
+            b = beta[a]
+            for i in range(m):
+                eta[i] += X[lo + i, a] * b
+        for i in range(m):
+            l0, l1, l2 = _binary_point(eta[i], y[lo + i], link)
+            eta[i] = l1 * weights[lo + i] if weighted else l1
+        for a in range(k):
+            for i in range(m):
+                out[lo + i, a] = X[lo + i, a] * eta[i]
+
+
+# --- row selection -----------------------------------------------------------------------------
+@njit(cache=True)
+def compact_columns(flat, n, p, keep):  # pragma: no cover - compiled
+    """Keep the rows ``keep`` of a Fortran-ordered n x p array held in ``flat`` (length n*p), in
+    place: column j is written to ``flat[j*m:(j+1)*m]`` (m kept rows).  Returns m.
+
+    Every element moves to a position at or before the one it is read from, and column j's
+    destination ends before column j+1's source begins, so one forward pass never overwrites a
+    value it has still to read (no second array of the data's size).
+    """
+    m = 0
+    for i in range(n):
+        if keep[i]:
+            m += 1
+    for j in range(p):
+        src = j * n
+        dst = j * m
+        t = 0
+        for i in range(n):
+            if keep[i]:
+                flat[dst + t] = flat[src + i]
+                t += 1
+    return m
+
+
+@njit(cache=True)
+def singleton_sweeps(codes, n_levels, keep, dropped):  # pragma: no cover - compiled
+    """Drop, in place in ``keep``, the rows alone in a level of an effect, sweep after sweep until
+    none is left; ``codes`` is n x E, ``dropped[e]`` counts the rows dropped against effect e.
+
+    Within a sweep the effects are taken in order and a row counts against the first effect in
+    whose level it is alone (the rule of :func:`gvcpanel.models.absorb.singleton_mask`).
+    """
+    n, n_eff = codes.shape
+    offsets = np.zeros(n_eff + 1, dtype=np.int64)
+    for e in range(n_eff):
+        offsets[e + 1] = offsets[e] + n_levels[e]
+    counts = np.zeros(offsets[n_eff], dtype=np.int64)
+    for i in range(n):
+        if keep[i]:
+            for e in range(n_eff):
+                counts[offsets[e] + codes[i, e]] += 1
+    changed = True
+    while changed:
+        changed = False
+        for e in range(n_eff):
+            # a row alone in its level is the level's only row: dropping it changes no other
+            # row's count in this effect, so the counts can be updated as rows go
+            for i in range(n):
+                if keep[i] and counts[offsets[e] + codes[i, e]] == 1:
+                    keep[i] = False
+                    dropped[e] += 1
+                    changed = True
+                    for f in range(n_eff):
+                        counts[offsets[f] + codes[i, f]] -= 1
+
+
+# --- structure of the effects ------------------------------------------------------------------
+@njit(cache=True)
+def _root(parent, x):  # pragma: no cover - compiled
+    while parent[x] != x:
+        parent[x] = parent[parent[x]]  # path halving
+        x = parent[x]
+    return x
+
+
+@njit(cache=True)
+def bipartite_components(a, n_a, b, n_b):  # pragma: no cover - compiled
+    """Connected components of the graph linking level ``a[i]`` to level ``n_a + b[i]`` for every
+    row (union-find; levels that occur in no row are components of their own)."""
+    parent = np.arange(n_a + n_b)
+    components = n_a + n_b
+    for i in range(a.size):
+        x = _root(parent, a[i])
+        y = _root(parent, n_a + b[i])
+        if x != y:
+            if x < y:
+                parent[y] = x
+            else:
+                parent[x] = y
+            components -= 1
+    return components
+
+
+@njit(cache=True)
+def schur_cross(main, n_main, rest, offsets, weights, div):  # pragma: no cover - compiled
+    """:math:`C' \\mathrm{diag}(1/d) C` (L x L, dense) for the G_A x L cross-tabulation C of the
+    main effect with the stacked other effects, from the rows themselves.
+
+    Row i of main level g adds :math:`w_i w_j / d_g` to cell (level of i, level of j) for every
+    row j of the same main level: the product of a level's row of C with itself without forming
+    C (a sparse product of a cross-tabulation with millions of entries takes a second).  The
+    cost is the sum of squared main-level sizes, so callers use it for small levels (firms).
+    """
+    n = main.size
+    n_rest = rest.shape[1]
+    L = offsets[n_rest]
+    weighted = weights.size > 0
+    # rows grouped by main level (counting sort; keeps the row order within a level)
+    starts = np.zeros(n_main + 1, dtype=np.int64)
+    for i in range(n):
+        starts[main[i] + 1] += 1
+    for g in range(n_main):
+        starts[g + 1] += starts[g]
+    fill = starts[:n_main].copy()
+    order = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        g = main[i]
+        order[fill[g]] = i
+        fill[g] += 1
+    out = np.zeros((L, L))
+    for g in range(n_main):
+        lo, hi = starts[g], starts[g + 1]
+        inv = 1.0 / div[g]
+        for a in range(lo, hi):
+            i = order[a]
+            wi = (weights[i] if weighted else 1.0) * inv
+            for b in range(lo, hi):
+                j = order[b]
+                wij = wi * (weights[j] if weighted else 1.0)
+                for r in range(n_rest):
+                    li = offsets[r] + rest[i, r]
+                    for s in range(n_rest):
+                        out[li, offsets[s] + rest[j, s]] += wij
+    return out
+
+
+@njit(cache=True)
+def sum_squared_sizes(main, n_main):  # pragma: no cover - compiled
+    """:math:`\\sum_g n_g^2` over the levels of ``main`` (the cost of :func:`schur_cross`)."""
+    counts = np.zeros(n_main, dtype=np.int64)
+    for i in range(main.size):
+        counts[main[i]] += 1
+    total = 0
+    for g in range(n_main):
+        total += counts[g] * counts[g]
+    return total

@@ -1,0 +1,270 @@
+"""The compiled kernels: weighted absorption and the weighted binary likelihood.
+
+Integer frequency weights must give what replicating each row that many times gives (the
+absorption's residuals row by row, the binary fit's estimates, log-likelihood, score sums and
+information); the binary fit with weights is also compared with statsmodels' GLM
+(``freq_weights`` and ``var_weights``, statsmodels 0.15.0, the version pinned in
+constraints.txt), and the kernels with the NumPy formulas of :func:`gvcpanel.models.binary.derivatives`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gvcpanel import kernels
+from gvcpanel.errors import SpecificationError
+from gvcpanel.models.absorb import Absorber, FixedEffect, demean, factorize, interact
+from gvcpanel.models.binary import derivatives, fit_binary, information_matrix, log_likelihood, score_matrix
+
+
+@pytest.fixture(scope="module")
+def weighted_panel():
+    rng = np.random.default_rng(20240611)
+    n = 900
+    firm = factorize(rng.integers(0, 120, n), "firm")
+    year = factorize(rng.integers(0, 9, n), "year")
+    cluster = factorize(rng.integers(0, 7, 120)[firm.codes], "cluster")
+    X = rng.normal(size=(n, 3)) * [1.0, 20.0, 1e-2]
+    weights = rng.integers(1, 4, n).astype(float)
+    return rng, firm, year, cluster, X, weights
+
+
+def replicate(effects: list[FixedEffect], X: np.ndarray, weights: np.ndarray):
+    rows = np.repeat(np.arange(X.shape[0]), weights.astype(int))
+    return [FixedEffect(fe.name, fe.codes[rows], fe.n_levels) for fe in effects], X[rows], rows
+
+
+@pytest.mark.parametrize("direct_max", [3000, 0])  # 0: conjugate gradients
+@pytest.mark.parametrize("which", ["one", "two", "three"])
+def test_weighted_demeaning_equals_replicated_rows(weighted_panel, which, direct_max):
+    _, firm, year, cluster, X, weights = weighted_panel
+    effects = {"one": [firm], "two": [firm, year], "three": [firm, year, interact(cluster, year)]}[which]
+    out, info = demean(X, effects, direct_max=direct_max, weights=weights)
+    rep_effects, rep_X, rows = replicate(effects, X, weights)
+    expected, rep_info = demean(rep_X, rep_effects, direct_max=direct_max)
+    scale = np.abs(X).max(axis=0)
+    np.testing.assert_allclose(out[rows] / scale, expected / scale, rtol=0, atol=1e-9)
+    assert info.k_absorbed == rep_info.k_absorbed
+    np.testing.assert_allclose(info.column_ss, (weights[:, None] * X**2).sum(axis=0), rtol=1e-12)
+    # weighted level means of the result are zero
+    for fe in effects:
+        means = np.stack([np.bincount(fe.codes, weights * out[:, j], fe.n_levels) for j in range(3)], axis=1)
+        assert np.abs(means).max() <= 1e-8 * np.abs(X).max()
+
+
+def test_reweighted_absorber_reuses_structure_and_keeps_the_last_weights(weighted_panel):
+    _, firm, year, _, X, weights = weighted_panel
+    absorber = Absorber([firm, year])
+    first = absorber.reweighted(weights)
+    assert absorber.reweighted(weights.copy()) is first  # same values: prepared once
+    assert first._main_codes is absorber._main_codes  # codes shared, not recomputed
+    a = X.copy(order="F")
+    b = X.copy(order="F")
+    absorber.demean(a, weights=weights)
+    first.demean(b)
+    np.testing.assert_array_equal(a, b)
+    c = X.copy(order="F")
+    absorber.demean(c)  # the unweighted projection is unchanged by the weighted calls
+    d, _ = demean(X, [firm, year])
+    np.testing.assert_allclose(c, d, rtol=0, atol=1e-12)
+
+
+def test_gram_of_the_demeaned_columns_comes_with_the_pass(weighted_panel):
+    _, firm, year, _, X, weights = weighted_panel
+    for w in (None, weights):
+        work = X.copy(order="F")
+        info = Absorber([firm, year], weights=w).demean(work, gram=True)
+        ww = np.ones(X.shape[0]) if w is None else w
+        np.testing.assert_allclose(info.gram, (work * ww[:, None]).T @ work, rtol=1e-12)
+
+
+def test_bad_weights_are_refused(weighted_panel):
+    _, firm, year, _, X, weights = weighted_panel
+    for bad in (weights[:-1], -weights, np.where(weights > 2, np.nan, weights)):
+        with pytest.raises(SpecificationError, match="weights"):
+            Absorber([firm, year], weights=bad)
+
+
+def test_zero_weight_rows_do_not_move_the_projection(weighted_panel):
+    _, firm, year, _, X, weights = weighted_panel
+    w = weights.copy()
+    w[::5] = 0.0
+    out, _ = demean(X, [firm, year], weights=w)
+    keep = w > 0
+    sub = [FixedEffect(fe.name, fe.codes[keep], fe.n_levels) for fe in (firm, year)]
+    sub = [fe.subset(np.ones(keep.sum(), bool)) for fe in sub]
+    expected, _ = demean(X[keep], sub, weights=w[keep])
+    np.testing.assert_allclose(out[keep], expected, rtol=0, atol=1e-9)
+
+
+# --- the binary likelihood ------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def binary_data():
+    rng = np.random.default_rng(7)
+    n = 3000
+    periods = rng.integers(0, 6, n)
+    x = rng.normal(size=(n, 2))
+    eta = -2.5 + 0.2 * periods + x @ np.array([0.4, -0.3])
+    y = (rng.random(n) < 1 - np.exp(-np.exp(eta))).astype(float)
+    X = np.column_stack([x, np.eye(6)[periods]])
+    weights = rng.integers(1, 4, n).astype(float)
+    return X, y, periods, weights
+
+
+@pytest.mark.parametrize("link", ["cloglog", "logit"])
+def test_kernel_derivatives_equal_the_numpy_formulas(binary_data, link):
+    X, y, _, weights = binary_data
+    beta = np.r_[0.4, -0.3, np.linspace(-3, -1, 6)]
+    ll, d1, d2 = derivatives(X @ beta, y, link)
+    got_ll, got_gradient, got_information = kernels.binary_pass(
+        np.asfortranarray(X), y, kernels.NO_WEIGHTS, beta, 0 if link == "cloglog" else 1, weights, 2)
+    np.testing.assert_allclose(got_ll, np.sum(weights * ll), rtol=1e-12)
+    np.testing.assert_allclose(got_gradient, X.T @ (weights * d1), rtol=1e-11, atol=1e-9)
+    np.testing.assert_allclose(got_information, (X * (weights * np.maximum(-d2, 0))[:, None]).T @ X, rtol=1e-11)
+    np.testing.assert_allclose(score_matrix(X, y, beta, link, weights=weights), X * (weights * d1)[:, None],
+                               rtol=1e-13, atol=1e-15)
+
+
+@pytest.mark.parametrize("link", ["cloglog", "logit"])
+def test_indicator_block_gives_the_dense_results(binary_data, link):
+    X, y, periods, weights = binary_data
+    beta = np.r_[0.4, -0.3, np.linspace(-3, -1, 6)]
+    for w in (None, weights):
+        dense = information_matrix(X, y, beta, link, weights=w)
+        sparse = information_matrix(X, y, beta, link, weights=w, indicators=periods)
+        np.testing.assert_allclose(sparse, dense, rtol=1e-12)
+    a = fit_binary(X, y, link, weights=weights)
+    b = fit_binary(X, y, link, weights=weights, indicators=periods)
+    np.testing.assert_allclose(b.params, a.params, rtol=1e-10)
+
+
+@pytest.mark.parametrize("link", ["cloglog", "logit"])
+def test_frequency_weights_equal_replicated_rows(binary_data, link):
+    X, y, periods, weights = binary_data
+    rows = np.repeat(np.arange(y.size), weights.astype(int))
+    weighted = fit_binary(X, y, link, weights=weights, indicators=periods)
+    replicated = fit_binary(X[rows], y[rows], link, indicators=periods[rows])
+    np.testing.assert_allclose(weighted.params, replicated.params, rtol=1e-9)
+    np.testing.assert_allclose(weighted.loglik, replicated.loglik, rtol=1e-12)
+    np.testing.assert_allclose(
+        information_matrix(X, y, weighted.params, link, weights=weights),
+        information_matrix(X[rows], y[rows], weighted.params, link), rtol=1e-11)
+    np.testing.assert_allclose(
+        score_matrix(X, y, weighted.params, link, weights=weights).sum(axis=0),
+        score_matrix(X[rows], y[rows], weighted.params, link).sum(axis=0), atol=1e-8)
+    np.testing.assert_allclose(log_likelihood(X, y, weighted.params, link, weights=weights), weighted.loglik,
+                               rtol=1e-13)
+
+
+@pytest.mark.parametrize("kind", ["freq_weights", "var_weights"])
+@pytest.mark.parametrize("link", ["cloglog", "logit"])
+def test_weighted_fit_equals_statsmodels_glm(binary_data, link, kind):
+    import statsmodels.api as sm
+
+    X, y, periods, weights = binary_data
+    family = sm.families.Binomial(link=sm.families.links.CLogLog() if link == "cloglog" else sm.families.links.Logit())
+    reference = sm.GLM(y, X, family=family, **{kind: weights}).fit(tol=1e-12)
+    fit = fit_binary(X, y, link, weights=weights, indicators=periods)
+    np.testing.assert_allclose(fit.params, reference.params, rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(fit.loglik, reference.llf, rtol=1e-9) if kind == "freq_weights" else None
+    # the observed information at the estimates; for the canonical logit link it is the
+    # expected information behind statsmodels' covariance
+    if link == "logit":
+        info = information_matrix(X, y, fit.params, link, weights=weights)
+        np.testing.assert_allclose(np.linalg.inv(info), reference.cov_params(), rtol=1e-6)
+
+
+def _singleton_mask_numpy(effects):
+    """The rule written with NumPy counts (the implementation before the compiled sweeps)."""
+    keep = np.ones(effects[0].codes.size, dtype=bool)
+    dropped = {fe.name: 0 for fe in effects}
+    changed = True
+    while changed:
+        changed = False
+        for fe in effects:
+            counts = np.bincount(fe.codes, weights=keep, minlength=fe.n_levels)
+            alone = keep & (counts[fe.codes] == 1)
+            if alone.any():
+                keep &= ~alone
+                dropped[fe.name] += int(alone.sum())
+                changed = True
+    return keep, {k: v for k, v in dropped.items() if v}
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_compiled_singleton_sweeps_follow_the_numpy_rule(seed):
+    from gvcpanel.models.absorb import singleton_mask
+
+    rng = np.random.default_rng(seed)
+    n = 400
+    # sparse levels so that dropping one singleton makes others (chains of several sweeps)
+    effects = [factorize(rng.integers(0, 150, n), "firm"), factorize(rng.integers(0, 120, n), "year"),
+               factorize(rng.integers(0, 90, n), "region")][: 2 + seed % 2]
+    keep, dropped = singleton_mask(effects)
+    expected_keep, expected_dropped = _singleton_mask_numpy(effects)
+    assert np.array_equal(keep, expected_keep)
+    assert dropped == expected_dropped
+    assert sum(dropped.values()) == int((~keep).sum()) > 0
+
+
+@pytest.mark.parametrize("share", [0.0, 0.3, 0.9, 1.0])
+def test_in_place_row_selection_equals_a_copy(share):
+    from gvcpanel.formula.frame import take_rows
+
+    rng = np.random.default_rng(7)
+    data = np.asfortranarray(rng.normal(size=(1000, 5)))
+    keep = rng.random(1000) >= share
+    expected = take_rows(data, keep)
+    assert expected is data if keep.all() else not np.shares_memory(expected, data)
+    out = take_rows(data, keep, in_place=True)
+    assert np.array_equal(out, data[keep] if keep.all() else expected)
+    assert out.flags.f_contiguous and out.shape == (int(keep.sum()), 5)
+    if 0 < keep.sum() < keep.size:
+        assert np.shares_memory(out, data)  # no second array of the data's size
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_union_find_components_equal_scipy_graph_components(seed):
+    from scipy import sparse
+    from scipy.sparse.csgraph import connected_components
+
+    from gvcpanel.models.absorb import n_components
+
+    rng = np.random.default_rng(seed)
+    n = 300
+    a = FixedEffect("a", rng.integers(0, 200, n), 210)  # some levels occur in no row
+    b = FixedEffect("b", rng.integers(0, 150, n), 150)
+    cross = sparse.csr_matrix((np.ones(n), (a.codes, b.codes)), shape=(a.n_levels, b.n_levels))
+    graph = sparse.bmat([[None, cross], [cross.T, None]], format="csr")
+    assert n_components(a, b) == connected_components(graph, directed=False)[0]
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_schur_cross_from_rows_equals_the_sparse_product(weighted_panel, weighted):
+    from scipy import sparse
+
+    rng, firm, year, cluster, _, weights = weighted_panel
+    cy = interact(cluster, year)
+    w = weights if weighted else np.ones(firm.codes.size)
+    rest = np.column_stack([year.codes, cy.codes]).astype(np.int64)
+    offsets = np.array([0, year.n_levels, year.n_levels + cy.n_levels], dtype=np.int64)
+    C = sparse.hstack([sparse.csr_matrix((w, (firm.codes, fe.codes)), shape=(firm.n_levels, fe.n_levels))
+                       for fe in (year, cy)], format="csr")
+    div = np.asarray(C[:, : year.n_levels].sum(axis=1)).ravel()
+    div = np.where(div > 0, div, 1.0)
+    expected = (C.T @ C.multiply(1.0 / div[:, None]).tocsr()).toarray()
+    got = kernels.schur_cross(kernels.as_codes(firm.codes), firm.n_levels, np.asfortranarray(rest), offsets,
+                              kernels.as_weights(weights if weighted else None), div)
+    np.testing.assert_allclose(got, expected, rtol=1e-13, atol=1e-12)
+
+
+def test_threeway_absorption_does_not_depend_on_how_the_schur_complement_is_formed(weighted_panel):
+    _, firm, year, cluster, X, _ = weighted_panel
+    effects = [firm, year, interact(cluster, year)]
+    fast, info = demean(X, effects)  # C'D^{-1}C from the rows (small firm levels)
+    absorber = Absorber(effects)
+    assert absorber.method == "direct"
+    # the same projection by conjugate gradients on the sparse cross-tabulation
+    slow, _ = demean(X, effects, direct_max=0)
+    np.testing.assert_allclose(fast, slow, rtol=0, atol=1e-8 * np.abs(X).max())
