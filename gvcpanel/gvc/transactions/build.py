@@ -209,10 +209,16 @@ def _check(engine: Engine, source: Source, columns: list[str], *, products: bool
         counts = pd.DataFrame([{"column": w["column"], "problem": w["problem"], "n": 1} for w in whole])
         raise TransactionSchemaError(problems_message(problems, counts, source.label, "transactions"),
                                      problems, counts, source.label)
-    checks = record_checks(schema, present, engine.regex, products=products, buyers=buyers)
+    checks = record_checks(schema, present, engine.regex, products=products, buyers=buyers,
+                           kinds=engine.column_kinds("tx_raw"))
     tables = value_tables(schema, present, engine.regex, products=products, buyers=buyers)
     for name, sql, _ in tables:
         engine.create(name, sql, materialise=True)
+    # a bad-value table that came out empty cannot flag a record: no join, no rule
+    empty = {name for name, _, column in tables if column is not None
+             and int(engine.fetch(f"SELECT COUNT(*) AS n FROM {name}").iloc[0]["n"]) == 0}
+    tables = [t for t in tables if t[0] not in empty]
+    checks = [c for c in checks if not any(f"{name}.v" in c.condition for name in empty)]
     frm = checked_from(tables)
     sums = ", ".join(f"SUM(CASE WHEN {c.condition} THEN 1 ELSE 0 END) AS c{k}"
                      for k, c in enumerate(checks))

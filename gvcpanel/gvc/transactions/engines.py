@@ -124,6 +124,20 @@ def resolve_source(source: Any, missing: tuple[str, ...] = ("",)) -> Source:
                              f"{sorted(suffixes)}; use Parquet (.parquet) or CSV (.csv) files.")
 
 
+_INTEGER_TYPES = {"tinyint", "smallint", "integer", "int", "bigint", "hugeint", "utinyint",
+                  "usmallint", "uinteger", "ubigint", "uhugeint", "long", "short", "byte"}
+_FLOAT_TYPES = {"float", "double", "real"}
+
+
+def _kind(type_name: str) -> str:
+    name = type_name.lower().split("(")[0].strip()
+    if name in _INTEGER_TYPES:
+        return "integer"
+    if name in _FLOAT_TYPES or name == "decimal":
+        return "float"
+    return "date" if name == "date" else "other"
+
+
 class _ProgressLine:
     """A one-line progress display on stderr (only on a terminal unless forced)."""
 
@@ -170,6 +184,14 @@ class Engine:
 
     def register_frame(self, name: str, frame: pd.DataFrame) -> None:
         raise NotImplementedError
+
+    def column_types(self, view: str) -> dict[str, str]:
+        """Column -> the engine's type name, lower case (``bigint``, ``double``, ``date``, ...)."""
+        raise NotImplementedError
+
+    def column_kinds(self, view: str) -> dict[str, str]:
+        """Column -> ``"integer"``, ``"float"``, ``"date"`` or ``"other"`` (text and the rest)."""
+        return {name: _kind(kind) for name, kind in self.column_types(view).items()}
 
     def create(self, name: str, sql: str, *, materialise: bool) -> None:
         raise NotImplementedError
@@ -255,6 +277,10 @@ class DuckDBEngine(Engine):
 
     def columns(self, view: str) -> list[str]:
         return list(self.con.execute(f"SELECT * FROM {view} LIMIT 0").fetch_df().columns)
+
+    def column_types(self, view: str) -> dict[str, str]:
+        rows = self.con.execute(f"DESCRIBE SELECT * FROM {view}").fetchall()
+        return {str(r[0]): str(r[1]).lower() for r in rows}
 
     def register_frame(self, name: str, frame: pd.DataFrame) -> None:
         self.con.register(name, frame)
@@ -379,6 +405,9 @@ class SparkEngine(Engine):
     def register_frame(self, name: str, frame: pd.DataFrame) -> None:
         self.spark.createDataFrame(frame).createOrReplaceTempView(name)
         self._views.append(name)
+
+    def column_types(self, view: str) -> dict[str, str]:
+        return {name: kind.lower() for name, kind in self.spark.table(view).dtypes}
 
     def create(self, name: str, sql: str, *, materialise: bool) -> None:
         self._progress.show(f"{self._step}")
