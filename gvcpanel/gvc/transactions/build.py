@@ -10,6 +10,7 @@ SHA-256, the engine and its version, and the version of the definitions.
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -362,12 +363,19 @@ def transaction_indicators(transactions: Any, *, products: Any = None, buyers: A
         seconds["checks"] = time.perf_counter() - t0
         eng.create("tx", ind.normalised_view(set(columns)), materialise=False)
         steps = ind.statements(products=has_products, buyers=has_buyers, proxy_share=proxy_share)
+        summary = None
         for k, (name, sql) in enumerate(steps[:-1], start=1):
             eng.step(f"{k}/{len(steps)} {name}")
             t0 = time.perf_counter()
             eng.create(name, sql, materialise=True)
             seconds[name] = time.perf_counter() - t0
-        summary = eng.fetch(ind.SUMMARY_SQL).iloc[0]
+            if name == ind.SUMMARY_TABLE:
+                summary = eng.fetch(ind.SUMMARY_SQL).iloc[0]
+            # free each intermediate table after its last reader (memory, spill space)
+            later = " ".join(s for _, s in steps[k:])
+            for done, _ in steps[:k]:
+                if not re.search(rf"\b{done}\b", later):
+                    eng.drop(done)
         eng.step(f"{len(steps)}/{len(steps)} indicators")
         t0 = time.perf_counter()
         frame = _normalise(eng.fetch(steps[-1][1]))

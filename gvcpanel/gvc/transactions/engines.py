@@ -138,6 +138,14 @@ def _kind(type_name: str) -> str:
     return "date" if name == "date" else "other"
 
 
+def _default_memory_limit() -> str:
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # pragma: no cover - non-POSIX
+        return "4GB"
+    return f"{max(256, min(4096, total // 2**21))}MB"
+
+
 class _ProgressLine:
     """A one-line progress display on stderr (only on a terminal unless forced)."""
 
@@ -199,6 +207,9 @@ class Engine:
     def fetch(self, sql: str) -> pd.DataFrame:
         raise NotImplementedError
 
+    def drop(self, name: str) -> None:
+        """Release an intermediate table made by :meth:`create` (its memory or spill space)."""
+
     def close(self) -> None:
         pass
 
@@ -215,7 +226,9 @@ class DuckDBEngine(Engine):
     threads : int, optional
         Worker threads (default: DuckDB's, the number of cores).
     memory_limit : str, optional
-        For example ``"4GB"``; DuckDB spills to ``temp_directory`` beyond it.
+        For example ``"8GB"``; DuckDB spills to ``temp_directory`` beyond it. Default: 4 GB or
+        half the machine's memory if that is less (DuckDB's own default, 80% of memory, lets
+        one build crowd out everything else on a shared machine; the aggregates spill well).
     temp_directory : str, optional
         Where DuckDB spills (default: a fresh temporary folder).
     progress : bool, optional
@@ -240,8 +253,7 @@ class DuckDBEngine(Engine):
         self.con.execute(f"SET temp_directory = '{self._tmp.as_posix()}'")
         if threads:
             self.con.execute(f"SET threads = {int(threads)}")
-        if memory_limit:
-            self.con.execute(f"SET memory_limit = '{memory_limit}'")
+        self.con.execute(f"SET memory_limit = '{memory_limit or _default_memory_limit()}'")
         self._progress = _ProgressLine(progress, "transactions [duckdb]")
         self._step = ""
         self._frames: list[str] = []
@@ -315,6 +327,9 @@ class DuckDBEngine(Engine):
 
     def fetch(self, sql: str) -> pd.DataFrame:
         return self._run(lambda: self.con.execute(sql).fetch_df())
+
+    def drop(self, name: str) -> None:
+        self.con.execute(f"DROP TABLE IF EXISTS {name}")
 
     def close(self) -> None:
         if self._progress.enabled:
@@ -422,6 +437,12 @@ class SparkEngine(Engine):
     def fetch(self, sql: str) -> pd.DataFrame:
         self._progress.show(f"{self._step}")
         return self.spark.sql(sql).toPandas()
+
+    def drop(self, name: str) -> None:
+        if name in self._cached:
+            self.spark.sql(f"UNCACHE TABLE IF EXISTS {name}")
+            self.spark.catalog.dropTempView(name)
+            self._cached.remove(name)
 
     def close(self) -> None:
         for name in self._cached:

@@ -407,6 +407,7 @@ ORDER BY firm_id, year"""))
 
 
 # counts of the report, from the first aggregate (no second pass over the records)
+SUMMARY_TABLE = "buyer_flows"
 SUMMARY_SQL = """
 SELECT SUM(n_records) AS n_records, SUM(n_zero_value) AS n_zero_value,
        SUM(n_without_quantity) AS n_without_quantity
