@@ -439,10 +439,10 @@ class SparkEngine(Engine):
         return self.spark.sql(sql).toPandas()
 
     def drop(self, name: str) -> None:
-        if name in self._cached:
-            self.spark.sql(f"UNCACHE TABLE IF EXISTS {name}")
-            self.spark.catalog.dropTempView(name)
-            self._cached.remove(name)
+        # a cached table is a temporary view whose plan names the views it was made from, so
+        # dropping one would break the later ones; Spark evicts cached blocks under memory
+        # pressure anyway, and close() releases them all
+        return None
 
     def close(self) -> None:
         for name in self._cached:
