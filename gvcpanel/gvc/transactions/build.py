@@ -362,7 +362,8 @@ def transaction_indicators(transactions: Any, *, products: Any = None, buyers: A
         _check(eng, source, columns, products=has_products, buyers=has_buyers, cap=cap)
         seconds["checks"] = time.perf_counter() - t0
         eng.create("tx", ind.normalised_view(set(columns)), materialise=False)
-        steps = ind.statements(products=has_products, buyers=has_buyers, proxy_share=proxy_share)
+        steps = ind.statements(products=has_products, buyers=has_buyers, proxy_share=proxy_share,
+                               median=eng.exact_median)
         summary = None
         for k, (name, sql) in enumerate(steps[:-1], start=1):
             eng.step(f"{k}/{len(steps)} {name}")

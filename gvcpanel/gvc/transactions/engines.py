@@ -173,6 +173,9 @@ class Engine:
     """What the definitions need from an engine (see :class:`DuckDBEngine`, :class:`SparkEngine`)."""
 
     name: str = ""
+    #: exact median aggregate (``{x}`` the argument) as ``(lower middle + upper middle) / 2``,
+    #: or None for the portable ranking window of :func:`.indicators.statements`
+    exact_median: str | None = None
 
     def version(self) -> str:
         raise NotImplementedError
@@ -237,6 +240,9 @@ class DuckDBEngine(Engine):
     """
 
     name = "duckdb"
+    # quantile_disc(x, 0.5) is the lower middle value (index floor((n - 1) / 2)); that of -x is
+    # minus the upper one: the sum of the two is lower + upper exactly, as in the ranking
+    exact_median = "(quantile_disc({x}, 0.5) - quantile_disc(-{x}, 0.5)) / CAST(2 AS DOUBLE)"
 
     def __init__(self, *, threads: int | None = None, memory_limit: str | None = None,
                  temp_directory: str | None = None, progress: bool | None = None) -> None:

@@ -188,7 +188,8 @@ def normalised_view(columns: set[str]) -> str:
             f"{_fixed('r.value')} AS value_fx, {quantity} AS quantity_fx, {unit} AS unit FROM tx_raw r")
 
 
-def statements(*, products: bool, buyers: bool, proxy_share: float = 0.5) -> list[tuple[str, str]]:
+def statements(*, products: bool, buyers: bool, proxy_share: float = 0.5,
+               median: str | None = None) -> list[tuple[str, str]]:
     """The ordered (table name, SELECT) steps; the last one, ``indicators``, is the output.
 
     Parameters
@@ -198,6 +199,10 @@ def statements(*, products: bool, buyers: bool, proxy_share: float = 0.5) -> lis
         lead_firm, income_group) are registered.
     proxy_share : float
         Main-buyer share at or above which the quasi-hierarchy proxy can be 1.
+    median : str, optional
+        An engine's exact median aggregate with ``{x}`` for its argument, giving the mean of
+        the one or two middle values in the same floating-point operations as the portable
+        ranking (``(lower + upper) / 2``); by default the ranking window.
     """
     if not 0 < proxy_share <= 1:
         from gvcpanel.errors import SpecificationError
@@ -271,17 +276,20 @@ JOIN buyer_totals t ON y.seller_id = t.seller_id AND y.year = t.year
 {join}
 GROUP BY y.seller_id, y.year"""))
     # the main buyer's relationship: every year the pair traded (value > 0), joined once
-    steps.append(("buyer_metrics", f"""
-SELECT b.seller_id, b.year, b.n_buyers, b.main_buyer_share, b.buyer_hhi, b.main_buyer_id,
-       b.lead_firm_share, b.high_income_share, MAX({main_lead}) AS global_buyer,
-       b.year - MIN(p.year) + 1 AS main_buyer_tenure,
+    steps.append(("main_relations", """
+SELECT b.seller_id, b.year, b.year - MIN(p.year) + 1 AS main_buyer_tenure,
        MAX(CASE WHEN p.year = b.year - 1 THEN 1 ELSE 0 END) AS main_prev,
        MAX(CASE WHEN p.year = b.year + 1 THEN 1 ELSE 0 END) AS main_next
 FROM buyer_shares b
 JOIN buyer_years p ON b.seller_id = p.seller_id AND b.main_buyer_id = p.buyer_id
-{main_join}
-GROUP BY b.seller_id, b.year, b.n_buyers, b.main_buyer_share, b.buyer_hhi, b.main_buyer_id,
-         b.lead_firm_share, b.high_income_share"""))
+GROUP BY b.seller_id, b.year"""))
+    steps.append(("buyer_metrics", f"""
+SELECT b.seller_id, b.year, b.n_buyers, b.main_buyer_share, b.buyer_hhi, b.main_buyer_id,
+       b.lead_firm_share, b.high_income_share, {main_lead} AS global_buyer,
+       r.main_buyer_tenure, r.main_prev, r.main_next
+FROM buyer_shares b
+JOIN main_relations r ON b.seller_id = r.seller_id AND b.year = r.year
+{main_join}"""))
     if products:
         sector = "COALESCE(pf.sector, ps.sector)"
         pjoin = ("LEFT JOIN products_lookup pf ON c.product_code = pf.product_code "
@@ -346,8 +354,16 @@ SELECT seller_id, year, product_code, unit, v_q AS vq,
        {_dbl('v_q')} / {_dbl('q')} AS uv
 FROM product_flows
 WHERE q > 0 AND v_q > 0"""))
-    # the median averages the one or two middle values: 2 * rank in {n, n + 1, n + 2}
-    steps.append(("medians", """
+    if median is not None:
+        # the engine's exact median: the same mean of the one or two middle values, as one
+        # aggregate instead of a ranking window (tests check it against the ranks on the engine)
+        steps.append(("medians", f"""
+SELECT product_code, unit, year, {median.format(x="uv")} AS median_uv, COUNT(*) AS n_sellers
+FROM unit_values
+GROUP BY product_code, unit, year"""))
+    else:
+        # the median averages the one or two middle values: 2 * rank in {n, n + 1, n + 2}
+        steps.append(("medians", """
 SELECT product_code, unit, year,
        (MIN(CASE WHEN 2 * uv_rank IN (n_sellers, n_sellers + 1, n_sellers + 2) THEN uv END)
         + MAX(CASE WHEN 2 * uv_rank IN (n_sellers, n_sellers + 1, n_sellers + 2) THEN uv END))
