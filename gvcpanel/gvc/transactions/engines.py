@@ -3,7 +3,9 @@
 Both take the same SQL text from :mod:`.indicators` and :mod:`.schema`. What differs is kept
 here and small: how a source is registered as the view ``tx_raw`` (with ``_file`` and ``_row``,
 the record's file and 0-based row in it), how an intermediate table is materialised, the
-regular-expression test (:meth:`Engine.regex`), and progress reporting.
+regular-expression test (:meth:`Engine.regex`), the exact median
+aggregate where an engine has one (:attr:`Engine.exact_median`), column types, and progress
+reporting.
 
 Sources are Parquet files or folders (hive-partitioned folders such as ``year=2012/`` included),
 CSV files or folders of CSV files, or a pandas DataFrame. CSV is first converted, streaming and

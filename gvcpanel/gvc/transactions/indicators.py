@@ -1,9 +1,17 @@
 r"""Firm-year indicators from transaction records: the definitions, once, as portable SQL.
 
-The same statements run on DuckDB and on Spark SQL (window functions, CTE-free subqueries,
-``TRY_CAST``, ``ROW_NUMBER``, ``LAG``/``LEAD``); the only dialect difference, the regular
-expression test of the checks, is a one-line shim in :mod:`.engines`. There is no second
-implementation that could drift.
+The same statements run on DuckDB and on Spark SQL (GROUP BY, equi-joins, ``TRY_CAST``,
+``GROUPING SETS`` in the checks); the dialect differences are shims in :mod:`.engines`: the
+regular expression test of the checks, and an engine's exact median aggregate where it has one
+(DuckDB), used instead of the portable ranking window only when it gives the same bits (tested).
+There is no second implementation that could drift.
+
+Plan (why it scales). The records are read twice, each time collapsed at once to the grain
+its indicators need: seller-year-buyer-country (``buyer_flows``) and seller-year-product-unit
+(``product_flows``). Every later step works on those tables or smaller ones, with GROUP BY and
+equi-joins only: a first year is a minimum, "also in :math:`t-1`" a join on ``year - 1``, the
+largest buyer or sector a maximum joined back (ties to the smaller id); no window function or
+sort runs over the records. Each intermediate table is dropped after its last reader.
 
 Notation: seller :math:`i` (the panel's firm), year :math:`t`, buyer :math:`b`, product code
 :math:`p`, destination country :math:`c`; :math:`v_{itb}` the value sold by :math:`i` to
