@@ -113,8 +113,9 @@ class InexactCovarianceWarning(GvcPanelWarning):
 class InferenceUnavailableError(SpecificationError):
     """The inference in use cannot give what was asked (an interval, a joint test, a new level).
 
-    Raised instead of quietly substituting another inference: for example confidence intervals
-    under the score bootstrap, which gives p-values only.  The message names the alternatives.
+    Raised instead of quietly substituting another inference: for example a joint Wald test
+    under a bootstrap, or intervals at a new level a bootstrap cannot recompute.  The message
+    names the alternatives.
     """
 
 

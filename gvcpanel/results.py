@@ -516,7 +516,8 @@ class ResultBase:
         Analytic inferences give :math:`b \\pm q\\,se` with q the (1 + level)/2 quantile of
         t(df) (the normal without df).  The wild bootstrap gives test-inversion intervals; at
         another level than the one it was run with they are recomputed with the same draws.
-        The score bootstrap gives no intervals and raises
+        The score bootstrap inverts its test for every covariate (the baseline terms of a hazard
+        are NaN).  An inference without intervals raises
         :class:`~gvcpanel.errors.InferenceUnavailableError` rather than returning sandwich ones.
         """
         return self._intervals(_check_level(level))

@@ -291,6 +291,10 @@ def test_results_pickle_and_describe_themselves(studies):
     tests = studies.pretrend_tests()
     assert list(tests.index) == ["twfe", "cs", "sa", "imputation"] and tests["p_value"].between(0, 1).all()
     assert (res.exclusions["n_rows"] > 0).all() and res.nobs + 0 > 0
+    # the set's summary is every estimator's, as text
+    text = studies.summary()
+    assert isinstance(text, str) and all(name in text for name in
+                                         ("Callaway-Sant'Anna", "Sun-Abraham", "Imputation"))
 
 
 def test_survey_waves_use_actual_years(staggered):

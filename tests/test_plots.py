@@ -64,11 +64,22 @@ def test_coefplot_level_and_terms(fitted):
 
 
 def test_coefplot_hides_baseline_dummies_and_names_models_without_intervals(fitted):
-    fig = coefplot([fitted["hazard"], fitted["score"]])
+    from dataclasses import replace
+
+    score = fitted["score"]
+    fig = coefplot([fitted["hazard"], score])
     ax = fig.axes[0]
     assert [t.get_text() for t in ax.get_yticklabels()] == TERMS
+    assert [p.get_label() for p in markers(ax)] == ["(1)", "(2)"]
+    # the score bootstrap draws its own test-inversion intervals
+    ends = np.array([[seg[0][0], seg[1][0]] for seg in ax.collections[1].get_segments()])
+    np.testing.assert_allclose(ends, score.conf_int().loc[TERMS].to_numpy(), rtol=0, atol=0)
+    # a bootstrap run without intervals is drawn as points and named so
+    bare = replace(score, inference=replace(score.inference, ci=None))
+    fig = coefplot([fitted["hazard"], bare])
+    ax = fig.axes[0]
     assert [p.get_label() for p in markers(ax)] == ["(1)", "(2) (no intervals)"]
-    assert len(ax.collections) == 1  # no interval lines for the score bootstrap
+    assert len(ax.collections) == 1
 
 
 def test_moderation_plot_draws_the_curve_band_and_region(fitted):

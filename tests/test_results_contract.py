@@ -57,15 +57,16 @@ def _quiet(build: Callable[[dict[str, Any]], ResultBase]) -> Callable[[dict[str,
     return run
 
 
-# name -> (build, inference change with keyword options, whether conf_int exists)
-CASES: dict[str, tuple[Callable, tuple[Any, dict[str, Any]], bool]] = {
+# name -> (build, inference change with keyword options, whether conf_int exists: True, False, or
+# "covariates" when a hazard's baseline terms get p-values but no interval (score bootstrap))
+CASES: dict[str, tuple[Callable, tuple[Any, dict[str, Any]], bool | str]] = {
     "regression": (_quiet(lambda f: f["fe"]), ("cluster", {"preset": "fixest"}), True),
     "regression, wild bootstrap": (_quiet(lambda f: f["fe"].with_inference("wild", draws=DRAWS, seed=7)),
                                    ("wild", {"draws": 99, "seed": 8}), True),
     "regression, CR2": (_quiet(lambda f: f["fe"].with_inference("cr2")), ("cr3", {}), True),
     "hazard": (_quiet(lambda f: f["hazard"]), (None, {"cluster": "firm_id"}), True),
     "hazard, score bootstrap": (_quiet(lambda f: f["hazard"].with_inference("score", draws=DRAWS)),
-                                ("score", {"draws": 99, "seed": 5}), False),
+                                ("score", {"draws": 99, "seed": 5}), "covariates"),
     "Hausman test": (_quiet(lambda f: gp.hausman_test(f["within"], f["random"])),
                      ("robust", {}), True),
     "Mundlak test": (_quiet(lambda f: gp.mundlak_test(f["panel"], FE_FORMULA, effects=("firm",))),
@@ -88,7 +89,7 @@ CASES: dict[str, tuple[Callable, tuple[Any, dict[str, Any]], bool]] = {
                           True),
     "transition model": (_quiet(lambda f: f["transition"]), ("cluster", {"cluster": "firm_id"}), True),
     "transition model, score bootstrap": (_quiet(lambda f: f["transition"].with_inference("score", draws=DRAWS)),
-                                          ("score", {"draws": 99, "seed": 5}), False),
+                                          ("score", {"draws": 99, "seed": 5}), True),
 }
 
 
@@ -142,11 +143,31 @@ def test_to_frame_is_tidy(case):
                                rtol=0, atol=0)
     np.testing.assert_allclose(frame["std_error"].to_numpy(dtype=float), result.std_errors.to_numpy(),
                                rtol=1e-12)
-    assert frame[["ci_low", "ci_high"]].notna().all().all() == has_intervals
+    shown = frame[["ci_low", "ci_high"]].notna().all(axis=1)
+    if has_intervals == "covariates":
+        assert (shown == ~_baseline(result)).all()
+    else:
+        assert shown.all() == has_intervals
+
+
+def _baseline(result: ResultBase) -> pd.Series:
+    from gvcpanel.report.tables import _is_baseline
+
+    return pd.Series([_is_baseline(t, result) for t in result.params.index], index=result.params.index)
 
 
 def test_conf_int_at_two_levels(case):
     name, result, _, has_intervals = case
+    if has_intervals == "covariates":
+        # the score bootstrap inverts its test for every covariate, not for the baseline hazard
+        baseline = _baseline(result)
+        assert baseline.any() and not baseline.all()
+        wide, narrow = result.conf_int(0.95), result.conf_int(0.90)
+        assert wide[baseline].isna().all().all() and narrow[baseline].isna().all().all()
+        wide, narrow = wide[~baseline], narrow[~baseline]
+        assert (wide["lower"] <= narrow["lower"]).all() and (narrow["upper"] <= wide["upper"]).all()
+        assert (narrow["lower"] < result.params[~baseline]).all() and (result.params[~baseline] < narrow["upper"]).all()
+        return
     if not has_intervals:
         # the score bootstrap gives p-values only: an explicit error, never sandwich intervals
         for level in (0.95, 0.90):
@@ -210,12 +231,20 @@ def test_with_inference_wild_with_draws_is_not_a_type_error(fitted):
     assert fitted["fe"].inference.spec.kind == "cluster"
 
 
-def test_score_bootstrap_says_it_has_no_intervals(fitted):
+def test_score_bootstrap_says_where_its_intervals_come_from(fitted):
+    from dataclasses import replace
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         score = fitted["hazard"].with_inference("score", draws=DRAWS)
-    assert "No intervals" in str(score.summary())
-    assert score.to_frame()[["ci_low", "ci_high"]].isna().all().all()
+    text = str(score.summary())
+    assert "intervals come from the bootstrap" in text and "No intervals" not in text
+    # the baseline hazard gets p-values only; a run without intervals says so and conf_int raises
+    assert score.to_frame().loc[_baseline(score), ["ci_low", "ci_high"]].isna().all().all()
+    bare = replace(score, inference=replace(score.inference, ci=None))
+    assert "No intervals" in str(bare.summary())
+    with pytest.raises(InferenceUnavailableError, match="no confidence intervals"):
+        bare.conf_int()
     # maketables gets no standard error beside bootstrap stars
     assert score.__maketables_coef_table__["se"].isna().all()
 

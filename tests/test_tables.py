@@ -130,15 +130,17 @@ def test_bootstrap_columns_show_bootstrap_uncertainty_not_sandwich(threeway):
     assert not any(cell.startswith("(") for cell in body["wild"])
 
 
-def test_score_bootstrap_columns_show_their_pvalue():
+def test_score_bootstrap_columns_show_their_test_inversion_intervals():
     from gvcpanel.gvc.simulate import simulate_panel
 
     panel = simulate_panel(n_firms=400, n_clusters=12, seed=3).panel
     hazard = quiet(upgrading_hazard, panel, "process ~ network + quasi_hierarchy")
     score = quiet(hazard.with_inference, "score", draws=199)
     body = regression_table([hazard, score]).body
-    p = float(score.pvalues["network"])
-    assert body.loc[:, "(2)"].iloc[1] == f"[p={fmt_p(p)}]"
+    ci = score.conf_int().loc["network"]
+    assert body.loc[:, "(2)"].iloc[1] == f"[{fmt(ci['lower'], 3)}, {fmt(ci['upper'], 3)}]"
+    # its own interval, not the sandwich one of the analytic column
+    assert body.loc[:, "(2)"].iloc[1] != body.loc[:, "(1)"].iloc[1]
     assert body.loc["Inference", "(2)"] == "score bootstrap (199 draws) by cluster_id"
     assert body.loc["Year effects"].tolist() == ["baseline", "baseline"]
     assert body.loc["Estimator"].tolist() == ["cloglog hazard", "cloglog hazard"]

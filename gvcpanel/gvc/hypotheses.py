@@ -644,7 +644,7 @@ def _row(hyp: Hypothesis, res: EstimationResult, alpha: float) -> dict[str, Any]
     opposite = "<" if hyp.sign == ">" else ">"
     p_one = res.pvalue_one_sided(term, hyp.sign)
     p_opp = res.pvalue_one_sided(term, opposite)
-    intervals = res._intervals_or_none(0.95)  # None under the score bootstrap (p-values only)
+    intervals = res._intervals_or_none(0.95)  # None where the inference has no intervals
     ci = {"lower": np.nan, "upper": np.nan} if intervals is None else intervals.loc[term]
     return {
         "id": hyp.id,

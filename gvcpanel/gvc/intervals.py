@@ -48,16 +48,17 @@ import pandas as pd
 
 from gvcpanel.data.design import ObservationDesign, observation_design
 from gvcpanel.errors import SpecificationError
-from gvcpanel.gvc.upgrading import OUTCOME_COLUMN, UPGRADES, risk_rows
+from gvcpanel.gvc.upgrading import (AT_TOP, ENTRY, FLOW_TYPES, OUTCOME_COLUMN, PREVIOUS_MISSING, SPELL_ENDED,
+                                    UPGRADES, risk_rows)
 
 __all__ = ["IntervalRows", "interval_risk_rows", "design_of"]
 
-FLOWS = ("product",)
+FLOWS = FLOW_TYPES  # yearly 0/1 flows (new product, new buyer or market): recall questions
 _WAVE_LABELS = {
-    "previous year's {column} missing": "previous interview's {column} missing",
-    "entry year (state observed, not at risk)": "first interview (state observed, not at risk)",
-    "at the top function level in the previous year": "at the top function level at the previous interview",
-    "after an unobserved year (an earlier new product may be unseen)":
+    PREVIOUS_MISSING: "previous interview's {column} missing",
+    ENTRY: "first interview (state observed, not at risk)",
+    AT_TOP: "at the top function level at the previous interview",
+    SPELL_ENDED:
         "after an interval without a recall window (an earlier event may be unseen; declare the "
         "question's recall window in the mapping)",
 }
@@ -160,8 +161,7 @@ def interval_risk_rows(
         at_risk, event, duration = rows.at_risk, rows.event, rows.duration
         report = rows.report
         if design.is_waves:
-            spell = "after an unobserved year (an earlier new product may be unseen)"
-            report = report.assign(reason=report["reason"].replace(spell, _WAVE_LABELS[spell]))
+            report = report.assign(reason=report["reason"].replace(SPELL_ENDED, _WAVE_LABELS[SPELL_ENDED]))
         return IntervalRows(at_risk, event, duration, ones, report, column, rows.n_left_truncated,
                             design, None)
     # consecutive interviews as consecutive observations: the risk-set rules on the firm's sequence

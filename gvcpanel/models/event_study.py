@@ -316,7 +316,8 @@ class EventStudySet(Mapping[str, EventStudyResult]):
         return pd.DataFrame(rows).set_index("estimator")
 
     def summary(self) -> str:
-        return "\n\n".join(r.summary() for r in self._results.values())
+        """The summaries of every estimator, one after the other, as text."""
+        return "\n\n".join(str(r.summary()) for r in self._results.values())
 
     def __repr__(self) -> str:
         return f"EventStudySet({list(self._results)})"

@@ -190,7 +190,8 @@ def prepare(
     lhs, rhs = (part.strip() for part in formula.split("~", 1))
     no_covariates = rhs in ("", "1", "0", "1 - 1")
     # the parser wants a regressor: without covariates the outcome stands in and is dropped below
-    parsed = parse_formula(f"{lhs} ~ {lhs}" if no_covariates else formula)
+    internal = f"{lhs} ~ {lhs}" if no_covariates else formula
+    parsed = parse_formula(internal)
     if parsed.effects:
         raise SpecificationError(
             f"formula {formula!r} absorbs effects after '|'; event studies absorb firm and period effects "
@@ -203,7 +204,13 @@ def prepare(
         cluster_name = None
     groups = [cluster_name] if cluster_name else []
     # covariates are coded as in a model with firm effects (they span the constant)
-    arrays = evaluate(frame, parsed, groups, derived=derived_of(panel))
+    try:
+        arrays = evaluate(frame, parsed, groups, derived=derived_of(panel))
+    except SpecificationError as e:
+        if internal == formula:
+            raise
+        # name the user's formula, not the stand-in
+        raise SpecificationError(str(e).replace(repr(internal), repr(formula))) from e
     if arrays.data.shape[0] == 0:
         raise PanelStructureError(f"no firm-year has every variable of {formula!r}; exclusions: {arrays.exclusions}.")
     exclusions = dict(arrays.exclusions)

@@ -89,8 +89,8 @@ def coefplot(
         Display names of terms.
     level : float
         Confidence level of the intervals (from each result's own inference; a wild bootstrap's
-        test-inversion intervals).  A result whose inference has no intervals (score bootstrap)
-        is drawn as points and named so in the legend.
+        test-inversion intervals).  A result whose inference has no intervals is drawn as
+        points and named so in the legend.
     ax : matplotlib Axes, optional
     title : str
     figsize : (float, float), optional

@@ -188,9 +188,16 @@ def test_missing_parents_are_created(tmp_path, panel_csv):
 
 
 @pytest.mark.replication
-def test_failed_run_removes_the_parents_it_created(tmp_path, nofunc_csv):
+def test_failed_run_removes_the_parents_it_created(tmp_path, panel_csv, monkeypatch):
+    from gvcpanel.errors import ConvergenceError
+    from replication import tables
+
+    def fails(report):
+        raise ConvergenceError("the functional hazard did not converge")
+
+    monkeypatch.setattr(tables, "table3_functional", fails)
     out = tmp_path / "a" / "b" / "o"
-    assert replicate(["--data", str(nofunc_csv), "--out", str(out), "--skip-bootstrap"]) == 1
+    assert replicate(["--data", str(panel_csv), "--out", str(out), "--skip-bootstrap"]) == 1
     assert list(tmp_path.iterdir()) == []
 
 
