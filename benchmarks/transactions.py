@@ -417,8 +417,8 @@ def main() -> None:
     lines = [
         "## Transaction records -> firm-year indicators (benchmarks/transactions.py)",
         "",
-        f"Written by `.venv/bin/python benchmarks/transactions.py --sizes {args.sizes} --tools {args.tools} "
-        f"--repeat {args.repeat}` on {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')} in "
+        f"Written by `.venv/bin/python benchmarks/transactions.py {' '.join(sys.argv[1:])}` (repeat "
+        f"{args.repeat}) on {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')} in "
         f"{(time.perf_counter() - started) / 60:.1f} min; load average (1, 5, 15 min) at start "
         f"{load_start}, and (1 min) before each run in the table: the machine has 2 cores shared "
         "with other jobs, so wall times are inflated by the load; `CPU s` (user + system of the "
