@@ -58,6 +58,7 @@ montecarlo: $(STAMP)
 
 bench: $(BENCH_STAMP)
 	$(PY) benchmarks/run.py
+	$(PY) -m pytest -q -m bench -p no:cacheprovider
 
 # user guide and API reference into site/; -W turns every warning into an error
 docs: $(DOCS_STAMP)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import errno
 import sys
+import warnings
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -280,6 +281,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _warning_printer(command: str) -> Callable[..., None]:
+    """Show each distinct warning once, as one line on stderr.
+
+    Python's default display names the package's source file and line and echoes that line of
+    code, which reads like a traceback to a user of the command line; the message itself already
+    says what happened and what to do.
+    """
+    shown: set[tuple[str, str]] = set()
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        key = (category.__name__, str(message))
+        if key not in shown:
+            shown.add(key)
+            print(f"gvcpanel {command}: {category.__name__}: {message}", file=sys.stderr)
+
+    return show
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (usage errors included, as 2)."""
     parser = build_parser()
@@ -291,7 +310,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
-        return handler(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _warning_printer(args.command)
+            return handler(args)
     except (GvcPanelError, OSError) as exc:
         print(f"gvcpanel {args.command}: {error_message(exc)}", file=sys.stderr)
         return exit_code(exc)

@@ -187,6 +187,7 @@ def test_inference_wild_gives_bootstrap_pvalues_and_intervals():
 
 
 @pytest.mark.slow
+@pytest.mark.bench
 def test_speed_9999_draws_30_clusters_45000_rows():
     rng = np.random.default_rng(2)
     n, k, G = 45_000, 10, 30

@@ -15,6 +15,7 @@ from gvcpanel.gvc.hypotheses import (
     test_hypotheses as run_hypotheses,
     verdict,
 )
+from gvcpanel.gvc.simulate import simulate_panel
 from gvcpanel.inference.spec import InferenceSpec
 
 COLUMNS = ["id", "statement", "specification", "outcome", "estimator", "term", "estimate", "std_error",
@@ -189,3 +190,16 @@ def _h(hid, spec):
     from gvcpanel.gvc.hypotheses import REGISTRY
 
     return next(h for h in REGISTRY if h.id == hid and h.specification == spec)
+
+
+def test_a_hazard_that_does_not_converge_is_not_estimable_and_the_rest_is_reported():
+    # 120 firms (seed 4): no functional step among hierarchy firms, so no maximum exists
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        panel = simulate_panel(n_firms=120, seed=4).panel
+        report = run_hypotheses(panel, hypotheses=["H1", "H3"])
+    table = report.table().set_index(["id", "specification"])
+    assert (table.xs("H3")["verdict"] == "not estimable").all()
+    assert table.xs("H3")["note"].str.contains("did not converge").all()
+    assert table.xs("H3")["note"].str.contains("perfectly separates").all()
+    assert np.isfinite(table.loc[("H1", "main"), "estimate"])

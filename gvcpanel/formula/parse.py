@@ -151,8 +151,12 @@ def effect_label(effect: str) -> str:
     return "^".join(short.get(p, p) for p in effect_columns(effect))
 
 
-def parse_formula(formula: str) -> ParsedFormula:
+def parse_formula(formula: str, *, outcome_as_term: bool = False) -> ParsedFormula:
     """Read ``"outcome ~ terms [| effects]"`` (see the module docstring).
+
+    An outcome that is also a term (``y ~ x + y``, ``y ~ x:y``) is refused unless
+    ``outcome_as_term`` (an estimator that uses the outcome as a stand-in term and drops it);
+    a lag ``l(y, 1)`` is another expression and always allowed.
 
     Raises
     ------
@@ -171,7 +175,23 @@ def parse_formula(formula: str) -> ParsedFormula:
         raise SpecificationError(
             f"a formula is a string such as 'y ~ x1 + x2 | firm + year'; found {type(formula).__name__}."
         )
-    return _parse(formula.strip())
+    parsed = _parse(formula.strip())
+    if not outcome_as_term:
+        _check_outcome_not_a_term(parsed)
+    return parsed
+
+
+def _check_outcome_not_a_term(parsed: ParsedFormula) -> None:
+    # y on both sides fits itself perfectly (coefficient 1, every other one 0) and hides the
+    # mistake behind plausible output
+    outcome = parsed.dependent.expr
+    for term in parsed.terms:
+        if any(f.expr == outcome for f in term.factors):
+            raise SpecificationError(
+                f"formula {parsed.formula!r}: the outcome {outcome!r} is also a regressor (term "
+                f"{term.name!r}); remove it from the right-hand side (for a lagged outcome write "
+                f"l({outcome}, 1))."
+            )
 
 
 @lru_cache(maxsize=512)

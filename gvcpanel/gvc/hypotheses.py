@@ -63,7 +63,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gvcpanel.errors import IdentificationError, InferenceUnavailableError, PanelStructureError, SpecificationError
+from gvcpanel.errors import ConvergenceError, IdentificationError, InferenceUnavailableError, PanelStructureError, SpecificationError
 from gvcpanel.gvc.columns import CONTROLS, DOMAIN_COLUMNS, GOVERNANCE_DUMMIES
 from gvcpanel.inference import family
 from gvcpanel.inference.family import FamilyBootstrap
@@ -578,8 +578,9 @@ def test_hypotheses(
             continue
         try:
             results[label] = fit_model(panel, hyp, family_spec, cluster, weights)
-        except (IdentificationError, PanelStructureError) as exc:
-            # the data cannot support this model; the others are still estimated
+        except (IdentificationError, PanelStructureError, ConvergenceError) as exc:
+            # the data cannot support this model (a hazard whose outcome a regressor separates has
+            # no maximum); the others are still estimated
             not_estimable[label] = str(exc).split(". ")[0]
     rows = [_row(hyp, results[hyp.model_label], alpha) if hyp.model_label in results
             else _not_estimable_row(hyp, not_estimable[hyp.model_label]) for hyp in chosen]

@@ -191,7 +191,7 @@ def prepare(
     no_covariates = rhs in ("", "1", "0", "1 - 1")
     # the parser wants a regressor: without covariates the outcome stands in and is dropped below
     internal = f"{lhs} ~ {lhs}" if no_covariates else formula
-    parsed = parse_formula(internal)
+    parsed = parse_formula(internal, outcome_as_term=no_covariates)
     if parsed.effects:
         raise SpecificationError(
             f"formula {formula!r} absorbs effects after '|'; event studies absorb firm and period effects "

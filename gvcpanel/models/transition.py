@@ -679,6 +679,9 @@ def transition_model(
             # a partial of a bound method, not a lambda: results must pickle
             "fit_restricted": functools.partial(likelihood.fit_restricted, start=params),
             "covariates": pd.DataFrame(X_cov, index=index, columns=list(terms)),
+            # the intercepts are the baseline odds of each move: the score bootstrap gives them
+            # p-values and inverts its test only for the covariates, as for a hazard's year terms
+            "baseline_terms": tuple(n for n in names if n.rsplit(":", 1)[-1] == INTERCEPT),
         },
     )
     table = _count_codes(origin, y, index, labels, state, spacing, pairing.exclusions)
