@@ -409,7 +409,12 @@ def write_report(path: Path, results: dict, sizes: dict, args, load_text: str, e
     lines.append("")
     if load_text:
         lines += ["## Load and validate (benchmarks/load_validate.py)", "", load_text.strip(), ""]
-    path.write_text("\n".join(lines))
+    # benchmarks/transactions.py keeps its own section of the file between markers: carry it over
+    old = path.read_text() if path.exists() else ""
+    start, end = "<!-- transactions:start -->", "<!-- transactions:end -->"
+    if start in old and end in old:
+        lines += ["", old[old.index(start): old.index(end) + len(end)]]
+    path.write_text("\n".join(lines) + "\n")
 
 
 def main() -> None:

@@ -320,3 +320,30 @@ def test_progress_line_names_each_step(capsys):
     assert "transactions [duckdb]" in err and "checks" in err and "flows" in err and "finished" in err
     transaction_indicators(tiny(), progress=False)
     assert capsys.readouterr().err == ""
+
+
+def test_duckdb_exact_median_equals_the_portable_ranking():
+    """The DuckDB median aggregate gives the same bits as the ranking window Spark runs:
+    groups of odd and even size, ties, one-element groups."""
+    import duckdb
+
+    from gvcpanel.gvc.transactions.engines import DuckDBEngine
+
+    rng = np.random.default_rng(13)
+    n = 5000
+    frame = pd.DataFrame({"product_code": rng.integers(0, 300, n).astype(str),
+                          "unit": rng.choice(["kg", "u"], n), "year": rng.integers(2000, 2004, n),
+                          "uv": [round(x, d) for x, d in zip(rng.lognormal(0, 1, n), rng.integers(1, 12, n))]})
+    frame.loc[::7, "uv"] = 1.5  # ties
+    con = duckdb.connect()
+    con.register("unit_values", frame)
+    sql = {}
+    for median in (None, DuckDBEngine.exact_median):
+        steps = dict(ind.statements(products=False, buyers=False, median=median))
+        sql[median] = con.execute(steps["medians"] + " ORDER BY product_code, unit, year").fetch_df()
+    ranked, aggregate = sql[None], sql[DuckDBEngine.exact_median]
+    assert len(ranked) > 1000 and (ranked["n_sellers"] % 2 == 0).any() and (ranked["n_sellers"] == 1).any()
+    np.testing.assert_array_equal(aggregate["median_uv"].to_numpy(), ranked["median_uv"].to_numpy())
+    np.testing.assert_array_equal(aggregate["n_sellers"].to_numpy(), ranked["n_sellers"].to_numpy())
+    expected = frame.groupby(["product_code", "unit", "year"])["uv"].median().sort_index()
+    np.testing.assert_allclose(aggregate["median_uv"].to_numpy(), expected.to_numpy(), rtol=1e-15, atol=0)

@@ -10,6 +10,7 @@ SHA-256, the engine and its version, and the version of the definitions.
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -209,10 +210,16 @@ def _check(engine: Engine, source: Source, columns: list[str], *, products: bool
         counts = pd.DataFrame([{"column": w["column"], "problem": w["problem"], "n": 1} for w in whole])
         raise TransactionSchemaError(problems_message(problems, counts, source.label, "transactions"),
                                      problems, counts, source.label)
-    checks = record_checks(schema, present, engine.regex, products=products, buyers=buyers)
+    checks = record_checks(schema, present, engine.regex, products=products, buyers=buyers,
+                           kinds=engine.column_kinds("tx_raw"))
     tables = value_tables(schema, present, engine.regex, products=products, buyers=buyers)
     for name, sql, _ in tables:
         engine.create(name, sql, materialise=True)
+    # a bad-value table that came out empty cannot flag a record: no join, no rule
+    empty = {name for name, _, column in tables if column is not None
+             and int(engine.fetch(f"SELECT COUNT(*) AS n FROM {name}").iloc[0]["n"]) == 0}
+    tables = [t for t in tables if t[0] not in empty]
+    checks = [c for c in checks if not any(f"{name}.v" in c.condition for name in empty)]
     frm = checked_from(tables)
     sums = ", ".join(f"SUM(CASE WHEN {c.condition} THEN 1 ELSE 0 END) AS c{k}"
                      for k, c in enumerate(checks))
@@ -355,13 +362,21 @@ def transaction_indicators(transactions: Any, *, products: Any = None, buyers: A
         _check(eng, source, columns, products=has_products, buyers=has_buyers, cap=cap)
         seconds["checks"] = time.perf_counter() - t0
         eng.create("tx", ind.normalised_view(set(columns)), materialise=False)
-        steps = ind.statements(products=has_products, buyers=has_buyers, proxy_share=proxy_share)
+        steps = ind.statements(products=has_products, buyers=has_buyers, proxy_share=proxy_share,
+                               median=eng.exact_median)
+        summary = None
         for k, (name, sql) in enumerate(steps[:-1], start=1):
             eng.step(f"{k}/{len(steps)} {name}")
             t0 = time.perf_counter()
             eng.create(name, sql, materialise=True)
             seconds[name] = time.perf_counter() - t0
-        summary = eng.fetch(ind.SUMMARY_SQL).iloc[0]
+            if name == ind.SUMMARY_TABLE:
+                summary = eng.fetch(ind.SUMMARY_SQL).iloc[0]
+            # free each intermediate table after its last reader (memory, spill space)
+            later = " ".join(s for _, s in steps[k:])
+            for done, _ in steps[:k]:
+                if not re.search(rf"\b{done}\b", later):
+                    eng.drop(done)
         eng.step(f"{len(steps)}/{len(steps)} indicators")
         t0 = time.perf_counter()
         frame = _normalise(eng.fetch(steps[-1][1]))

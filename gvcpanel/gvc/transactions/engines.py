@@ -3,7 +3,9 @@
 Both take the same SQL text from :mod:`.indicators` and :mod:`.schema`. What differs is kept
 here and small: how a source is registered as the view ``tx_raw`` (with ``_file`` and ``_row``,
 the record's file and 0-based row in it), how an intermediate table is materialised, the
-regular-expression test (:meth:`Engine.regex`), and progress reporting.
+regular-expression test (:meth:`Engine.regex`), the exact median
+aggregate where an engine has one (:attr:`Engine.exact_median`), column types, and progress
+reporting.
 
 Sources are Parquet files or folders (hive-partitioned folders such as ``year=2012/`` included),
 CSV files or folders of CSV files, or a pandas DataFrame. CSV is first converted, streaming and
@@ -124,6 +126,28 @@ def resolve_source(source: Any, missing: tuple[str, ...] = ("",)) -> Source:
                              f"{sorted(suffixes)}; use Parquet (.parquet) or CSV (.csv) files.")
 
 
+_INTEGER_TYPES = {"tinyint", "smallint", "integer", "int", "bigint", "hugeint", "utinyint",
+                  "usmallint", "uinteger", "ubigint", "uhugeint", "long", "short", "byte"}
+_FLOAT_TYPES = {"float", "double", "real"}
+
+
+def _kind(type_name: str) -> str:
+    name = type_name.lower().split("(")[0].strip()
+    if name in _INTEGER_TYPES:
+        return "integer"
+    if name in _FLOAT_TYPES or name == "decimal":
+        return "float"
+    return "date" if name == "date" else "other"
+
+
+def _default_memory_limit() -> str:
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # pragma: no cover - non-POSIX
+        return "4GB"
+    return f"{max(256, min(4096, total // 2**21))}MB"
+
+
 class _ProgressLine:
     """A one-line progress display on stderr (only on a terminal unless forced)."""
 
@@ -151,6 +175,9 @@ class Engine:
     """What the definitions need from an engine (see :class:`DuckDBEngine`, :class:`SparkEngine`)."""
 
     name: str = ""
+    #: exact median aggregate (``{x}`` the argument) as ``(lower middle + upper middle) / 2``,
+    #: or None for the portable ranking window of :func:`.indicators.statements`
+    exact_median: str | None = None
 
     def version(self) -> str:
         raise NotImplementedError
@@ -171,11 +198,22 @@ class Engine:
     def register_frame(self, name: str, frame: pd.DataFrame) -> None:
         raise NotImplementedError
 
+    def column_types(self, view: str) -> dict[str, str]:
+        """Column -> the engine's type name, lower case (``bigint``, ``double``, ``date``, ...)."""
+        raise NotImplementedError
+
+    def column_kinds(self, view: str) -> dict[str, str]:
+        """Column -> ``"integer"``, ``"float"``, ``"date"`` or ``"other"`` (text and the rest)."""
+        return {name: _kind(kind) for name, kind in self.column_types(view).items()}
+
     def create(self, name: str, sql: str, *, materialise: bool) -> None:
         raise NotImplementedError
 
     def fetch(self, sql: str) -> pd.DataFrame:
         raise NotImplementedError
+
+    def drop(self, name: str) -> None:
+        """Release an intermediate table made by :meth:`create` (its memory or spill space)."""
 
     def close(self) -> None:
         pass
@@ -193,7 +231,9 @@ class DuckDBEngine(Engine):
     threads : int, optional
         Worker threads (default: DuckDB's, the number of cores).
     memory_limit : str, optional
-        For example ``"4GB"``; DuckDB spills to ``temp_directory`` beyond it.
+        For example ``"8GB"``; DuckDB spills to ``temp_directory`` beyond it. Default: 4 GB or
+        half the machine's memory if that is less (DuckDB's own default, 80% of memory, lets
+        one build crowd out everything else on a shared machine; the aggregates spill well).
     temp_directory : str, optional
         Where DuckDB spills (default: a fresh temporary folder).
     progress : bool, optional
@@ -202,6 +242,9 @@ class DuckDBEngine(Engine):
     """
 
     name = "duckdb"
+    # quantile_disc(x, 0.5) is the lower middle value (index floor((n - 1) / 2)); that of -x is
+    # minus the upper one: the sum of the two is lower + upper exactly, as in the ranking
+    exact_median = "(quantile_disc({x}, 0.5) - quantile_disc(-{x}, 0.5)) / CAST(2 AS DOUBLE)"
 
     def __init__(self, *, threads: int | None = None, memory_limit: str | None = None,
                  temp_directory: str | None = None, progress: bool | None = None) -> None:
@@ -218,8 +261,7 @@ class DuckDBEngine(Engine):
         self.con.execute(f"SET temp_directory = '{self._tmp.as_posix()}'")
         if threads:
             self.con.execute(f"SET threads = {int(threads)}")
-        if memory_limit:
-            self.con.execute(f"SET memory_limit = '{memory_limit}'")
+        self.con.execute(f"SET memory_limit = '{memory_limit or _default_memory_limit()}'")
         self._progress = _ProgressLine(progress, "transactions [duckdb]")
         self._step = ""
         self._frames: list[str] = []
@@ -256,6 +298,10 @@ class DuckDBEngine(Engine):
     def columns(self, view: str) -> list[str]:
         return list(self.con.execute(f"SELECT * FROM {view} LIMIT 0").fetch_df().columns)
 
+    def column_types(self, view: str) -> dict[str, str]:
+        rows = self.con.execute(f"DESCRIBE SELECT * FROM {view}").fetchall()
+        return {str(r[0]): str(r[1]).lower() for r in rows}
+
     def register_frame(self, name: str, frame: pd.DataFrame) -> None:
         self.con.register(name, frame)
         self._frames.append(name)
@@ -289,6 +335,9 @@ class DuckDBEngine(Engine):
 
     def fetch(self, sql: str) -> pd.DataFrame:
         return self._run(lambda: self.con.execute(sql).fetch_df())
+
+    def drop(self, name: str) -> None:
+        self.con.execute(f"DROP TABLE IF EXISTS {name}")
 
     def close(self) -> None:
         if self._progress.enabled:
@@ -380,6 +429,9 @@ class SparkEngine(Engine):
         self.spark.createDataFrame(frame).createOrReplaceTempView(name)
         self._views.append(name)
 
+    def column_types(self, view: str) -> dict[str, str]:
+        return {name: kind.lower() for name, kind in self.spark.table(view).dtypes}
+
     def create(self, name: str, sql: str, *, materialise: bool) -> None:
         self._progress.show(f"{self._step}")
         self.spark.sql(f"DROP VIEW IF EXISTS {name}")
@@ -393,6 +445,12 @@ class SparkEngine(Engine):
     def fetch(self, sql: str) -> pd.DataFrame:
         self._progress.show(f"{self._step}")
         return self.spark.sql(sql).toPandas()
+
+    def drop(self, name: str) -> None:
+        # a cached table is a temporary view whose plan names the views it was made from, so
+        # dropping one would break the later ones; Spark evicts cached blocks under memory
+        # pressure anyway, and close() releases them all
+        return None
 
     def close(self) -> None:
         for name in self._cached:

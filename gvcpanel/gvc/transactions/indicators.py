@@ -1,9 +1,17 @@
 r"""Firm-year indicators from transaction records: the definitions, once, as portable SQL.
 
-The same statements run on DuckDB and on Spark SQL (window functions, CTE-free subqueries,
-``TRY_CAST``, ``ROW_NUMBER``, ``LAG``/``LEAD``); the only dialect difference, the regular
-expression test of the checks, is a one-line shim in :mod:`.engines`. There is no second
-implementation that could drift.
+The same statements run on DuckDB and on Spark SQL (GROUP BY, equi-joins, ``TRY_CAST``,
+``GROUPING SETS`` in the checks); the dialect differences are shims in :mod:`.engines`: the
+regular expression test of the checks, and an engine's exact median aggregate where it has one
+(DuckDB), used instead of the portable ranking window only when it gives the same bits (tested).
+There is no second implementation that could drift.
+
+Plan (why it scales). The records are read twice, each time collapsed at once to the grain
+its indicators need: seller-year-buyer-country (``buyer_flows``) and seller-year-product-unit
+(``product_flows``). Every later step works on those tables or smaller ones, with GROUP BY and
+equi-joins only: a first year is a minimum, "also in :math:`t-1`" a join on ``year - 1``, the
+largest buyer or sector a maximum joined back (ties to the smaller id); no window function or
+sort runs over the records. Each intermediate table is dropped after its last reader.
 
 Notation: seller :math:`i` (the panel's firm), year :math:`t`, buyer :math:`b`, product code
 :math:`p`, destination country :math:`c`; :math:`v_{itb}` the value sold by :math:`i` to
@@ -188,7 +196,8 @@ def normalised_view(columns: set[str]) -> str:
             f"{_fixed('r.value')} AS value_fx, {quantity} AS quantity_fx, {unit} AS unit FROM tx_raw r")
 
 
-def statements(*, products: bool, buyers: bool, proxy_share: float = 0.5) -> list[tuple[str, str]]:
+def statements(*, products: bool, buyers: bool, proxy_share: float = 0.5,
+               median: str | None = None) -> list[tuple[str, str]]:
     """The ordered (table name, SELECT) steps; the last one, ``indicators``, is the output.
 
     Parameters
@@ -198,110 +207,171 @@ def statements(*, products: bool, buyers: bool, proxy_share: float = 0.5) -> lis
         lead_firm, income_group) are registered.
     proxy_share : float
         Main-buyer share at or above which the quasi-hierarchy proxy can be 1.
+    median : str, optional
+        An engine's exact median aggregate with ``{x}`` for its argument, giving the mean of
+        the one or two middle values in the same floating-point operations as the portable
+        ranking (``(lower + upper) / 2``); by default the ranking window.
     """
     if not 0 < proxy_share <= 1:
         from gvcpanel.errors import SpecificationError
 
         raise SpecificationError(f"proxy_share={proxy_share}; use a share in (0, 1], e.g. 0.5.")
     steps: list[tuple[str, str]] = []
-    steps.append(("flows", f"""
-SELECT seller_id, year, buyer_id, buyer_country, product_code, unit,
+    # Two scans of the records, each collapsing them at once to the grain its indicators need:
+    # seller-year-buyer(-country) and seller-year-product-unit. Everything after works on those
+    # (and smaller) tables with GROUP BY and equi-joins only: no window over the records, and
+    # "first year", "also in t-1" and "largest" are minima, joins on year - 1 and maxima.
+    steps.append(("buyer_flows", f"""
+SELECT seller_id, year, buyer_id, buyer_country,
        {_exact_sum('value_fx')} AS v,
-       {_exact_sum('CASE WHEN quantity_fx > 0 THEN value_fx ELSE 0 END')} AS v_q,
-       {_exact_sum('CASE WHEN quantity_fx > 0 THEN quantity_fx ELSE 0 END')} AS q,
        COUNT(*) AS n_records,
        SUM(CASE WHEN quantity_fx > 0 THEN 0 ELSE 1 END) AS n_without_quantity,
        SUM(CASE WHEN value_fx = 0 THEN 1 ELSE 0 END) AS n_zero_value
 FROM tx
-GROUP BY seller_id, year, buyer_id, buyer_country, product_code, unit"""))
+GROUP BY seller_id, year, buyer_id, buyer_country"""))
+    steps.append(("product_flows", f"""
+SELECT seller_id, year, product_code, unit,
+       {_exact_sum('value_fx')} AS v,
+       {_exact_sum('CASE WHEN quantity_fx > 0 THEN value_fx ELSE 0 END')} AS v_q,
+       {_exact_sum('CASE WHEN quantity_fx > 0 THEN quantity_fx ELSE 0 END')} AS q
+FROM tx
+GROUP BY seller_id, year, product_code, unit"""))
     steps.append(("seller_years", f"""
-SELECT seller_id, year, {_exact_sum('v')} AS total_v, SUM(n_records) AS n_records,
-       MIN(year) OVER (PARTITION BY seller_id) AS first_year,
-       LAG(year) OVER (PARTITION BY seller_id ORDER BY year) AS prev_year,
-       LEAD(year) OVER (PARTITION BY seller_id ORDER BY year) AS next_year
-FROM flows
+SELECT seller_id, year, {_exact_sum('v')} AS total_v, SUM(n_records) AS n_records
+FROM buyer_flows
 GROUP BY seller_id, year"""))
+    steps.append(("seller_spans", """
+SELECT s.seller_id, s.year, f.first_year,
+       CASE WHEN p.year IS NOT NULL THEN 1 ELSE 0 END AS has_prev,
+       CASE WHEN n.year IS NOT NULL THEN 1 ELSE 0 END AS has_next
+FROM seller_years s
+JOIN (SELECT seller_id, MIN(year) AS first_year FROM seller_years GROUP BY seller_id) f
+  ON s.seller_id = f.seller_id
+LEFT JOIN seller_years p ON s.seller_id = p.seller_id AND p.year = s.year - 1
+LEFT JOIN seller_years n ON s.seller_id = n.seller_id AND n.year = s.year + 1"""))
     steps.append(("buyer_years", f"""
-SELECT seller_id, year, buyer_id, {_exact_sum('v')} AS buyer_value,
-       ROW_NUMBER() OVER (PARTITION BY seller_id, year ORDER BY SUM(v) DESC, buyer_id ASC) AS buyer_rank,
-       CAST(SUM(SUM(v)) OVER (PARTITION BY seller_id, year) AS BIGINT) AS total_v,
-       MIN(year) OVER (PARTITION BY seller_id, buyer_id) AS pair_first_year,
-       LAG(year) OVER (PARTITION BY seller_id, buyer_id ORDER BY year) AS pair_prev_year,
-       LEAD(year) OVER (PARTITION BY seller_id, buyer_id ORDER BY year) AS pair_next_year
-FROM flows
+SELECT seller_id, year, buyer_id, {_exact_sum('v')} AS buyer_value
+FROM buyer_flows
 GROUP BY seller_id, year, buyer_id
 HAVING SUM(v) > 0"""))
+    steps.append(("buyer_totals", f"""
+SELECT seller_id, year, {_exact_sum('buyer_value')} AS total_v, MAX(buyer_value) AS max_v
+FROM buyer_years
+GROUP BY seller_id, year"""))
     if buyers:
         lead, income, join = "bl.lead_firm", "bl.income_group", \
             "LEFT JOIN buyers_lookup bl ON y.buyer_id = bl.buyer_id"
+        main_lead = "ml.lead_firm"
+        main_join = "LEFT JOIN buyers_lookup ml ON b.main_buyer_id = ml.buyer_id"
     else:
         lead, income, join = "CAST(NULL AS INT)", "CAST(NULL AS STRING)", ""
-    share = f"{_dbl('y.buyer_value')} / {_dbl('y.total_v')}"
-    steps.append(("buyer_metrics", f"""
+        main_lead, main_join = "CAST(NULL AS INT)", ""
+    share = f"{_dbl('y.buyer_value')} / {_dbl('t.total_v')}"
+    # the main buyer: the largest value, ties to the smaller buyer_id (MIN over the tied ones)
+    steps.append(("buyer_shares", f"""
 SELECT y.seller_id, y.year, COUNT(*) AS n_buyers,
-       {_dbl('MAX(CASE WHEN y.buyer_rank = 1 THEN y.buyer_value END)')} / {_dbl('MAX(y.total_v)')} AS main_buyer_share,
+       {_dbl('MAX(t.max_v)')} / {_dbl('MAX(t.total_v)')} AS main_buyer_share,
        {_dbl(_exact_sum(f'CAST(ROUND(({share}) * ({share}) * 1e15) AS BIGINT)'))} / 1e15 AS buyer_hhi,
-       MAX(CASE WHEN y.buyer_rank = 1 THEN y.buyer_id END) AS main_buyer_id,
-       MAX(CASE WHEN y.buyer_rank = 1 THEN y.year - y.pair_first_year + 1 END) AS main_buyer_tenure,
-       MAX(CASE WHEN y.buyer_rank = 1 THEN CASE WHEN y.pair_prev_year = y.year - 1 THEN 1 ELSE 0 END END)
-           AS main_prev,
-       MAX(CASE WHEN y.buyer_rank = 1 THEN CASE WHEN y.pair_next_year = y.year + 1 THEN 1 ELSE 0 END END)
-           AS main_next,
-       MAX(CASE WHEN y.buyer_rank = 1 THEN {lead} END) AS global_buyer,
+       MIN(CASE WHEN y.buyer_value = t.max_v THEN y.buyer_id END) AS main_buyer_id,
        CASE WHEN COUNT({lead}) = COUNT(*) THEN
-           {_dbl(_exact_sum(f'CASE WHEN {lead} = 1 THEN y.buyer_value ELSE 0 END'))} / {_dbl('MAX(y.total_v)')}
+           {_dbl(_exact_sum(f'CASE WHEN {lead} = 1 THEN y.buyer_value ELSE 0 END'))} / {_dbl('MAX(t.total_v)')}
        END AS lead_firm_share,
        CASE WHEN COUNT({income}) = COUNT(*) THEN
-           {_dbl(_exact_sum(f"CASE WHEN {income} = 'high' THEN y.buyer_value ELSE 0 END"))} / {_dbl('MAX(y.total_v)')}
+           {_dbl(_exact_sum(f"CASE WHEN {income} = 'high' THEN y.buyer_value ELSE 0 END"))} / {_dbl('MAX(t.total_v)')}
        END AS high_income_share
-FROM buyer_years y {join}
+FROM buyer_years y
+JOIN buyer_totals t ON y.seller_id = t.seller_id AND y.year = t.year
+{join}
 GROUP BY y.seller_id, y.year"""))
+    # the main buyer's relationship: every year the pair traded (value > 0), joined once
+    steps.append(("main_relations", """
+SELECT b.seller_id, b.year, b.year - MIN(p.year) + 1 AS main_buyer_tenure,
+       MAX(CASE WHEN p.year = b.year - 1 THEN 1 ELSE 0 END) AS main_prev,
+       MAX(CASE WHEN p.year = b.year + 1 THEN 1 ELSE 0 END) AS main_next
+FROM buyer_shares b
+JOIN buyer_years p ON b.seller_id = p.seller_id AND b.main_buyer_id = p.buyer_id
+GROUP BY b.seller_id, b.year"""))
+    steps.append(("buyer_metrics", f"""
+SELECT b.seller_id, b.year, b.n_buyers, b.main_buyer_share, b.buyer_hhi, b.main_buyer_id,
+       b.lead_firm_share, b.high_income_share, {main_lead} AS global_buyer,
+       r.main_buyer_tenure, r.main_prev, r.main_next
+FROM buyer_shares b
+JOIN main_relations r ON b.seller_id = r.seller_id AND b.year = r.year
+{main_join}"""))
     if products:
         sector = "COALESCE(pf.sector, ps.sector)"
-        pjoin = ("LEFT JOIN products_lookup pf ON f.product_code = pf.product_code "
-                 "LEFT JOIN products_lookup ps ON SUBSTR(f.product_code, 1, 6) = ps.product_code")
+        pjoin = ("LEFT JOIN products_lookup pf ON c.product_code = pf.product_code "
+                 "LEFT JOIN products_lookup ps ON SUBSTR(c.product_code, 1, 6) = ps.product_code")
     else:
-        sector, pjoin = "SUBSTR(f.product_code, 1, 2)", ""
+        sector, pjoin = "SUBSTR(c.product_code, 1, 2)", ""
+    # the sector of each code, looked up once per distinct code
+    steps.append(("code_sectors", f"""
+SELECT c.product_code, {sector} AS sector
+FROM (SELECT DISTINCT product_code FROM product_flows) c {pjoin}"""))
     steps.append(("product_years", f"""
-SELECT g.seller_id, g.year, g.product_code, g.sector, {_exact_sum('g.v')} AS product_value,
-       MIN(g.year) OVER (PARTITION BY g.seller_id, g.product_code) AS code_first_year,
-       MIN(g.year) OVER (PARTITION BY g.seller_id, g.sector) AS sector_first_year
-FROM (SELECT f.seller_id, f.year, f.product_code, {sector} AS sector, f.v FROM flows f {pjoin}) g
-GROUP BY g.seller_id, g.year, g.product_code, g.sector
-HAVING SUM(g.v) > 0"""))
-    steps.append(("product_metrics", """
-SELECT seller_id, year, COUNT(*) AS n_products,
-       MAX(CASE WHEN code_first_year = year AND sector_first_year < year THEN 1 ELSE 0 END) AS new_code,
-       MAX(CASE WHEN sector_first_year = year THEN 1 ELSE 0 END) AS new_sector
+SELECT f.seller_id, f.year, f.product_code, c.sector, {_exact_sum('f.v')} AS product_value
+FROM product_flows f
+JOIN code_sectors c ON f.product_code = c.product_code
+GROUP BY f.seller_id, f.year, f.product_code, c.sector
+HAVING SUM(f.v) > 0"""))
+    steps.append(("sector_years", f"""
+SELECT seller_id, year, sector, {_exact_sum('product_value')} AS sector_value
 FROM product_years
-GROUP BY seller_id, year"""))
+GROUP BY seller_id, year, sector"""))
+    steps.append(("sector_first", """
+SELECT seller_id, sector, MIN(year) AS first_year
+FROM sector_years
+GROUP BY seller_id, sector"""))
+    # a code new to the seller counts as a new product when its sector was served before
+    steps.append(("product_metrics", """
+SELECT p.seller_id, p.year, p.n_products,
+       COALESCE(nc.new_code, 0) AS new_code, COALESCE(ns.new_sector, 0) AS new_sector
+FROM (SELECT seller_id, year, COUNT(*) AS n_products FROM product_years GROUP BY seller_id, year) p
+LEFT JOIN (SELECT c.seller_id, c.first_year AS year,
+                  MAX(CASE WHEN s.first_year < c.first_year THEN 1 ELSE 0 END) AS new_code
+           FROM (SELECT seller_id, product_code, sector, MIN(year) AS first_year
+                 FROM product_years GROUP BY seller_id, product_code, sector) c
+           JOIN sector_first s ON c.seller_id = s.seller_id AND c.sector = s.sector
+           GROUP BY c.seller_id, c.first_year) nc
+  ON p.seller_id = nc.seller_id AND p.year = nc.year
+LEFT JOIN (SELECT seller_id, first_year AS year, 1 AS new_sector
+           FROM sector_first GROUP BY seller_id, first_year) ns
+  ON p.seller_id = ns.seller_id AND p.year = ns.year"""))
     steps.append(("main_sector", """
-SELECT seller_id, year, sector FROM (
-    SELECT seller_id, year, sector,
-           ROW_NUMBER() OVER (PARTITION BY seller_id, year ORDER BY SUM(product_value) DESC, sector ASC)
-               AS sector_rank
-    FROM product_years
-    GROUP BY seller_id, year, sector) s
-WHERE sector_rank = 1"""))
+SELECT y.seller_id, y.year, MIN(y.sector) AS sector
+FROM sector_years y
+JOIN (SELECT seller_id, year, MAX(sector_value) AS top FROM sector_years GROUP BY seller_id, year) m
+  ON y.seller_id = m.seller_id AND y.year = m.year AND y.sector_value = m.top
+GROUP BY y.seller_id, y.year"""))
+    steps.append(("market_years", """
+SELECT seller_id, year, buyer_country
+FROM buyer_flows
+WHERE buyer_country IS NOT NULL
+GROUP BY seller_id, year, buyer_country
+HAVING SUM(v) > 0"""))
     steps.append(("market_metrics", """
-SELECT seller_id, year, COUNT(*) AS n_markets,
-       MAX(CASE WHEN country_first_year = year THEN 1 ELSE 0 END) AS new_country
-FROM (SELECT seller_id, year, buyer_country,
-             MIN(year) OVER (PARTITION BY seller_id, buyer_country) AS country_first_year
-      FROM flows
-      WHERE buyer_country IS NOT NULL
-      GROUP BY seller_id, year, buyer_country
-      HAVING SUM(v) > 0) m
-GROUP BY seller_id, year"""))
+SELECT m.seller_id, m.year, m.n_markets, COALESCE(n.new_country, 0) AS new_country
+FROM (SELECT seller_id, year, COUNT(*) AS n_markets FROM market_years GROUP BY seller_id, year) m
+LEFT JOIN (SELECT seller_id, first_year AS year, 1 AS new_country
+           FROM (SELECT seller_id, buyer_country, MIN(year) AS first_year
+                 FROM market_years GROUP BY seller_id, buyer_country) f
+           GROUP BY seller_id, first_year) n
+  ON m.seller_id = n.seller_id AND m.year = n.year"""))
     steps.append(("unit_values", f"""
-SELECT seller_id, year, product_code, unit, {_exact_sum('v_q')} AS vq,
-       {_dbl(_exact_sum('v_q'))} / {_dbl(_exact_sum('q'))} AS uv,
-       CAST(SUM(SUM(v_q)) OVER (PARTITION BY seller_id, year) AS BIGINT) AS vq_total
-FROM flows
-GROUP BY seller_id, year, product_code, unit
-HAVING SUM(q) > 0 AND SUM(v_q) > 0"""))
-    # the median averages the one or two middle values: 2 * rank in {n, n + 1, n + 2}
-    steps.append(("medians", """
+SELECT seller_id, year, product_code, unit, v_q AS vq,
+       {_dbl('v_q')} / {_dbl('q')} AS uv
+FROM product_flows
+WHERE q > 0 AND v_q > 0"""))
+    if median is not None:
+        # the engine's exact median: the same mean of the one or two middle values, as one
+        # aggregate instead of a ranking window (tests check it against the ranks on the engine)
+        steps.append(("medians", f"""
+SELECT product_code, unit, year, {median.format(x="uv")} AS median_uv, COUNT(*) AS n_sellers
+FROM unit_values
+GROUP BY product_code, unit, year"""))
+    else:
+        # the median averages the one or two middle values: 2 * rank in {n, n + 1, n + 2}
+        steps.append(("medians", """
 SELECT product_code, unit, year,
        (MIN(CASE WHEN 2 * uv_rank IN (n_sellers, n_sellers + 1, n_sellers + 2) THEN uv END)
         + MAX(CASE WHEN 2 * uv_rank IN (n_sellers, n_sellers + 1, n_sellers + 2) THEN uv END))
@@ -312,15 +382,18 @@ FROM (SELECT product_code, unit, year, uv,
              COUNT(*) OVER (PARTITION BY product_code, unit, year) AS n_sellers
       FROM unit_values) ranked
 GROUP BY product_code, unit, year"""))
-    weight = f"{_dbl('u.vq')} / {_dbl('u.vq_total')}"
+    weight = f"{_dbl('u.vq')} / {_dbl('t.vq_total')}"
     steps.append(("unit_value_metrics", f"""
 SELECT u.seller_id, u.year,
        {_dbl(_exact_sum(f'CAST(ROUND(({weight}) * (u.uv / m.median_uv) * 1e12) AS BIGINT)'))} / 1e12
            AS unit_value
 FROM unit_values u
+JOIN (SELECT seller_id, year, {_exact_sum('vq')} AS vq_total FROM unit_values
+      GROUP BY seller_id, year) t
+  ON u.seller_id = t.seller_id AND u.year = t.year
 JOIN medians m ON u.product_code = m.product_code AND u.unit = m.unit AND u.year = m.year
 GROUP BY u.seller_id, u.year"""))
-    later = "s.year > s.first_year"
+    later = "sp.year > sp.first_year"
     steps.append(("indicators", f"""
 SELECT s.seller_id AS firm_id, s.year AS year,
        {_dbl('s.total_v')} / {SCALE} AS export_value,
@@ -330,8 +403,8 @@ SELECT s.seller_id AS firm_id, s.year AS year,
        b.buyer_hhi AS buyer_hhi,
        b.main_buyer_id AS main_buyer_id,
        b.main_buyer_tenure AS main_buyer_tenure,
-       CASE WHEN s.prev_year = s.year - 1 THEN b.main_prev END AS main_buyer_previous,
-       CASE WHEN s.next_year = s.year + 1 THEN b.main_next END AS main_buyer_continues,
+       CASE WHEN sp.has_prev = 1 THEN b.main_prev END AS main_buyer_previous,
+       CASE WHEN sp.has_next = 1 THEN b.main_next END AS main_buyer_continues,
        b.global_buyer AS global_buyer,
        b.lead_firm_share AS lead_firm_share,
        b.high_income_share AS high_income_share,
@@ -344,9 +417,10 @@ SELECT s.seller_id AS firm_id, s.year AS year,
        uvm.unit_value AS unit_value,
        CASE WHEN b.main_buyer_share IS NULL THEN NULL
             WHEN b.main_buyer_share < {float(proxy_share)!r} THEN 0
-            WHEN s.prev_year = s.year - 1 THEN b.main_prev
+            WHEN sp.has_prev = 1 THEN b.main_prev
        END AS quasi_hierarchy_proxy
 FROM seller_years s
+JOIN seller_spans sp ON s.seller_id = sp.seller_id AND s.year = sp.year
 LEFT JOIN buyer_metrics b ON s.seller_id = b.seller_id AND s.year = b.year
 LEFT JOIN product_metrics pm ON s.seller_id = pm.seller_id AND s.year = pm.year
 LEFT JOIN main_sector ms ON s.seller_id = ms.seller_id AND s.year = ms.year
@@ -357,10 +431,11 @@ ORDER BY firm_id, year"""))
 
 
 # counts of the report, from the first aggregate (no second pass over the records)
+SUMMARY_TABLE = "buyer_flows"
 SUMMARY_SQL = """
 SELECT SUM(n_records) AS n_records, SUM(n_zero_value) AS n_zero_value,
        SUM(n_without_quantity) AS n_without_quantity
-FROM flows"""
+FROM buyer_flows"""
 
 
 def indicator_table() -> str:

@@ -155,7 +155,7 @@ def _text(column: str) -> str:
 
 
 def record_checks(schema: TxSchema, columns: set[str], regex: Any, *, products: bool,
-                  buyers: bool) -> list[Check]:
+                  buyers: bool, kinds: dict[str, str] | None = None) -> list[Check]:
     """The row-level rules of ``schema`` for a source with ``columns``, as SQL on view ``tx_raw``.
 
     Parameters
@@ -168,20 +168,29 @@ def record_checks(schema: TxSchema, columns: set[str], regex: Any, *, products: 
     products, buyers : bool
         Whether a product table (``products_lookup``) and a buyer table (``buyers_lookup``) are
         joined, so unknown codes and buyers are problems.
+    kinds : dict, optional
+        Column -> ``"integer"``, ``"float"``, ``"date"`` or ``"other"`` as the engine stores it
+        (:meth:`Engine.column_kinds`). A rule that a stored type cannot break (an integer column
+        is never blank text nor a fraction, a float column is always a number, a DATE column
+        always a date) is left out, so typed Parquet is not cast to text row by row; text
+        columns keep every rule.
     """
+    kinds = kinds or {}
     checks: list[Check] = []
     for f in schema.fields:
         if f.name not in columns:
             continue
         col = f"r.{f.name}"
+        kind = kinds.get(f.name, "other")
+        typed = kind in ("integer", "float", "date")  # never blank text
         if f.required:
-            blank = f" OR TRIM({_text(col)}) = ''" if f.type in ("any", "string") else ""
+            blank = f" OR TRIM({_text(col)}) = ''" if f.type in ("any", "string") and not typed else ""
             checks.append(Check(f.name, "missing value in required field", f"{col} IS NULL{blank}",
                                 "CAST(NULL AS STRING)"))
         present = f"{col} IS NOT NULL"
         if f.type in ("any", "string") and f.pattern == NON_BLANK:
             # "some non-blank character": a TRIM test, no regular expression over 10^8 ids
-            if not f.required:
+            if not f.required and not typed:
                 checks.append(Check(f.name, "blank text", f"{present} AND TRIM({_text(col)}) = ''",
                                     _text(col)))
         elif f.type in ("any", "string") and f.pattern:
@@ -189,12 +198,17 @@ def record_checks(schema: TxSchema, columns: set[str], regex: Any, *, products: 
             checks.append(Check(f.name, f"does not match pattern {f.pattern}",
                                 f"bad_{f.name}.v IS NOT NULL", _text(col)))
         if f.type in ("number", "integer"):
-            num = f"TRY_CAST({col} AS DOUBLE)"
-            checks.append(Check(f.name, "not a number", f"{present} AND {num} IS NULL", _text(col)))
+            numeric = kind in ("integer", "float")
+            num = f"CAST({col} AS DOUBLE)" if numeric else f"TRY_CAST({col} AS DOUBLE)"
+            if not numeric:
+                checks.append(Check(f.name, "not a number", f"{present} AND {num} IS NULL", _text(col)))
             finite = f"{num} IS NOT NULL AND NOT isnan({num})"
-            checks.append(Check(f.name, "not a finite number", f"{num} IS NOT NULL AND isnan({num})",
-                                _text(col)))
-            if f.type == "integer":
+            if kind != "integer":
+                checks.append(Check(f.name, "not a finite number",
+                                    f"{num} IS NOT NULL AND isnan({num})", _text(col)))
+            else:
+                finite = f"{num} IS NOT NULL"
+            if f.type == "integer" and kind != "integer":
                 checks.append(Check(f.name, "not a whole number",
                                     f"{finite} AND {num} <> FLOOR({num})", _text(col)))
             if f.minimum is not None:
@@ -204,9 +218,10 @@ def record_checks(schema: TxSchema, columns: set[str], regex: Any, *, products: 
                 checks.append(Check(f.name, f"above maximum {f.maximum:g}",
                                     f"{finite} AND {num} > {f.maximum}", _text(col)))
         if f.type == "date":
-            as_date = f"TRY_CAST({col} AS DATE)"
-            checks.append(Check(f.name, "not a date (YYYY-MM-DD)", f"{present} AND {as_date} IS NULL",
-                                _text(col)))
+            as_date = col if kind == "date" else f"TRY_CAST({col} AS DATE)"
+            if kind != "date":
+                checks.append(Check(f.name, "not a date (YYYY-MM-DD)",
+                                    f"{present} AND {as_date} IS NULL", _text(col)))
             checks.append(Check(f.name, f"outside {f.minimum} to {f.maximum}",
                                 f"{as_date} IS NOT NULL AND ({as_date} < DATE '{f.minimum}' OR "
                                 f"{as_date} > DATE '{f.maximum}')", _text(col)))
@@ -233,40 +248,64 @@ def record_checks(schema: TxSchema, columns: set[str], regex: Any, *, products: 
 
 
 def value_tables(schema: TxSchema, columns: set[str], regex: Any, *, products: bool,
-                 buyers: bool) -> list[tuple[str, str, str]]:
+                 buyers: bool) -> list[tuple[str, str, str | None]]:
     """Small tables of bad values, each computed from a field's distinct values.
 
-    Returns (table name, SELECT giving column ``v``, field) triples; :func:`checked_from` joins
-    them to the records, so a regular expression or a lookup runs once per distinct code, country
-    or buyer instead of once per record.
+    Returns (table name, SELECT, field) triples in the order they are to be made. The first,
+    ``distinct_values``, holds the distinct values of every field tested this way (one scan of
+    the records, one grouping set per field); each ``bad_<field>`` / ``unknown_<field>`` table
+    then selects the bad ones (column ``v``) from it, and :func:`checked_from` joins those to the
+    records, so a regular expression or a lookup runs once per distinct code, country or buyer
+    instead of once per record. ``field`` is None for ``distinct_values`` (not joined).
     """
-    out = []
-    for f in schema.fields:
-        if (f.name in columns and f.type in ("any", "string") and f.pattern
-                and f.pattern != NON_BLANK):
-            out.append((f"bad_{f.name}",
-                        f"SELECT d.v FROM (SELECT DISTINCT {_text(f.name)} AS v FROM tx_raw) d "
-                        f"WHERE d.v IS NOT NULL AND TRIM(d.v) <> '' AND NOT {regex('d.v', f.pattern)}",
-                        f.name))
+    fields = [f.name for f in schema.fields
+              if f.name in columns and f.type in ("any", "string") and f.pattern
+              and f.pattern != NON_BLANK]
+    tested = list(fields)
+    if products and "product_code" not in tested:
+        tested.append("product_code")
+    if buyers:
+        tested.append("buyer_id")
+    if not tested:
+        return []
+
+    def expr(name: str) -> str:
+        return f"{name}" if name == "buyer_id" else _text(name)
+
+    sets = ", ".join(f"({expr(c)})" for c in tested)
+    select = ", ".join(f"{expr(c)} AS d_{c}" for c in tested)
+    out: list[tuple[str, str, str | None]] = [
+        ("distinct_values", f"SELECT {select} FROM tx_raw GROUP BY GROUPING SETS ({sets})", None)]
+
+    def values(name: str) -> str:
+        return f"(SELECT DISTINCT d_{name} AS v FROM distinct_values WHERE d_{name} IS NOT NULL) d"
+
+    for name in fields:
+        pattern = schema.field(name).pattern
+        out.append((f"bad_{name}",
+                    f"SELECT d.v FROM {values(name)} "
+                    f"WHERE TRIM(d.v) <> '' AND NOT {regex('d.v', pattern)}", name))
     if products:
         out.append(("unknown_product_code",
-                    "SELECT d.v FROM (SELECT DISTINCT CAST(product_code AS STRING) AS v FROM tx_raw) d "
+                    f"SELECT d.v FROM {values('product_code')} "
                     "LEFT JOIN products_lookup pf ON d.v = pf.product_code "
                     "LEFT JOIN products_lookup ps ON SUBSTR(d.v, 1, 6) = ps.product_code "
-                    "WHERE d.v IS NOT NULL AND pf.product_code IS NULL AND ps.product_code IS NULL",
+                    "WHERE pf.product_code IS NULL AND ps.product_code IS NULL",
                     "product_code"))
     if buyers:
         out.append(("unknown_buyer_id",
-                    "SELECT d.v FROM (SELECT DISTINCT buyer_id AS v FROM tx_raw) d "
+                    f"SELECT d.v FROM {values('buyer_id')} "
                     "LEFT JOIN buyers_lookup b ON d.v = b.buyer_id "
-                    "WHERE d.v IS NOT NULL AND b.buyer_id IS NULL", "buyer_id"))
+                    "WHERE b.buyer_id IS NULL", "buyer_id"))
     return out
 
 
-def checked_from(tables: list[tuple[str, str, str]]) -> str:
+def checked_from(tables: list[tuple[str, str, str | None]]) -> str:
     """FROM clause of the checks: the records with the (usually empty) bad-value tables."""
     parts = ["tx_raw r"]
     for name, _, column in tables:
+        if column is None:
+            continue
         left = f"CAST(r.{column} AS STRING)" if column != "buyer_id" else "r.buyer_id"
         parts.append(f"LEFT JOIN {name} {name} ON {left} = {name}.v")
     return " ".join(parts)
