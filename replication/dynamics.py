@@ -21,18 +21,10 @@ from gvcpanel.errors import GvcPanelError
 from gvcpanel.gvc.columns import GOVERNANCE_TYPES
 from gvcpanel.gvc.hypotheses import DYNAMICS_HYPOTHESES, Hypothesis
 from gvcpanel.report.tables import Table, fmt, fmt_p, regression_table, stars
+from replication.tables import LABELS as TABLE_LABELS
 
 LABELS = {
-    "network": "Network",
-    "quasi_hierarchy": "Quasi-hierarchy",
-    "hierarchy": "Hierarchy",
-    "network_strength_c": "Network strength (centred)",
-    "quasi_hierarchy:network_strength_c": "Quasi-hierarchy x network strength",
-    "log(employees)": "log(employees)",
-    "firm_age": "Firm age (years)",
-    "foreign_owned": "Foreign owned",
-    "export_share": "Export share",
-    "main_buyer_share": "Main-buyer share",
+    **TABLE_LABELS,
     "locked_in": "Locked in (share >= 0.5 for 3 years)",
     "global_buyer": "Global main buyer",
     "capability_score": "Capability score",

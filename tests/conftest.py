@@ -143,3 +143,27 @@ def cluster_reference() -> pd.DataFrame:
 _hypothesis_settings.register_profile("default", derandomize=True)
 _hypothesis_settings.register_profile("explore", derandomize=False, max_examples=500)
 _hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+
+class RReference:
+    """Numbers R wrote to a long CSV (model, cluster, estimator, term_row, term_col, value):
+    ``ref(model, cluster, estimator)`` is a Series by term, or a term x term frame."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.frame = frame
+
+    def __call__(self, model: str, cluster: str, estimator: str) -> pd.Series | pd.DataFrame:
+        ref = self.frame
+        rows = ref[(ref.model == model) & (ref.cluster == cluster) & (ref.estimator == estimator)]
+        assert not rows.empty, (model, cluster, estimator)
+        if (rows.term_col == "").all():
+            return rows.set_index("term_row")["value"]
+        return rows.pivot(index="term_row", columns="term_col", values="value")
+
+
+@pytest.fixture(scope="session")
+def survey_reference() -> RReference:
+    """R's weighted and survey-design numbers (tests/reference/make_survey_reference.R)."""
+    ref = pd.read_csv(REFERENCE / "survey_reference.csv", keep_default_na=False)
+    ref["value"] = ref["value"].astype(float)
+    return RReference(ref)

@@ -32,21 +32,6 @@ def frame() -> pd.DataFrame:
     return pd.read_csv(REF / "survey_panel.csv").set_index(["firm_id", "year"])
 
 
-@pytest.fixture(scope="module")
-def reference() -> pd.DataFrame:
-    ref = pd.read_csv(REF / "survey_reference.csv", keep_default_na=False)
-    ref["value"] = ref["value"].astype(float)
-    return ref
-
-
-def r_value(ref, model, cluster, estimator):
-    rows = ref[(ref.model == model) & (ref.cluster == cluster) & (ref.estimator == estimator)]
-    assert not rows.empty, (model, cluster, estimator)
-    if (rows.term_col == "").all():
-        return rows.set_index("term_row")["value"]
-    return rows.pivot(index="term_row", columns="term_col", values="value")
-
-
 MODELS = {"cloglog_w": dict(weights="w", offset=None),
           "interval_w": dict(weights="w", offset="log"),
           "interval": dict(weights=None, offset="log")}
@@ -72,17 +57,17 @@ def expected_information(result) -> np.ndarray:
 
 
 @pytest.mark.parametrize("model", list(MODELS))
-def test_weighted_and_interval_cloglog_estimates_equal_glm(frame, reference, model):
+def test_weighted_and_interval_cloglog_estimates_equal_glm(frame, survey_reference, model):
     res = fit(frame, model)
-    np.testing.assert_allclose(res.params[TERMS], r_value(reference, model, "", "coef")[TERMS], rtol=1e-8)
+    np.testing.assert_allclose(res.params[TERMS], survey_reference(model, "", "coef")[TERMS], rtol=1e-8)
     assert res.nobs == 401
 
 
 @pytest.mark.parametrize("model", list(MODELS))
 @pytest.mark.parametrize("cluster", ["cluster_id", "firm_id"])
-def test_weighted_cluster_sandwich_equals_vcovcl(frame, reference, model, cluster):
+def test_weighted_cluster_sandwich_equals_vcovcl(frame, survey_reference, model, cluster):
     res = fit(frame, model, inference={"kind": "cluster", "cluster": cluster})
-    want = r_value(reference, model, cluster, "vcovCL_observed_HC1").loc[TERMS, TERMS]
+    want = survey_reference(model, cluster, "vcovCL_observed_HC1").loc[TERMS, TERMS]
     np.testing.assert_allclose(res.cov.loc[TERMS, TERMS].to_numpy(), want.to_numpy(), rtol=1e-6)
     # the same meat with the expected information: R's own vcovCL
     bread = np.linalg.inv(expected_information(res))
@@ -93,14 +78,14 @@ def test_weighted_cluster_sandwich_equals_vcovcl(frame, reference, model, cluste
     G = sums.shape[0]
     expected = bread @ sums.T @ sums @ bread * G / (G - 1) * (n - 1) / (n - k)
     j = [res.model.names.index(t) for t in TERMS]
-    want = r_value(reference, model, cluster, "vcovCL_HC1").loc[TERMS, TERMS]
+    want = survey_reference(model, cluster, "vcovCL_HC1").loc[TERMS, TERMS]
     np.testing.assert_allclose(expected[np.ix_(j, j)], want.to_numpy(), rtol=1e-6)
 
 
 @pytest.mark.parametrize("model", ["cloglog_w", "interval_w"])
-def test_design_based_covariance_equals_survey(frame, reference, model):
+def test_design_based_covariance_equals_survey(frame, survey_reference, model):
     res = fit(frame, model, inference={"kind": "survey", "strata": "stratum", "cluster": "psu"})
-    want = r_value(reference, model, "psu", "svyrecvar_observed").loc[TERMS, TERMS]
+    want = survey_reference(model, "psu", "svyrecvar_observed").loc[TERMS, TERMS]
     np.testing.assert_allclose(res.cov.loc[TERMS, TERMS].to_numpy(), want.to_numpy(), rtol=1e-6)
     assert res.inference.df == 16 and "design-based" in res.inference.label
     # svyglm itself (expected-information bread, the same design-based meat)
@@ -109,7 +94,7 @@ def test_design_based_covariance_equals_survey(frame, reference, model):
     meat, _, _ = design_meat(res.model.scores, res.model.groups["stratum"], res.model.groups["psu"])
     bread = np.linalg.inv(expected_information(res))
     j = [res.model.names.index(t) for t in TERMS]
-    want = r_value(reference, model, "psu", "svyglm").loc[TERMS, TERMS]
+    want = survey_reference(model, "psu", "svyglm").loc[TERMS, TERMS]
     np.testing.assert_allclose((bread @ meat @ bread)[np.ix_(j, j)], want.to_numpy(), rtol=1e-6)
 
 
@@ -151,38 +136,38 @@ from gvcpanel.models.linear import fe_regression as gvc_fe  # noqa: E402
 
 
 @pytest.mark.parametrize("cluster", ["cluster_id", "firm_id"])
-def test_weighted_two_way_fe_equals_lm_with_dummies_and_vcovcl(frame, reference, cluster):
+def test_weighted_two_way_fe_equals_lm_with_dummies_and_vcovcl(frame, survey_reference, cluster):
     res = fe(frame, inference={"kind": "cluster", "cluster": cluster})
-    np.testing.assert_allclose(res.params[LIN], r_value(reference, "fe_w", "", "coef")[LIN], rtol=1e-9)
+    np.testing.assert_allclose(res.params[LIN], survey_reference("fe_w", "", "coef")[LIN], rtol=1e-9)
     # Stata/fixest preset: K leaves out the firm effects nested in the clusters (k + T); R's lm
     # counts every dummy, so R's HC0 with G/(G-1) is multiplied by the preset's (N-1)/(N-K)
     n, k_total = 401, 3 + 5
-    want = r_value(reference, "fe_w", cluster, "vcovCL_HC0_cadjust").loc[LIN, LIN] * (n - 1) / (n - k_total)
+    want = survey_reference("fe_w", cluster, "vcovCL_HC0_cadjust").loc[LIN, LIN] * (n - 1) / (n - k_total)
     np.testing.assert_allclose(res.cov.loc[LIN, LIN].to_numpy(), want.to_numpy(), rtol=1e-6)
     assert res.spec.option("weights") == "w" and res.model.weights is not None
 
 
 @pytest.mark.parametrize("cluster", ["cluster_id", "firm_id"])
-def test_weighted_fe_cr2_equals_clubsandwich_on_the_dummy_regression(frame, reference, cluster):
+def test_weighted_fe_cr2_equals_clubsandwich_on_the_dummy_regression(frame, survey_reference, cluster):
     res = fe(frame, inference={"kind": "cr2", "cluster": cluster})
-    want = r_value(reference, "fe_w", cluster, "vcovCR_CR2").loc[LIN, LIN]
+    want = survey_reference("fe_w", cluster, "vcovCR_CR2").loc[LIN, LIN]
     np.testing.assert_allclose(res.cov.loc[LIN, LIN].to_numpy(), want.to_numpy(), rtol=1e-6)
-    want_df = r_value(reference, "fe_w", cluster, "CR2_satterthwaite_df")[LIN]
+    want_df = survey_reference("fe_w", cluster, "CR2_satterthwaite_df")[LIN]
     np.testing.assert_allclose(res.inference.df_by_term[LIN], want_df, rtol=1e-4)  # see test_weights_reference
     assert "firm" in res.inference.label and "weighted" in res.inference.label
 
 
-def test_weighted_fe_design_based_equals_svyglm(frame, reference):
+def test_weighted_fe_design_based_equals_svyglm(frame, survey_reference):
     res = fe(frame, inference={"kind": "survey", "strata": "stratum", "cluster": "psu"})
-    want = r_value(reference, "fe_w", "psu", "svyglm").loc[LIN, LIN]
+    want = survey_reference("fe_w", "psu", "svyglm").loc[LIN, LIN]
     np.testing.assert_allclose(res.cov.loc[LIN, LIN].to_numpy(), want.to_numpy(), rtol=1e-6)
 
 
-def test_weighted_pooled_equals_lm(frame, reference):
+def test_weighted_pooled_equals_lm(frame, survey_reference):
     res = fe(frame, method="pooled", formula="y ~ x1 + x2 + d", effects=("year",),
              inference={"kind": "cluster", "cluster": "cluster_id"})
-    np.testing.assert_allclose(res.params[LIN], r_value(reference, "pooled_w", "", "coef")[LIN], rtol=1e-9)
-    want = r_value(reference, "pooled_w", "cluster_id", "vcovCL_HC1").loc[LIN, LIN]
+    np.testing.assert_allclose(res.params[LIN], survey_reference("pooled_w", "", "coef")[LIN], rtol=1e-9)
+    want = survey_reference("pooled_w", "cluster_id", "vcovCL_HC1").loc[LIN, LIN]
     np.testing.assert_allclose(res.cov.loc[LIN, LIN].to_numpy(), want.to_numpy(), rtol=1e-6)
 
 

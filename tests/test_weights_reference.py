@@ -38,21 +38,6 @@ def panel() -> pd.DataFrame:
     return pd.read_csv(REF / "survey_panel.csv")
 
 
-@pytest.fixture(scope="module")
-def reference() -> pd.DataFrame:
-    ref = pd.read_csv(REF / "survey_reference.csv", keep_default_na=False)
-    ref["value"] = ref["value"].astype(float)
-    return ref
-
-
-def r_value(ref, model, cluster, estimator):
-    rows = ref[(ref.model == model) & (ref.cluster == cluster) & (ref.estimator == estimator)]
-    assert not rows.empty, (model, cluster, estimator)
-    if (rows.term_col == "").all():
-        return rows.set_index("term_row")["value"]
-    return rows.pivot(index="term_row", columns="term_col", values="value")
-
-
 def weighted_design(panel: pd.DataFrame, model: str) -> LinearDesign:
     """The weighted least-squares design of R's model, every dummy an explicit column (so that the
     covariances are those of R's dummy regression)."""
@@ -77,49 +62,49 @@ def weighted_design(panel: pd.DataFrame, model: str) -> LinearDesign:
 
 
 @pytest.mark.parametrize("model", ["fe_w", "pooled_w"])
-def test_weighted_least_squares_estimates_equal_r(panel, reference, model):
+def test_weighted_least_squares_estimates_equal_r(panel, survey_reference, model):
     design = weighted_design(panel, model)
-    np.testing.assert_allclose(design.params[:3], r_value(reference, model, "", "coef")[TERMS], rtol=1e-10)
+    np.testing.assert_allclose(design.params[:3], survey_reference(model, "", "coef")[TERMS], rtol=1e-10)
 
 
 @pytest.mark.parametrize("model", ["fe_w", "pooled_w"])
 @pytest.mark.parametrize("cluster", ["cluster_id", "firm_id"])
-def test_weighted_crv1_equals_sandwich_vcovcl(panel, reference, model, cluster):
+def test_weighted_crv1_equals_sandwich_vcovcl(panel, survey_reference, model, cluster):
     design = weighted_design(panel, model)
     got = design.inference(InferenceSpec(kind="cluster", cluster=cluster)).cov.loc[TERMS, TERMS]
     # R's HC1 counts every lm coefficient in K, as the stata preset does for this explicit design
-    want = r_value(reference, model, cluster, "vcovCL_HC1").loc[TERMS, TERMS]
+    want = survey_reference(model, cluster, "vcovCL_HC1").loc[TERMS, TERMS]
     np.testing.assert_allclose(got.to_numpy(), want.to_numpy(), rtol=1e-6)
 
 
 @pytest.mark.parametrize("model, df_rtol", [("fe_w", 1e-4), ("pooled_w", 1e-10)])
 @pytest.mark.parametrize("cluster", ["cluster_id", "firm_id"])
-def test_weighted_cr2_equals_clubsandwich(panel, reference, model, df_rtol, cluster):
+def test_weighted_cr2_equals_clubsandwich(panel, survey_reference, model, df_rtol, cluster):
     design = weighted_design(panel, model)
     inference = design.inference(InferenceSpec(kind="cr2", cluster=cluster))
-    want = r_value(reference, model, cluster, "vcovCR_CR2").loc[TERMS, TERMS]
+    want = survey_reference(model, cluster, "vcovCR_CR2").loc[TERMS, TERMS]
     np.testing.assert_allclose(inference.cov.loc[TERMS, TERMS].to_numpy(), want.to_numpy(), rtol=1e-6)
-    want_df = r_value(reference, model, cluster, "CR2_satterthwaite_df")[TERMS]
+    want_df = survey_reference(model, cluster, "CR2_satterthwaite_df")[TERMS]
     np.testing.assert_allclose(inference.df_by_term[TERMS], want_df, rtol=df_rtol)
     assert "weighted" in inference.label
 
 
-def test_weighted_cr2_differs_from_the_inverse_variance_reading(panel, reference):
+def test_weighted_cr2_differs_from_the_inverse_variance_reading(panel, survey_reference):
     # the same design without its weights attached is clubSandwich's inverse_var = TRUE CR2, which
     # is not R's default for a weighted lm: the weights must change the result
     design = weighted_design(panel, "pooled_w")
     from dataclasses import replace
 
     plain = replace(design, weights=None).inference(InferenceSpec(kind="cr2")).cov.loc[TERMS, TERMS]
-    want = r_value(reference, "pooled_w", "cluster_id", "vcovCR_CR2").loc[TERMS, TERMS]
+    want = survey_reference("pooled_w", "cluster_id", "vcovCR_CR2").loc[TERMS, TERMS]
     assert np.max(np.abs(plain.to_numpy() / want.to_numpy() - 1)) > 1e-3
 
 
 @pytest.mark.parametrize("model", ["fe_w", "pooled_w"])
-def test_design_based_covariance_equals_svyglm(panel, reference, model):
+def test_design_based_covariance_equals_svyglm(panel, survey_reference, model):
     design = weighted_design(panel, model)
     inference = design.inference(InferenceSpec(kind="survey", strata="stratum", cluster="psu"))
-    want = r_value(reference, model, "psu", "svyglm").loc[TERMS, TERMS]
+    want = survey_reference(model, "psu", "svyglm").loc[TERMS, TERMS]
     np.testing.assert_allclose(inference.cov.loc[TERMS, TERMS].to_numpy(), want.to_numpy(), rtol=1e-6)
     assert inference.df == 20 - 4 and inference.n_clusters == 20
 
@@ -158,7 +143,7 @@ def test_a_stratum_with_one_psu_is_refused(panel):
         design.inference(InferenceSpec(kind="survey", strata="region", cluster="psu"))
 
 
-def test_a_lonely_psu_is_adjusted_as_survey_does(panel, reference):
+def test_a_lonely_psu_is_adjusted_as_survey_does(panel, survey_reference):
     design = weighted_design(panel, "pooled_w")
     lonely = np.where(panel["stratum"] == "S0", "P00", panel["psu"])
     codes, uniques = pd.factorize(lonely, sort=True)
@@ -167,5 +152,5 @@ def test_a_lonely_psu_is_adjusted_as_survey_does(panel, reference):
     design = replace(design, groups={**design.groups, "psu_lonely": codes},
                      group_labels={**design.group_labels, "psu_lonely": np.asarray(uniques)})
     inference = design.inference(InferenceSpec(kind="survey", strata="stratum", cluster="psu_lonely"))
-    want = r_value(reference, "pooled_w", "psu_lonely", "svyglm_adjust").loc[TERMS, TERMS]
+    want = survey_reference("pooled_w", "psu_lonely", "svyglm_adjust").loc[TERMS, TERMS]
     np.testing.assert_allclose(inference.cov.loc[TERMS, TERMS].to_numpy(), want.to_numpy(), rtol=1e-6)

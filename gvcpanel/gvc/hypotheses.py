@@ -626,8 +626,7 @@ def _not_estimable_row(hyp: Hypothesis, reason: str) -> dict[str, Any]:
     return {
         "id": hyp.id, "statement": hyp.statement, "specification": hyp.specification,
         "outcome": hyp.outcome,
-        "estimator": {"hazard": "cloglog hazard", "transition": "multinomial transition"}.get(
-            hyp.estimator, "two-way FE"),
+        "estimator": _estimator_label(hyp),
         "term": hyp.term, "estimate": nan, "std_error": nan, "p_one_sided": nan, "p_two_sided": nan,
         "ci_low": nan, "ci_high": nan, "expected_sign": hyp.sign, "n_obs": 0, "n_firms": 0,
         "n_clusters": None, "inference": "", "verdict": NOT_ESTIMABLE,
@@ -670,9 +669,10 @@ def _row(hyp: Hypothesis, res: EstimationResult, alpha: float) -> dict[str, Any]
     }
 
 
-def _estimator_label(hyp: Hypothesis, res: EstimationResult) -> str:
+def _estimator_label(hyp: Hypothesis, res: EstimationResult | None = None) -> str:
+    """The estimator column of a row (a hazard names its link once fitted; cloglog by default)."""
     if hyp.estimator == "hazard":
-        return f"{res.spec.method} hazard"
+        return f"{res.spec.method if res is not None else 'cloglog'} hazard"
     return "multinomial logit transitions" if hyp.estimator == "transition" else "two-way FE"
 
 

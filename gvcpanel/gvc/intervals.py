@@ -53,7 +53,6 @@ from gvcpanel.gvc.upgrading import (AT_TOP, ENTRY, FLOW_TYPES, OUTCOME_COLUMN, P
 
 __all__ = ["IntervalRows", "interval_risk_rows", "design_of"]
 
-FLOWS = FLOW_TYPES  # yearly 0/1 flows (new product, new buyer or market): recall questions
 _WAVE_LABELS = {
     PREVIOUS_MISSING: "previous interview's {column} missing",
     ENTRY: "first interview (state observed, not at risk)",
@@ -147,7 +146,7 @@ def interval_risk_rows(
     column = outcome or OUTCOME_COLUMN[upgrade]
     design = design or observation_design(frame.index.get_level_values("year"))
     window = design.recall.get(column)
-    if window is not None and upgrade not in FLOWS:
+    if window is not None and upgrade not in FLOW_TYPES:
         raise SpecificationError(
             f"{column!r} is declared a recall question ({window} years) but {upgrade} upgrading reads "
             "it as a state; a recall window belongs to a flow such as new_product (product upgrading).")
@@ -155,7 +154,7 @@ def interval_risk_rows(
     firm = pd.factorize(frame.index.get_level_values("firm_id"), sort=False)[0]
     years = np.asarray(frame.index.get_level_values("year"), dtype=np.int64)
     ones = np.ones(n, dtype=np.int64)
-    if window is None and (not design.is_waves or upgrade in FLOWS):
+    if window is None and (not design.is_waves or upgrade in FLOW_TYPES):
         # years as they are: an annual panel, or a flow whose answers cover their own year only
         rows = risk_rows(frame, upgrade, outcome=column)
         at_risk, event, duration = rows.at_risk, rows.event, rows.duration
