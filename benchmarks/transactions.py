@@ -7,7 +7,7 @@ of the child) are its own:
 
 - ``gvcpanel-duckdb``: ``gp.transaction_indicators(folder)``, the in-engine checks included
   (required fields, ranges, codes, dates, duplicates), DuckDB with its default settings
-  (all cores, 4 GB memory limit);
+  (all cores, 4 GB memory limit), the folder read in batches of whole years;
 - ``pandas``: the same definitions written with vectorised pandas group-bys (below), on the
   sizes pandas can hold;
 - ``polars-lazy``: the same definitions as a Polars lazy query over the folder.
@@ -432,7 +432,9 @@ def main() -> None:
         "main sector, new sector, markets, new market, relative unit value, quasi-hierarchy proxy) "
         "from the folder, in its own process. gvcpanel includes the schema checks (every rule, "
         "duplicates included: a full pass over the records) and exact fixed-point sums, with its "
-        "default DuckDB settings (all cores, memory limit 4 GB, spilling to a temporary folder). "
+        "default DuckDB settings (all cores, memory limit 4 GB, spilling to a temporary folder); "
+        "the year-partitioned folder is read in batches of whole years of at least 4 million "
+        "records (gvcpanel.gvc.transactions.build.BATCH_ROWS). "
         "`peak RSS` is the worker's maximum resident memory (VmHWM).",
         f"Agreement with gvcpanel on 100,000 records (max relative difference over all indicators): "
         + ", ".join(f"{k} {v}" for k, v in agreement.items()) + ".",

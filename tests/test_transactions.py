@@ -142,6 +142,54 @@ def test_duckdb_equals_pandas_reference():
     assert out["main_buyer_share"].notna().sum() > 100 and out["new_product"].sum() > 5
 
 
+def _write_by_year(records: pd.DataFrame, folder) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    frame = records.assign(year=pd.DatetimeIndex(records["date"]).year)
+    pq.write_to_dataset(pa.Table.from_pandas(frame, preserve_index=False), folder,
+                        partition_cols=["year"])
+
+
+def test_year_batches_give_the_same_bits(tmp_path):
+    """A folder partitioned by year, read one batch of years at a time (down to one year a
+    batch), gives bit for bit the indicators and counts of one pass over a DataFrame; a
+    duplicate record is still found in a later batch."""
+    from gvcpanel.gvc.transactions import TransactionSchemaError
+    from gvcpanel.gvc.transactions.build import year_batches
+    from gvcpanel.gvc.transactions.engines import DuckDBEngine, resolve_source
+
+    records, products, buyers = random_records()
+    _write_by_year(records, tmp_path / "tx")
+    engine = DuckDBEngine()
+    source = resolve_source(tmp_path / "tx")
+    columns = engine.register_source(source)
+    assert year_batches(engine, source, columns, batch_rows=1) == [
+        f"r.year = {y}" for y in range(2010, 2016)]
+    per_year = int(len(records) / 6)
+    assert year_batches(engine, source, columns, batch_rows=per_year + 100)[0] == \
+        "r.year >= 2010 AND r.year <= 2011"
+    assert year_batches(engine, source, columns, batch_rows=10**9) == [None]
+    engine.close()
+    whole = transaction_indicators(records, products=products, buyers=buyers)
+    for rows in (1, per_year + 100):
+        batched = transaction_indicators(tmp_path / "tx", products=products, buyers=buyers,
+                                         batch_rows=rows)
+        assert_same_indicators(batched.frame, whole.frame, exact=True)
+        assert (batched.report.n_records, batched.report.n_zero_value,
+                batched.report.n_without_quantity) == (whole.report.n_records,
+                                                       whole.report.n_zero_value,
+                                                       whole.report.n_without_quantity)
+    late = pd.DatetimeIndex(records["date"]).year == 2014
+    copy = pd.concat([records, records[late].iloc[[3]]], ignore_index=True)
+    _write_by_year(copy, tmp_path / "dup")
+    with pytest.raises(TransactionSchemaError) as info:
+        transaction_indicators(tmp_path / "dup", batch_rows=1)
+    counts = info.value.counts
+    assert counts["problem"].str.startswith("duplicate record").tolist() == [True]
+    assert counts["n"].tolist() == [1]
+
+
 def test_duckdb_equals_reference_without_lookup_tables():
     records, _, _ = random_records(seed=8)
     records = records.drop(columns=["buyer_country"])
@@ -300,6 +348,9 @@ def test_spark_reads_partitioned_parquet_and_reports_the_same_problems(spark, tm
     duck = gp.panel_from_transactions(tmp_path / "layout")
     on_spark = gp.panel_from_transactions(tmp_path / "layout", engine=spark)
     assert duck.data.equals(on_spark.data)
+    # one batch of years at a time (the same statements per batch, stacked): the same bits
+    batched = transaction_indicators(tmp_path / "layout", engine=spark, batch_rows=1).frame
+    assert_same_indicators(batched, transaction_indicators(tmp_path / "layout").frame, exact=True)
     bad = sim.records.head(300).copy()
     bad.loc[[5, 17], "quantity"] = -1.0
     bad.loc[40, "product_code"] = "999999"

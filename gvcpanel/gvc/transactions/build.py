@@ -22,13 +22,16 @@ import pandas as pd
 
 from gvcpanel.errors import SpecificationError
 from gvcpanel.gvc.transactions import indicators as ind
-from gvcpanel.gvc.transactions.engines import Engine, Source, make_engine, normalise_file, resolve_source
+from gvcpanel.gvc.transactions.engines import (Engine, Source, data_files, make_engine, normalise_file,
+                                               resolve_source)
 from gvcpanel.gvc.transactions.schema import (COUNT_COLUMNS, PROBLEM_COLUMNS, TransactionSchemaError,
                                               check_lookup, checked_from, duplicate_key,
                                               empty_problems, problems_message, read_tx_schema,
                                               record_checks, value_tables)
 
 LAYOUT = ("transactions", "products", "buyers", "firms")
+#: records per batch of year partitions (see :func:`year_batches`)
+BATCH_ROWS = 4_000_000
 
 
 @dataclass(frozen=True)
@@ -166,6 +169,42 @@ def _lookups(engine: Engine, products: Any, buyers: Any, tx_columns: list[str],
     return inputs, products is not None, buyers is not None
 
 
+# -- batches of years -----------------------------------------------------------------------
+def year_batches(engine: Engine, source: Source, columns: list[str],
+                 batch_rows: int = BATCH_ROWS) -> list[str | None]:
+    """Conditions on the raw records ``r`` that split them into batches of whole years.
+
+    Only a Parquet folder partitioned by an integer ``year`` (``year=2012/``) is split: a
+    condition on the partition column reads only that batch's files, so each scan's hash
+    tables hold one batch's groups (they fit in memory) instead of every year's (which at
+    10^8 records spill to disk). Consecutive years are joined until a batch holds at least
+    ``batch_rows`` records. Every other source is one batch (``[None]``): there a condition on
+    the year would read the whole source once per batch.
+    """
+    if (source.kind != "parquet" or source.path is None or not source.path.is_dir()
+            or "year" not in columns or engine.column_kinds("tx_raw").get("year") != "integer"):
+        return [None]
+    root = source.path
+    if not all(any(d.startswith("year=") for d in f.relative_to(root).parts[:-1])
+               for f in data_files(root)):
+        return [None]
+    counts = engine.fetch("SELECT r.year AS y, COUNT(*) AS n FROM tx_raw r GROUP BY r.year ORDER BY y")
+    if counts["y"].isna().any() or len(counts) < 2:
+        return [None]
+    batches: list[tuple[int, int]] = []
+    size = 0
+    for year, n in zip(counts["y"].astype(np.int64), counts["n"].astype(np.int64)):
+        if batches and size < batch_rows:
+            batches[-1] = (batches[-1][0], int(year))
+            size += int(n)
+        else:
+            batches.append((int(year), int(year)))
+            size = int(n)
+    if len(batches) == 1:
+        return [None]
+    return [f"r.year = {a}" if a == b else f"r.year >= {a} AND r.year <= {b}" for a, b in batches]
+
+
 # -- checks ---------------------------------------------------------------------------------
 _CANONICAL_INT = "-?(0|[1-9][0-9]{0,17})"
 
@@ -193,7 +232,7 @@ def _register(engine: Engine, source: Source) -> list[str]:
 
 
 def _check(engine: Engine, source: Source, columns: list[str], *, products: bool, buyers: bool,
-           cap: int) -> None:
+           cap: int, batches: list[str | None] | None = None) -> None:
     schema = read_tx_schema("transactions")
     present = set(columns)
     whole: list[dict[str, Any]] = []
@@ -221,14 +260,19 @@ def _check(engine: Engine, source: Source, columns: list[str], *, products: bool
     tables = [t for t in tables if t[0] not in empty]
     checks = [c for c in checks if not any(f"{name}.v" in c.condition for name in empty)]
     frm = checked_from(tables)
-    sums = ", ".join(f"SUM(CASE WHEN {c.condition} THEN 1 ELSE 0 END) AS c{k}"
+    # COUNT of a CASE keeps a 64-bit counter per rule (a SUM of ones is a 128-bit sum in DuckDB)
+    sums = ", ".join(f"COUNT(CASE WHEN {c.condition} THEN 1 END) AS c{k}"
                      for k, c in enumerate(checks))
     counted = engine.fetch(f"SELECT {sums} FROM {frm}").iloc[0]
     # duplicates: group by one 64-bit hash of the key, then confirm the few candidates exactly
     key = duplicate_key(present, schema)
     hashed = engine.row_hash([f"r.{k}" for k in key])
-    engine.create("duplicate_hashes", f"SELECT h FROM (SELECT {hashed} AS h FROM tx_raw r) x "
-                  "GROUP BY h HAVING COUNT(*) > 1", materialise=True)
+    # copies of a record share its year: with the year in the key, each batch of years is
+    # searched on its own (a smaller hash table per batch)
+    parts = batches if batches and "year" in key else [None]
+    engine.create_parts("duplicate_hashes", [
+        engine.repeated(f"SELECT {hashed} AS h FROM tx_raw r{f' WHERE {where}' if where else ''}")
+        for where in parts])
     cols = ", ".join(f"r.{k} AS {k}" for k in key)
     dup_groups = (f"SELECT {cols}, COUNT(*) AS n FROM tx_raw r JOIN duplicate_hashes c "
                   f"ON {hashed} = c.h GROUP BY {', '.join('r.' + k for k in key)} HAVING COUNT(*) > 1")
@@ -299,7 +343,8 @@ def _normalise(frame: pd.DataFrame) -> pd.DataFrame:
 def transaction_indicators(transactions: Any, *, products: Any = None, buyers: Any = None,
                            engine: str | Engine = "duckdb", proxy_share: float = 0.5,
                            cap: int = 100, progress: bool | None = None,
-                           engine_options: dict[str, Any] | None = None) -> TransactionIndicators:
+                           engine_options: dict[str, Any] | None = None,
+                           batch_rows: int = BATCH_ROWS) -> TransactionIndicators:
     """Check transaction records in the engine and compute the firm-year indicators.
 
     Parameters
@@ -322,6 +367,9 @@ def transaction_indicators(transactions: Any, *, products: Any = None, buyers: A
     engine_options : dict, optional
         Passed to the engine (DuckDB: threads, memory_limit, temp_directory; Spark: spark,
         master, config).
+    batch_rows : int
+        A Parquet folder partitioned by year is read in batches of whole years of at least
+        this many records (:func:`year_batches`); the output does not depend on it.
 
     Returns
     -------
@@ -359,16 +407,25 @@ def transaction_indicators(transactions: Any, *, products: Any = None, buyers: A
         inputs, has_products, has_buyers = _lookups(eng, products, buyers, columns, id_dtype)
         eng.step("checks")
         t0 = time.perf_counter()
-        _check(eng, source, columns, products=has_products, buyers=has_buyers, cap=cap)
+        batches = year_batches(eng, source, columns, batch_rows)
+        _check(eng, source, columns, products=has_products, buyers=has_buyers, cap=cap,
+               batches=batches)
         seconds["checks"] = time.perf_counter() - t0
-        eng.create("tx", ind.normalised_view(set(columns)), materialise=False)
-        steps = ind.statements(products=has_products, buyers=has_buyers, proxy_share=proxy_share,
-                               median=eng.exact_median)
+        options = dict(products=has_products, buyers=has_buyers, proxy_share=proxy_share,
+                       median=eng.exact_median)
+        parts = []
+        for b, where in enumerate(batches):
+            eng.create(f"tx_{b}", ind.normalised_view(set(columns), where), materialise=False)
+            parts.append(dict(ind.statements(**options, records=f"tx_{b}")))
+        steps = ind.statements(**options)
         summary = None
         for k, (name, sql) in enumerate(steps[:-1], start=1):
             eng.step(f"{k}/{len(steps)} {name}")
             t0 = time.perf_counter()
-            eng.create(name, sql, materialise=True)
+            if name in ind.SCAN_STEPS:
+                eng.create_parts(name, [p[name] for p in parts])
+            else:
+                eng.create(name, sql, materialise=True)
             seconds[name] = time.perf_counter() - t0
             if name == ind.SUMMARY_TABLE:
                 summary = eng.fetch(ind.SUMMARY_SQL).iloc[0]
@@ -534,5 +591,6 @@ def _common_ids(ids: pd.Series, reference: pd.Series) -> tuple[pd.Series, pd.Ser
     return ids.astype(str), reference.astype(str)
 
 
-__all__ = ["Input", "TransactionIndicators", "TransactionReport", "panel_from_transactions",
-           "transaction_indicators", "validate_transactions"]
+__all__ = ["BATCH_ROWS", "Input", "TransactionIndicators", "TransactionReport",
+           "panel_from_transactions", "transaction_indicators", "validate_transactions",
+           "year_batches"]

@@ -191,6 +191,10 @@ class Engine:
         by the caller, so engines may use different hash functions."""
         raise NotImplementedError
 
+    def repeated(self, sql: str) -> str:
+        """SQL of the distinct values of column ``h`` of ``sql`` that occur more than once."""
+        return f"SELECT h FROM ({sql}) x GROUP BY h HAVING COUNT(*) > 1"
+
     def register_source(self, source: Source, view: str = "tx_raw") -> list[str]:
         """Make ``view`` with the source's columns plus ``_file`` and ``_row``; return the data columns."""
         raise NotImplementedError
@@ -207,6 +211,11 @@ class Engine:
         return {name: _kind(kind) for name, kind in self.column_types(view).items()}
 
     def create(self, name: str, sql: str, *, materialise: bool) -> None:
+        raise NotImplementedError
+
+    def create_parts(self, name: str, parts: list[str]) -> None:
+        """Materialise ``UNION ALL`` of ``parts`` as table ``name``, computing one part at a
+        time (so each part's hash tables are built and released before the next)."""
         raise NotImplementedError
 
     def fetch(self, sql: str) -> pd.DataFrame:
@@ -275,6 +284,12 @@ class DuckDBEngine(Engine):
     def row_hash(self, expressions: list[str]) -> str:
         return f"hash({', '.join(expressions)})"
 
+    def repeated(self, sql: str) -> str:
+        # nearly every hash is unique: DuckDB sorts them in about half the time it takes to
+        # group them (a hash table of 10^8 one-row groups), and equal ones end up adjacent
+        return (f"SELECT DISTINCT h FROM (SELECT h, LAG(h) OVER (ORDER BY h) AS previous "
+                f"FROM ({sql}) x) y WHERE h = previous")
+
     def register_source(self, source: Source, view: str = "tx_raw") -> list[str]:
         if source.kind == "frame":
             self.register_frame(f"{view}_frame", source.frame)
@@ -332,6 +347,11 @@ class DuckDBEngine(Engine):
     def create(self, name: str, sql: str, *, materialise: bool) -> None:
         kind = "TABLE" if materialise else "VIEW"
         self._run(lambda: self.con.execute(f"CREATE OR REPLACE TEMP {kind} {name} AS {sql}"))
+
+    def create_parts(self, name: str, parts: list[str]) -> None:
+        self.create(name, parts[0], materialise=True)
+        for sql in parts[1:]:
+            self._run(lambda sql=sql: self.con.execute(f"INSERT INTO {name} {sql}"))
 
     def fetch(self, sql: str) -> pd.DataFrame:
         return self._run(lambda: self.con.execute(sql).fetch_df())
@@ -441,6 +461,15 @@ class SparkEngine(Engine):
         else:
             self.spark.sql(f"CREATE OR REPLACE TEMPORARY VIEW {name} AS {sql}")
             self._views.append(name)
+
+    def create_parts(self, name: str, parts: list[str]) -> None:
+        if len(parts) == 1:
+            self.create(name, parts[0], materialise=True)
+            return
+        for k, sql in enumerate(parts):
+            self.create(f"{name}__part{k}", sql, materialise=True)
+        union = " UNION ALL ".join(f"SELECT * FROM {name}__part{k}" for k in range(len(parts)))
+        self.create(name, union, materialise=False)
 
     def fetch(self, sql: str) -> pd.DataFrame:
         self._progress.show(f"{self._step}")
