@@ -4,8 +4,9 @@ Both take the same SQL text from :mod:`.indicators` and :mod:`.schema`. What dif
 here and small: how a source is registered as the view ``tx_raw`` (with ``_file`` and ``_row``,
 the record's file and 0-based row in it), how an intermediate table is materialised, the
 regular-expression test (:meth:`Engine.regex`), the exact median
-aggregate where an engine has one (:attr:`Engine.exact_median`), column types, and progress
-reporting.
+aggregate where an engine has one (:attr:`Engine.exact_median`), how repeated record hashes
+are found (:meth:`Engine.repeated`), how a table is built from parts (one batch of years
+each, :meth:`Engine.create_parts`), column types, and progress reporting.
 
 Sources are Parquet files or folders (hive-partitioned folders such as ``year=2012/`` included),
 CSV files or folders of CSV files, or a pandas DataFrame. CSV is first converted, streaming and

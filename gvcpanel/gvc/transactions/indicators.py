@@ -11,7 +11,10 @@ its indicators need: seller-year-buyer-country (``buyer_flows``) and seller-year
 (``product_flows``). Every later step works on those tables or smaller ones, with GROUP BY and
 equi-joins only: a first year is a minimum, "also in :math:`t-1`" a join on ``year - 1``, the
 largest buyer or sector a maximum joined back (ties to the smaller id); no window function or
-sort runs over the records. Each intermediate table is dropped after its last reader.
+sort runs over the records. Each intermediate table is dropped after its last reader. A
+Parquet folder partitioned by year is scanned one batch of whole years at a time (the same
+two statements on each batch, the parts stacked: :data:`SCAN_STEPS`), so a scan's hash tables
+never hold more than one batch's groups.
 
 Notation: seller :math:`i` (the panel's firm), year :math:`t`, buyer :math:`b`, product code
 :math:`p`, destination country :math:`c`; :math:`v_{itb}` the value sold by :math:`i` to
