@@ -383,7 +383,7 @@ def mundlak_test(
             f"no regressor of {formula!r} varies within firms; the Mundlak test has nothing to test."
         )
     data = np.asfortranarray(np.column_stack([arrays.data, *means]))
-    augmented = Arrays(data, (*arrays.terms, *names), arrays.dependent, arrays.codes, arrays.labels, arrays.years,
+    augmented = Arrays(data, (*arrays.terms, *names), arrays.dependent, arrays.codes, arrays.labels,
                        arrays.exclusions)
     fit = _FITTERS[method](augmented, effects, clusters, intercept=parsed.intercept)
     return _mundlak_result(fit.design, tuple(n for n in names if n in fit.design.names), method, spec_inf)
@@ -668,7 +668,7 @@ def _fit_fd(arrays: Arrays, effects: tuple[str, ...], clusters, *, intercept: bo
     order = np.lexsort((years, firm))
     if not np.array_equal(order, np.arange(order.size)):
         arrays = Arrays(take_rows(arrays.data[order], np.ones(order.size, bool)), arrays.terms, arrays.dependent,
-                        {k: v[order] for k, v in arrays.codes.items()}, arrays.labels, years[order], arrays.exclusions)
+                        {k: v[order] for k, v in arrays.codes.items()}, arrays.labels, arrays.exclusions)
         firm, years = arrays.codes["firm_id"], arrays.years
     same = np.zeros(firm.size, dtype=bool)
     same[1:] = firm[1:] == firm[:-1]
