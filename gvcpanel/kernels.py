@@ -428,6 +428,40 @@ def residuals(X, y, params, out):  # pragma: no cover - compiled
 
 
 @njit(parallel=True, cache=True)
+def residuals_and_scores(X, y, params, out, codes, n_groups, bounds):  # pragma: no cover - compiled
+    """``out = y - X @ params`` and the cluster sums of the scores :math:`x_i u_i` (G x p) in one
+    pass, for clusters whose levels are runs of rows, split over the chunks of
+    :func:`run_bounds` (each cluster is summed by one chunk).
+
+    The residuals are the bits of :func:`residuals` and the sums those of :func:`score_sums`
+    (same order of additions).
+    """
+    n, p = X.shape
+    scores = np.zeros((n_groups, p))
+    for c in prange(bounds.size - 1):
+        lo, hi = bounds[c], bounds[c + 1]
+        run = np.zeros(p)
+        current = codes[lo] if hi > lo else 0
+        for i in range(lo, hi):
+            g = codes[i]
+            if g != current:
+                for a in range(p):
+                    scores[current, a] = run[a]
+                    run[a] = 0.0
+                current = g
+            u = y[i]
+            for a in range(p):
+                u -= X[i, a] * params[a]
+            out[i] = u
+            for a in range(p):
+                run[a] += X[i, a] * u
+        if hi > lo:
+            for a in range(p):
+                scores[current, a] = run[a]
+    return scores
+
+
+@njit(parallel=True, cache=True)
 def score_sums(X, u, codes, n_groups):  # pragma: no cover - compiled
     """Cluster sums of the scores :math:`\\sum_{i \\in g} x_i u_i`: G x p (split over columns;
     runs of equal codes summed in registers)."""

@@ -884,7 +884,16 @@ def _ols(
     gram = np.ascontiguousarray(gram)
     params = np.linalg.solve(gram, cross_y)
     resid = np.empty_like(y)
-    kernels.residuals(X, y, params, resid)
+    score_cache = None
+    bounds = kernels.NO_CODES
+    if clusters is not None and len(clusters) == 1 and clusters[0] in groups:
+        codes = kernels.as_codes(groups[clusters[0]])
+        bounds = kernels.run_bounds(codes, kernels.CHUNK)
+    if bounds.size:  # clusters are runs of rows (firms of a sorted panel): scores come with the residuals
+        sums = kernels.residuals_and_scores(X, y, params, resid, codes, len(labels[clusters[0]]), bounds)
+        score_cache = (clusters[0], X, resid, sums)
+    else:
+        kernels.residuals(X, y, params, resid)
     default = clusters if clusters is None else tuple(clusters)
     design = LinearDesign(
         X=X,
@@ -899,5 +908,6 @@ def _ols(
         default_cluster=default,
         time=time if time in groups else None,
         gram=gram,
+        score_cache=score_cache,
     )
     return design, tuple(absorbed + collinear)
