@@ -293,9 +293,7 @@ class Absorber:
         self._dense_cross = bool(self.rest) and G * self.L <= max(4 * self.n, 1_000_000)
         if self._dense_cross:  # few levels besides the main effect: a small dense G_A x L table
             self.cross = kernels.cross_counts(self._main_codes, G, self._rest_codes, self.offsets, w)
-            first = self.rest[0].n_levels
-            self.main_counts = self.cross[:, :first].sum(axis=1)
-            self.rest_counts = self.cross.sum(axis=0)
+            self.main_counts, self.rest_counts, dense_cwc = kernels.dense_schur_parts(self.cross, self.rest[0].n_levels)
         else:
             self.main_counts = np.bincount(self.main.codes, self.weights, minlength=G).astype(float)
             self.rest_counts = (
@@ -322,9 +320,8 @@ class Absorber:
             format="csr",
         )
         if self._dense_cross:
-            weighted = self.cross / self._main_div[:, None]
-            cwc = self.cross_t @ weighted
-            diag_cwc = np.einsum("ij,ij->j", self.cross, weighted)
+            cwc = dense_cwc
+            diag_cwc = np.diag(cwc).copy()
         elif (self.L <= direct_max
               and kernels.sum_squared_sizes(self._main_codes, G) * len(self.rest) ** 2 <= 64 * self.n):
             # small main levels (firms): C'D^{-1}C from the rows of each level, no sparse product
