@@ -48,6 +48,7 @@ RUN_CHUNK = 1 << 16
 
 NO_WEIGHTS = np.empty(0)
 NO_CODES = np.empty(0, dtype=np.int64)
+ALL_ROWS = np.empty(0, dtype=np.bool_)
 
 
 def as_codes(codes: np.ndarray) -> np.ndarray:
@@ -747,13 +748,17 @@ def copy_into(out, x):  # pragma: no cover - compiled
 
 # --- codes -------------------------------------------------------------------------------------
 @njit(cache=True)
-def compact_codes(codes, n_levels):  # pragma: no cover - compiled
-    """Codes ``0..n_levels-1`` (any integer type) recoded to ``0..G-1`` over the levels that occur,
-    in order, as int64; returns (codes, the old codes used).  Two passes, no temporaries of the
-    data's size; when every level occurs the second pass is a plain widening copy."""
+def compact_codes(codes, n_levels, keep):  # pragma: no cover - compiled
+    """Codes ``0..n_levels-1`` (any integer type) of the rows ``keep`` (all rows when empty)
+    recoded to ``0..G-1`` over the levels that occur, in order, as int64; returns (codes, the old
+    codes used).  Two passes, no temporaries of the data's size."""
+    selected = keep.size > 0
     present = np.zeros(n_levels, dtype=np.bool_)
+    m = 0
     for i in range(codes.size):
-        present[codes[i]] = True
+        if not selected or keep[i]:
+            present[codes[i]] = True
+            m += 1
     new = np.empty(n_levels, dtype=np.int64)
     g = 0
     for level in range(n_levels):
@@ -764,13 +769,12 @@ def compact_codes(codes, n_levels):  # pragma: no cover - compiled
     for level in range(n_levels):
         if present[level]:
             used[new[level]] = level
-    out = np.empty(codes.size, dtype=np.int64)
-    if g == n_levels:
-        for i in range(codes.size):
-            out[i] = codes[i]
-    else:
-        for i in range(codes.size):
-            out[i] = new[codes[i]]
+    out = np.empty(m, dtype=np.int64)
+    t = 0
+    for i in range(codes.size):
+        if not selected or keep[i]:
+            out[t] = new[codes[i]]
+            t += 1
     return out, used
 
 

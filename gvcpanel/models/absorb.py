@@ -82,18 +82,24 @@ class FixedEffect:
 
     def subset(self, keep: np.ndarray) -> "FixedEffect":
         """The effect on the rows in boolean mask ``keep``, recoded to stay contiguous."""
-        codes, used = compress_codes(self.codes[keep], self.n_levels)
+        codes, used = compress_codes(self.codes, self.n_levels, keep)
         labels = None if self.labels is None else self.labels[used]
         return FixedEffect(self.name, codes, int(used.size), labels)
 
 
-def compress_codes(codes: np.ndarray, n_levels: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Recode non-negative integer codes to ``0..G-1`` in order; return codes and the old codes used."""
+def compress_codes(
+    codes: np.ndarray, n_levels: int | None = None, keep: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Recode non-negative integer codes (of the rows ``keep``, when given) to ``0..G-1`` in
+    order; return codes and the old codes used."""
     codes = np.asarray(codes)
+    if keep is not None and np.asarray(keep).dtype != np.bool_:  # positions, not a mask
+        codes, keep = codes[keep], None
     if codes.dtype.kind not in "iu":
         codes = codes.astype(np.int64)
     size = int(codes.max()) + 1 if n_levels is None and codes.size else int(n_levels or 0)
-    return kernels.compact_codes(np.ascontiguousarray(codes), size)
+    rows = kernels.ALL_ROWS if keep is None else np.ascontiguousarray(keep)
+    return kernels.compact_codes(np.ascontiguousarray(codes), size, rows)
 
 
 def factorize(values: np.ndarray | pd.Index | pd.Series, name: str) -> FixedEffect:
