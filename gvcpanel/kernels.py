@@ -224,6 +224,89 @@ def effect_sums_by_runs(X, main, div, rest, offsets, weights, bounds):  # pragma
     return main_sums, rhs, col_sum, col_ss
 
 
+@njit(cache=True, inline="always", fastmath={"reassoc"})
+def _add_gram(X, lo, hi, weights, part):  # pragma: no cover - compiled
+    """``part += X[lo:hi]' W X[lo:hi]`` (upper triangle) for rows still in cache."""
+    p = X.shape[1]
+    weighted = weights.size > 0
+    for a in range(p):
+        xa = X[lo:hi, a]
+        for b in range(a, p):
+            xb = X[lo:hi, b]
+            s = 0.0
+            if weighted:
+                w = weights[lo:hi]
+                for i in range(hi - lo):
+                    s += xa[i] * xb[i] * w[i]
+            else:
+                for i in range(hi - lo):
+                    s += xa[i] * xb[i]
+            part[a, b] += s
+
+
+@njit(parallel=True, cache=True, fastmath={"reassoc"})
+def subtract_effects_by_runs(X, main, sum_main, div, rest, offsets, rest_coef, gram, weights, bounds):  # pragma: no cover
+    """:func:`subtract_effects` for a main effect whose levels are runs of rows (chunks of
+    :func:`run_bounds`), with the main coefficients formed level by level on the way.
+
+    Notes
+    -----
+    :math:`a_g = (s_g - \sum_{i \in g} w_i \sum_r b_{r(i)}) / d_g` (the main-level sums ``s``,
+    counts ``d``): the rows of a level are read once for this sum and once for the subtraction
+    while in cache, so no G_A x p table of coefficients is made and empty cells of the
+    cross-tabulation cost nothing.  The cross-products are added over blocks of about
+    :data:`GRAM_CHUNK` rows ending at level boundaries (the blocks depend on the data alone).
+    """
+    n, p = X.shape
+    n_rest = rest.shape[1]
+    n_chunks = bounds.size - 1
+    parts = np.zeros((n_chunks if gram else 0, p, p))
+    weighted = weights.size > 0
+    for c in prange(n_chunks):
+        v = np.empty(p)
+        acc = np.empty(p)
+        i, hi = bounds[c], bounds[c + 1]
+        block = i
+        while i < hi:
+            g = main[i]
+            k = i
+            while k < hi and main[k] == g:
+                k += 1
+            for j in range(p):
+                acc[j] = 0.0
+            for m in range(i, k):
+                w = weights[m] if weighted else 1.0
+                for r in range(n_rest):
+                    level = offsets[r] + rest[m, r]
+                    for j in range(p):
+                        acc[j] += w * rest_coef[level, j]
+            for j in range(p):
+                acc[j] = (sum_main[g, j] - acc[j]) / div[g]
+            for m in range(i, k):
+                for j in range(p):
+                    v[j] = acc[j]
+                for r in range(n_rest):
+                    level = offsets[r] + rest[m, r]
+                    for j in range(p):
+                        v[j] += rest_coef[level, j]
+                for j in range(p):
+                    X[m, j] -= v[j]
+            i = k
+            if gram and (i - block >= GRAM_CHUNK or i == hi):
+                _add_gram(X, block, i, weights, parts[c])
+                block = i
+    out = np.zeros((p, p) if gram else (0, 0))
+    if gram:
+        for c in range(n_chunks):
+            for a in range(p):
+                for b in range(a, p):
+                    out[a, b] += parts[c, a, b]
+        for a in range(p):
+            for b in range(a):
+                out[a, b] = out[b, a]
+    return out
+
+
 @njit(parallel=True, cache=True, fastmath={"reassoc"})
 def subtract_effects(X, main, main_coef, rest, offsets, rest_coef, gram, weights):  # pragma: no cover
     """``X[i, j] -= main_coef[main[i], j] + sum_r rest_coef[offsets[r] + rest[i, r], j]`` in place.

@@ -520,6 +520,13 @@ class Absorber:
         total = float(self.n if self.weights is None else self.main_counts.sum())
         scale = _scales(col_sum, col_ss, total)
         iterations, crit = 0, 0.0
+        if self._bounds.size:
+            b, iterations, crit = self._solve(rhs, scale) if self.rest else (np.zeros((0, X.shape[1])), 0, 0.0)
+            # a = (D_A'D_A)^{-1}(D_A'x - D_A'R b), level by level inside the subtraction
+            cross_products = kernels.subtract_effects_by_runs(
+                X, self._main_codes, sum_main, self._main_div, self._rest_codes, self.offsets,
+                np.ascontiguousarray(b), gram, w, self._bounds)
+            return self._info(iterations, crit, col_sum, col_ss, cross_products if gram else None)
         if self.rest and self._dense_cross:
             if rhs is None:
                 rhs = kernels.schur_rhs(sum_rest, self.cross, sum_main, self._main_div)
@@ -536,6 +543,10 @@ class Absorber:
             main_coef = sum_main / self._main_div[:, None]
         cross_products = kernels.subtract_effects(X, self._main_codes, np.ascontiguousarray(main_coef),
                                                   self._rest_codes, self.offsets, np.ascontiguousarray(b), gram, w)
+        return self._info(iterations, crit, col_sum, col_ss, cross_products if gram else None)
+
+    def _info(self, iterations: int, crit: float, col_sum: np.ndarray, col_ss: np.ndarray,
+              gram: np.ndarray | None) -> AbsorbInfo:
         k, exact = self.dof()
         return AbsorbInfo(
             method=self.method,
@@ -548,7 +559,7 @@ class Absorber:
             max_level_mean=crit,
             column_sums=col_sum,
             column_ss=col_ss,
-            gram=cross_products if gram else None,
+            gram=gram,
         )
 
 
