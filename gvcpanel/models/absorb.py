@@ -298,8 +298,8 @@ class Absorber:
         self._k_exact: int | None = None
         self._dense_cross = bool(self.rest) and G * self.L <= max(4 * self.n, 1_000_000)
         if self._dense_cross:  # few levels besides the main effect: a small dense G_A x L table
-            self.cross = kernels.cross_counts(self._main_codes, G, self._rest_codes, self.offsets, w)
-            self.main_counts, self.rest_counts, dense_cwc = kernels.dense_schur_parts(self.cross, self.rest[0].n_levels)
+            self.cross, self.main_counts, self.rest_counts = kernels.cross_counts(
+                self._main_codes, G, self._rest_codes, self.offsets, w)
         else:
             self.main_counts = np.bincount(self.main.codes, self.weights, minlength=G).astype(float)
             self.rest_counts = (
@@ -326,7 +326,7 @@ class Absorber:
             format="csr",
         )
         if self._dense_cross:
-            cwc = dense_cwc
+            cwc = _scaled_gram(self.cross, self._main_div)
             diag_cwc = np.diag(cwc).copy()
         elif (self.L <= direct_max
               and kernels.sum_squared_sizes(self._main_codes, G) * len(self.rest) ** 2 <= 64 * self.n):
@@ -572,6 +572,16 @@ def _check_weights(weights: np.ndarray | None, n: int) -> np.ndarray | None:
     if not np.isfinite(w).all() or (w < 0).any():
         raise SpecificationError("weights must be finite and non-negative; check the weight column.")
     return w
+
+
+def _scaled_gram(cross: np.ndarray, div: np.ndarray, rows: int = 1 << 14) -> np.ndarray:
+    """:math:`C' \mathrm{diag}(1/d) C` of a dense G x L table, by blocks of rows through BLAS
+    (one block-sized temporary instead of a scaled copy of C)."""
+    out = np.zeros((cross.shape[1], cross.shape[1]))
+    for lo in range(0, cross.shape[0], rows):
+        scaled = cross[lo : lo + rows] / np.sqrt(div[lo : lo + rows])[:, None]
+        out += scaled.T @ scaled
+    return out
 
 
 def _block_pinv(schur: np.ndarray) -> tuple[np.ndarray, int]:
