@@ -588,6 +588,35 @@ def cross_counts(main, n_main, rest, offsets, weights):  # pragma: no cover - co
     return out, main_counts, rest_counts
 
 
+@njit(parallel=True, cache=True)
+def cross_counts_by_runs(main, n_main, rest, offsets, weights, bounds):  # pragma: no cover - compiled
+    """:func:`cross_counts` for a main effect whose levels are runs of rows (chunks of
+    :func:`run_bounds`): a chunk fills the table rows of its levels; the other levels' counts
+    are kept per chunk and added in order."""
+    n_rest = rest.shape[1]
+    L = offsets[n_rest]
+    n_chunks = bounds.size - 1
+    out = np.zeros((n_main, L))
+    main_counts = np.zeros(n_main)
+    parts = np.zeros((n_chunks, L))
+    weighted = weights.size > 0
+    for c in prange(n_chunks):
+        part = parts[c]
+        for i in range(bounds[c], bounds[c + 1]):
+            w = weights[i] if weighted else 1.0
+            g = main[i]
+            main_counts[g] += w
+            for r in range(n_rest):
+                level = offsets[r] + rest[i, r]
+                out[g, level] += w
+                part[level] += w
+    rest_counts = np.zeros(L)
+    for c in range(n_chunks):
+        for level in range(L):
+            rest_counts[level] += parts[c, level]
+    return out, main_counts, rest_counts
+
+
 @njit(cache=True)
 def is_sorted(codes):  # pragma: no cover - compiled
     """Whether codes start at 0 and never decrease."""
@@ -771,7 +800,7 @@ def binary_scores(X, y, offset, beta, link, weights, out):  # pragma: no cover -
 
 
 # --- reading columns -----------------------------------------------------------------------------
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, fastmath={"reassoc"})
 def all_finite(x):  # pragma: no cover - compiled
     """Whether every value of a float64 vector is finite (no NaN, no infinity); rows split in
     fixed chunks on every core."""
@@ -783,7 +812,8 @@ def all_finite(x):  # pragma: no cover - compiled
         hi = min(n, lo + CHUNK)
         s = 0.0
         for i in range(lo, hi):
-            s += x[i] * 0.0  # 0 for a finite value, NaN for NaN or infinity: one add per row
+            # 0 for a finite value, NaN for NaN or infinity (in any order of the additions)
+            s += x[i] * 0.0
         bad[c] = s != 0.0
     for c in range(n_chunks):
         if bad[c]:

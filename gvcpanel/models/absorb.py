@@ -302,8 +302,12 @@ class Absorber:
         self._k_exact: int | None = None
         self._dense_cross = bool(self.rest) and G * self.L <= max(4 * self.n, 1_000_000)
         if self._dense_cross:  # few levels besides the main effect: a small dense G_A x L table
-            self.cross, self.main_counts, self.rest_counts = kernels.cross_counts(
-                self._main_codes, G, self._rest_codes, self.offsets, w)
+            if self._bounds.size:  # a chunk of rows fills the rows of its firms: every core
+                self.cross, self.main_counts, self.rest_counts = kernels.cross_counts_by_runs(
+                    self._main_codes, G, self._rest_codes, self.offsets, w, self._bounds)
+            else:
+                self.cross, self.main_counts, self.rest_counts = kernels.cross_counts(
+                    self._main_codes, G, self._rest_codes, self.offsets, w)
         else:
             self.main_counts = np.bincount(self.main.codes, self.weights, minlength=G).astype(float)
             self.rest_counts = (
