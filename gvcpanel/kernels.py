@@ -42,9 +42,13 @@ from numba import njit, prange  # noqa: E402
 CHUNK = 1 << 15
 #: rows per chunk when a chunk is read twice (subtract, then cross-products): 8 columns stay in L2
 GRAM_CHUNK = 1 << 12
+#: rows per chunk of :func:`effect_sums_by_runs` (each chunk keeps its own sums of the other
+#: effects' levels, so chunks are larger)
+RUN_CHUNK = 1 << 16
 
 NO_WEIGHTS = np.empty(0)
 NO_CODES = np.empty(0, dtype=np.int64)
+ALL_ROWS = np.empty(0, dtype=np.bool_)
 
 
 def as_codes(codes: np.ndarray) -> np.ndarray:
@@ -111,6 +115,198 @@ def effect_sums(X, main, n_main, rest, offsets, weights):  # pragma: no cover - 
     return main_sums.T, rest_sums.T, col_sum, col_ss
 
 
+@njit(cache=True)
+def run_bounds(main, target):  # pragma: no cover - compiled
+    """Chunk boundaries (0, ..., n) about ``target`` rows apart, each at a change of ``main``, when
+    every level of ``main`` is one run of rows (a panel sorted by firm); else an empty array.
+
+    A chunk then holds whole levels, so row-parallel loops can write level sums without two
+    threads ever touching the same level; the boundaries depend on the data alone.
+    """
+    n = main.size
+    last = np.full(1, -1, dtype=np.int64)
+    seen_max = -1
+    for i in range(n):
+        g = main[i]
+        if i > 0 and g != main[i - 1]:
+            if g <= seen_max:
+                return last[:0]  # a level comes back: not one run per level
+        if g > seen_max:
+            seen_max = g
+    bounds = [0]
+    next_cut = target
+    for i in range(1, n):
+        if i >= next_cut and main[i] != main[i - 1]:
+            bounds.append(i)
+            next_cut = i + target
+    bounds.append(n)
+    out = np.empty(len(bounds), dtype=np.int64)
+    for k in range(len(bounds)):
+        out[k] = bounds[k]
+    return out
+
+
+@njit(parallel=True, cache=True)
+def effect_sums_by_runs(X, main, div, rest, offsets, weights, bounds):  # pragma: no cover - compiled
+    """Main-level sums, :math:`R'W M_A x` and the column moments in one pass, for a main effect A
+    whose levels are runs of rows, split over the chunks of :func:`run_bounds`.
+
+    ``div`` holds the (weighted) row count of each main level (1 for a level without weight).
+    Returns (main sums G_A x p, the Schur right-hand side L x p, column sums p, column sums of
+    squares p); the last two are weighted when ``weights`` is given.
+
+    Notes
+    -----
+    :math:`R'W M_A x = \sum_i w_i r_i (x_i - \bar x_{g(i)})`: a level's rows are read again for
+    the second term right after its mean is known, while they are still in cache, so the dense
+    product with the cross-tabulation of A and R (``schur_rhs``) is not needed.  Rows are taken
+    outer (each row's codes are read once for all columns); main-level sums are written by the
+    chunk that holds the level, the other sums are kept per chunk and added over the chunks in
+    order (results do not depend on the number of threads).
+    """
+    n, p = X.shape
+    n_rest = rest.shape[1]
+    total = offsets[n_rest]
+    n_chunks = bounds.size - 1
+    main_sums = np.zeros((div.size, p))
+    rest_parts = np.zeros((n_chunks, total, p))
+    moments = np.zeros((n_chunks, 2, p))
+    weighted = weights.size > 0
+    for c in prange(n_chunks):
+        acc = rest_parts[c]
+        run = np.zeros(p)
+        mean = np.zeros(p)
+        s1 = np.zeros(p)
+        s2 = np.zeros(p)
+        i, hi = bounds[c], bounds[c + 1]
+        while i < hi:
+            g = main[i]
+            k = i
+            while k < hi and main[k] == g:
+                k += 1
+            for j in range(p):
+                run[j] = 0.0
+            for m in range(i, k):
+                w = weights[m] if weighted else 1.0
+                for j in range(p):
+                    v = X[m, j]
+                    wv = v * w
+                    run[j] += wv
+                    s2[j] += wv * v
+                for r in range(n_rest):
+                    level = offsets[r] + rest[m, r]
+                    for j in range(p):
+                        acc[level, j] += X[m, j] * w
+            for j in range(p):
+                main_sums[g, j] = run[j]
+                s1[j] += run[j]
+                mean[j] = run[j] / div[g]
+            for m in range(i, k):
+                w = weights[m] if weighted else 1.0
+                for r in range(n_rest):
+                    level = offsets[r] + rest[m, r]
+                    for j in range(p):
+                        acc[level, j] -= w * mean[j]
+            i = k
+        for j in range(p):
+            moments[c, 0, j] = s1[j]
+            moments[c, 1, j] = s2[j]
+    rhs = np.zeros((total, p))
+    col_sum = np.zeros(p)
+    col_ss = np.zeros(p)
+    for c in range(n_chunks):
+        for level in range(total):
+            for j in range(p):
+                rhs[level, j] += rest_parts[c, level, j]
+        for j in range(p):
+            col_sum[j] += moments[c, 0, j]
+            col_ss[j] += moments[c, 1, j]
+    return main_sums, rhs, col_sum, col_ss
+
+
+@njit(cache=True, inline="always", fastmath={"reassoc"})
+def _add_gram(X, lo, hi, weights, part):  # pragma: no cover - compiled
+    """``part += X[lo:hi]' W X[lo:hi]`` (upper triangle) for rows still in cache."""
+    p = X.shape[1]
+    weighted = weights.size > 0
+    for a in range(p):
+        xa = X[lo:hi, a]
+        for b in range(a, p):
+            xb = X[lo:hi, b]
+            s = 0.0
+            if weighted:
+                w = weights[lo:hi]
+                for i in range(hi - lo):
+                    s += xa[i] * xb[i] * w[i]
+            else:
+                for i in range(hi - lo):
+                    s += xa[i] * xb[i]
+            part[a, b] += s
+
+
+@njit(parallel=True, cache=True, fastmath={"reassoc"})
+def subtract_effects_by_runs(X, main, sum_main, div, rest, offsets, rest_coef, gram, weights, bounds):  # pragma: no cover
+    """:func:`subtract_effects` for a main effect whose levels are runs of rows (chunks of
+    :func:`run_bounds`), with the main coefficients formed level by level on the way.
+
+    Notes
+    -----
+    :math:`a_g = (s_g - \sum_{i \in g} w_i \sum_r b_{r(i)}) / d_g` (the main-level sums ``s``,
+    counts ``d``): the rows of a level are read once for this sum and once for the subtraction
+    while in cache, so no G_A x p table of coefficients is made and empty cells of the
+    cross-tabulation cost nothing.  The cross-products are added over blocks of about
+    :data:`GRAM_CHUNK` rows ending at level boundaries (the blocks depend on the data alone).
+    """
+    n, p = X.shape
+    n_rest = rest.shape[1]
+    n_chunks = bounds.size - 1
+    parts = np.zeros((n_chunks if gram else 0, p, p))
+    weighted = weights.size > 0
+    for c in prange(n_chunks):
+        v = np.empty(p)
+        acc = np.empty(p)
+        i, hi = bounds[c], bounds[c + 1]
+        block = i
+        while i < hi:
+            g = main[i]
+            k = i
+            while k < hi and main[k] == g:
+                k += 1
+            for j in range(p):
+                acc[j] = 0.0
+            for m in range(i, k):
+                w = weights[m] if weighted else 1.0
+                for r in range(n_rest):
+                    level = offsets[r] + rest[m, r]
+                    for j in range(p):
+                        acc[j] += w * rest_coef[level, j]
+            for j in range(p):
+                acc[j] = (sum_main[g, j] - acc[j]) / div[g]
+            for m in range(i, k):
+                for j in range(p):
+                    v[j] = acc[j]
+                for r in range(n_rest):
+                    level = offsets[r] + rest[m, r]
+                    for j in range(p):
+                        v[j] += rest_coef[level, j]
+                for j in range(p):
+                    X[m, j] -= v[j]
+            i = k
+            if gram and (i - block >= GRAM_CHUNK or i == hi):
+                _add_gram(X, block, i, weights, parts[c])
+                block = i
+    out = np.zeros((p, p) if gram else (0, 0))
+    if gram:
+        for c in range(n_chunks):
+            for a in range(p):
+                for b in range(a, p):
+                    out[a, b] += parts[c, a, b]
+        for a in range(p):
+            for b in range(a):
+                out[a, b] = out[b, a]
+    return out
+
+
 @njit(parallel=True, cache=True, fastmath={"reassoc"})
 def subtract_effects(X, main, main_coef, rest, offsets, rest_coef, gram, weights):  # pragma: no cover
     """``X[i, j] -= main_coef[main[i], j] + sum_r rest_coef[offsets[r] + rest[i, r], j]`` in place.
@@ -127,12 +323,19 @@ def subtract_effects(X, main, main_coef, rest, offsets, rest_coef, gram, weights
     for c in prange(n_chunks):
         lo = c * GRAM_CHUNK
         hi = min(n, lo + GRAM_CHUNK)
-        for j in range(p):
-            for i in range(lo, hi):
-                v = main_coef[main[i], j]
-                for r in range(n_rest):
-                    v += rest_coef[offsets[r] + rest[i, r], j]
-                X[i, j] -= v
+        # row by row: the codes of a row are read once for all its columns, and a level's
+        # coefficients are one contiguous row of main_coef / rest_coef
+        v = np.empty(p)
+        for i in range(lo, hi):
+            g = main[i]
+            for j in range(p):
+                v[j] = main_coef[g, j]
+            for r in range(n_rest):
+                level = offsets[r] + rest[i, r]
+                for j in range(p):
+                    v[j] += rest_coef[level, j]
+            for j in range(p):
+                X[i, j] -= v[j]
         if gram:
             for a in range(p):
                 xa = X[lo:hi, a]
@@ -309,6 +512,40 @@ def residuals(X, y, params, out):  # pragma: no cover - compiled
 
 
 @njit(parallel=True, cache=True)
+def residuals_and_scores(X, y, params, out, codes, n_groups, bounds):  # pragma: no cover - compiled
+    """``out = y - X @ params`` and the cluster sums of the scores :math:`x_i u_i` (G x p) in one
+    pass, for clusters whose levels are runs of rows, split over the chunks of
+    :func:`run_bounds` (each cluster is summed by one chunk).
+
+    The residuals are the bits of :func:`residuals` and the sums those of :func:`score_sums`
+    (same order of additions).
+    """
+    n, p = X.shape
+    scores = np.zeros((n_groups, p))
+    for c in prange(bounds.size - 1):
+        lo, hi = bounds[c], bounds[c + 1]
+        run = np.zeros(p)
+        current = codes[lo] if hi > lo else 0
+        for i in range(lo, hi):
+            g = codes[i]
+            if g != current:
+                for a in range(p):
+                    scores[current, a] = run[a]
+                    run[a] = 0.0
+                current = g
+            u = y[i]
+            for a in range(p):
+                u -= X[i, a] * params[a]
+            out[i] = u
+            for a in range(p):
+                run[a] += X[i, a] * u
+        if hi > lo:
+            for a in range(p):
+                scores[current, a] = run[a]
+    return scores
+
+
+@njit(parallel=True, cache=True)
 def score_sums(X, u, codes, n_groups):  # pragma: no cover - compiled
     """Cluster sums of the scores :math:`\\sum_{i \\in g} x_i u_i`: G x p (split over columns;
     runs of equal codes summed in registers)."""
@@ -332,17 +569,52 @@ def score_sums(X, u, codes, n_groups):  # pragma: no cover - compiled
 
 @njit(cache=True)
 def cross_counts(main, n_main, rest, offsets, weights):  # pragma: no cover - compiled
-    """Rows (or total weight) in each (main level, stacked rest level) cell: a dense G_A x L table."""
+    """Rows (or total weight) in each (main level, stacked rest level) cell: a dense G_A x L table,
+    with the rows (weight) of each main level and of each stacked rest level."""
     n = main.size
     n_rest = rest.shape[1]
     out = np.zeros((n_main, offsets[n_rest]))
+    main_counts = np.zeros(n_main)
+    rest_counts = np.zeros(offsets[n_rest])
     weighted = weights.size > 0
     for i in range(n):
         w = weights[i] if weighted else 1.0
         g = main[i]
+        main_counts[g] += w
         for r in range(n_rest):
-            out[g, offsets[r] + rest[i, r]] += w
-    return out
+            level = offsets[r] + rest[i, r]
+            out[g, level] += w
+            rest_counts[level] += w
+    return out, main_counts, rest_counts
+
+
+@njit(parallel=True, cache=True)
+def cross_counts_by_runs(main, n_main, rest, offsets, weights, bounds):  # pragma: no cover - compiled
+    """:func:`cross_counts` for a main effect whose levels are runs of rows (chunks of
+    :func:`run_bounds`): a chunk fills the table rows of its levels; the other levels' counts
+    are kept per chunk and added in order."""
+    n_rest = rest.shape[1]
+    L = offsets[n_rest]
+    n_chunks = bounds.size - 1
+    out = np.zeros((n_main, L))
+    main_counts = np.zeros(n_main)
+    parts = np.zeros((n_chunks, L))
+    weighted = weights.size > 0
+    for c in prange(n_chunks):
+        part = parts[c]
+        for i in range(bounds[c], bounds[c + 1]):
+            w = weights[i] if weighted else 1.0
+            g = main[i]
+            main_counts[g] += w
+            for r in range(n_rest):
+                level = offsets[r] + rest[i, r]
+                out[g, level] += w
+                part[level] += w
+    rest_counts = np.zeros(L)
+    for c in range(n_chunks):
+        for level in range(L):
+            rest_counts[level] += parts[c, level]
+    return out, main_counts, rest_counts
 
 
 @njit(cache=True)
@@ -525,6 +797,108 @@ def binary_scores(X, y, offset, beta, link, weights, out):  # pragma: no cover -
         for a in range(k):
             for i in range(m):
                 out[lo + i, a] = X[lo + i, a] * eta[i]
+
+
+# --- reading columns -----------------------------------------------------------------------------
+@njit(parallel=True, cache=True, fastmath={"reassoc"})
+def all_finite(x):  # pragma: no cover - compiled
+    """Whether every value of a float64 vector is finite (no NaN, no infinity); rows split in
+    fixed chunks on every core."""
+    n = x.size
+    n_chunks = max(1, (n + CHUNK - 1) // CHUNK)
+    bad = np.zeros(n_chunks, dtype=np.bool_)
+    for c in prange(n_chunks):
+        lo = c * CHUNK
+        hi = min(n, lo + CHUNK)
+        s = 0.0
+        for i in range(lo, hi):
+            # 0 for a finite value, NaN for NaN or infinity (in any order of the additions)
+            s += x[i] * 0.0
+        bad[c] = s != 0.0
+    for c in range(n_chunks):
+        if bad[c]:
+            return False
+    return True
+
+
+@njit(parallel=True, cache=True)
+def copy_into(out, x):  # pragma: no cover - compiled
+    """``out[:] = x`` for float64 vectors, rows split in fixed chunks on every core."""
+    n = x.size
+    n_chunks = max(1, (n + CHUNK - 1) // CHUNK)
+    for c in prange(n_chunks):
+        lo = c * CHUNK
+        hi = min(n, lo + CHUNK)
+        for i in range(lo, hi):
+            out[i] = x[i]
+
+
+# --- codes -------------------------------------------------------------------------------------
+@njit(cache=True)
+def compact_codes(codes, n_levels, keep):  # pragma: no cover - compiled
+    """Codes ``0..n_levels-1`` (any integer type) of the rows ``keep`` (all rows when empty)
+    recoded to ``0..G-1`` over the levels that occur, in order, as int64; returns (codes, the old
+    codes used).  Two passes, no temporaries of the data's size."""
+    selected = keep.size > 0
+    present = np.zeros(n_levels, dtype=np.bool_)
+    m = 0
+    for i in range(codes.size):
+        if not selected or keep[i]:
+            present[codes[i]] = True
+            m += 1
+    new = np.empty(n_levels, dtype=np.int64)
+    g = 0
+    for level in range(n_levels):
+        new[level] = g
+        if present[level]:
+            g += 1
+    used = np.empty(g, dtype=np.int64)
+    for level in range(n_levels):
+        if present[level]:
+            used[new[level]] = level
+    out = np.empty(m, dtype=np.int64)
+    t = 0
+    for i in range(codes.size):
+        if not selected or keep[i]:
+            out[t] = new[codes[i]]
+            t += 1
+    return out, used
+
+
+@njit(cache=True)
+def integer_codes(values, low, high):  # pragma: no cover - compiled
+    """Codes ``0..G-1`` of whole numbers in ``[low, high]`` in sorted order, and the values that
+    occur (counting instead of hashing; the caller keeps ``high - low`` near the data's size)."""
+    span = high - low + 1
+    present = np.zeros(span, dtype=np.bool_)
+    for i in range(values.size):
+        present[values[i] - low] = True
+    position = np.empty(span, dtype=np.int64)
+    g = 0
+    for v in range(span):
+        position[v] = g
+        if present[v]:
+            g += 1
+    uniques = np.empty(g, dtype=values.dtype)
+    for v in range(span):
+        if present[v]:
+            uniques[position[v]] = v + low
+    out = np.empty(values.size, dtype=np.int64)
+    for i in range(values.size):
+        out[i] = position[values[i] - low]
+    return out, uniques
+
+
+@njit(cache=True)
+def has_singleton(codes, n_levels):  # pragma: no cover - compiled
+    """Whether some level of ``codes`` holds exactly one row."""
+    counts = np.zeros(n_levels, dtype=np.int64)
+    for i in range(codes.size):
+        counts[codes[i]] += 1
+    for g in range(n_levels):
+        if counts[g] == 1:
+            return True
+    return False
 
 
 # --- row selection -----------------------------------------------------------------------------

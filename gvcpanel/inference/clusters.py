@@ -109,7 +109,13 @@ def cluster_size_summary(codes: np.ndarray) -> tuple[int, float, int]:
     """Smallest, median and largest cluster size."""
     sizes = np.bincount(codes)
     sizes = sizes[sizes > 0]
-    return int(sizes.min()), float(np.median(sizes)), int(sizes.max())
+    # sizes are small integers: the median from their counts, not from a sort of G values
+    tally = np.bincount(sizes)
+    cumulative = np.cumsum(tally)
+    lower = int(np.searchsorted(cumulative, (sizes.size + 1) // 2))  # the ceil(G/2)-th smallest
+    upper = int(np.searchsorted(cumulative, sizes.size // 2 + 1))  # the (G/2 + 1)-th smallest
+    median = float(lower) if sizes.size % 2 else (lower + upper) / 2
+    return int(sizes.min()), median, int(sizes.max())
 
 
 def sum_by_group(a: np.ndarray, codes: np.ndarray) -> np.ndarray:
@@ -120,6 +126,16 @@ def sum_by_group(a: np.ndarray, codes: np.ndarray) -> np.ndarray:
         a = a.reshape(a.shape[0], -1)
     # one compiled pass per column, columns on all cores (np.bincount allocates per column)
     return kernels.group_sums(a, kernels.as_codes(codes), groups, kernels.NO_WEIGHTS)
+
+
+def cached_score_sums(design: Any, name: str) -> np.ndarray | None:
+    """The estimator's own cluster sums of the scores by ``name``, when they belong to the
+    design's current ``X`` and ``resid`` (a design rebuilt with other arrays does not use them)."""
+    cache = getattr(design, "score_cache", None)
+    if cache is None:
+        return None
+    cached_name, X, resid, sums = cache
+    return sums if cached_name == name and X is design.X and resid is design.resid else None
 
 
 def score_sums_by_group(X: np.ndarray, u: np.ndarray, codes: np.ndarray) -> np.ndarray:

@@ -55,6 +55,7 @@ iteratively (dropping one can create another), as fixest and reghdfe do.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -66,6 +67,9 @@ from scipy.sparse.csgraph import connected_components
 from gvcpanel import kernels
 from gvcpanel.errors import ConvergenceError, SpecificationError
 
+#: absorbers of recent fits, held weakly (see :meth:`Absorber.reuse_or_prepare`)
+_RECENT: list[weakref.ref] = []
+_RECENT_MAX = 4
 DEFAULT_TOL = 1e-10
 DEFAULT_MAXITER = 10_000
 DIRECT_MAX = 3_000
@@ -82,21 +86,24 @@ class FixedEffect:
 
     def subset(self, keep: np.ndarray) -> "FixedEffect":
         """The effect on the rows in boolean mask ``keep``, recoded to stay contiguous."""
-        codes, used = compress_codes(self.codes[keep], self.n_levels)
+        codes, used = compress_codes(self.codes, self.n_levels, keep)
         labels = None if self.labels is None else self.labels[used]
         return FixedEffect(self.name, codes, int(used.size), labels)
 
 
-def compress_codes(codes: np.ndarray, n_levels: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Recode non-negative integer codes to ``0..G-1`` in order; return codes and the old codes used."""
+def compress_codes(
+    codes: np.ndarray, n_levels: int | None = None, keep: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Recode non-negative integer codes (of the rows ``keep``, when given) to ``0..G-1`` in
+    order; return codes and the old codes used."""
     codes = np.asarray(codes)
+    if keep is not None and np.asarray(keep).dtype != np.bool_:  # positions, not a mask
+        codes, keep = codes[keep], None
+    if codes.dtype.kind not in "iu":
+        codes = codes.astype(np.int64)
     size = int(codes.max()) + 1 if n_levels is None and codes.size else int(n_levels or 0)
-    present = np.bincount(codes, minlength=size) > 0
-    used = np.flatnonzero(present)
-    if used.size == size:
-        return codes.astype(np.intp, copy=False), used
-    new = np.cumsum(present, dtype=np.intp) - 1
-    return new[codes], used
+    rows = kernels.ALL_ROWS if keep is None else np.ascontiguousarray(keep)
+    return kernels.compact_codes(np.ascontiguousarray(codes), size, rows)
 
 
 def factorize(values: np.ndarray | pd.Index | pd.Series, name: str) -> FixedEffect:
@@ -120,7 +127,7 @@ def interact(first: FixedEffect, second: FixedEffect, name: str | None = None) -
     if first.labels is not None and second.labels is not None:
         a, b = np.divmod(used, second.n_levels)
         labels = np.array([f"{x}^{y}" for x, y in zip(first.labels[a], second.labels[b])], dtype=object)
-    return FixedEffect(name or f"{first.name}^{second.name}", codes.astype(np.intp), int(used.size), labels)
+    return FixedEffect(name or f"{first.name}^{second.name}", codes.astype(np.intp, copy=False), int(used.size), labels)
 
 
 def singleton_mask(effects: Sequence[FixedEffect]) -> tuple[np.ndarray, dict[str, int]]:
@@ -132,7 +139,7 @@ def singleton_mask(effects: Sequence[FixedEffect]) -> tuple[np.ndarray, dict[str
     n = effects[0].codes.size
     keep = np.ones(n, dtype=bool)
     # most panels have none: one integer count per effect settles that without a mask
-    if all(np.bincount(fe.codes, minlength=fe.n_levels).min(initial=2) >= 2 for fe in effects):
+    if not any(kernels.has_singleton(kernels.as_codes(fe.codes), fe.n_levels) for fe in effects):
         return keep, {}
     codes = np.empty((n, len(effects)), dtype=np.int64)
     for e, fe in enumerate(effects):
@@ -282,8 +289,11 @@ class Absorber:
                 for r, fe in enumerate(self.rest):
                     self._rest_codes[:, r] = fe.codes
             self.offsets = np.cumsum([0] + [fe.n_levels for fe in self.rest]).astype(np.int64)
+            # in a panel sorted by firm the main effect's levels are runs of rows: its sums can then
+            # be formed by row chunks on every core (empty when they are not)
+            self._bounds = kernels.run_bounds(self._main_codes, kernels.RUN_CHUNK)
         else:  # a reweighted copy shares the codes and the structural analysis
-            for name in ("redundant", "main", "rest", "_main_codes", "_rest_codes", "offsets"):
+            for name in ("redundant", "main", "rest", "_main_codes", "_rest_codes", "offsets", "_bounds"):
                 setattr(self, name, getattr(_structure, name))
         self.L = int(self.offsets[-1])
         self._reweighted: tuple[np.ndarray, Absorber] | None = None
@@ -292,10 +302,12 @@ class Absorber:
         self._k_exact: int | None = None
         self._dense_cross = bool(self.rest) and G * self.L <= max(4 * self.n, 1_000_000)
         if self._dense_cross:  # few levels besides the main effect: a small dense G_A x L table
-            self.cross = kernels.cross_counts(self._main_codes, G, self._rest_codes, self.offsets, w)
-            first = self.rest[0].n_levels
-            self.main_counts = self.cross[:, :first].sum(axis=1)
-            self.rest_counts = self.cross.sum(axis=0)
+            if self._bounds.size:  # a chunk of rows fills the rows of its firms: every core
+                self.cross, self.main_counts, self.rest_counts = kernels.cross_counts_by_runs(
+                    self._main_codes, G, self._rest_codes, self.offsets, w, self._bounds)
+            else:
+                self.cross, self.main_counts, self.rest_counts = kernels.cross_counts(
+                    self._main_codes, G, self._rest_codes, self.offsets, w)
         else:
             self.main_counts = np.bincount(self.main.codes, self.weights, minlength=G).astype(float)
             self.rest_counts = (
@@ -322,9 +334,8 @@ class Absorber:
             format="csr",
         )
         if self._dense_cross:
-            weighted = self.cross / self._main_div[:, None]
-            cwc = self.cross_t @ weighted
-            diag_cwc = np.einsum("ij,ij->j", self.cross, weighted)
+            cwc = _scaled_gram(self.cross, self._main_div)
+            diag_cwc = np.diag(cwc).copy()
         elif (self.L <= direct_max
               and kernels.sum_squared_sizes(self._main_codes, G) * len(self.rest) ** 2 <= 64 * self.n):
             # small main levels (firms): C'D^{-1}C from the rows of each level, no sparse product
@@ -349,6 +360,53 @@ class Absorber:
             self._diag = np.where(self._diag > 1e-12, self._diag, 1.0)
             if not self._dense_cross:
                 self.cross_t = self.cross.T.tocsr()
+
+    @property
+    def run_bounds(self) -> np.ndarray:
+        """Row chunks at changes of the main effect's level (empty unless its levels are runs of
+        rows; see :func:`gvcpanel.kernels.run_bounds`)."""
+        return self._bounds
+
+    @classmethod
+    def reuse_or_prepare(
+        cls,
+        effects: Sequence[FixedEffect],
+        tol: float = DEFAULT_TOL,
+        maxiter: int = DEFAULT_MAXITER,
+        weights: np.ndarray | None = None,
+    ) -> "Absorber":
+        """An absorber for ``effects``: one still alive from an earlier fit on the same rows (the
+        same codes of every effect, the same weights and settings), else a new one.
+
+        Models fitted one after the other on one sample (the outcomes of a hypothesis family,
+        specification curves, refits under other regressors) then share the structural analysis
+        and the factorized Schur complement.  Earlier absorbers are held weakly: one is found
+        while a result that uses it is alive, and no memory is kept for the cache.  A match is
+        checked element by element, so a reused absorber is exactly the one this call would build.
+        """
+        for ref in list(_RECENT):
+            old = ref()
+            if old is None:
+                _RECENT.remove(ref)
+            elif old._same_problem(effects, tol, maxiter, weights):
+                return old
+        new = cls(effects, tol=tol, maxiter=maxiter, weights=weights)
+        _RECENT.append(weakref.ref(new))
+        del _RECENT[:-_RECENT_MAX]
+        return new
+
+    def _same_problem(self, effects: Sequence[FixedEffect], tol: float, maxiter: int,
+                      weights: np.ndarray | None) -> bool:
+        if (len(effects) != len(self.effects) or self.tol != float(tol) or self.maxiter != int(maxiter)
+                or self.direct_max != DIRECT_MAX or (weights is None) != (self.weights is None)):
+            return False
+        for new, old in zip(effects, self.effects):
+            if new.name != old.name or new.n_levels != old.n_levels or new.codes.size != old.codes.size:
+                return False
+        if weights is not None and not np.array_equal(weights, self.weights):
+            return False
+        return all(new.codes is old.codes or np.array_equal(new.codes, old.codes)
+                   for new, old in zip(effects, self.effects))
 
     def reweighted(self, weights: np.ndarray | None) -> "Absorber":
         """The same effects with other row weights, reusing the codes and the structural analysis.
@@ -505,21 +563,34 @@ class Absorber:
         if X.dtype != np.float64 or not X.flags.writeable:
             raise SpecificationError("demean works in place on a writeable float64 array.")
         w = kernels.as_weights(self.weights)
-        sum_main, sum_rest, col_sum, col_ss = kernels.effect_sums(
-            X, self._main_codes, self.main.n_levels, self._rest_codes, self.offsets, w
-        )
+        rhs = None
+        if self._bounds.size:  # the Schur right-hand side comes with the sums
+            sum_main, rhs, col_sum, col_ss = kernels.effect_sums_by_runs(
+                X, self._main_codes, self._main_div, self._rest_codes, self.offsets, w, self._bounds)
+        else:
+            sum_main, sum_rest, col_sum, col_ss = kernels.effect_sums(
+                X, self._main_codes, self.main.n_levels, self._rest_codes, self.offsets, w)
         if check is not None:
             check(col_ss)
         total = float(self.n if self.weights is None else self.main_counts.sum())
         scale = _scales(col_sum, col_ss, total)
         iterations, crit = 0, 0.0
+        if self._bounds.size:
+            b, iterations, crit = self._solve(rhs, scale) if self.rest else (np.zeros((0, X.shape[1])), 0, 0.0)
+            # a = (D_A'D_A)^{-1}(D_A'x - D_A'R b), level by level inside the subtraction
+            cross_products = kernels.subtract_effects_by_runs(
+                X, self._main_codes, sum_main, self._main_div, self._rest_codes, self.offsets,
+                np.ascontiguousarray(b), gram, w, self._bounds)
+            return self._info(iterations, crit, col_sum, col_ss, cross_products if gram else None)
         if self.rest and self._dense_cross:
-            rhs = kernels.schur_rhs(sum_rest, self.cross, sum_main, self._main_div)
+            if rhs is None:
+                rhs = kernels.schur_rhs(sum_rest, self.cross, sum_main, self._main_div)
             b, iterations, crit = self._solve(rhs, scale)
             # a = (D_A'D_A)^{-1}(D_A'x - D_A'R b)
             main_coef = kernels.main_coefficients(sum_main, self.cross, b, self._main_div)
         elif self.rest:
-            rhs = sum_rest - self.cross_t @ (sum_main / self._main_div[:, None])
+            if rhs is None:
+                rhs = sum_rest - self.cross_t @ (sum_main / self._main_div[:, None])
             b, iterations, crit = self._solve(rhs, scale)
             main_coef = (sum_main - self.cross @ b) / self._main_div[:, None]
         else:
@@ -527,6 +598,10 @@ class Absorber:
             main_coef = sum_main / self._main_div[:, None]
         cross_products = kernels.subtract_effects(X, self._main_codes, np.ascontiguousarray(main_coef),
                                                   self._rest_codes, self.offsets, np.ascontiguousarray(b), gram, w)
+        return self._info(iterations, crit, col_sum, col_ss, cross_products if gram else None)
+
+    def _info(self, iterations: int, crit: float, col_sum: np.ndarray, col_ss: np.ndarray,
+              gram: np.ndarray | None) -> AbsorbInfo:
         k, exact = self.dof()
         return AbsorbInfo(
             method=self.method,
@@ -539,7 +614,7 @@ class Absorber:
             max_level_mean=crit,
             column_sums=col_sum,
             column_ss=col_ss,
-            gram=cross_products if gram else None,
+            gram=gram,
         )
 
 
@@ -552,6 +627,16 @@ def _check_weights(weights: np.ndarray | None, n: int) -> np.ndarray | None:
     if not np.isfinite(w).all() or (w < 0).any():
         raise SpecificationError("weights must be finite and non-negative; check the weight column.")
     return w
+
+
+def _scaled_gram(cross: np.ndarray, div: np.ndarray, rows: int = 1 << 14) -> np.ndarray:
+    """:math:`C' \mathrm{diag}(1/d) C` of a dense G x L table, by blocks of rows through BLAS
+    (one block-sized temporary instead of a scaled copy of C)."""
+    out = np.zeros((cross.shape[1], cross.shape[1]))
+    for lo in range(0, cross.shape[0], rows):
+        scaled = cross[lo : lo + rows] / np.sqrt(div[lo : lo + rows])[:, None]
+        out += scaled.T @ scaled
+    return out
 
 
 def _block_pinv(schur: np.ndarray) -> tuple[np.ndarray, int]:

@@ -383,7 +383,7 @@ def mundlak_test(
             f"no regressor of {formula!r} varies within firms; the Mundlak test has nothing to test."
         )
     data = np.asfortranarray(np.column_stack([arrays.data, *means]))
-    augmented = Arrays(data, (*arrays.terms, *names), arrays.dependent, arrays.codes, arrays.labels, arrays.years,
+    augmented = Arrays(data, (*arrays.terms, *names), arrays.dependent, arrays.codes, arrays.labels,
                        arrays.exclusions)
     fit = _FITTERS[method](augmented, effects, clusters, intercept=parsed.intercept)
     return _mundlak_result(fit.design, tuple(n for n in names if n in fit.design.names), method, spec_inf)
@@ -500,7 +500,7 @@ def _fit_fe(arrays: Arrays, effects: tuple[str, ...], clusters, *, drop_singleto
     w = arrays.weights
     root = None if w is None else np.sqrt(w)
     data = arrays.data  # evaluate() made this array for us alone: demean it in place
-    absorber = Absorber(fes, tol=tol, maxiter=maxiter, weights=w)
+    absorber = Absorber.reuse_or_prepare(fes, tol=tol, maxiter=maxiter, weights=w)
     # one pass reads the level sums (and the raw columns' (weighted) sums and sums of squares),
     # one pass subtracts the effects and forms the (weighted) cross-products of the result
     names = (arrays.dependent, *arrays.terms)
@@ -522,8 +522,10 @@ def _fit_fe(arrays: Arrays, effects: tuple[str, ...], clusters, *, drop_singleto
         ]
         if inside:
             nested[name] = rank_of(inside)[0]
+    # the firms' runs of rows found by the absorber serve the cluster scores by firm
+    runs = {name: absorber.run_bounds for name, codes in groups.items() if absorber.main.codes is codes}
     design, dropped = _ols(data, arrays.terms, raw_ss, groups, labels, info.k_absorbed, nested, clusters, "fixed effects",
-                           cross_products=info.gram)
+                           cross_products=info.gram, runs=runs)
     # the wild bootstrap re-absorbs its residuals when an effect cuts across the clusters
     design = replace(
         design,
@@ -668,7 +670,7 @@ def _fit_fd(arrays: Arrays, effects: tuple[str, ...], clusters, *, intercept: bo
     order = np.lexsort((years, firm))
     if not np.array_equal(order, np.arange(order.size)):
         arrays = Arrays(take_rows(arrays.data[order], np.ones(order.size, bool)), arrays.terms, arrays.dependent,
-                        {k: v[order] for k, v in arrays.codes.items()}, arrays.labels, years[order], arrays.exclusions)
+                        {k: v[order] for k, v in arrays.codes.items()}, arrays.labels, arrays.exclusions)
         firm, years = arrays.codes["firm_id"], arrays.years
     same = np.zeros(firm.size, dtype=bool)
     same[1:] = firm[1:] == firm[:-1]
@@ -835,6 +837,7 @@ def _ols(
     transformation: str,
     time: str | None = "year",
     cross_products: np.ndarray | None = None,
+    runs: Mapping[str, np.ndarray] | None = None,
 ) -> tuple[LinearDesign, tuple[str, ...]]:
     """OLS of column 0 on the other columns of ``data``, dropping absorbed or collinear ones.
 
@@ -884,7 +887,17 @@ def _ols(
     gram = np.ascontiguousarray(gram)
     params = np.linalg.solve(gram, cross_y)
     resid = np.empty_like(y)
-    kernels.residuals(X, y, params, resid)
+    score_cache = None
+    bounds = kernels.NO_CODES
+    if clusters is not None and len(clusters) == 1 and clusters[0] in groups:
+        codes = kernels.as_codes(groups[clusters[0]])
+        known = (runs or {}).get(clusters[0])
+        bounds = known if known is not None else kernels.run_bounds(codes, kernels.CHUNK)
+    if bounds.size:  # clusters are runs of rows (firms of a sorted panel): scores come with the residuals
+        sums = kernels.residuals_and_scores(X, y, params, resid, codes, len(labels[clusters[0]]), bounds)
+        score_cache = (clusters[0], X, resid, sums)
+    else:
+        kernels.residuals(X, y, params, resid)
     default = clusters if clusters is None else tuple(clusters)
     design = LinearDesign(
         X=X,
@@ -899,5 +912,6 @@ def _ols(
         default_cluster=default,
         time=time if time in groups else None,
         gram=gram,
+        score_cache=score_cache,
     )
     return design, tuple(absorbed + collinear)
