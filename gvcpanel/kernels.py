@@ -527,6 +527,30 @@ def binary_scores(X, y, offset, beta, link, weights, out):  # pragma: no cover -
                 out[lo + i, a] = X[lo + i, a] * eta[i]
 
 
+@njit(parallel=True, cache=True)
+def binary_derivative(X, codes, y, offset, beta, link, weights):  # pragma: no cover - compiled
+    """:math:`w_i \\ell'(\\eta_i)` per row (n), the factor the scores share; ``codes`` (or an empty
+    vector) index indicator coefficients ``beta[p + codes[i]]`` after the p columns of ``X``."""
+    n, k = X.shape
+    out = np.empty(n)
+    n_chunks = max(1, (n + GRAM_CHUNK - 1) // GRAM_CHUNK)
+    weighted = weights.size > 0
+    has_offset = offset.size > 0
+    has_codes = codes.size > 0
+    for c in prange(n_chunks):
+        lo = c * GRAM_CHUNK
+        hi = min(n, lo + GRAM_CHUNK)
+        for i in range(lo, hi):
+            eta = offset[i] if has_offset else 0.0
+            if has_codes:
+                eta += beta[k + codes[i]]
+            for a in range(k):
+                eta += X[i, a] * beta[a]
+            l0, l1, l2 = _binary_point(eta, y[i], link)
+            out[i] = l1 * weights[i] if weighted else l1
+    return out
+
+
 # --- row selection -----------------------------------------------------------------------------
 @njit(cache=True)
 def compact_columns(flat, n, p, keep):  # pragma: no cover - compiled
