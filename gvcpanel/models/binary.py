@@ -39,13 +39,15 @@ _ETA_CAP = 700.0
 
 @dataclass(frozen=True)
 class BinaryFit:
-    """Estimates, log-likelihood at them, the number of Newton iterations used and the observed
-    information at the estimates (from the pass that gave the log-likelihood)."""
+    """Estimates, log-likelihood at them, the number of Newton iterations used, and from the
+    same pass the observed information and the score factors :math:`w_i \\ell'(\\eta_i)` at the
+    estimates (:class:`BinaryScores` of the fit are ``BinaryScores(design, derivative)``)."""
 
     params: np.ndarray
     loglik: float
     n_iterations: int
     information: np.ndarray | None = None
+    derivative: np.ndarray | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -350,7 +352,9 @@ def fit_binary(
     -----
     Each Newton iteration is one compiled pass over the rows (:func:`gvcpanel.kernels.binary_pass`:
     predictor, log-likelihood, gradient and information together) at the trial point; a
-    rejected trial (step-halving) costs one more pass.
+    rejected trial (step-halving) costs one more pass.  The last pass, at the estimates, also
+    writes the score factors (:attr:`BinaryFit.derivative`), so the scores need no pass of
+    their own.
     """
     code = _link_code(link)
     design = as_design(X, indicators)
@@ -382,8 +386,11 @@ def fit_binary(
             ) from e
         if np.max(np.abs(step) / (1.0 + np.abs(beta))) < tol:
             beta = beta + step
-            ll, _, hessian = evaluate(beta)
-            return BinaryFit(beta, float(ll), iteration, hessian)
+            derivative = np.empty(design.shape[0])
+            ll, _, hessian = kernels.binary_pass_with_derivative(
+                design.X, design.codes if design.n_levels else kernels.NO_CODES, design.n_levels, y_vec,
+                offset_vec, beta, code, weight_vec, derivative)
+            return BinaryFit(beta, float(ll), iteration, hessian, derivative)
         factor = 1.0
         for _ in range(MAX_HALVINGS):
             candidate = beta + factor * step

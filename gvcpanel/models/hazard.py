@@ -38,9 +38,9 @@ from gvcpanel.models.binary import (  # noqa: F401 - BinaryFit, derivatives, fit
     LINKS,
     BinaryDesign,
     BinaryFit,
+    BinaryScores,
     crossprod,
     derivatives,
-    factored_scores,
     fit_binary,
     fit_restricted,
     fit_under,
@@ -237,7 +237,7 @@ def discrete_hazard(
     params = fit.params
     index = frame.index[kept]
     model = LikelihoodDesign(
-        scores=factored_scores(X, y, params, link, off, w),
+        scores=BinaryScores(X, fit.derivative),
         information=fit.information,
         params=params,
         names=names,
