@@ -73,7 +73,8 @@ class IntervalRows:
         Rows at risk.
     event, duration, interval : ndarray
         On rows at risk: the event (0/1), calendar years since the spell's origin, and the years
-        ``L`` the row's event window covers (1 in an annual panel); 0, 0 and 1 elsewhere.
+        ``L`` the row's event window covers (1 in an annual panel, where ``interval`` is a
+        read-only view of a single 1); 0, 0 and 1 elsewhere.
     report : pandas.DataFrame
         Rows left out, by reason (``reason``, ``n_rows``, ``n_firms``).
     outcome : str
@@ -163,7 +164,8 @@ def interval_risk_rows(
             f"{column!r} is declared a recall question ({window} years) but {upgrade} upgrading reads "
             "it as a state; a recall window belongs to a flow such as new_product (product upgrading).")
     n = len(frame)
-    ones = np.ones(n, dtype=np.int64)
+    # every interval is one year here: a read-only view of a single 1, not n of them
+    ones = np.broadcast_to(np.int64(1), (n,))
     if window is None and (not design.is_waves or upgrade in FLOW_TYPES):
         # years as they are: an annual panel, or a flow whose answers cover their own year only
         rows = risk_rows(frame, upgrade, outcome=column)
@@ -186,7 +188,7 @@ def interval_risk_rows(
     step = np.where(at_risk, rows.duration, 0)  # observations since the spell's origin
     previous_year = np.where(starts, years, np.r_[years[:1], years[:-1]])
     since_previous = years - previous_year
-    interval = ones.copy()
+    interval = np.ones(n, dtype=np.int64)
     if window is None:  # a state: the years since the previous interview
         interval[at_risk] = since_previous[at_risk]
     else:

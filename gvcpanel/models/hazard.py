@@ -183,7 +183,7 @@ def discrete_hazard(
             f"the outcome {outcome!r} must be 0/1 on the rows at risk; found values such as "
             f"{sorted(set(y[~np.isin(y, (0.0, 1.0))]))[:5]}."
         )
-    kept = np.flatnonzero(ev.kept)
+    kept = ev.kept  # over the frame's rows (a mask: an eighth of the memory of positions)
     if baseline == "year":
         period_codes, period_values = _level_codes(frame.index, "year", kept)
     else:
@@ -201,7 +201,9 @@ def discrete_hazard(
         uninformative = degenerate[period_codes]
         dropped[NO_EVENT_PERIODS.format(baseline=baseline)] = int(uninformative.sum())
         used = ~uninformative
-        X_cov, y, kept = _rows_of(ev.data, used), y[used], kept[used]
+        X_cov, y = _rows_of(ev.data, used), y[used]
+        kept = kept.copy()
+        kept[kept] = used
         renumber = np.cumsum(~degenerate) - 1
         period_codes, period_values = renumber[period_codes[used]], period_values[~degenerate]
     else:
@@ -439,7 +441,7 @@ def _value_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             shifted = values - low
             present = np.bincount(shifted, minlength=high - low + 1) > 0
             lookup = np.cumsum(present) - 1
-            return lookup[shifted].astype(np.int64), (np.flatnonzero(present) + low).astype(values.dtype)
+            return lookup[shifted], (np.flatnonzero(present) + low).astype(values.dtype)
     codes, uniques = pd.factorize(values, sort=True)
     return codes.astype(np.int64), np.asarray(uniques)
 
