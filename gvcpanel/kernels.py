@@ -42,6 +42,9 @@ from numba import njit, prange  # noqa: E402
 CHUNK = 1 << 15
 #: rows per chunk when a chunk is read twice (subtract, then cross-products): 8 columns stay in L2
 GRAM_CHUNK = 1 << 12
+#: rows per chunk of :func:`effect_sums_by_runs` (each chunk keeps its own sums of the other
+#: effects' levels, so chunks are larger)
+RUN_CHUNK = 1 << 16
 
 NO_WEIGHTS = np.empty(0)
 NO_CODES = np.empty(0, dtype=np.int64)
@@ -111,6 +114,115 @@ def effect_sums(X, main, n_main, rest, offsets, weights):  # pragma: no cover - 
     return main_sums.T, rest_sums.T, col_sum, col_ss
 
 
+@njit(cache=True)
+def run_bounds(main, target):  # pragma: no cover - compiled
+    """Chunk boundaries (0, ..., n) about ``target`` rows apart, each at a change of ``main``, when
+    every level of ``main`` is one run of rows (a panel sorted by firm); else an empty array.
+
+    A chunk then holds whole levels, so row-parallel loops can write level sums without two
+    threads ever touching the same level; the boundaries depend on the data alone.
+    """
+    n = main.size
+    last = np.full(1, -1, dtype=np.int64)
+    seen_max = -1
+    for i in range(n):
+        g = main[i]
+        if i > 0 and g != main[i - 1]:
+            if g <= seen_max:
+                return last[:0]  # a level comes back: not one run per level
+        if g > seen_max:
+            seen_max = g
+    bounds = [0]
+    next_cut = target
+    for i in range(1, n):
+        if i >= next_cut and main[i] != main[i - 1]:
+            bounds.append(i)
+            next_cut = i + target
+    bounds.append(n)
+    out = np.empty(len(bounds), dtype=np.int64)
+    for k in range(len(bounds)):
+        out[k] = bounds[k]
+    return out
+
+
+@njit(parallel=True, cache=True)
+def effect_sums_by_runs(X, main, div, rest, offsets, weights, bounds):  # pragma: no cover - compiled
+    """Main-level sums, :math:`R'W M_A x` and the column moments in one pass, for a main effect A
+    whose levels are runs of rows, split over the chunks of :func:`run_bounds`.
+
+    ``div`` holds the (weighted) row count of each main level (1 for a level without weight).
+    Returns (main sums G_A x p, the Schur right-hand side L x p, column sums p, column sums of
+    squares p); the last two are weighted when ``weights`` is given.
+
+    Notes
+    -----
+    :math:`R'W M_A x = \sum_i w_i r_i (x_i - \bar x_{g(i)})`: a level's rows are read again for
+    the second term right after its mean is known, while they are still in cache, so the dense
+    product with the cross-tabulation of A and R (``schur_rhs``) is not needed.  Rows are taken
+    outer (each row's codes are read once for all columns); main-level sums are written by the
+    chunk that holds the level, the other sums are kept per chunk and added over the chunks in
+    order (results do not depend on the number of threads).
+    """
+    n, p = X.shape
+    n_rest = rest.shape[1]
+    total = offsets[n_rest]
+    n_chunks = bounds.size - 1
+    main_sums = np.zeros((div.size, p))
+    rest_parts = np.zeros((n_chunks, total, p))
+    moments = np.zeros((n_chunks, 2, p))
+    weighted = weights.size > 0
+    for c in prange(n_chunks):
+        acc = rest_parts[c]
+        run = np.zeros(p)
+        mean = np.zeros(p)
+        s1 = np.zeros(p)
+        s2 = np.zeros(p)
+        i, hi = bounds[c], bounds[c + 1]
+        while i < hi:
+            g = main[i]
+            k = i
+            while k < hi and main[k] == g:
+                k += 1
+            for j in range(p):
+                run[j] = 0.0
+            for m in range(i, k):
+                w = weights[m] if weighted else 1.0
+                for j in range(p):
+                    v = X[m, j]
+                    wv = v * w
+                    run[j] += wv
+                    s2[j] += wv * v
+                for r in range(n_rest):
+                    level = offsets[r] + rest[m, r]
+                    for j in range(p):
+                        acc[level, j] += X[m, j] * w
+            for j in range(p):
+                main_sums[g, j] = run[j]
+                s1[j] += run[j]
+                mean[j] = run[j] / div[g]
+            for m in range(i, k):
+                w = weights[m] if weighted else 1.0
+                for r in range(n_rest):
+                    level = offsets[r] + rest[m, r]
+                    for j in range(p):
+                        acc[level, j] -= w * mean[j]
+            i = k
+        for j in range(p):
+            moments[c, 0, j] = s1[j]
+            moments[c, 1, j] = s2[j]
+    rhs = np.zeros((total, p))
+    col_sum = np.zeros(p)
+    col_ss = np.zeros(p)
+    for c in range(n_chunks):
+        for level in range(total):
+            for j in range(p):
+                rhs[level, j] += rest_parts[c, level, j]
+        for j in range(p):
+            col_sum[j] += moments[c, 0, j]
+            col_ss[j] += moments[c, 1, j]
+    return main_sums, rhs, col_sum, col_ss
+
+
 @njit(parallel=True, cache=True, fastmath={"reassoc"})
 def subtract_effects(X, main, main_coef, rest, offsets, rest_coef, gram, weights):  # pragma: no cover
     """``X[i, j] -= main_coef[main[i], j] + sum_r rest_coef[offsets[r] + rest[i, r], j]`` in place.
@@ -127,12 +239,19 @@ def subtract_effects(X, main, main_coef, rest, offsets, rest_coef, gram, weights
     for c in prange(n_chunks):
         lo = c * GRAM_CHUNK
         hi = min(n, lo + GRAM_CHUNK)
-        for j in range(p):
-            for i in range(lo, hi):
-                v = main_coef[main[i], j]
-                for r in range(n_rest):
-                    v += rest_coef[offsets[r] + rest[i, r], j]
-                X[i, j] -= v
+        # row by row: the codes of a row are read once for all its columns, and a level's
+        # coefficients are one contiguous row of main_coef / rest_coef
+        v = np.empty(p)
+        for i in range(lo, hi):
+            g = main[i]
+            for j in range(p):
+                v[j] = main_coef[g, j]
+            for r in range(n_rest):
+                level = offsets[r] + rest[i, r]
+                for j in range(p):
+                    v[j] += rest_coef[level, j]
+            for j in range(p):
+                X[i, j] -= v[j]
         if gram:
             for a in range(p):
                 xa = X[lo:hi, a]
@@ -306,6 +425,40 @@ def residuals(X, y, params, out):  # pragma: no cover - compiled
             b = params[a]
             for i in range(lo, hi):
                 out[i] -= X[i, a] * b
+
+
+@njit(parallel=True, cache=True)
+def residuals_and_scores(X, y, params, out, codes, n_groups, bounds):  # pragma: no cover - compiled
+    """``out = y - X @ params`` and the cluster sums of the scores :math:`x_i u_i` (G x p) in one
+    pass, for clusters whose levels are runs of rows, split over the chunks of
+    :func:`run_bounds` (each cluster is summed by one chunk).
+
+    The residuals are the bits of :func:`residuals` and the sums those of :func:`score_sums`
+    (same order of additions).
+    """
+    n, p = X.shape
+    scores = np.zeros((n_groups, p))
+    for c in prange(bounds.size - 1):
+        lo, hi = bounds[c], bounds[c + 1]
+        run = np.zeros(p)
+        current = codes[lo] if hi > lo else 0
+        for i in range(lo, hi):
+            g = codes[i]
+            if g != current:
+                for a in range(p):
+                    scores[current, a] = run[a]
+                    run[a] = 0.0
+                current = g
+            u = y[i]
+            for a in range(p):
+                u -= X[i, a] * params[a]
+            out[i] = u
+            for a in range(p):
+                run[a] += X[i, a] * u
+        if hi > lo:
+            for a in range(p):
+                scores[current, a] = run[a]
+    return scores
 
 
 @njit(parallel=True, cache=True)
@@ -567,6 +720,104 @@ def binary_derivative(X, codes, y, offset, beta, link, weights):  # pragma: no c
             l0, l1, l2 = _binary_point(eta, y[i], link)
             out[i] = l1 * weights[i] if weighted else l1
     return out
+
+
+# --- reading columns -----------------------------------------------------------------------------
+@njit(parallel=True, cache=True)
+def all_finite(x):  # pragma: no cover - compiled
+    """Whether every value of a float64 vector is finite (no NaN, no infinity); rows split in
+    fixed chunks on every core."""
+    n = x.size
+    n_chunks = max(1, (n + CHUNK - 1) // CHUNK)
+    bad = np.zeros(n_chunks, dtype=np.bool_)
+    for c in prange(n_chunks):
+        lo = c * CHUNK
+        hi = min(n, lo + CHUNK)
+        s = 0.0
+        for i in range(lo, hi):
+            s += x[i] * 0.0  # 0 for a finite value, NaN for NaN or infinity: one add per row
+        bad[c] = s != 0.0
+    for c in range(n_chunks):
+        if bad[c]:
+            return False
+    return True
+
+
+@njit(parallel=True, cache=True)
+def copy_into(out, x):  # pragma: no cover - compiled
+    """``out[:] = x`` for float64 vectors, rows split in fixed chunks on every core."""
+    n = x.size
+    n_chunks = max(1, (n + CHUNK - 1) // CHUNK)
+    for c in prange(n_chunks):
+        lo = c * CHUNK
+        hi = min(n, lo + CHUNK)
+        for i in range(lo, hi):
+            out[i] = x[i]
+
+
+# --- codes -------------------------------------------------------------------------------------
+@njit(cache=True)
+def compact_codes(codes, n_levels):  # pragma: no cover - compiled
+    """Codes ``0..n_levels-1`` (any integer type) recoded to ``0..G-1`` over the levels that occur,
+    in order, as int64; returns (codes, the old codes used).  Two passes, no temporaries of the
+    data's size; when every level occurs the second pass is a plain widening copy."""
+    present = np.zeros(n_levels, dtype=np.bool_)
+    for i in range(codes.size):
+        present[codes[i]] = True
+    new = np.empty(n_levels, dtype=np.int64)
+    g = 0
+    for level in range(n_levels):
+        new[level] = g
+        if present[level]:
+            g += 1
+    used = np.empty(g, dtype=np.int64)
+    for level in range(n_levels):
+        if present[level]:
+            used[new[level]] = level
+    out = np.empty(codes.size, dtype=np.int64)
+    if g == n_levels:
+        for i in range(codes.size):
+            out[i] = codes[i]
+    else:
+        for i in range(codes.size):
+            out[i] = new[codes[i]]
+    return out, used
+
+
+@njit(cache=True)
+def integer_codes(values, low, high):  # pragma: no cover - compiled
+    """Codes ``0..G-1`` of whole numbers in ``[low, high]`` in sorted order, and the values that
+    occur (counting instead of hashing; the caller keeps ``high - low`` near the data's size)."""
+    span = high - low + 1
+    present = np.zeros(span, dtype=np.bool_)
+    for i in range(values.size):
+        present[values[i] - low] = True
+    position = np.empty(span, dtype=np.int64)
+    g = 0
+    for v in range(span):
+        position[v] = g
+        if present[v]:
+            g += 1
+    uniques = np.empty(g, dtype=values.dtype)
+    for v in range(span):
+        if present[v]:
+            uniques[position[v]] = v + low
+    out = np.empty(values.size, dtype=np.int64)
+    for i in range(values.size):
+        out[i] = position[values[i] - low]
+    return out, uniques
+
+
+@njit(cache=True)
+def has_singleton(codes, n_levels):  # pragma: no cover - compiled
+    """Whether some level of ``codes`` holds exactly one row."""
+    counts = np.zeros(n_levels, dtype=np.int64)
+    for i in range(codes.size):
+        counts[codes[i]] += 1
+    for g in range(n_levels):
+        if counts[g] == 1:
+            return True
+    return False
 
 
 # --- row selection -----------------------------------------------------------------------------

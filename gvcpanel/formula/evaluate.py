@@ -52,6 +52,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from gvcpanel import kernels
 from gvcpanel.errors import SpecificationError
 from gvcpanel.formula.parse import Factor, ParsedFormula, Term, parse_formula
 
@@ -152,8 +153,10 @@ def evaluate_formula(
             excluded[:] |= new
 
     factors = parsed.factors()
-    current = [c for f in factors for c in f.reads_current_row()] + [c for c in keep]
-    for name in dict.fromkeys(current):
+    current = [c for f in factors for c in f.reads_current_row()]
+    for name in dict.fromkeys(current + list(keep)):
+        if name not in current and sources.never_missing(name):
+            continue  # a plain integer column (cluster numbers) cannot miss a value: not read here
         column = sources.get(name)
         exclude(column.missing, f"missing {column.reason}")
 
@@ -221,6 +224,11 @@ class _Sources:
             return pd.Series(frame.index.get_level_values(name), index=frame.index, name=name)
         raise self._unknown(name)
 
+    def never_missing(self, name: str) -> bool:
+        """A column of NumPy integers or booleans (no missing value is representable)."""
+        return name in self.frame.columns and isinstance(self.frame[name].dtype, np.dtype) and \
+            self.frame[name].dtype.kind in "iub"
+
     def has(self, name: str) -> bool:
         return name in self.frame.columns or name in self.derived or name in self.frame.index.names
 
@@ -256,7 +264,7 @@ class _Sources:
                 ) from e
         # one summing pass tells whether anything is missing or infinite (NaN and inf propagate);
         # only then is the column searched row by row
-        if numeric.size == 0 or np.isfinite(np.add.reduce(numeric)):
+        if numeric.size == 0 or kernels.all_finite(np.ascontiguousarray(numeric, dtype=np.float64)):
             return _Column(name, reason, np.zeros(numeric.size, dtype=bool), numeric=numeric, finite=True)
         return _Column(name, reason, np.isnan(numeric), numeric=numeric)
 
@@ -579,7 +587,10 @@ def _fill(out: np.ndarray, pieces: Sequence[np.ndarray | _Kept], kept: np.ndarra
         else:
             part = np.compress(kept, piece)
         if position == 0:
-            np.copyto(out, part)
+            if part.dtype == np.float64 and part.ndim == 1 and out.flags.c_contiguous and part.flags.c_contiguous:
+                kernels.copy_into(out, part)  # both cores
+            else:
+                np.copyto(out, part)
         else:
             np.multiply(out, part, out=out)
 

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from gvcpanel import kernels
 from gvcpanel.errors import PanelStructureError, SpecificationError
 from gvcpanel.formula.evaluate import Derived, DerivedColumn, evaluate_formula
 from gvcpanel.formula.parse import ParsedFormula, canonical, effect_columns
@@ -110,9 +111,13 @@ class Arrays:
     dependent: str
     codes: dict[str, np.ndarray]
     labels: dict[str, np.ndarray]
-    years: np.ndarray  # the year value of each row (for differences)
     exclusions: dict[str, int]
     weights: np.ndarray | None = None  # probability weights of the kept rows (evaluate(weights=))
+
+    @property
+    def years(self) -> np.ndarray:
+        """The year value of each row (made when asked: only differences and cohorts need it)."""
+        return self.labels["year"][self.codes["year"]]
 
     def subset(self, keep: np.ndarray, *, in_place: bool = False) -> "Arrays":
         """The rows ``keep``; ``in_place=True`` compacts ``data`` in its own memory (then this
@@ -122,7 +127,7 @@ class Arrays:
             codes[name], used = compress_codes(c[keep], len(self.labels[name]))
             labels[name] = self.labels[name][used]
         return Arrays(
-            take_rows(self.data, keep, in_place=in_place), self.terms, self.dependent, codes, labels, self.years[keep], dict(self.exclusions),
+            take_rows(self.data, keep, in_place=in_place), self.terms, self.dependent, codes, labels, dict(self.exclusions),
             None if self.weights is None else self.weights[keep],
         )
 
@@ -189,10 +194,9 @@ def evaluate(
             raise SpecificationError(f"grouping column {col!r} is not in the data.")
         values = frame[col].to_numpy()
         codes[col], labels[col] = group_codes(values if all_kept else values[kept])
-    years = labels["year"][codes["year"]]
     dependent = formula.dependent.expr if isinstance(formula, ParsedFormula) else _dependent(formula)
     kept_weights = None if weights is None else (weights if all_kept else weights[kept])
-    return Arrays(ev.data, ev.names, dependent, codes, labels, years, ev.exclusions, kept_weights)
+    return Arrays(ev.data, ev.names, dependent, codes, labels, ev.exclusions, kept_weights)
 
 
 def group_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -204,9 +208,7 @@ def group_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if values.dtype.kind in "iu" and values.size:
         low, high = int(values.min()), int(values.max())
         if high - low <= 4 * values.size:
-            present = np.bincount(values - low, minlength=high - low + 1) > 0
-            position = np.cumsum(present, dtype=np.intp) - 1
-            return position[values - low], np.flatnonzero(present) + low
+            return kernels.integer_codes(np.ascontiguousarray(values), values.dtype.type(low), values.dtype.type(high))
     codes, uniques = pd.factorize(values, sort=True)
     return codes.astype(np.intp, copy=False), np.asarray(uniques)
 

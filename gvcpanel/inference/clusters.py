@@ -124,6 +124,16 @@ def sum_by_group(a: np.ndarray, codes: np.ndarray) -> np.ndarray:
     return kernels.group_sums(a, kernels.as_codes(codes), groups, kernels.NO_WEIGHTS)
 
 
+def cached_score_sums(design: Any, name: str) -> np.ndarray | None:
+    """The estimator's own cluster sums of the scores by ``name``, when they belong to the
+    design's current ``X`` and ``resid`` (a design rebuilt with other arrays does not use them)."""
+    cache = getattr(design, "score_cache", None)
+    if cache is None:
+        return None
+    cached_name, X, resid, sums = cache
+    return sums if cached_name == name and X is design.X and resid is design.resid else None
+
+
 def score_sums_by_group(X: np.ndarray, u: np.ndarray, codes: np.ndarray) -> np.ndarray:
     """:math:`\\sum_{i \\in g} x_i u_i` per group (G x k) without forming the n x k scores."""
     return kernels.score_sums(np.asarray(X, dtype=np.float64), np.ascontiguousarray(u, dtype=np.float64),

@@ -32,6 +32,7 @@ from gvcpanel.inference.biasreduced import (
 from gvcpanel.inference.clusters import (  # noqa: F401 - FEW_CLUSTERS and crv1_* are re-exported
     FEW_CLUSTERS,
     cluster_codes,
+    cached_score_sums,
     cluster_size_summary,
     crv1_df,
     crv1_scale,
@@ -176,7 +177,9 @@ def linear_crv1(design: LinearDesign, spec: InferenceSpec) -> ClusterCovariance:
     X, u = design.X, design.resid
     n, k = X.shape
     name, codes = cluster_codes(design, spec)
-    scores = score_sums_by_group(X, u, codes)
+    scores = cached_score_sums(design, name)
+    if scores is None:
+        scores = score_sums_by_group(X, u, codes)
     groups = scores.shape[0]
     nested = design.absorbed_nested.get(name, 0)
     scale = crv1_scale(spec.preset, n, k, groups, design.k_absorbed, nested)

@@ -117,6 +117,10 @@ class LinearDesign:
         acts on such weighted columns), and CR2 uses the probability-weight working model.
     gram : ndarray, optional
         :math:`X'X` when the estimator computed it (the covariances then do not form it again).
+    score_cache : tuple, optional
+        ``(name, X, resid, sums)``: the cluster sums of the scores by ``groups[name]``, formed by
+        the estimator in the pass that made the residuals; used only while ``X`` and ``resid``
+        are these very arrays (see :func:`cached_score_sums`).
     """
 
     #: the model kind the dispatcher keys on
@@ -138,6 +142,7 @@ class LinearDesign:
     crossed: Callable[[str], CrossedDummies | None] | None = None
     weights: np.ndarray | None = None
     gram: np.ndarray | None = field(default=None, repr=False)
+    score_cache: tuple | None = field(default=None, repr=False)
 
     @property
     def nobs(self) -> int:

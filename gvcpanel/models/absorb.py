@@ -90,13 +90,10 @@ class FixedEffect:
 def compress_codes(codes: np.ndarray, n_levels: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Recode non-negative integer codes to ``0..G-1`` in order; return codes and the old codes used."""
     codes = np.asarray(codes)
+    if codes.dtype.kind not in "iu":
+        codes = codes.astype(np.int64)
     size = int(codes.max()) + 1 if n_levels is None and codes.size else int(n_levels or 0)
-    present = np.bincount(codes, minlength=size) > 0
-    used = np.flatnonzero(present)
-    if used.size == size:
-        return codes.astype(np.intp, copy=False), used
-    new = np.cumsum(present, dtype=np.intp) - 1
-    return new[codes], used
+    return kernels.compact_codes(np.ascontiguousarray(codes), size)
 
 
 def factorize(values: np.ndarray | pd.Index | pd.Series, name: str) -> FixedEffect:
@@ -120,7 +117,7 @@ def interact(first: FixedEffect, second: FixedEffect, name: str | None = None) -
     if first.labels is not None and second.labels is not None:
         a, b = np.divmod(used, second.n_levels)
         labels = np.array([f"{x}^{y}" for x, y in zip(first.labels[a], second.labels[b])], dtype=object)
-    return FixedEffect(name or f"{first.name}^{second.name}", codes.astype(np.intp), int(used.size), labels)
+    return FixedEffect(name or f"{first.name}^{second.name}", codes.astype(np.intp, copy=False), int(used.size), labels)
 
 
 def singleton_mask(effects: Sequence[FixedEffect]) -> tuple[np.ndarray, dict[str, int]]:
@@ -132,7 +129,7 @@ def singleton_mask(effects: Sequence[FixedEffect]) -> tuple[np.ndarray, dict[str
     n = effects[0].codes.size
     keep = np.ones(n, dtype=bool)
     # most panels have none: one integer count per effect settles that without a mask
-    if all(np.bincount(fe.codes, minlength=fe.n_levels).min(initial=2) >= 2 for fe in effects):
+    if not any(kernels.has_singleton(kernels.as_codes(fe.codes), fe.n_levels) for fe in effects):
         return keep, {}
     codes = np.empty((n, len(effects)), dtype=np.int64)
     for e, fe in enumerate(effects):
@@ -282,8 +279,11 @@ class Absorber:
                 for r, fe in enumerate(self.rest):
                     self._rest_codes[:, r] = fe.codes
             self.offsets = np.cumsum([0] + [fe.n_levels for fe in self.rest]).astype(np.int64)
+            # in a panel sorted by firm the main effect's levels are runs of rows: its sums can then
+            # be formed by row chunks on every core (empty when they are not)
+            self._bounds = kernels.run_bounds(self._main_codes, kernels.RUN_CHUNK)
         else:  # a reweighted copy shares the codes and the structural analysis
-            for name in ("redundant", "main", "rest", "_main_codes", "_rest_codes", "offsets"):
+            for name in ("redundant", "main", "rest", "_main_codes", "_rest_codes", "offsets", "_bounds"):
                 setattr(self, name, getattr(_structure, name))
         self.L = int(self.offsets[-1])
         self._reweighted: tuple[np.ndarray, Absorber] | None = None
@@ -505,21 +505,27 @@ class Absorber:
         if X.dtype != np.float64 or not X.flags.writeable:
             raise SpecificationError("demean works in place on a writeable float64 array.")
         w = kernels.as_weights(self.weights)
-        sum_main, sum_rest, col_sum, col_ss = kernels.effect_sums(
-            X, self._main_codes, self.main.n_levels, self._rest_codes, self.offsets, w
-        )
+        rhs = None
+        if self._bounds.size:  # the Schur right-hand side comes with the sums
+            sum_main, rhs, col_sum, col_ss = kernels.effect_sums_by_runs(
+                X, self._main_codes, self._main_div, self._rest_codes, self.offsets, w, self._bounds)
+        else:
+            sum_main, sum_rest, col_sum, col_ss = kernels.effect_sums(
+                X, self._main_codes, self.main.n_levels, self._rest_codes, self.offsets, w)
         if check is not None:
             check(col_ss)
         total = float(self.n if self.weights is None else self.main_counts.sum())
         scale = _scales(col_sum, col_ss, total)
         iterations, crit = 0, 0.0
         if self.rest and self._dense_cross:
-            rhs = kernels.schur_rhs(sum_rest, self.cross, sum_main, self._main_div)
+            if rhs is None:
+                rhs = kernels.schur_rhs(sum_rest, self.cross, sum_main, self._main_div)
             b, iterations, crit = self._solve(rhs, scale)
             # a = (D_A'D_A)^{-1}(D_A'x - D_A'R b)
             main_coef = kernels.main_coefficients(sum_main, self.cross, b, self._main_div)
         elif self.rest:
-            rhs = sum_rest - self.cross_t @ (sum_main / self._main_div[:, None])
+            if rhs is None:
+                rhs = sum_rest - self.cross_t @ (sum_main / self._main_div[:, None])
             b, iterations, crit = self._solve(rhs, scale)
             main_coef = (sum_main - self.cross @ b) / self._main_div[:, None]
         else:

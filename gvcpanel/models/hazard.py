@@ -415,20 +415,10 @@ def _level_codes(index: pd.MultiIndex, level: str, rows: np.ndarray) -> tuple[np
     position = index.names.index(level)
     codes = np.asarray(index.codes[position])[rows]
     levels = index.levels[position]
-    if codes.size and codes.min() < 0:  # a missing key: the general route
+    if (codes.size and codes.min() < 0) or not levels.is_monotonic_increasing:  # the general route
         return _value_codes(np.asarray(index.get_level_values(level))[rows])
-    present = np.bincount(codes, minlength=len(levels)) > 0
-    values = np.asarray(levels)[present]
-    if not levels.is_monotonic_increasing:
-        order = np.argsort(values, kind="stable")
-        rank = np.empty(order.size, dtype=np.int64)
-        rank[order] = np.arange(order.size)
-        values = values[order]
-    else:
-        rank = np.arange(values.size, dtype=np.int64)
-    lookup = np.full(len(levels), -1, dtype=np.int64)
-    lookup[present] = rank
-    return lookup[codes], values
+    compact, used = kernels.compact_codes(codes, len(levels))
+    return compact, np.asarray(levels)[used]
 
 
 def _value_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -438,10 +428,7 @@ def _value_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if values.dtype.kind in "iu" and values.size:
         low, high = int(values.min()), int(values.max())
         if high - low <= 4 * values.size + 1024:
-            shifted = values - low
-            present = np.bincount(shifted, minlength=high - low + 1) > 0
-            lookup = np.cumsum(present) - 1
-            return lookup[shifted], (np.flatnonzero(present) + low).astype(values.dtype)
+            return kernels.integer_codes(values, low, high)
     codes, uniques = pd.factorize(values, sort=True)
     return codes.astype(np.int64), np.asarray(uniques)
 

@@ -383,7 +383,7 @@ def mundlak_test(
             f"no regressor of {formula!r} varies within firms; the Mundlak test has nothing to test."
         )
     data = np.asfortranarray(np.column_stack([arrays.data, *means]))
-    augmented = Arrays(data, (*arrays.terms, *names), arrays.dependent, arrays.codes, arrays.labels, arrays.years,
+    augmented = Arrays(data, (*arrays.terms, *names), arrays.dependent, arrays.codes, arrays.labels,
                        arrays.exclusions)
     fit = _FITTERS[method](augmented, effects, clusters, intercept=parsed.intercept)
     return _mundlak_result(fit.design, tuple(n for n in names if n in fit.design.names), method, spec_inf)
@@ -668,7 +668,7 @@ def _fit_fd(arrays: Arrays, effects: tuple[str, ...], clusters, *, intercept: bo
     order = np.lexsort((years, firm))
     if not np.array_equal(order, np.arange(order.size)):
         arrays = Arrays(take_rows(arrays.data[order], np.ones(order.size, bool)), arrays.terms, arrays.dependent,
-                        {k: v[order] for k, v in arrays.codes.items()}, arrays.labels, years[order], arrays.exclusions)
+                        {k: v[order] for k, v in arrays.codes.items()}, arrays.labels, arrays.exclusions)
         firm, years = arrays.codes["firm_id"], arrays.years
     same = np.zeros(firm.size, dtype=bool)
     same[1:] = firm[1:] == firm[:-1]
@@ -884,7 +884,16 @@ def _ols(
     gram = np.ascontiguousarray(gram)
     params = np.linalg.solve(gram, cross_y)
     resid = np.empty_like(y)
-    kernels.residuals(X, y, params, resid)
+    score_cache = None
+    bounds = kernels.NO_CODES
+    if clusters is not None and len(clusters) == 1 and clusters[0] in groups:
+        codes = kernels.as_codes(groups[clusters[0]])
+        bounds = kernels.run_bounds(codes, kernels.CHUNK)
+    if bounds.size:  # clusters are runs of rows (firms of a sorted panel): scores come with the residuals
+        sums = kernels.residuals_and_scores(X, y, params, resid, codes, len(labels[clusters[0]]), bounds)
+        score_cache = (clusters[0], X, resid, sums)
+    else:
+        kernels.residuals(X, y, params, resid)
     default = clusters if clusters is None else tuple(clusters)
     design = LinearDesign(
         X=X,
@@ -899,5 +908,6 @@ def _ols(
         default_cluster=default,
         time=time if time in groups else None,
         gram=gram,
+        score_cache=score_cache,
     )
     return design, tuple(absorbed + collinear)
