@@ -48,6 +48,7 @@ RUN_CHUNK = 1 << 16
 
 NO_WEIGHTS = np.empty(0)
 NO_CODES = np.empty(0, dtype=np.int64)
+ALL_ROWS = np.empty(0, dtype=np.bool_)
 
 
 def as_codes(codes: np.ndarray) -> np.ndarray:
@@ -221,6 +222,89 @@ def effect_sums_by_runs(X, main, div, rest, offsets, weights, bounds):  # pragma
             col_sum[j] += moments[c, 0, j]
             col_ss[j] += moments[c, 1, j]
     return main_sums, rhs, col_sum, col_ss
+
+
+@njit(cache=True, inline="always", fastmath={"reassoc"})
+def _add_gram(X, lo, hi, weights, part):  # pragma: no cover - compiled
+    """``part += X[lo:hi]' W X[lo:hi]`` (upper triangle) for rows still in cache."""
+    p = X.shape[1]
+    weighted = weights.size > 0
+    for a in range(p):
+        xa = X[lo:hi, a]
+        for b in range(a, p):
+            xb = X[lo:hi, b]
+            s = 0.0
+            if weighted:
+                w = weights[lo:hi]
+                for i in range(hi - lo):
+                    s += xa[i] * xb[i] * w[i]
+            else:
+                for i in range(hi - lo):
+                    s += xa[i] * xb[i]
+            part[a, b] += s
+
+
+@njit(parallel=True, cache=True, fastmath={"reassoc"})
+def subtract_effects_by_runs(X, main, sum_main, div, rest, offsets, rest_coef, gram, weights, bounds):  # pragma: no cover
+    """:func:`subtract_effects` for a main effect whose levels are runs of rows (chunks of
+    :func:`run_bounds`), with the main coefficients formed level by level on the way.
+
+    Notes
+    -----
+    :math:`a_g = (s_g - \sum_{i \in g} w_i \sum_r b_{r(i)}) / d_g` (the main-level sums ``s``,
+    counts ``d``): the rows of a level are read once for this sum and once for the subtraction
+    while in cache, so no G_A x p table of coefficients is made and empty cells of the
+    cross-tabulation cost nothing.  The cross-products are added over blocks of about
+    :data:`GRAM_CHUNK` rows ending at level boundaries (the blocks depend on the data alone).
+    """
+    n, p = X.shape
+    n_rest = rest.shape[1]
+    n_chunks = bounds.size - 1
+    parts = np.zeros((n_chunks if gram else 0, p, p))
+    weighted = weights.size > 0
+    for c in prange(n_chunks):
+        v = np.empty(p)
+        acc = np.empty(p)
+        i, hi = bounds[c], bounds[c + 1]
+        block = i
+        while i < hi:
+            g = main[i]
+            k = i
+            while k < hi and main[k] == g:
+                k += 1
+            for j in range(p):
+                acc[j] = 0.0
+            for m in range(i, k):
+                w = weights[m] if weighted else 1.0
+                for r in range(n_rest):
+                    level = offsets[r] + rest[m, r]
+                    for j in range(p):
+                        acc[j] += w * rest_coef[level, j]
+            for j in range(p):
+                acc[j] = (sum_main[g, j] - acc[j]) / div[g]
+            for m in range(i, k):
+                for j in range(p):
+                    v[j] = acc[j]
+                for r in range(n_rest):
+                    level = offsets[r] + rest[m, r]
+                    for j in range(p):
+                        v[j] += rest_coef[level, j]
+                for j in range(p):
+                    X[m, j] -= v[j]
+            i = k
+            if gram and (i - block >= GRAM_CHUNK or i == hi):
+                _add_gram(X, block, i, weights, parts[c])
+                block = i
+    out = np.zeros((p, p) if gram else (0, 0))
+    if gram:
+        for c in range(n_chunks):
+            for a in range(p):
+                for b in range(a, p):
+                    out[a, b] += parts[c, a, b]
+        for a in range(p):
+            for b in range(a):
+                out[a, b] = out[b, a]
+    return out
 
 
 @njit(parallel=True, cache=True, fastmath={"reassoc"})
@@ -499,6 +583,38 @@ def cross_counts(main, n_main, rest, offsets, weights):  # pragma: no cover - co
 
 
 @njit(cache=True)
+def dense_schur_parts(cross, first):  # pragma: no cover - compiled
+    """From a dense G_A x L cross-tabulation C: the main-level counts (the first effect's columns
+    summed), the other levels' counts (column sums) and :math:`C' \mathrm{diag}(1/d) C` (L x L,
+    d the main counts, 1 where a level has none), in one pass that skips empty cells."""
+    G, L = cross.shape
+    main_counts = np.zeros(G)
+    rest_counts = np.zeros(L)
+    cwc = np.zeros((L, L))
+    nonzero = np.empty(L, dtype=np.int64)
+    for g in range(G):
+        m = 0
+        d = 0.0
+        for l in range(L):
+            c = cross[g, l]
+            if c != 0.0:
+                nonzero[m] = l
+                m += 1
+                rest_counts[l] += c
+                if l < first:
+                    d += c
+        main_counts[g] = d
+        inv = 1.0 / d if d > 0.0 else 1.0
+        for a in range(m):
+            la = nonzero[a]
+            ca = cross[g, la] * inv
+            for b in range(m):
+                lb = nonzero[b]
+                cwc[la, lb] += ca * cross[g, lb]
+    return main_counts, rest_counts, cwc
+
+
+@njit(cache=True)
 def is_sorted(codes):  # pragma: no cover - compiled
     """Whether codes start at 0 and never decrease."""
     if codes.size == 0:
@@ -757,13 +873,17 @@ def copy_into(out, x):  # pragma: no cover - compiled
 
 # --- codes -------------------------------------------------------------------------------------
 @njit(cache=True)
-def compact_codes(codes, n_levels):  # pragma: no cover - compiled
-    """Codes ``0..n_levels-1`` (any integer type) recoded to ``0..G-1`` over the levels that occur,
-    in order, as int64; returns (codes, the old codes used).  Two passes, no temporaries of the
-    data's size; when every level occurs the second pass is a plain widening copy."""
+def compact_codes(codes, n_levels, keep):  # pragma: no cover - compiled
+    """Codes ``0..n_levels-1`` (any integer type) of the rows ``keep`` (all rows when empty)
+    recoded to ``0..G-1`` over the levels that occur, in order, as int64; returns (codes, the old
+    codes used).  Two passes, no temporaries of the data's size."""
+    selected = keep.size > 0
     present = np.zeros(n_levels, dtype=np.bool_)
+    m = 0
     for i in range(codes.size):
-        present[codes[i]] = True
+        if not selected or keep[i]:
+            present[codes[i]] = True
+            m += 1
     new = np.empty(n_levels, dtype=np.int64)
     g = 0
     for level in range(n_levels):
@@ -774,13 +894,12 @@ def compact_codes(codes, n_levels):  # pragma: no cover - compiled
     for level in range(n_levels):
         if present[level]:
             used[new[level]] = level
-    out = np.empty(codes.size, dtype=np.int64)
-    if g == n_levels:
-        for i in range(codes.size):
-            out[i] = codes[i]
-    else:
-        for i in range(codes.size):
-            out[i] = new[codes[i]]
+    out = np.empty(m, dtype=np.int64)
+    t = 0
+    for i in range(codes.size):
+        if not selected or keep[i]:
+            out[t] = new[codes[i]]
+            t += 1
     return out, used
 
 

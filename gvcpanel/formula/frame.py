@@ -124,7 +124,7 @@ class Arrays:
         object's ``data`` must not be used again: estimators own the array evaluate() made)."""
         codes, labels = {}, {}
         for name, c in self.codes.items():
-            codes[name], used = compress_codes(c[keep], len(self.labels[name]))
+            codes[name], used = compress_codes(c, len(self.labels[name]), keep)
             labels[name] = self.labels[name][used]
         return Arrays(
             take_rows(self.data, keep, in_place=in_place), self.terms, self.dependent, codes, labels, dict(self.exclusions),
@@ -187,7 +187,7 @@ def evaluate(
     labels: dict[str, np.ndarray] = {}
     for level, name in enumerate(INDEX):
         level_codes = np.asarray(index.codes[level])
-        codes[name], used = compress_codes(level_codes if all_kept else level_codes[kept], len(index.levels[level]))
+        codes[name], used = compress_codes(level_codes, len(index.levels[level]), None if all_kept else kept)
         labels[name] = np.asarray(index.levels[level])[used]
     for col in group_cols:
         if col not in frame.columns:

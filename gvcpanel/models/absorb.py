@@ -82,18 +82,24 @@ class FixedEffect:
 
     def subset(self, keep: np.ndarray) -> "FixedEffect":
         """The effect on the rows in boolean mask ``keep``, recoded to stay contiguous."""
-        codes, used = compress_codes(self.codes[keep], self.n_levels)
+        codes, used = compress_codes(self.codes, self.n_levels, keep)
         labels = None if self.labels is None else self.labels[used]
         return FixedEffect(self.name, codes, int(used.size), labels)
 
 
-def compress_codes(codes: np.ndarray, n_levels: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Recode non-negative integer codes to ``0..G-1`` in order; return codes and the old codes used."""
+def compress_codes(
+    codes: np.ndarray, n_levels: int | None = None, keep: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Recode non-negative integer codes (of the rows ``keep``, when given) to ``0..G-1`` in
+    order; return codes and the old codes used."""
     codes = np.asarray(codes)
+    if keep is not None and np.asarray(keep).dtype != np.bool_:  # positions, not a mask
+        codes, keep = codes[keep], None
     if codes.dtype.kind not in "iu":
         codes = codes.astype(np.int64)
     size = int(codes.max()) + 1 if n_levels is None and codes.size else int(n_levels or 0)
-    return kernels.compact_codes(np.ascontiguousarray(codes), size)
+    rows = kernels.ALL_ROWS if keep is None else np.ascontiguousarray(keep)
+    return kernels.compact_codes(np.ascontiguousarray(codes), size, rows)
 
 
 def factorize(values: np.ndarray | pd.Index | pd.Series, name: str) -> FixedEffect:
@@ -293,9 +299,7 @@ class Absorber:
         self._dense_cross = bool(self.rest) and G * self.L <= max(4 * self.n, 1_000_000)
         if self._dense_cross:  # few levels besides the main effect: a small dense G_A x L table
             self.cross = kernels.cross_counts(self._main_codes, G, self._rest_codes, self.offsets, w)
-            first = self.rest[0].n_levels
-            self.main_counts = self.cross[:, :first].sum(axis=1)
-            self.rest_counts = self.cross.sum(axis=0)
+            self.main_counts, self.rest_counts, dense_cwc = kernels.dense_schur_parts(self.cross, self.rest[0].n_levels)
         else:
             self.main_counts = np.bincount(self.main.codes, self.weights, minlength=G).astype(float)
             self.rest_counts = (
@@ -322,9 +326,8 @@ class Absorber:
             format="csr",
         )
         if self._dense_cross:
-            weighted = self.cross / self._main_div[:, None]
-            cwc = self.cross_t @ weighted
-            diag_cwc = np.einsum("ij,ij->j", self.cross, weighted)
+            cwc = dense_cwc
+            diag_cwc = np.diag(cwc).copy()
         elif (self.L <= direct_max
               and kernels.sum_squared_sizes(self._main_codes, G) * len(self.rest) ** 2 <= 64 * self.n):
             # small main levels (firms): C'D^{-1}C from the rows of each level, no sparse product
@@ -517,6 +520,13 @@ class Absorber:
         total = float(self.n if self.weights is None else self.main_counts.sum())
         scale = _scales(col_sum, col_ss, total)
         iterations, crit = 0, 0.0
+        if self._bounds.size:
+            b, iterations, crit = self._solve(rhs, scale) if self.rest else (np.zeros((0, X.shape[1])), 0, 0.0)
+            # a = (D_A'D_A)^{-1}(D_A'x - D_A'R b), level by level inside the subtraction
+            cross_products = kernels.subtract_effects_by_runs(
+                X, self._main_codes, sum_main, self._main_div, self._rest_codes, self.offsets,
+                np.ascontiguousarray(b), gram, w, self._bounds)
+            return self._info(iterations, crit, col_sum, col_ss, cross_products if gram else None)
         if self.rest and self._dense_cross:
             if rhs is None:
                 rhs = kernels.schur_rhs(sum_rest, self.cross, sum_main, self._main_div)
@@ -533,6 +543,10 @@ class Absorber:
             main_coef = sum_main / self._main_div[:, None]
         cross_products = kernels.subtract_effects(X, self._main_codes, np.ascontiguousarray(main_coef),
                                                   self._rest_codes, self.offsets, np.ascontiguousarray(b), gram, w)
+        return self._info(iterations, crit, col_sum, col_ss, cross_products if gram else None)
+
+    def _info(self, iterations: int, crit: float, col_sum: np.ndarray, col_ss: np.ndarray,
+              gram: np.ndarray | None) -> AbsorbInfo:
         k, exact = self.dof()
         return AbsorbInfo(
             method=self.method,
@@ -545,7 +559,7 @@ class Absorber:
             max_level_mean=crit,
             column_sums=col_sum,
             column_ss=col_ss,
-            gram=cross_products if gram else None,
+            gram=gram,
         )
 
 
