@@ -413,11 +413,12 @@ def _level_codes(index: pd.MultiIndex, level: str, rows: np.ndarray) -> tuple[np
     Read from the index's own level codes, so no column of values is built and hashed.
     """
     position = index.names.index(level)
-    codes = np.asarray(index.codes[position])[rows]
+    codes = np.ascontiguousarray(index.codes[position])
     levels = index.levels[position]
     if (codes.size and codes.min() < 0) or not levels.is_monotonic_increasing:  # the general route
         return _value_codes(np.asarray(index.get_level_values(level))[rows])
-    compact, used = kernels.compact_codes(codes, len(levels))
+    # the rows are selected inside the compiled pass: no copy of the codes of every row
+    compact, used = kernels.compact_codes(codes, len(levels), np.ascontiguousarray(rows, dtype=bool))
     return compact, np.asarray(levels)[used]
 
 
@@ -425,7 +426,7 @@ def _value_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Codes 0..G-1 in the order of the values, and the sorted distinct values (as
     ``pandas.factorize(sort=True)``); integers of a small range by counting, without hashing."""
     values = np.asarray(values)
-    if values.dtype.kind in "iu" and values.size:
+    if values.dtype.kind == "i" and values.size:
         low, high = int(values.min()), int(values.max())
         if high - low <= 4 * values.size + 1024:
             return kernels.integer_codes(values, low, high)
