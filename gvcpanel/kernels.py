@@ -569,49 +569,23 @@ def score_sums(X, u, codes, n_groups):  # pragma: no cover - compiled
 
 @njit(cache=True)
 def cross_counts(main, n_main, rest, offsets, weights):  # pragma: no cover - compiled
-    """Rows (or total weight) in each (main level, stacked rest level) cell: a dense G_A x L table."""
+    """Rows (or total weight) in each (main level, stacked rest level) cell: a dense G_A x L table,
+    with the rows (weight) of each main level and of each stacked rest level."""
     n = main.size
     n_rest = rest.shape[1]
     out = np.zeros((n_main, offsets[n_rest]))
+    main_counts = np.zeros(n_main)
+    rest_counts = np.zeros(offsets[n_rest])
     weighted = weights.size > 0
     for i in range(n):
         w = weights[i] if weighted else 1.0
         g = main[i]
+        main_counts[g] += w
         for r in range(n_rest):
-            out[g, offsets[r] + rest[i, r]] += w
-    return out
-
-
-@njit(cache=True)
-def dense_schur_parts(cross, first):  # pragma: no cover - compiled
-    """From a dense G_A x L cross-tabulation C: the main-level counts (the first effect's columns
-    summed), the other levels' counts (column sums) and :math:`C' \mathrm{diag}(1/d) C` (L x L,
-    d the main counts, 1 where a level has none), in one pass that skips empty cells."""
-    G, L = cross.shape
-    main_counts = np.zeros(G)
-    rest_counts = np.zeros(L)
-    cwc = np.zeros((L, L))
-    nonzero = np.empty(L, dtype=np.int64)
-    for g in range(G):
-        m = 0
-        d = 0.0
-        for l in range(L):
-            c = cross[g, l]
-            if c != 0.0:
-                nonzero[m] = l
-                m += 1
-                rest_counts[l] += c
-                if l < first:
-                    d += c
-        main_counts[g] = d
-        inv = 1.0 / d if d > 0.0 else 1.0
-        for a in range(m):
-            la = nonzero[a]
-            ca = cross[g, la] * inv
-            for b in range(m):
-                lb = nonzero[b]
-                cwc[la, lb] += ca * cross[g, lb]
-    return main_counts, rest_counts, cwc
+            level = offsets[r] + rest[i, r]
+            out[g, level] += w
+            rest_counts[level] += w
+    return out, main_counts, rest_counts
 
 
 @njit(cache=True)

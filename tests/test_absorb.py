@@ -139,3 +139,41 @@ def test_absorber_reuse_and_in_place():
     absorber.demean(twice)
     absorber.demean(twice)  # a projection: applying it again changes nothing
     np.testing.assert_allclose(twice, a, rtol=0, atol=1e-12)
+
+
+def test_fits_on_one_sample_share_the_absorber_and_match_a_fresh_one():
+    """Absorber.reuse_or_prepare: a second model on the same rows uses the absorber the first
+    result holds; its estimates equal those of an absorber built anew, and another sample (or
+    other weights) gets its own."""
+    import gc
+
+    import pandas as pd
+
+    import gvcpanel.models.absorb as absorb
+    from gvcpanel.models.linear import fe_regression
+
+    rng = np.random.default_rng(5)
+    firm = np.repeat(np.arange(300), 6)
+    year = np.tile(np.arange(2000, 2006), 300)
+    frame = pd.DataFrame({"x": rng.normal(size=firm.size), "z": rng.normal(size=firm.size),
+                          "cluster_id": firm // 10},
+                         index=pd.MultiIndex.from_arrays([firm, year], names=["firm_id", "year"]))
+    frame["y1"] = frame.x + rng.normal(size=firm.size)
+    frame["y2"] = frame.z - frame.x + rng.normal(size=firm.size)
+    first = fe_regression(frame, "y1 ~ x + z")
+    second = fe_regression(frame, "y2 ~ x + z")
+    assert second.model.absorb.absorber is first.model.absorb.absorber
+    absorb._RECENT.clear()  # nothing to reuse: the same fit from a new absorber
+    fresh = fe_regression(frame, "y2 ~ x + z")
+    assert fresh.model.absorb.absorber is not first.model.absorb.absorber
+    np.testing.assert_allclose(second.params, fresh.params, rtol=1e-13)
+    np.testing.assert_allclose(second.std_errors, fresh.std_errors, rtol=1e-12)
+    # another sample: rows of one year left out
+    other = fe_regression(frame[frame.index.get_level_values("year") < 2005], "y2 ~ x + z")
+    assert other.model.absorb.absorber is not fresh.model.absorb.absorber
+    weighted = fe_regression(frame.assign(w=1.0 + (firm % 3)), "y2 ~ x + z", weights="w")
+    assert weighted.model.absorb.absorber is not fresh.model.absorb.absorber
+    # held weakly: once no result uses it, it is not kept
+    del first, second, fresh, other, weighted
+    gc.collect()
+    assert all(ref() is None for ref in absorb._RECENT)

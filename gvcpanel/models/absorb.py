@@ -55,6 +55,7 @@ iteratively (dropping one can create another), as fixest and reghdfe do.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -66,6 +67,9 @@ from scipy.sparse.csgraph import connected_components
 from gvcpanel import kernels
 from gvcpanel.errors import ConvergenceError, SpecificationError
 
+#: absorbers of recent fits, held weakly (see :meth:`Absorber.reuse_or_prepare`)
+_RECENT: list[weakref.ref] = []
+_RECENT_MAX = 4
 DEFAULT_TOL = 1e-10
 DEFAULT_MAXITER = 10_000
 DIRECT_MAX = 3_000
@@ -298,8 +302,8 @@ class Absorber:
         self._k_exact: int | None = None
         self._dense_cross = bool(self.rest) and G * self.L <= max(4 * self.n, 1_000_000)
         if self._dense_cross:  # few levels besides the main effect: a small dense G_A x L table
-            self.cross = kernels.cross_counts(self._main_codes, G, self._rest_codes, self.offsets, w)
-            self.main_counts, self.rest_counts, dense_cwc = kernels.dense_schur_parts(self.cross, self.rest[0].n_levels)
+            self.cross, self.main_counts, self.rest_counts = kernels.cross_counts(
+                self._main_codes, G, self._rest_codes, self.offsets, w)
         else:
             self.main_counts = np.bincount(self.main.codes, self.weights, minlength=G).astype(float)
             self.rest_counts = (
@@ -326,7 +330,7 @@ class Absorber:
             format="csr",
         )
         if self._dense_cross:
-            cwc = dense_cwc
+            cwc = _scaled_gram(self.cross, self._main_div)
             diag_cwc = np.diag(cwc).copy()
         elif (self.L <= direct_max
               and kernels.sum_squared_sizes(self._main_codes, G) * len(self.rest) ** 2 <= 64 * self.n):
@@ -352,6 +356,53 @@ class Absorber:
             self._diag = np.where(self._diag > 1e-12, self._diag, 1.0)
             if not self._dense_cross:
                 self.cross_t = self.cross.T.tocsr()
+
+    @property
+    def run_bounds(self) -> np.ndarray:
+        """Row chunks at changes of the main effect's level (empty unless its levels are runs of
+        rows; see :func:`gvcpanel.kernels.run_bounds`)."""
+        return self._bounds
+
+    @classmethod
+    def reuse_or_prepare(
+        cls,
+        effects: Sequence[FixedEffect],
+        tol: float = DEFAULT_TOL,
+        maxiter: int = DEFAULT_MAXITER,
+        weights: np.ndarray | None = None,
+    ) -> "Absorber":
+        """An absorber for ``effects``: one still alive from an earlier fit on the same rows (the
+        same codes of every effect, the same weights and settings), else a new one.
+
+        Models fitted one after the other on one sample (the outcomes of a hypothesis family,
+        specification curves, refits under other regressors) then share the structural analysis
+        and the factorized Schur complement.  Earlier absorbers are held weakly: one is found
+        while a result that uses it is alive, and no memory is kept for the cache.  A match is
+        checked element by element, so a reused absorber is exactly the one this call would build.
+        """
+        for ref in list(_RECENT):
+            old = ref()
+            if old is None:
+                _RECENT.remove(ref)
+            elif old._same_problem(effects, tol, maxiter, weights):
+                return old
+        new = cls(effects, tol=tol, maxiter=maxiter, weights=weights)
+        _RECENT.append(weakref.ref(new))
+        del _RECENT[:-_RECENT_MAX]
+        return new
+
+    def _same_problem(self, effects: Sequence[FixedEffect], tol: float, maxiter: int,
+                      weights: np.ndarray | None) -> bool:
+        if (len(effects) != len(self.effects) or self.tol != float(tol) or self.maxiter != int(maxiter)
+                or self.direct_max != DIRECT_MAX or (weights is None) != (self.weights is None)):
+            return False
+        for new, old in zip(effects, self.effects):
+            if new.name != old.name or new.n_levels != old.n_levels or new.codes.size != old.codes.size:
+                return False
+        if weights is not None and not np.array_equal(weights, self.weights):
+            return False
+        return all(new.codes is old.codes or np.array_equal(new.codes, old.codes)
+                   for new, old in zip(effects, self.effects))
 
     def reweighted(self, weights: np.ndarray | None) -> "Absorber":
         """The same effects with other row weights, reusing the codes and the structural analysis.
@@ -572,6 +623,16 @@ def _check_weights(weights: np.ndarray | None, n: int) -> np.ndarray | None:
     if not np.isfinite(w).all() or (w < 0).any():
         raise SpecificationError("weights must be finite and non-negative; check the weight column.")
     return w
+
+
+def _scaled_gram(cross: np.ndarray, div: np.ndarray, rows: int = 1 << 14) -> np.ndarray:
+    """:math:`C' \mathrm{diag}(1/d) C` of a dense G x L table, by blocks of rows through BLAS
+    (one block-sized temporary instead of a scaled copy of C)."""
+    out = np.zeros((cross.shape[1], cross.shape[1]))
+    for lo in range(0, cross.shape[0], rows):
+        scaled = cross[lo : lo + rows] / np.sqrt(div[lo : lo + rows])[:, None]
+        out += scaled.T @ scaled
+    return out
 
 
 def _block_pinv(schur: np.ndarray) -> tuple[np.ndarray, int]:

@@ -500,7 +500,7 @@ def _fit_fe(arrays: Arrays, effects: tuple[str, ...], clusters, *, drop_singleto
     w = arrays.weights
     root = None if w is None else np.sqrt(w)
     data = arrays.data  # evaluate() made this array for us alone: demean it in place
-    absorber = Absorber(fes, tol=tol, maxiter=maxiter, weights=w)
+    absorber = Absorber.reuse_or_prepare(fes, tol=tol, maxiter=maxiter, weights=w)
     # one pass reads the level sums (and the raw columns' (weighted) sums and sums of squares),
     # one pass subtracts the effects and forms the (weighted) cross-products of the result
     names = (arrays.dependent, *arrays.terms)
@@ -522,8 +522,10 @@ def _fit_fe(arrays: Arrays, effects: tuple[str, ...], clusters, *, drop_singleto
         ]
         if inside:
             nested[name] = rank_of(inside)[0]
+    # the firms' runs of rows found by the absorber serve the cluster scores by firm
+    runs = {name: absorber.run_bounds for name, codes in groups.items() if absorber.main.codes is codes}
     design, dropped = _ols(data, arrays.terms, raw_ss, groups, labels, info.k_absorbed, nested, clusters, "fixed effects",
-                           cross_products=info.gram)
+                           cross_products=info.gram, runs=runs)
     # the wild bootstrap re-absorbs its residuals when an effect cuts across the clusters
     design = replace(
         design,
@@ -835,6 +837,7 @@ def _ols(
     transformation: str,
     time: str | None = "year",
     cross_products: np.ndarray | None = None,
+    runs: Mapping[str, np.ndarray] | None = None,
 ) -> tuple[LinearDesign, tuple[str, ...]]:
     """OLS of column 0 on the other columns of ``data``, dropping absorbed or collinear ones.
 
@@ -888,7 +891,8 @@ def _ols(
     bounds = kernels.NO_CODES
     if clusters is not None and len(clusters) == 1 and clusters[0] in groups:
         codes = kernels.as_codes(groups[clusters[0]])
-        bounds = kernels.run_bounds(codes, kernels.CHUNK)
+        known = (runs or {}).get(clusters[0])
+        bounds = known if known is not None else kernels.run_bounds(codes, kernels.CHUNK)
     if bounds.size:  # clusters are runs of rows (firms of a sorted panel): scores come with the residuals
         sums = kernels.residuals_and_scores(X, y, params, resid, codes, len(labels[clusters[0]]), bounds)
         score_cache = (clusters[0], X, resid, sums)
