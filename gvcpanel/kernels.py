@@ -929,33 +929,39 @@ def compact_columns(flat, n, p, keep):  # pragma: no cover - compiled
 @njit(cache=True)
 def singleton_sweeps(codes, n_levels, keep, dropped):  # pragma: no cover - compiled
     """Drop, in place in ``keep``, the rows alone in a level of an effect, sweep after sweep until
-    none is left; ``codes`` is n x E, ``dropped[e]`` counts the rows dropped against effect e.
+    none is left; ``codes`` is a tuple of E code vectors (one per effect, no n x E copy),
+    ``dropped[e]`` counts the rows dropped against effect e.
 
     Within a sweep the effects are taken in order and a row counts against the first effect in
     whose level it is alone (the rule of :func:`gvcpanel.models.absorb.singleton_mask`).
     """
-    n, n_eff = codes.shape
+    n_eff = len(codes)
+    n = codes[0].size
     offsets = np.zeros(n_eff + 1, dtype=np.int64)
     for e in range(n_eff):
         offsets[e + 1] = offsets[e] + n_levels[e]
     counts = np.zeros(offsets[n_eff], dtype=np.int64)
-    for i in range(n):
-        if keep[i]:
-            for e in range(n_eff):
-                counts[offsets[e] + codes[i, e]] += 1
+    for e in range(n_eff):
+        c = codes[e]
+        base = offsets[e]
+        for i in range(n):
+            if keep[i]:
+                counts[base + c[i]] += 1
     changed = True
     while changed:
         changed = False
         for e in range(n_eff):
             # a row alone in its level is the level's only row: dropping it changes no other
             # row's count in this effect, so the counts can be updated as rows go
+            c = codes[e]
+            base = offsets[e]
             for i in range(n):
-                if keep[i] and counts[offsets[e] + codes[i, e]] == 1:
+                if keep[i] and counts[base + c[i]] == 1:
                     keep[i] = False
                     dropped[e] += 1
                     changed = True
                     for f in range(n_eff):
-                        counts[offsets[f] + codes[i, f]] -= 1
+                        counts[offsets[f] + codes[f][i]] -= 1
 
 
 # --- structure of the effects ------------------------------------------------------------------
