@@ -588,6 +588,35 @@ def cross_counts(main, n_main, rest, offsets, weights):  # pragma: no cover - co
     return out, main_counts, rest_counts
 
 
+@njit(parallel=True, cache=True)
+def cross_counts_by_runs(main, n_main, rest, offsets, weights, bounds):  # pragma: no cover - compiled
+    """:func:`cross_counts` for a main effect whose levels are runs of rows (chunks of
+    :func:`run_bounds`): a chunk fills the table rows of its levels; the other levels' counts
+    are kept per chunk and added in order."""
+    n_rest = rest.shape[1]
+    L = offsets[n_rest]
+    n_chunks = bounds.size - 1
+    out = np.zeros((n_main, L))
+    main_counts = np.zeros(n_main)
+    parts = np.zeros((n_chunks, L))
+    weighted = weights.size > 0
+    for c in prange(n_chunks):
+        part = parts[c]
+        for i in range(bounds[c], bounds[c + 1]):
+            w = weights[i] if weighted else 1.0
+            g = main[i]
+            main_counts[g] += w
+            for r in range(n_rest):
+                level = offsets[r] + rest[i, r]
+                out[g, level] += w
+                part[level] += w
+    rest_counts = np.zeros(L)
+    for c in range(n_chunks):
+        for level in range(L):
+            rest_counts[level] += parts[c, level]
+    return out, main_counts, rest_counts
+
+
 @njit(cache=True)
 def is_sorted(codes):  # pragma: no cover - compiled
     """Whether codes start at 0 and never decrease."""
@@ -813,7 +842,7 @@ def binary_derivative(X, codes, y, offset, beta, link, weights):  # pragma: no c
 
 
 # --- reading columns -----------------------------------------------------------------------------
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, fastmath={"reassoc"})
 def all_finite(x):  # pragma: no cover - compiled
     """Whether every value of a float64 vector is finite (no NaN, no infinity); rows split in
     fixed chunks on every core."""
@@ -825,7 +854,8 @@ def all_finite(x):  # pragma: no cover - compiled
         hi = min(n, lo + CHUNK)
         s = 0.0
         for i in range(lo, hi):
-            s += x[i] * 0.0  # 0 for a finite value, NaN for NaN or infinity: one add per row
+            # 0 for a finite value, NaN for NaN or infinity (in any order of the additions)
+            s += x[i] * 0.0
         bad[c] = s != 0.0
     for c in range(n_chunks):
         if bad[c]:
@@ -941,33 +971,39 @@ def compact_columns(flat, n, p, keep):  # pragma: no cover - compiled
 @njit(cache=True)
 def singleton_sweeps(codes, n_levels, keep, dropped):  # pragma: no cover - compiled
     """Drop, in place in ``keep``, the rows alone in a level of an effect, sweep after sweep until
-    none is left; ``codes`` is n x E, ``dropped[e]`` counts the rows dropped against effect e.
+    none is left; ``codes`` is a tuple of E code vectors (one per effect, no n x E copy),
+    ``dropped[e]`` counts the rows dropped against effect e.
 
     Within a sweep the effects are taken in order and a row counts against the first effect in
     whose level it is alone (the rule of :func:`gvcpanel.models.absorb.singleton_mask`).
     """
-    n, n_eff = codes.shape
+    n_eff = len(codes)
+    n = codes[0].size
     offsets = np.zeros(n_eff + 1, dtype=np.int64)
     for e in range(n_eff):
         offsets[e + 1] = offsets[e] + n_levels[e]
     counts = np.zeros(offsets[n_eff], dtype=np.int64)
-    for i in range(n):
-        if keep[i]:
-            for e in range(n_eff):
-                counts[offsets[e] + codes[i, e]] += 1
+    for e in range(n_eff):
+        c = codes[e]
+        base = offsets[e]
+        for i in range(n):
+            if keep[i]:
+                counts[base + c[i]] += 1
     changed = True
     while changed:
         changed = False
         for e in range(n_eff):
             # a row alone in its level is the level's only row: dropping it changes no other
             # row's count in this effect, so the counts can be updated as rows go
+            c = codes[e]
+            base = offsets[e]
             for i in range(n):
-                if keep[i] and counts[offsets[e] + codes[i, e]] == 1:
+                if keep[i] and counts[base + c[i]] == 1:
                     keep[i] = False
                     dropped[e] += 1
                     changed = True
                     for f in range(n_eff):
-                        counts[offsets[f] + codes[i, f]] -= 1
+                        counts[offsets[f] + codes[f][i]] -= 1
 
 
 # --- structure of the effects ------------------------------------------------------------------

@@ -407,3 +407,15 @@ def test_firm_means_firm_id_in_inference_cluster_as_in_cluster_argument(panel):
     np.testing.assert_allclose(by_alias.std_errors, by_argument.std_errors, rtol=1e-12)
     other = by_argument.with_inference("cluster", cluster="cluster_id")
     assert other.n_clusters == 12 and not np.allclose(other.std_errors, by_argument.std_errors)
+
+
+def test_cluster_size_summary_equals_numpy_on_random_clusterings():
+    """The median from the tally of sizes equals numpy's median of the sizes (odd and even G)."""
+    from gvcpanel.inference.clusters import cluster_size_summary
+
+    rng = np.random.default_rng(8)
+    for G in (1, 2, 3, 4, 7, 10, 101):
+        for _ in range(20):
+            codes = np.unique(rng.integers(0, G, int(rng.integers(G, 10 * G + 5))), return_inverse=True)[1].ravel()
+            sizes = np.bincount(codes)
+            assert cluster_size_summary(codes) == (sizes.min(), float(np.median(sizes)), sizes.max())

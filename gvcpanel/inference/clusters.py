@@ -109,7 +109,13 @@ def cluster_size_summary(codes: np.ndarray) -> tuple[int, float, int]:
     """Smallest, median and largest cluster size."""
     sizes = np.bincount(codes)
     sizes = sizes[sizes > 0]
-    return int(sizes.min()), float(np.median(sizes)), int(sizes.max())
+    # sizes are small integers: the median from their counts, not from a sort of G values
+    tally = np.bincount(sizes)
+    cumulative = np.cumsum(tally)
+    lower = int(np.searchsorted(cumulative, (sizes.size + 1) // 2))  # the ceil(G/2)-th smallest
+    upper = int(np.searchsorted(cumulative, sizes.size // 2 + 1))  # the (G/2 + 1)-th smallest
+    median = float(lower) if sizes.size % 2 else (lower + upper) / 2
+    return int(sizes.min()), median, int(sizes.max())
 
 
 def sum_by_group(a: np.ndarray, codes: np.ndarray) -> np.ndarray:

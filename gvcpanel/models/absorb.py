@@ -141,9 +141,7 @@ def singleton_mask(effects: Sequence[FixedEffect]) -> tuple[np.ndarray, dict[str
     # most panels have none: one integer count per effect settles that without a mask
     if not any(kernels.has_singleton(kernels.as_codes(fe.codes), fe.n_levels) for fe in effects):
         return keep, {}
-    codes = np.empty((n, len(effects)), dtype=np.int64)
-    for e, fe in enumerate(effects):
-        codes[:, e] = fe.codes
+    codes = tuple(kernels.as_codes(fe.codes) for fe in effects)
     counts = np.zeros(len(effects), dtype=np.int64)
     # one compiled pass per effect and sweep (the NumPy version re-counted every level per sweep)
     kernels.singleton_sweeps(codes, np.array([fe.n_levels for fe in effects], dtype=np.int64), keep, counts)
@@ -302,8 +300,12 @@ class Absorber:
         self._k_exact: int | None = None
         self._dense_cross = bool(self.rest) and G * self.L <= max(4 * self.n, 1_000_000)
         if self._dense_cross:  # few levels besides the main effect: a small dense G_A x L table
-            self.cross, self.main_counts, self.rest_counts = kernels.cross_counts(
-                self._main_codes, G, self._rest_codes, self.offsets, w)
+            if self._bounds.size:  # a chunk of rows fills the rows of its firms: every core
+                self.cross, self.main_counts, self.rest_counts = kernels.cross_counts_by_runs(
+                    self._main_codes, G, self._rest_codes, self.offsets, w, self._bounds)
+            else:
+                self.cross, self.main_counts, self.rest_counts = kernels.cross_counts(
+                    self._main_codes, G, self._rest_codes, self.offsets, w)
         else:
             self.main_counts = np.bincount(self.main.codes, self.weights, minlength=G).astype(float)
             self.rest_counts = (
