@@ -644,9 +644,13 @@ def _binary_point(eta, y, link):  # pragma: no cover - compiled
     if eta > ETA_CAP:
         eta = ETA_CAP
     if link == LOGIT:
-        mu = 0.5 * (1.0 + np.tanh(0.5 * eta))
-        softplus = max(eta, 0.0) + np.log1p(np.exp(-abs(eta)))
-        return y * eta - softplus, y - mu, -mu * (1.0 - mu)
+        # one exponential, of -|eta| (never overflows): mu = 1/(1 + e) or e/(1 + e) and
+        # mu(1 - mu) = e/(1 + e)^2 for either sign; log(1 + e) for e in (0, 1] is off from
+        # log1p by at most an ulp of 1 in absolute terms (where the term is added to a sum)
+        e = np.exp(-abs(eta))
+        inv = 1.0 / (1.0 + e)
+        mu = inv if eta >= 0.0 else e * inv
+        return y * eta - (max(eta, 0.0) + np.log(1.0 + e)), y - mu, -e * inv * inv
     e = np.exp(eta)
     if y <= 0.5:
         return -e, -e, -e
@@ -662,11 +666,13 @@ def _binary_point(eta, y, link):  # pragma: no cover - compiled
 
 
 @njit(cache=True, fastmath={"reassoc"})
-def _binary_chunk(X, n_dense, codes, y, offset, beta, link, weights, order, lo, hi, g, h, d):  # pragma: no cover
+def _binary_chunk(X, n_dense, codes, y, offset, beta, link, weights, order, lo, hi, g, h, d,
+                  derivative):  # pragma: no cover
     """One chunk of rows of :func:`binary_pass`: adds the chunk's gradient to ``g`` (K), its
-    information to ``h`` (n_dense x K, upper part) and ``d`` (indicator diagonal); returns its
-    log-likelihood.  A separate function so that the compiler optimizes it as a plain loop nest
-    (loops written inside ``prange`` bodies were measured several times slower)."""
+    information to ``h`` (n_dense x K, upper part) and ``d`` (indicator diagonal), writes
+    :math:`w_i \\ell'_i` to ``derivative`` when it is not empty; returns its log-likelihood.
+    A separate function so that the compiler optimizes it as a plain loop nest (loops written
+    inside ``prange`` bodies were measured several times slower)."""
     k = n_dense
     m = hi - lo
     weighted = weights.size > 0
@@ -690,15 +696,15 @@ def _binary_chunk(X, n_dense, codes, y, offset, beta, link, weights, order, lo, 
         ll += w * l0
         d1[i] = w * l1
         d2[i] = w * max(-l2, 0.0)
+    if derivative.size > 0:
+        for i in range(m):
+            derivative[lo + i] = d1[i]
     if order >= 1:
         for a in range(k):
             s = 0.0
             for i in range(m):
                 s += X[lo + i, a] * d1[i]
             g[a] += s
-        if codes.size > 0:
-            for i in range(m):
-                g[k + codes[lo + i]] += d1[i]
     if order >= 2:
         for a in range(k):
             for b in range(a, k):
@@ -706,17 +712,22 @@ def _binary_chunk(X, n_dense, codes, y, offset, beta, link, weights, order, lo, 
                 for i in range(m):
                     s += X[lo + i, a] * X[lo + i, b] * d2[i]
                 h[a, b] += s
-            if codes.size > 0:
-                for i in range(m):
-                    h[a, k + codes[lo + i]] += X[lo + i, a] * d2[i]
-        if codes.size > 0:
-            for i in range(m):
-                d[codes[lo + i]] += d2[i]
+    if order >= 1 and codes.size > 0:
+        # the indicator block: every row adds to its level's entries, all in one loop (one
+        # read of the code; the stores of a row are independent of each other)
+        for i in range(m):
+            level = codes[lo + i]
+            g[k + level] += d1[i]
+            if order >= 2:
+                t = d2[i]
+                d[level] += t
+                for a in range(k):
+                    h[a, k + level] += X[lo + i, a] * t
     return ll
 
 
 @njit(parallel=True, cache=True)
-def _binary_passes(X, codes, n_levels, y, offset, beta, link, weights, order):  # pragma: no cover
+def _binary_passes(X, codes, n_levels, y, offset, beta, link, weights, order, derivative):  # pragma: no cover
     n, k = X.shape
     K = k + n_levels
     n_chunks = max(1, (n + GRAM_CHUNK - 1) // GRAM_CHUNK)
@@ -728,7 +739,7 @@ def _binary_passes(X, codes, n_levels, y, offset, beta, link, weights, order):  
         lo = c * GRAM_CHUNK
         hi = min(n, lo + GRAM_CHUNK)
         ll_parts[c] = _binary_chunk(X, k, codes, y, offset, beta, link, weights, order, lo, hi,
-                                    g_parts[c], h_parts[c], d_parts[c])
+                                    g_parts[c], h_parts[c], d_parts[c], derivative)
     loglik = 0.0
     gradient = np.zeros(K)
     information = np.zeros((K, K))
@@ -758,7 +769,7 @@ def binary_pass(X, y, offset, beta, link, weights, order):
     are split in fixed chunks; within a chunk the predictor, the derivatives and the
     cross-products are computed column by column while the chunk is in cache.
     """
-    return _binary_passes(X, NO_CODES, 0, y, offset, beta, link, weights, order)
+    return _binary_passes(X, NO_CODES, 0, y, offset, beta, link, weights, order, NO_WEIGHTS)
 
 
 def binary_pass_indicators(X, codes, n_levels, y, offset, beta, link, weights, order):
@@ -769,7 +780,14 @@ def binary_pass_indicators(X, codes, n_levels, y, offset, beta, link, weights, o
     the block is a sum by level, its information a diagonal, and its cross-products with the
     other columns are sums by level.  Returns the same (k + n_levels)-dimensional results.
     """
-    return _binary_passes(X, codes, n_levels, y, offset, beta, link, weights, order)
+    return _binary_passes(X, codes, n_levels, y, offset, beta, link, weights, order, NO_WEIGHTS)
+
+
+def binary_pass_with_derivative(X, codes, n_levels, y, offset, beta, link, weights, derivative):
+    """:func:`binary_pass_indicators` of order 2 (``codes`` empty and ``n_levels`` 0 for none)
+    that also writes each row's :math:`w_i \\ell'(\\eta_i)` into ``derivative`` (n): the
+    log-likelihood, information and score factors at the estimates in one pass."""
+    return _binary_passes(X, codes, n_levels, y, offset, beta, link, weights, 2, derivative)
 
 
 @njit(parallel=True, cache=True)
@@ -797,6 +815,30 @@ def binary_scores(X, y, offset, beta, link, weights, out):  # pragma: no cover -
         for a in range(k):
             for i in range(m):
                 out[lo + i, a] = X[lo + i, a] * eta[i]
+
+
+@njit(parallel=True, cache=True)
+def binary_derivative(X, codes, y, offset, beta, link, weights):  # pragma: no cover - compiled
+    """:math:`w_i \\ell'(\\eta_i)` per row (n), the factor the scores share; ``codes`` (or an empty
+    vector) index indicator coefficients ``beta[p + codes[i]]`` after the p columns of ``X``."""
+    n, k = X.shape
+    out = np.empty(n)
+    n_chunks = max(1, (n + GRAM_CHUNK - 1) // GRAM_CHUNK)
+    weighted = weights.size > 0
+    has_offset = offset.size > 0
+    has_codes = codes.size > 0
+    for c in prange(n_chunks):
+        lo = c * GRAM_CHUNK
+        hi = min(n, lo + GRAM_CHUNK)
+        for i in range(lo, hi):
+            eta = offset[i] if has_offset else 0.0
+            if has_codes:
+                eta += beta[k + codes[i]]
+            for a in range(k):
+                eta += X[i, a] * beta[a]
+            l0, l1, l2 = _binary_point(eta, y[i], link)
+            out[i] = l1 * weights[i] if weighted else l1
+    return out
 
 
 # --- reading columns -----------------------------------------------------------------------------
@@ -929,33 +971,39 @@ def compact_columns(flat, n, p, keep):  # pragma: no cover - compiled
 @njit(cache=True)
 def singleton_sweeps(codes, n_levels, keep, dropped):  # pragma: no cover - compiled
     """Drop, in place in ``keep``, the rows alone in a level of an effect, sweep after sweep until
-    none is left; ``codes`` is n x E, ``dropped[e]`` counts the rows dropped against effect e.
+    none is left; ``codes`` is a tuple of E code vectors (one per effect, no n x E copy),
+    ``dropped[e]`` counts the rows dropped against effect e.
 
     Within a sweep the effects are taken in order and a row counts against the first effect in
     whose level it is alone (the rule of :func:`gvcpanel.models.absorb.singleton_mask`).
     """
-    n, n_eff = codes.shape
+    n_eff = len(codes)
+    n = codes[0].size
     offsets = np.zeros(n_eff + 1, dtype=np.int64)
     for e in range(n_eff):
         offsets[e + 1] = offsets[e] + n_levels[e]
     counts = np.zeros(offsets[n_eff], dtype=np.int64)
-    for i in range(n):
-        if keep[i]:
-            for e in range(n_eff):
-                counts[offsets[e] + codes[i, e]] += 1
+    for e in range(n_eff):
+        c = codes[e]
+        base = offsets[e]
+        for i in range(n):
+            if keep[i]:
+                counts[base + c[i]] += 1
     changed = True
     while changed:
         changed = False
         for e in range(n_eff):
             # a row alone in its level is the level's only row: dropping it changes no other
             # row's count in this effect, so the counts can be updated as rows go
+            c = codes[e]
+            base = offsets[e]
             for i in range(n):
-                if keep[i] and counts[offsets[e] + codes[i, e]] == 1:
+                if keep[i] and counts[base + c[i]] == 1:
                     keep[i] = False
                     dropped[e] += 1
                     changed = True
                     for f in range(n_eff):
-                        counts[offsets[f] + codes[i, f]] -= 1
+                        counts[offsets[f] + codes[f][i]] -= 1
 
 
 # --- structure of the effects ------------------------------------------------------------------

@@ -268,3 +268,46 @@ def test_threeway_absorption_does_not_depend_on_how_the_schur_complement_is_form
     # the same projection by conjugate gradients on the sparse cross-tabulation
     slow, _ = demean(X, effects, direct_max=0)
     np.testing.assert_allclose(fast, slow, rtol=0, atol=1e-8 * np.abs(X).max())
+
+
+# --- the baseline as codes, the scores as factors ---------------------------------------------
+@pytest.mark.parametrize("link", ["cloglog", "logit"])
+def test_factored_design_and_scores_equal_the_dense_ones(binary_data, link):
+    from gvcpanel.inference.clusters import sum_by_group
+    from gvcpanel.models.binary import BinaryDesign, BinaryScores, as_design, factored_scores
+
+    X, y, periods, weights = binary_data
+    design = as_design(X, periods)
+    assert isinstance(design, BinaryDesign) and design.shape == X.shape and design.n_levels == 6
+    np.testing.assert_array_equal(design.dense(), X)
+    beta = np.r_[0.4, -0.3, np.linspace(-3, -1, 6)]
+    np.testing.assert_allclose(design @ beta, X @ beta, rtol=1e-14, atol=1e-14)
+    np.testing.assert_allclose(design @ np.eye(8)[:, :3], X[:, :3], rtol=1e-14, atol=1e-14)
+    clusters = np.random.default_rng(3).integers(0, 40, y.size)
+    for w in (None, weights):
+        dense = score_matrix(X, y, beta, link, weights=w)
+        scores = factored_scores(design, y, beta, link, weights=w)
+        assert isinstance(scores, BinaryScores) and scores.shape == dense.shape
+        np.testing.assert_allclose(np.asarray(scores), dense, rtol=1e-13, atol=1e-15)
+        np.testing.assert_allclose(score_matrix(design, y, beta, link, weights=w), dense, rtol=1e-13, atol=1e-15)
+        # cluster sums from the factors (what every sandwich reads) equal sums of the dense rows
+        np.testing.assert_allclose(sum_by_group(scores, clusters), sum_by_group(dense, clusters),
+                                   rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("link", ["cloglog", "logit"])
+def test_fit_returns_information_and_score_factors_at_the_estimates(binary_data, link):
+    from gvcpanel.models.binary import as_design, factored_scores
+
+    X, y, periods, weights = binary_data
+    design = as_design(X, periods)
+    for w in (None, weights):
+        fit = fit_binary(design, y, link, weights=w)
+        np.testing.assert_array_equal(fit.information, information_matrix(design, y, fit.params, link, weights=w))
+        np.testing.assert_allclose(fit.derivative, factored_scores(design, y, fit.params, link, weights=w).u,
+                                   rtol=1e-13, atol=1e-15)
+        assert fit.loglik == log_likelihood(design, y, fit.params, link, weights=w)
+        # the same estimates as the dense design, Newton step for Newton step
+        dense = fit_binary(X, y, link, weights=w)
+        np.testing.assert_allclose(fit.params, dense.params, rtol=1e-10)
+        assert fit.n_iterations == dense.n_iterations

@@ -47,7 +47,7 @@ def fit(frame, model, inference="cluster", cluster="cluster_id"):
 def expected_information(result) -> np.ndarray:
     """The IRLS (expected) information of a cloglog fit: sum_i w_i mu'_i^2 / (mu_i (1 - mu_i)) x_i x_i'."""
     model = result.model
-    X = model.extra["X"]
+    X = model.extra["design"].dense()
     eta = X @ model.params + (0.0 if model.extra["offset"] is None else model.extra["offset"])
     e = np.exp(eta)
     mu = -np.expm1(-e)

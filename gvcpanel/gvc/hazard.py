@@ -145,8 +145,10 @@ def upgrading_hazard(
         formula=formula,
         options=(("upgrade", kind), *result.spec.options, ("outcome", column)),
     )
-    used = data.index.isin(result.model.extra["frame"].index)
-    lengths, counts = np.unique(rows.interval[used], return_counts=True)
+    if offset is None:  # every interval at risk is one year
+        lengths, counts = np.array([1]), np.array([result.nobs])
+    else:  # the model's rows are a mask over ``data``, which is ``frame`` with two more columns
+        lengths, counts = np.unique(rows.interval[result.model.extra["rows"]], return_counts=True)
     fit_stats = {**result.fit_stats, "n_left_truncated": rows.n_left_truncated, "upgrade": kind,
                  "risk_set": rows.report, "observation": rows.design.text(),
                  "intervals": dict(zip(lengths.tolist(), counts.tolist())),

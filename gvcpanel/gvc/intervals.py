@@ -73,7 +73,8 @@ class IntervalRows:
         Rows at risk.
     event, duration, interval : ndarray
         On rows at risk: the event (0/1), calendar years since the spell's origin, and the years
-        ``L`` the row's event window covers (1 in an annual panel); 0, 0 and 1 elsewhere.
+        ``L`` the row's event window covers (1 in an annual panel, where ``interval`` is a
+        read-only view of a single 1); 0, 0 and 1 elsewhere.
     report : pandas.DataFrame
         Rows left out, by reason (``reason``, ``n_rows``, ``n_firms``).
     outcome : str
@@ -112,10 +113,22 @@ def design_of(panel: Any, frame: pd.DataFrame, recall: Mapping[str, int] | None 
     FirmPanel; read from the years for a DataFrame), with ``recall`` added."""
     own = getattr(panel, "observation", None)
     if own is None:
-        own = observation_design(frame.index.get_level_values("year"))
+        own = observation_design(_distinct_years(frame))
     if recall:
         own = own.with_recall({**own.recall, **recall})
     return own
+
+
+def _distinct_years(frame: pd.DataFrame) -> np.ndarray:
+    """The years that occur in the frame's index, from its level values (no column of years)."""
+    index = frame.index
+    if isinstance(index, pd.MultiIndex) and "year" in index.names:
+        position = index.names.index("year")
+        codes = np.asarray(index.codes[position])
+        if not codes.size or codes.min() >= 0:
+            levels = index.levels[position]
+            return np.asarray(levels)[np.bincount(codes, minlength=len(levels)) > 0]
+    return np.asarray(index.get_level_values("year"))
 
 
 def interval_risk_rows(
@@ -144,16 +157,15 @@ def interval_risk_rows(
     if upgrade not in UPGRADES:
         raise SpecificationError(f"upgrade={upgrade!r} is not known; choose one of {', '.join(UPGRADES)}.")
     column = outcome or OUTCOME_COLUMN[upgrade]
-    design = design or observation_design(frame.index.get_level_values("year"))
+    design = design or observation_design(_distinct_years(frame))
     window = design.recall.get(column)
     if window is not None and upgrade not in FLOW_TYPES:
         raise SpecificationError(
             f"{column!r} is declared a recall question ({window} years) but {upgrade} upgrading reads "
             "it as a state; a recall window belongs to a flow such as new_product (product upgrading).")
     n = len(frame)
-    firm = pd.factorize(frame.index.get_level_values("firm_id"), sort=False)[0]
-    years = np.asarray(frame.index.get_level_values("year"), dtype=np.int64)
-    ones = np.ones(n, dtype=np.int64)
+    # every interval is one year here: a read-only view of a single 1, not n of them
+    ones = np.broadcast_to(np.int64(1), (n,))
     if window is None and (not design.is_waves or upgrade in FLOW_TYPES):
         # years as they are: an annual panel, or a flow whose answers cover their own year only
         rows = risk_rows(frame, upgrade, outcome=column)
@@ -163,6 +175,8 @@ def interval_risk_rows(
             report = report.assign(reason=report["reason"].replace(SPELL_ENDED, _WAVE_LABELS[SPELL_ENDED]))
         return IntervalRows(at_risk, event, duration, ones, report, column, rows.n_left_truncated,
                             design, None)
+    firm = pd.factorize(frame.index.get_level_values("firm_id"), sort=False)[0]
+    years = np.asarray(frame.index.get_level_values("year"), dtype=np.int64)
     # consecutive interviews as consecutive observations: the risk-set rules on the firm's sequence
     starts = np.r_[True, firm[1:] != firm[:-1]] if n else np.zeros(0, bool)
     ordinal = np.arange(n) - np.maximum.accumulate(np.where(starts, np.arange(n), 0))
@@ -174,7 +188,7 @@ def interval_risk_rows(
     step = np.where(at_risk, rows.duration, 0)  # observations since the spell's origin
     previous_year = np.where(starts, years, np.r_[years[:1], years[:-1]])
     since_previous = years - previous_year
-    interval = ones.copy()
+    interval = np.ones(n, dtype=np.int64)
     if window is None:  # a state: the years since the previous interview
         interval[at_risk] = since_previous[at_risk]
     else:

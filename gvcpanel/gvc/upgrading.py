@@ -73,6 +73,7 @@ import pandas as pd
 
 from gvcpanel.errors import PanelStructureError, SchemaError, SpecificationError
 from gvcpanel.formula.frame import panel_frame
+from gvcpanel.gvc import risk_kernel
 
 UPGRADES = ("process", "product", "functional", "intersectoral", "diversification")
 #: types whose outcome is a yearly 0/1 flow (first occurrence), not a state
@@ -137,24 +138,19 @@ class RiskSet:
 
 def _firm_structure(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Firm codes (0..F-1 in order, the frame being sorted) and integer years."""
-    firm_codes = pd.factorize(frame.index.get_level_values("firm_id"), sort=False)[0]
-    years = frame.index.get_level_values("year")
+    index = frame.index
+    # the index's own codes of firm_id: equal on a firm's rows, no column of ids hashed
+    firm_codes = np.asarray(index.codes[index.names.index("firm_id")]) if isinstance(index, pd.MultiIndex) else None
+    if firm_codes is None or (firm_codes.size and firm_codes.min() < 0):
+        firm_codes = pd.factorize(index.get_level_values("firm_id"), sort=False)[0]
+    years = index.get_level_values("year")
     try:
         year_values = np.asarray(years, dtype=np.int64)
     except (TypeError, ValueError) as e:
         raise PanelStructureError(
             f"year must be an integer calendar year; found {years.dtype} values such as {years[0]!r}."
         ) from e
-    return firm_codes.astype(np.int64), year_values
-
-
-def _previous_within_firm(firm: np.ndarray, positions: np.ndarray) -> np.ndarray:
-    """For each position in ``positions`` (increasing), the previous one of the same firm, or -1."""
-    prev = np.full(positions.size, -1, dtype=np.int64)
-    if positions.size > 1:
-        same = firm[positions[1:]] == firm[positions[:-1]]
-        prev[1:] = np.where(same, positions[:-1], -1)
-    return prev
+    return firm_codes, year_values
 
 
 def _outcome_values(frame: pd.DataFrame, upgrade: str, column: str) -> tuple[np.ndarray, np.ndarray]:
@@ -169,7 +165,9 @@ def _outcome_values(frame: pd.DataFrame, upgrade: str, column: str) -> tuple[np.
     except (TypeError, ValueError) as e:
         raise SchemaError(f"{column} must be numeric for {upgrade} upgrading; found dtype {series.dtype}.") from e
     allowed = (0.0, 1.0) if upgrade in ("process", *FLOW_TYPES) else (0.0, 1.0, 2.0, 3.0)
-    bad = observed & ~np.isin(values, allowed)
+    bad = observed.copy()
+    for value in allowed:  # a few comparisons; np.isin sorts the column
+        bad &= values != value
     if bad.any():
         where = frame.index[bad][:5].tolist()
         raise SchemaError(
@@ -266,117 +264,30 @@ def risk_rows(frame: pd.DataFrame, upgrade: str, *, outcome: str | None = None) 
         raise SpecificationError(f"the panel already has columns {clash}; rename them before building a risk set.")
     firm, year = _firm_structure(frame)
     values, observed = _outcome_values(frame, upgrade, column)
-    n = len(frame)
-    labels = _reason_labels(column)
-    reason = np.zeros(n, dtype=np.int8)  # codes into labels; 0 = at risk
-    at_risk = np.zeros(n, dtype=bool)
-    event = np.zeros(n, dtype=np.int8)
-    duration = np.zeros(n, dtype=np.int64)
-
-    pos = np.flatnonzero(observed)
-    prev = _previous_within_firm(firm, pos)  # previous observed-outcome row of the same firm
-    first = prev < 0
-    has_prev = ~first
-    prev_safe = np.where(has_prev, prev, 0)
-    consecutive = has_prev & (year[prev_safe] == year[pos] - 1)
-    # why the predecessor is not usable: a missing value in t-1 or no row for t-1 at all
-    row_before = np.maximum(pos - 1, 0)
-    previous_row_is_t_minus_1 = (pos > 0) & (firm[row_before] == firm[pos]) & (year[row_before] == year[pos] - 1)
-    break_reason = np.where(previous_row_is_t_minus_1, _CODE[PREVIOUS_MISSING], _CODE[GAP]).astype(np.int8)
-    v = values[pos]
-    v_prev = np.where(has_prev, values[prev_safe], np.nan)
-
-    n_firms_total = int(firm.max()) + 1 if n else 0
-    first_value = np.full(n_firms_total, np.nan)
-    first_year = np.zeros(n_firms_total, dtype=np.int64)
-    first_value[firm[pos[first]]] = v[first]
-    first_year[firm[pos[first]]] = year[pos[first]]
-    left_truncated_firm = np.zeros(n_firms_total, dtype=bool)
-    if upgrade == "process":
-        left_truncated_firm = first_value == 1
-    elif upgrade == "functional":
-        left_truncated_firm = first_value == TOP_FUNCTION_LEVEL
-
-    r = np.zeros(pos.size, dtype=np.int8)  # reason codes of observed rows (0 = at risk)
-    ev = np.zeros(pos.size, dtype=np.int8)
-    dur = np.zeros(pos.size, dtype=np.int64)
-    if upgrade in ("process", "intersectoral"):
-        changed = has_prev & (v != v_prev) if upgrade == "intersectoral" else v == 1
-        # rows after the first change leave; the change row itself is an event when consecutive
-        count = _cumcount_within(firm[pos], changed)
-        before_or_at = (count == 0) | (changed & (count == 1))
-        r[first] = _CODE[ENTRY]
-        r[~first & ~consecutive] = break_reason[~first & ~consecutive]
-        r[~before_or_at] = _CODE[AFTER_EVENT]
-        ev[(r == 0) & changed] = 1
-        dur = year[pos] - first_year[firm[pos]]
-    elif upgrade in FLOW_TYPES:
-        broken = has_prev & ~consecutive
-        n_breaks = _cumcount_within(firm[pos], broken)
-        happened = v == 1
-        n_events = _cumcount_within(firm[pos], happened)
-        prior_events = n_events - happened.astype(np.int64)
-        r[n_breaks > 0] = _CODE[SPELL_ENDED]
-        r[broken & (n_breaks == 1)] = break_reason[broken & (n_breaks == 1)]
-        r[prior_events > 0] = _CODE[AFTER_EVENT]
-        ev[(r == 0) & happened] = 1
-        dur = year[pos] - first_year[firm[pos]] + 1
-    else:  # functional
-        level_changed = first | (v != v_prev)
-        # origin of the level held in t: the latest year at or before t in which it was entered
-        marks = np.where(level_changed, np.arange(pos.size), 0)
-        origin = year[pos][np.maximum.accumulate(marks)]
-        origin_prev = np.where(has_prev, np.r_[0, origin[:-1]], 0)
-        r[first] = _CODE[ENTRY]
-        r[~first & ~consecutive] = break_reason[~first & ~consecutive]
-        r[(r == 0) & (v_prev >= TOP_FUNCTION_LEVEL)] = _CODE[AT_TOP]
-        ev[(r == 0) & (v > v_prev)] = 1
-        dur = year[pos] - origin_prev
-    r[left_truncated_firm[firm[pos]]] = _CODE[LEFT_TRUNCATED]
-
-    reason[~observed] = _CODE[MISSING]
-    reason[pos] = r
-    # a firm left-truncated or gone after its first event: its missing rows follow the firm's status
-    reason[~observed & left_truncated_firm[firm]] = _CODE[LEFT_TRUNCATED]
-    if upgrade in ("process", "intersectoral", *FLOW_TYPES):
-        first_event_year = np.full(n_firms_total, np.iinfo(np.int64).max)
-        event_pos = pos[(r == 0) & (ev == 1)] if upgrade not in FLOW_TYPES else pos[(v == 1)]
-        np.minimum.at(first_event_year, firm[event_pos], year[event_pos])
-        if upgrade not in FLOW_TYPES:  # a change across a gap also ends the spell
-            changed_pos = pos[changed]
-            np.minimum.at(first_event_year, firm[changed_pos], year[changed_pos])
-        late_missing = ~observed & (year > first_event_year[firm]) & ~left_truncated_firm[firm]
-        reason[late_missing] = _CODE[AFTER_EVENT]
-    at_risk[pos] = r == 0
-    event[pos] = ev
-    duration[pos] = dur
-
-    report = _report(reason[~at_risk], firm[~at_risk], labels)
-    return RiskRows(at_risk, event, duration, report, column, int(left_truncated_firm.sum()))
-
-
-def _cumcount_within(firm: np.ndarray, flag: np.ndarray) -> np.ndarray:
-    """Running count of ``flag`` within each firm (rows sorted by firm), including the current row."""
-    total = np.cumsum(flag.astype(np.int64))
-    starts = np.r_[True, firm[1:] != firm[:-1]] if firm.size else np.zeros(0, dtype=bool)
-    before_firm = np.where(starts, total - flag.astype(np.int64), 0)
-    return total - np.maximum.accumulate(before_firm)
+    kind = (risk_kernel.FLOW if upgrade in FLOW_TYPES else
+            risk_kernel.FUNCTIONAL if upgrade == "functional" else risk_kernel.STATE)
+    truncating = {"process": 1.0, "functional": float(TOP_FUNCTION_LEVEL)}.get(upgrade, np.nan)
+    # the rules of the module docstring, applied firm by firm in one compiled pass
+    reason, event, duration, n_truncated = risk_kernel.risk_pass(
+        firm, year, values, observed, kind, upgrade == "intersectoral", truncating)
+    at_risk = reason == _CODE[""]
+    report = _report(reason, firm, _reason_labels(column))
+    return RiskRows(at_risk, event, duration, report, column, int(n_truncated))
 
 
 def _reason_labels(column: str) -> list[str]:
     return [label.format(column=column) for label in _REASONS]
 
 
-def _report(codes: np.ndarray, firms: np.ndarray, labels: list[str]) -> pd.DataFrame:
-    """Rows and firms per reason, reasons in the order of :data:`_REASONS`."""
-    table = pd.DataFrame({"code": codes, "firm": firms})
-    grouped = table.groupby("code", sort=True)["firm"]
-    counts = pd.DataFrame({"n_rows": grouped.size(), "n_firms": grouped.nunique()})
+def _report(reason: np.ndarray, firms: np.ndarray, labels: list[str]) -> pd.DataFrame:
+    """Rows and firms per reason among rows not at risk, reasons in the order of :data:`_REASONS`."""
+    rows, n_firms = risk_kernel.reason_counts(reason, firms, len(labels))
+    present = np.flatnonzero(rows)
     return pd.DataFrame(
         {
-            "reason": pd.Series([labels[c] for c in counts.index], dtype=object),
-            "n_rows": counts["n_rows"].to_numpy(dtype=np.int64),
-            "n_firms": counts["n_firms"].to_numpy(dtype=np.int64),
+            "reason": pd.Series([labels[c] for c in present], dtype=object),
+            "n_rows": rows[present],
+            "n_firms": n_firms[present],
         }
     )
 

@@ -121,6 +121,8 @@ def cluster_size_summary(codes: np.ndarray) -> tuple[int, float, int]:
 def sum_by_group(a: np.ndarray, codes: np.ndarray) -> np.ndarray:
     """Sum the rows of ``a`` (n x k) within each group: a G x k array."""
     groups = n_groups(codes)  # codes are contiguous 0..G-1 by the designs' contract
+    if hasattr(a, "group_sums"):  # scores kept as factors (models.binary.BinaryScores)
+        return a.group_sums(codes, groups)
     a = np.asarray(a, dtype=np.float64)
     if a.ndim != 2:
         a = a.reshape(a.shape[0], -1)

@@ -169,6 +169,11 @@ class LikelihoodDesign:
     its baseline terms).  ``weights`` (optional) are the rows' probability weights; ``scores``,
     ``information`` and the callables are then those of the weighted log-likelihood
     :math:`\\sum_i w_i \\ell_i`.
+
+    ``scores`` is an n x k array, or an object that stands for one without holding it: it has
+    ``shape``, gives the array to ``numpy.asarray`` and sums its rows by group with
+    ``group_sums(codes, n_groups)`` (:class:`gvcpanel.models.binary.BinaryScores`, so that a
+    hazard on millions of rows keeps its scores as factors; cluster sandwiches use the sums).
     """
 
     #: the model kind the dispatcher keys on

@@ -141,9 +141,7 @@ def singleton_mask(effects: Sequence[FixedEffect]) -> tuple[np.ndarray, dict[str
     # most panels have none: one integer count per effect settles that without a mask
     if not any(kernels.has_singleton(kernels.as_codes(fe.codes), fe.n_levels) for fe in effects):
         return keep, {}
-    codes = np.empty((n, len(effects)), dtype=np.int64)
-    for e, fe in enumerate(effects):
-        codes[:, e] = fe.codes
+    codes = tuple(kernels.as_codes(fe.codes) for fe in effects)
     counts = np.zeros(len(effects), dtype=np.int64)
     # one compiled pass per effect and sweep (the NumPy version re-counted every level per sweep)
     kernels.singleton_sweeps(codes, np.array([fe.n_levels for fe in effects], dtype=np.int64), keep, counts)

@@ -39,11 +39,105 @@ _ETA_CAP = 700.0
 
 @dataclass(frozen=True)
 class BinaryFit:
-    """Estimates, log-likelihood at them and the number of Newton iterations used."""
+    """Estimates, log-likelihood at them, the number of Newton iterations used, and from the
+    same pass the observed information and the score factors :math:`w_i \\ell'(\\eta_i)` at the
+    estimates (:class:`BinaryScores` of the fit are ``BinaryScores(design, derivative)``)."""
 
     params: np.ndarray
     loglik: float
     n_iterations: int
+    information: np.ndarray | None = None
+    derivative: np.ndarray | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class BinaryDesign:
+    """The design :math:`[X, D]` of a binary model: dense columns and indicators of level codes.
+
+    ``D`` holds one 0/1 column per level of ``codes`` (baseline-period dummies) and is never
+    formed: the kernels add ``beta[p + codes[i]]`` to the predictor and sum that block by level.
+    Parameters are ordered as the columns, the dense ones first.
+
+    Attributes
+    ----------
+    X : ndarray
+        n x p dense columns, Fortran-ordered float64 (the kernels read column by column).
+    codes : ndarray, optional
+        Level per row, int64 ``0..n_levels-1`` (None: no indicator block).
+    n_levels : int
+        Indicator columns.
+    """
+
+    X: np.ndarray
+    codes: np.ndarray | None = None
+    n_levels: int = 0
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.X.shape[0], self.X.shape[1] + self.n_levels)
+
+    def dense(self) -> np.ndarray:
+        """The full n x (p + n_levels) design as a new Fortran-ordered array."""
+        n, p = self.X.shape
+        out = np.zeros((n, p + self.n_levels), order="F")
+        out[:, :p] = self.X
+        if self.n_levels:
+            out[np.arange(n), p + self.codes] = 1.0
+        return out
+
+    def __matmul__(self, b: np.ndarray) -> np.ndarray:
+        """:math:`[X, D] b` for a vector or matrix ``b`` without forming D."""
+        b = np.asarray(b, dtype=np.float64)
+        p = self.X.shape[1]
+        out = self.X @ b[:p]
+        if self.n_levels:
+            out += b[p:][self.codes]
+        return out
+
+
+class BinaryScores:
+    """Per-observation scores :math:`s_i = u_i [x_i, d_i]` held as their factors.
+
+    ``u`` is the (weighted) derivative of the log-likelihood in the linear predictor and
+    :math:`[x_i, d_i]` the row of a :class:`BinaryDesign`.  The n x k matrix is formed only when
+    asked for (``numpy.asarray(scores)``); cluster sums, which every sandwich needs, are taken
+    from the factors (:meth:`group_sums`), so a model on millions of rows keeps n + n x p
+    numbers instead of n x (p + levels).
+    """
+
+    def __init__(self, design: BinaryDesign, u: np.ndarray) -> None:
+        self.design = design
+        self.u = u
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.design.shape
+
+    @property
+    def ndim(self) -> int:
+        return 2
+
+    def __len__(self) -> int:
+        return self.design.shape[0]
+
+    def __array__(self, dtype: object = None, copy: object = None) -> np.ndarray:
+        out = self.design.dense()
+        out *= self.u[:, None]
+        return out if dtype is None else out.astype(dtype, copy=False)
+
+    def sum(self, axis: int | None = None) -> np.ndarray:
+        return np.asarray(self).sum(axis=axis)
+
+    def group_sums(self, codes: np.ndarray, n_groups: int) -> np.ndarray:
+        """:math:`\\sum_{i \\in g} s_i` for groups ``codes`` (0..G-1): G x k."""
+        d = self.design
+        codes = kernels.as_codes(codes)
+        dense = kernels.score_sums(d.X, self.u, codes, n_groups)
+        if not d.n_levels:
+            return np.ascontiguousarray(dense)
+        levels = np.bincount(codes * d.n_levels + d.codes, weights=self.u,
+                             minlength=n_groups * d.n_levels).reshape(n_groups, d.n_levels)
+        return np.hstack([dense, levels])
 
 
 def crossprod(X: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
@@ -61,6 +155,27 @@ def _floats(X: np.ndarray) -> np.ndarray:
     if X.ndim == 1:
         X = X[:, None]
     return X if X.flags.f_contiguous else np.asfortranarray(X)
+
+
+def as_design(X: np.ndarray | BinaryDesign, indicators: np.ndarray | None = None) -> BinaryDesign:
+    """A :class:`BinaryDesign` from one, or from a dense design whose last columns are the
+    indicators of ``indicators`` (codes ``0..m-1``; the dense form of earlier versions)."""
+    if isinstance(X, BinaryDesign):
+        return X
+    X = _floats(X)
+    if indicators is None:
+        return BinaryDesign(X)
+    n_levels = int(indicators.max()) + 1 if indicators.size else 0
+    return BinaryDesign(X[:, : X.shape[1] - n_levels], kernels.as_codes(indicators), n_levels)
+
+
+def _pass(design: BinaryDesign, y: np.ndarray, offset: np.ndarray, beta: np.ndarray, code: int,
+          weights: np.ndarray, order: int) -> tuple[float, np.ndarray, np.ndarray]:
+    """One compiled pass: (log-likelihood, gradient, information) at ``beta``."""
+    if design.n_levels:
+        return kernels.binary_pass_indicators(design.X, design.codes, design.n_levels, y, offset, beta, code,
+                                              weights, order)
+    return kernels.binary_pass(design.X, y, offset, beta, code, weights, order)
 
 
 def _link_code(link: str) -> int:
@@ -124,7 +239,7 @@ def derivatives(eta: np.ndarray, y: np.ndarray, link: str, order: int = 2) -> tu
 
 
 def score_matrix(
-    X: np.ndarray,
+    X: np.ndarray | BinaryDesign,
     y: np.ndarray,
     params: np.ndarray,
     link: str,
@@ -132,14 +247,31 @@ def score_matrix(
     weights: np.ndarray | None = None,
 ) -> np.ndarray:
     """Per-observation scores, n x k: :math:`s_i = w_i x_i \\ell'(\\eta_i)` (:math:`w_i = 1` unweighted)."""
+    if isinstance(X, BinaryDesign):
+        return np.asarray(factored_scores(X, y, params, link, offset, weights))
     X = _floats(X)
     out = np.empty(X.shape, order="F")
     kernels.binary_scores(X, _vector(y), _vector(offset), _vector(params), _link_code(link), _vector(weights), out)
     return out
 
 
+def factored_scores(
+    design: BinaryDesign,
+    y: np.ndarray,
+    params: np.ndarray,
+    link: str,
+    offset: np.ndarray | None = None,
+    weights: np.ndarray | None = None,
+) -> BinaryScores:
+    """:func:`score_matrix` as :class:`BinaryScores`: the derivatives :math:`w_i \\ell'(\\eta_i)`
+    (one compiled pass) beside the design, the n x k matrix not formed."""
+    u = kernels.binary_derivative(design.X, design.codes if design.n_levels else kernels.NO_CODES, _vector(y),
+                                  _vector(offset), _vector(params), _link_code(link), _vector(weights))
+    return BinaryScores(design, u)
+
+
 def information_matrix(
-    X: np.ndarray,
+    X: np.ndarray | BinaryDesign,
     y: np.ndarray,
     params: np.ndarray,
     link: str,
@@ -151,18 +283,12 @@ def information_matrix(
 
     ``indicators``: as in :func:`fit_binary`.
     """
-    X = _floats(X)
-    if indicators is not None:
-        n_levels = int(indicators.max()) + 1 if indicators.size else 0
-        return kernels.binary_pass_indicators(X[:, : X.shape[1] - n_levels], kernels.as_codes(indicators), n_levels,
-                                              _vector(y), _vector(offset), _vector(params), _link_code(link),
-                                              _vector(weights), 2)[2]
-    return kernels.binary_pass(X, _vector(y), _vector(offset), _vector(params), _link_code(link),
-                               _vector(weights), 2)[2]
+    return _pass(as_design(X, indicators), _vector(y), _vector(offset), _vector(params), _link_code(link),
+                 _vector(weights), 2)[2]
 
 
 def log_likelihood(
-    X: np.ndarray,
+    X: np.ndarray | BinaryDesign,
     y: np.ndarray,
     params: np.ndarray,
     link: str,
@@ -170,12 +296,12 @@ def log_likelihood(
     weights: np.ndarray | None = None,
 ) -> float:
     """:math:`\\sum_i w_i \\ell(\\eta_i)` at ``params``."""
-    return float(kernels.binary_pass(_floats(X), _vector(y), _vector(offset), _vector(params), _link_code(link),
-                                     _vector(weights), 0)[0])
+    return float(_pass(as_design(X), _vector(y), _vector(offset), _vector(params), _link_code(link),
+                       _vector(weights), 0)[0])
 
 
 def fit_binary(
-    X: np.ndarray,
+    X: np.ndarray | BinaryDesign,
     y: np.ndarray,
     link: str,
     *,
@@ -191,8 +317,9 @@ def fit_binary(
 
     Parameters
     ----------
-    X : ndarray
-        n x k design of full column rank.
+    X : ndarray or BinaryDesign
+        n x k design of full column rank (a :class:`BinaryDesign` keeps indicator columns as
+        codes).
     y : ndarray
         0/1 outcomes.
     link : {"cloglog", "logit"}
@@ -224,29 +351,27 @@ def fit_binary(
     Notes
     -----
     Each Newton iteration is one compiled pass over the rows (:func:`gvcpanel.kernels.binary_pass`:
-    predictor, derivatives, gradient and information together); a step-halving trial is one
-    more pass for the log-likelihood alone.
+    predictor, log-likelihood, gradient and information together) at the trial point; a
+    rejected trial (step-halving) costs one more pass.  The last pass, at the estimates, also
+    writes the score factors (:attr:`BinaryFit.derivative`), so the scores need no pass of
+    their own.
     """
     code = _link_code(link)
-    X = _floats(X)
-    k = X.shape[1]
+    design = as_design(X, indicators)
+    k = design.shape[1]
     names = list(names) if names is not None else [f"x{j}" for j in range(k)]
     beta = np.zeros(k) if start is None else np.asarray(start, dtype=float).copy()
     y_vec, offset_vec, weight_vec = _vector(y), _vector(offset), _vector(weights)
 
-    if indicators is not None:
-        n_levels = int(indicators.max()) + 1 if indicators.size else 0
-        head, codes = X[:, : k - n_levels], kernels.as_codes(indicators)
+    def evaluate(b: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+        return _pass(design, y_vec, offset_vec, b, code, weight_vec, 2)
 
-        def evaluate(b: np.ndarray, order: int) -> tuple[float, np.ndarray, np.ndarray]:
-            return kernels.binary_pass_indicators(head, codes, n_levels, y_vec, offset_vec, b, code, weight_vec, order)
-    else:
-        def evaluate(b: np.ndarray, order: int) -> tuple[float, np.ndarray, np.ndarray]:
-            return kernels.binary_pass(X, y_vec, offset_vec, b, code, weight_vec, order)
-
-    ll = float(evaluate(beta, 0)[0])
+    # every trial point is evaluated with its gradient and information: an accepted step (the
+    # rule) then needs no second pass for the next Newton step, and the converged one gives the
+    # information the covariance uses
+    ll, gradient, hessian = evaluate(beta)
+    ll = float(ll)
     for iteration in range(1, max_iter + 1):
-        _, gradient, hessian = evaluate(beta, 2)
         try:
             with warnings.catch_warnings():
                 # near separation the information is ill-conditioned; the iteration limit below
@@ -261,12 +386,16 @@ def fit_binary(
             ) from e
         if np.max(np.abs(step) / (1.0 + np.abs(beta))) < tol:
             beta = beta + step
-            ll = float(evaluate(beta, 0)[0])
-            return BinaryFit(beta, ll, iteration)
+            derivative = np.empty(design.shape[0])
+            ll, _, hessian = kernels.binary_pass_with_derivative(
+                design.X, design.codes if design.n_levels else kernels.NO_CODES, design.n_levels, y_vec,
+                offset_vec, beta, code, weight_vec, derivative)
+            return BinaryFit(beta, float(ll), iteration, hessian, derivative)
         factor = 1.0
         for _ in range(MAX_HALVINGS):
             candidate = beta + factor * step
-            ll_new = float(evaluate(candidate, 0)[0])
+            ll_new, gradient_new, hessian_new = evaluate(candidate)
+            ll_new = float(ll_new)
             if np.isfinite(ll_new) and ll_new >= ll - 1e-12 * (1.0 + abs(ll)):
                 break
             factor /= 2.0
@@ -275,7 +404,7 @@ def fit_binary(
                 f"step-halving failed to raise the log-likelihood at Newton iteration {iteration} "
                 f"({link} link, log-likelihood {ll:.6g}); the design may be nearly collinear."
             )
-        beta, ll = candidate, ll_new
+        beta, ll, gradient, hessian = candidate, ll_new, gradient_new, hessian_new
     worst = int(np.argmax(np.abs(beta)))
     raise ConvergenceError(
         f"Newton-Raphson did not converge in {max_iter} iterations ({link} link); the largest "

@@ -33,9 +33,12 @@ from gvcpanel.formula.frame import derived_of, panel_frame
 from gvcpanel.formula.parse import parse_formula
 from gvcpanel.inference.designs import LikelihoodDesign
 from gvcpanel.inference.spec import InferenceSpec, parse_inference
+from gvcpanel import kernels
 from gvcpanel.models.binary import (  # noqa: F401 - BinaryFit, derivatives, fit_restricted: see below
     LINKS,
+    BinaryDesign,
     BinaryFit,
+    BinaryScores,
     crossprod,
     derivatives,
     fit_binary,
@@ -180,22 +183,33 @@ def discrete_hazard(
             f"the outcome {outcome!r} must be 0/1 on the rows at risk; found values such as "
             f"{sorted(set(y[~np.isin(y, (0.0, 1.0))]))[:5]}."
         )
-    index = frame.index[ev.kept]
-    periods = (index.get_level_values("year").to_numpy() if baseline == "year"
-               else frame[duration].to_numpy()[ev.kept])
+    kept = ev.kept  # over the frame's rows (a mask: an eighth of the memory of positions)
+    if baseline == "year":
+        period_codes, period_values = _level_codes(frame.index, "year", kept)
+    else:
+        period_codes, period_values = _value_codes(frame[duration].to_numpy()[kept])
     if y.sum() == 0:
         raise IdentificationError(
             f"the outcome {outcome!r} has no events among its {y.size} usable firm-periods at risk; the "
             f"hazard is not identified. Check the outcome column and the exclusions ({dropped})."
         )
-    uninformative, dropped_periods = _degenerate_periods(periods, y)
-    if uninformative.any():
+    events = np.bincount(period_codes, weights=y, minlength=period_values.size)
+    sizes = np.bincount(period_codes, minlength=period_values.size)
+    degenerate = (events == 0) | (events == sizes)
+    dropped_periods = tuple(v.item() for v in period_values[degenerate])
+    if degenerate.any():
+        uninformative = degenerate[period_codes]
         dropped[NO_EVENT_PERIODS.format(baseline=baseline)] = int(uninformative.sum())
-    used = ~uninformative
-    X_cov = ev.data[:, 1:] if used.all() else ev.data[used, 1:]
-    y, periods, index = (y, periods, index) if used.all() else (y[used], periods[used], index[used])
-    w = None if row_w is None else row_w[ev.kept][used]
-    off = None if row_off is None else row_off[ev.kept][used]
+        used = ~uninformative
+        X_cov, y = _rows_of(ev.data, used), y[used]
+        kept = kept.copy()
+        kept[kept] = used
+        renumber = np.cumsum(~degenerate) - 1
+        period_codes, period_values = renumber[period_codes[used]], period_values[~degenerate]
+    else:
+        X_cov = ev.data[:, 1:]  # a view: the data stay in the evaluation's one array
+    w = None if row_w is None else row_w[kept]
+    off = None if row_off is None else row_off[kept]
     if off is not None and not np.isfinite(off).all():
         raise SpecificationError("offset: every row at risk needs a finite offset (a log interval length "
                                  "needs an interval of at least one period).")
@@ -205,43 +219,43 @@ def discrete_hazard(
     check_magnitudes(X_cov, list(covariates), "the hazard")
     _check_variation(X_cov, covariates)
 
-    period_values, period_codes = np.unique(periods, return_inverse=True)
     baseline_terms = tuple(f"{baseline}[{p}]" for p in period_values)
     names = (*covariates, *baseline_terms)
     k = len(covariates)
-    X = np.zeros((y.size, len(names)), order="F")  # the kernels read it column by column
-    X[:, :k] = X_cov
-    X[np.arange(y.size), k + period_codes] = 1.0
+    # the baseline dummies are codes summed by period in the kernels, never columns
+    X = BinaryDesign(_fortran(X_cov), kernels.as_codes(period_codes), len(baseline_terms))
     _check_rank(X, names)
 
-    rates = np.bincount(period_codes, weights=y) / np.bincount(period_codes)
+    rates = events[~degenerate] / sizes[~degenerate]
     start = np.zeros(len(names))
     start[k:] = link_function(rates, link)
     if off is not None:  # start each baseline period at its rate net of its mean offset
         start[k:] -= np.bincount(period_codes, weights=off) / np.bincount(period_codes)
-    # the baseline dummies are summed by period in the kernels, never read as columns
-    fit = fit_binary(X, y, link, start=start, offset=off, weights=w, names=names, indicators=period_codes)
+    fit = fit_binary(X, y, link, start=start, offset=off, weights=w, names=names)
 
     group_names = [c for c in keep if c != duration]
-    groups, labels = _groups(index, frame, ev.kept, used, group_names)
+    groups, labels = _groups(frame, kept, group_names, period_codes if baseline == "year" else None,
+                             period_values if baseline == "year" else None)
     params = fit.params
+    index = frame.index[kept]
     model = LikelihoodDesign(
-        scores=score_matrix(X, y, params, link, off, w),
-        information=information_matrix(X, y, params, link, off, w, indicators=period_codes),
+        scores=BinaryScores(X, fit.derivative),
+        information=fit.information,
         params=params,
         names=names,
         groups=groups,
         group_labels=labels,
         default_cluster=clusters or None,
         extra={
-            "X": X,
+            "design": X,
             "y": y,
             "link": link,
             # partials of module-level functions, not closures: results are pickled with their model
             "fit_restricted": partial(fit_under, X, y, link, params, offset=off, weights=w),
             "score_fn": partial(scores_at, X, y, link, offset=off, weights=w),
-            "information_fn": partial(information_at, X, y, link, offset=off, weights=w, indicators=period_codes),
-            "frame": pd.DataFrame(X_cov, index=index, columns=list(covariates)),
+            "information_fn": partial(information_at, X, y, link, offset=off, weights=w),
+            "frame": pd.DataFrame(X.X, index=index, columns=list(covariates), copy=False),
+            "rows": kept,
             "baseline_terms": baseline_terms,
             "offset": off,
         },
@@ -264,7 +278,7 @@ def discrete_hazard(
         params=pd.Series(params, index=list(names), name="estimate"),
         inference=model.inference(spec_inference),
         nobs=int(y.size),
-        n_firms=int(pd.unique(index.get_level_values("firm_id")).size),
+        n_firms=int(labels["firm_id"].size),
         dep_mean=float(y.mean()) if w is None else float(np.average(y, weights=w)),
         exclusions=exclusion_table(dropped),
         fit_stats={
@@ -345,15 +359,6 @@ def _at_risk(frame: pd.DataFrame, at_risk: np.ndarray | pd.Series | str | None) 
     return mask
 
 
-def _degenerate_periods(periods: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, tuple]:
-    """Rows of baseline periods with no events or only events, and those periods."""
-    values, codes = np.unique(periods, return_inverse=True)
-    events = np.bincount(codes, weights=y)
-    sizes = np.bincount(codes)
-    degenerate = (events == 0) | (events == sizes)
-    return degenerate[codes], tuple(v.item() for v in values[degenerate])
-
-
 def _check_variation(X: np.ndarray, names: Sequence[str]) -> None:
     for j, term in enumerate(names):
         values = X[:, j]
@@ -365,9 +370,19 @@ def _check_variation(X: np.ndarray, names: Sequence[str]) -> None:
             )
 
 
-def _check_rank(X: np.ndarray, names: Sequence[str]) -> None:
-    """Raise naming the collinear columns when X lacks full column rank."""
-    cross = crossprod(X)
+def _check_rank(X: BinaryDesign, names: Sequence[str]) -> None:
+    """Raise naming the collinear columns when [X, D] lacks full column rank.
+
+    The cross-product is assembled from its blocks (covariates by covariates, covariates summed
+    by period, the period counts on the diagonal) without forming the dummies.
+    """
+    p = X.X.shape[1]
+    cross = np.zeros((len(names), len(names)))
+    cross[:p, :p] = crossprod(X.X)
+    sums = kernels.group_sums(X.X, X.codes, X.n_levels, kernels.NO_WEIGHTS)  # periods x covariates
+    cross[p:, :p] = sums
+    cross[:p, p:] = sums.T
+    cross[p:, p:] = np.diag(np.bincount(X.codes, minlength=X.n_levels).astype(float))
     scale = np.sqrt(np.diag(cross))
     eigenvalues, eigenvectors = np.linalg.eigh(cross / np.outer(scale, scale))
     if eigenvalues[0] > 1e-10 * max(eigenvalues[-1], 1.0):
@@ -380,20 +395,57 @@ def _check_rank(X: np.ndarray, names: Sequence[str]) -> None:
     )
 
 
+def _fortran(X: np.ndarray) -> np.ndarray:
+    return X if X.flags.f_contiguous else np.asfortranarray(X)
+
+
+def _rows_of(data: np.ndarray, used: np.ndarray) -> np.ndarray:
+    """The design columns (all but the first) of ``data`` on the rows ``used``, Fortran-ordered."""
+    out = np.empty((int(used.sum()), data.shape[1] - 1), order="F")
+    for j in range(out.shape[1]):
+        out[:, j] = data[used, j + 1]
+    return out
+
+
+def _level_codes(index: pd.MultiIndex, level: str, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Codes 0..G-1 (in the order of the values) of an index level on ``rows``, and the values.
+
+    Read from the index's own level codes, so no column of values is built and hashed.
+    """
+    position = index.names.index(level)
+    codes = np.ascontiguousarray(index.codes[position])
+    levels = index.levels[position]
+    if (codes.size and codes.min() < 0) or not levels.is_monotonic_increasing:  # the general route
+        return _value_codes(np.asarray(index.get_level_values(level))[rows])
+    # the rows are selected inside the compiled pass: no copy of the codes of every row
+    compact, used = kernels.compact_codes(codes, len(levels), np.ascontiguousarray(rows, dtype=bool))
+    return compact, np.asarray(levels)[used]
+
+
+def _value_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Codes 0..G-1 in the order of the values, and the sorted distinct values (as
+    ``pandas.factorize(sort=True)``); integers of a small range by counting, without hashing."""
+    values = np.asarray(values)
+    if values.dtype.kind == "i" and values.size:
+        low, high = int(values.min()), int(values.max())
+        if high - low <= 4 * values.size + 1024:
+            return kernels.integer_codes(values, low, high)
+    codes, uniques = pd.factorize(values, sort=True)
+    return codes.astype(np.int64), np.asarray(uniques)
+
+
 def _groups(
-    index: pd.MultiIndex, frame: pd.DataFrame, kept: np.ndarray, used: np.ndarray, names: Sequence[str]
+    frame: pd.DataFrame, rows: np.ndarray, names: Sequence[str], year_codes: np.ndarray | None = None,
+    year_values: np.ndarray | None = None,
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """Contiguous codes 0..G-1 for firm_id, year and the kept clustering variables."""
-    sources: dict[str, Any] = {
-        "firm_id": index.get_level_values("firm_id"),
-        "year": index.get_level_values("year"),
-    }
-    for name in names:
-        values = frame[name].to_numpy()[kept]
-        sources[name] = values if used.all() else values[used]
+    """Contiguous codes 0..G-1 for firm_id, year and the kept clustering variables on ``rows``
+    (year's may be given: the baseline's own codes)."""
     groups: dict[str, np.ndarray] = {}
     labels: dict[str, np.ndarray] = {}
-    for name, values in sources.items():
-        codes, uniques = pd.factorize(values, sort=True)
-        groups[name], labels[name] = codes.astype(np.int64), np.asarray(uniques)
+    groups["firm_id"], labels["firm_id"] = _level_codes(frame.index, "firm_id", rows)
+    if year_codes is None:
+        year_codes, year_values = _level_codes(frame.index, "year", rows)
+    groups["year"], labels["year"] = year_codes, year_values
+    for name in names:
+        groups[name], labels[name] = _value_codes(frame[name].to_numpy()[rows])
     return groups, labels
