@@ -875,6 +875,35 @@ def copy_into(out, x):  # pragma: no cover - compiled
             out[i] = x[i]
 
 
+@njit(cache=True)
+def chunk_starts(keep):  # pragma: no cover - compiled
+    """Where each fixed chunk of :data:`CHUNK` rows starts among the kept rows (one more entry:
+    the number kept), for :func:`compress_into`."""
+    n = keep.size
+    n_chunks = max(1, (n + CHUNK - 1) // CHUNK)
+    starts = np.zeros(n_chunks + 1, dtype=np.int64)
+    for c in range(n_chunks):
+        m = 0
+        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
+            if keep[i]:
+                m += 1
+        starts[c + 1] = starts[c] + m
+    return starts
+
+
+@njit(parallel=True, cache=True)
+def compress_into(out, x, keep, starts):  # pragma: no cover - compiled
+    """``out[:] = x[keep]`` for float64 vectors, chunks of rows on every core (``starts`` from
+    :func:`chunk_starts` of the same ``keep``)."""
+    n = x.size
+    for c in prange(starts.size - 1):
+        t = starts[c]
+        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
+            if keep[i]:
+                out[t] = x[i]
+                t += 1
+
+
 # --- codes -------------------------------------------------------------------------------------
 @njit(cache=True)
 def compact_codes(codes, n_levels, keep):  # pragma: no cover - compiled

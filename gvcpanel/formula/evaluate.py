@@ -175,10 +175,11 @@ def evaluate_formula(
     all_kept = bool(kept.all())
     columns = _design_columns(parsed, values, kept, spans_intercept)
     data = np.empty((int(kept.sum()), 1 + len(columns)), order="F")
-    _fill(data[:, 0], [values[parsed.dependent.expr].block[:, 0]], kept, all_kept)
+    starts = None if all_kept else kernels.chunk_starts(kept)
+    _fill(data[:, 0], [values[parsed.dependent.expr].block[:, 0]], kept, all_kept, starts)
     for j, column in enumerate(columns, start=1):
         pieces = [piece() if callable(piece) else piece for piece in column.pieces]
-        _fill(data[:, j], pieces, kept, all_kept)
+        _fill(data[:, j], pieces, kept, all_kept, starts)
         if len(pieces) > 1 and not np.isfinite(data[:, j]).all():
             raise SpecificationError(
                 f"formula {parsed.formula!r}: term {column.term!r} overflows (its product is not finite); "
@@ -571,10 +572,13 @@ class _Kept:
         self.values = values
 
 
-def _fill(out: np.ndarray, pieces: Sequence[np.ndarray | _Kept], kept: np.ndarray, all_kept: bool) -> None:
+def _fill(out: np.ndarray, pieces: Sequence[np.ndarray | _Kept], kept: np.ndarray, all_kept: bool,
+          starts: np.ndarray | None = None) -> None:
     """Write the product of ``pieces`` on the kept rows into ``out`` without a full-size copy.
 
-    A piece is an array over every row of the frame, or a :class:`_Kept` array.
+    A piece is an array over every row of the frame, or a :class:`_Kept` array; ``starts``
+    (:func:`gvcpanel.kernels.chunk_starts` of ``kept``) lets a float64 column be compressed on
+    every core.
     """
     for position, piece in enumerate(pieces):
         if isinstance(piece, _Kept):
@@ -582,7 +586,11 @@ def _fill(out: np.ndarray, pieces: Sequence[np.ndarray | _Kept], kept: np.ndarra
         elif all_kept:
             part = piece
         elif position == 0:
-            np.compress(kept, piece, out=out)
+            if (starts is not None and piece.dtype == np.float64 and piece.ndim == 1 and piece.flags.c_contiguous
+                    and out.flags.c_contiguous):
+                kernels.compress_into(out, piece, kept, starts)
+            else:
+                np.compress(kept, piece, out=out)
             continue
         else:
             part = np.compress(kept, piece)
