@@ -1105,6 +1105,41 @@ def schur_cross(main, n_main, rest, offsets, weights, div):  # pragma: no cover 
     return out
 
 
+@njit(parallel=True, cache=True)
+def run_schur_cross(main, rest, offsets, weights, div, bounds):  # pragma: no cover - compiled
+    """:func:`schur_cross` for a main effect whose levels are runs of rows: no sort, and the
+    chunks of ``bounds`` (few: each keeps an L x L sum) on every core, added in order."""
+    n_rest = rest.shape[1]
+    L = offsets[n_rest]
+    n_chunks = bounds.size - 1
+    parts = np.zeros((n_chunks, L, L))
+    weighted = weights.size > 0
+    for c in prange(n_chunks):
+        out = parts[c]
+        i, hi = bounds[c], bounds[c + 1]
+        while i < hi:
+            g = main[i]
+            k = i
+            while k < hi and main[k] == g:
+                k += 1
+            inv = 1.0 / div[g]
+            for a in range(i, k):
+                wa = (weights[a] if weighted else 1.0) * inv
+                for b in range(i, k):
+                    wab = wa * (weights[b] if weighted else 1.0)
+                    for r in range(n_rest):
+                        la = offsets[r] + rest[a, r]
+                        for s in range(n_rest):
+                            out[la, offsets[s] + rest[b, s]] += wab
+            i = k
+    total = np.zeros((L, L))
+    for c in range(n_chunks):
+        for a in range(L):
+            for b in range(L):
+                total[a, b] += parts[c, a, b]
+    return total
+
+
 @njit(cache=True)
 def sum_squared_sizes(main, n_main):  # pragma: no cover - compiled
     """:math:`\\sum_g n_g^2` over the levels of ``main`` (the cost of :func:`schur_cross`)."""

@@ -73,6 +73,8 @@ _RECENT_MAX = 4
 DEFAULT_TOL = 1e-10
 DEFAULT_MAXITER = 10_000
 DIRECT_MAX = 3_000
+#: row chunks (each with an L x L sum) when C'D^{-1}C is formed from the firms' rows
+SCHUR_CHUNKS = 4
 
 
 @dataclass(frozen=True, eq=False)
@@ -299,29 +301,30 @@ class Absorber:
         G = self.main.n_levels
         self._k_exact: int | None = None
         self._dense_cross = bool(self.rest) and G * self.L <= max(4 * self.n, 1_000_000)
+        self._cross_t = None
         if self._dense_cross:  # few levels besides the main effect: a small dense G_A x L table
             if self._bounds.size:  # a chunk of rows fills the rows of its firms: every core
-                self.cross, self.main_counts, self.rest_counts = kernels.cross_counts_by_runs(
+                self._cross, self.main_counts, self.rest_counts = kernels.cross_counts_by_runs(
                     self._main_codes, G, self._rest_codes, self.offsets, w, self._bounds)
             else:
-                self.cross, self.main_counts, self.rest_counts = kernels.cross_counts(
+                self._cross, self.main_counts, self.rest_counts = kernels.cross_counts(
                     self._main_codes, G, self._rest_codes, self.offsets, w)
         else:
+            self._cross = None
             self.main_counts = np.bincount(self.main.codes, self.weights, minlength=G).astype(float)
             self.rest_counts = (
                 np.concatenate([np.bincount(fe.codes, self.weights, fe.n_levels) for fe in self.rest]).astype(float)
                 if self.rest
                 else np.zeros(0)
             )
-            if self.rest:
-                self.cross = sparse.hstack([_crosstab(self.main, fe, self.weights) for fe in self.rest], format="csr")
+            # the sparse cross-tabulation is made when something asks for it (below, or
+            # solve_dummies): the direct solve from the firms' rows does not need it
         # levels without weight get no coefficient: divide by 1 instead of 0
         self._main_div = np.where(self.main_counts > 0, self.main_counts, 1.0)
         self._rest_div = np.where(self.rest_counts > 0, self.rest_counts, 1.0)
         if not self.rest:
             self.method = "one-way"
             return
-        self.cross_t = self.cross.T  # a view (CSC when sparse): no copy
         # R'R: level counts on the diagonal blocks, cross-tabulations off it
         self.rr = sparse.bmat(
             [
@@ -337,7 +340,11 @@ class Absorber:
         elif (self.L <= direct_max
               and kernels.sum_squared_sizes(self._main_codes, G) * len(self.rest) ** 2 <= 64 * self.n):
             # small main levels (firms): C'D^{-1}C from the rows of each level, no sparse product
-            cwc = kernels.schur_cross(self._main_codes, G, self._rest_codes, self.offsets, w, self._main_div)
+            if self._bounds.size:  # firms are runs of rows: no sort, a few chunks on every core
+                cwc = kernels.run_schur_cross(self._main_codes, self._rest_codes, self.offsets, w, self._main_div,
+                                              _coarse(self._bounds, SCHUR_CHUNKS))
+            else:
+                cwc = kernels.schur_cross(self._main_codes, G, self._rest_codes, self.offsets, w, self._main_div)
             diag_cwc = np.diag(cwc).copy()
         else:
             weighted = self.cross.multiply(1.0 / self._main_div[:, None]).tocsr()
@@ -357,7 +364,19 @@ class Absorber:
             self._diag = self.rest_counts - diag_cwc
             self._diag = np.where(self._diag > 1e-12, self._diag, 1.0)
             if not self._dense_cross:
-                self.cross_t = self.cross.T.tocsr()
+                self._cross_t = self.cross.T.tocsr()
+
+    @property
+    def cross(self) -> np.ndarray | sparse.csr_matrix:
+        """C: rows (or weight) per (main level, stacked other level); dense when small."""
+        if self._cross is None:
+            self._cross = sparse.hstack([_crosstab(self.main, fe, self.weights) for fe in self.rest], format="csr")
+        return self._cross
+
+    @property
+    def cross_t(self) -> np.ndarray | sparse.spmatrix:
+        """C' (a view, CSC when C is sparse; a CSR copy for the conjugate-gradient solver)."""
+        return self.cross.T if self._cross_t is None else self._cross_t
 
     @property
     def run_bounds(self) -> np.ndarray:
@@ -625,6 +644,13 @@ def _check_weights(weights: np.ndarray | None, n: int) -> np.ndarray | None:
     if not np.isfinite(w).all() or (w < 0).any():
         raise SpecificationError("weights must be finite and non-negative; check the weight column.")
     return w
+
+
+def _coarse(bounds: np.ndarray, parts: int) -> np.ndarray:
+    """About ``parts`` chunks from the boundaries of :func:`gvcpanel.kernels.run_bounds` (every
+    boundary is still at a change of level; the choice depends on the data alone)."""
+    picks = np.unique(np.linspace(0, bounds.size - 1, parts + 1).round().astype(np.int64))
+    return np.ascontiguousarray(bounds[picks])
 
 
 def _scaled_gram(cross: np.ndarray, div: np.ndarray, rows: int = 1 << 14) -> np.ndarray:
