@@ -244,6 +244,21 @@ def _add_gram(X, lo, hi, weights, part):  # pragma: no cover - compiled
             part[a, b] += s
 
 
+@njit(cache=True, inline="always")
+def _sum_parts(parts):  # pragma: no cover - compiled
+    """The upper triangles of per-chunk cross-products added in chunk order, mirrored."""
+    p = parts.shape[1]
+    out = np.zeros((p, p))
+    for c in range(parts.shape[0]):
+        for a in range(p):
+            for b in range(a, p):
+                out[a, b] += parts[c, a, b]
+    for a in range(p):
+        for b in range(a):
+            out[a, b] = out[b, a]
+    return out
+
+
 @njit(parallel=True, cache=True, fastmath={"reassoc"})
 def subtract_effects_by_runs(X, main, sum_main, div, rest, offsets, rest_coef, gram, weights, bounds):  # pragma: no cover
     """:func:`subtract_effects` for a main effect whose levels are runs of rows (chunks of
@@ -295,16 +310,7 @@ def subtract_effects_by_runs(X, main, sum_main, div, rest, offsets, rest_coef, g
             if gram and (i - block >= GRAM_CHUNK or i == hi):
                 _add_gram(X, block, i, weights, parts[c])
                 block = i
-    out = np.zeros((p, p) if gram else (0, 0))
-    if gram:
-        for c in range(n_chunks):
-            for a in range(p):
-                for b in range(a, p):
-                    out[a, b] += parts[c, a, b]
-        for a in range(p):
-            for b in range(a):
-                out[a, b] = out[b, a]
-    return out
+    return _sum_parts(parts) if gram else np.zeros((0, 0))
 
 
 @njit(parallel=True, cache=True, fastmath={"reassoc"})
@@ -319,7 +325,6 @@ def subtract_effects(X, main, main_coef, rest, offsets, rest_coef, gram, weights
     n_rest = rest.shape[1]
     n_chunks = max(1, (n + GRAM_CHUNK - 1) // GRAM_CHUNK)
     parts = np.zeros((n_chunks if gram else 0, p, p))
-    weighted = weights.size > 0
     for c in prange(n_chunks):
         lo = c * GRAM_CHUNK
         hi = min(n, lo + GRAM_CHUNK)
@@ -337,29 +342,8 @@ def subtract_effects(X, main, main_coef, rest, offsets, rest_coef, gram, weights
             for j in range(p):
                 X[i, j] -= v[j]
         if gram:
-            for a in range(p):
-                xa = X[lo:hi, a]
-                for b in range(a, p):
-                    xb = X[lo:hi, b]
-                    s = 0.0
-                    if weighted:
-                        w = weights[lo:hi]
-                        for i in range(hi - lo):
-                            s += xa[i] * xb[i] * w[i]
-                    else:
-                        for i in range(hi - lo):
-                            s += xa[i] * xb[i]
-                    parts[c, a, b] = s
-    out = np.zeros((p, p) if gram else (0, 0))
-    if gram:
-        for c in range(n_chunks):
-            for a in range(p):
-                for b in range(a, p):
-                    out[a, b] += parts[c, a, b]
-        for a in range(p):
-            for b in range(a):
-                out[a, b] = out[b, a]
-    return out
+            _add_gram(X, lo, hi, weights, parts[c])
+    return _sum_parts(parts) if gram else np.zeros((0, 0))
 
 
 @njit(parallel=True, cache=True)
