@@ -146,6 +146,16 @@ def run_bounds(main, target):  # pragma: no cover - compiled
     return out
 
 
+@njit(cache=True, inline="always")
+def _run_end(main, i, hi):  # pragma: no cover - compiled
+    """End of the run of rows that share ``main[i]`` (at most ``hi``)."""
+    g = main[i]
+    k = i
+    while k < hi and main[k] == g:
+        k += 1
+    return k
+
+
 @njit(parallel=True, cache=True)
 def effect_sums_by_runs(X, main, div, rest, offsets, weights, bounds):  # pragma: no cover - compiled
     """Main-level sums, :math:`R'W M_A x` and the column moments in one pass, for a main effect A
@@ -181,9 +191,7 @@ def effect_sums_by_runs(X, main, div, rest, offsets, weights, bounds):  # pragma
         i, hi = bounds[c], bounds[c + 1]
         while i < hi:
             g = main[i]
-            k = i
-            while k < hi and main[k] == g:
-                k += 1
+            k = _run_end(main, i, hi)
             for j in range(p):
                 run[j] = 0.0
             for m in range(i, k):
@@ -284,9 +292,7 @@ def subtract_effects_by_runs(X, main, sum_main, div, rest, offsets, rest_coef, g
         block = i
         while i < hi:
             g = main[i]
-            k = i
-            while k < hi and main[k] == g:
-                k += 1
+            k = _run_end(main, i, hi)
             for j in range(p):
                 acc[j] = 0.0
             for m in range(i, k):
@@ -422,32 +428,9 @@ def crossprod(X, weights):  # pragma: no cover - compiled
     n, p = X.shape
     n_chunks = max(1, (n + CHUNK - 1) // CHUNK)
     parts = np.zeros((n_chunks, p, p))
-    weighted = weights.size > 0
     for c in prange(n_chunks):
-        lo = c * CHUNK
-        hi = min(n, lo + CHUNK)
-        w = weights[lo:hi] if weighted else weights
-        for a in range(p):
-            xa = X[lo:hi, a]
-            for b in range(a, p):
-                xb = X[lo:hi, b]
-                s = 0.0
-                if weighted:
-                    for i in range(hi - lo):
-                        s += xa[i] * xb[i] * w[i]
-                else:
-                    for i in range(hi - lo):
-                        s += xa[i] * xb[i]
-                parts[c, a, b] = s
-    out = np.zeros((p, p))
-    for c in range(n_chunks):
-        for a in range(p):
-            for b in range(a, p):
-                out[a, b] += parts[c, a, b]
-    for a in range(p):
-        for b in range(a):
-            out[a, b] = out[b, a]
-    return out
+        _add_gram(X, c * CHUNK, min(n, (c + 1) * CHUNK), weights, parts[c])
+    return _sum_parts(parts)
 
 
 @njit(parallel=True, cache=True, fastmath={"reassoc"})
@@ -1103,9 +1086,7 @@ def run_schur_cross(main, rest, offsets, weights, div, bounds):  # pragma: no co
         i, hi = bounds[c], bounds[c + 1]
         while i < hi:
             g = main[i]
-            k = i
-            while k < hi and main[k] == g:
-                k += 1
+            k = _run_end(main, i, hi)
             inv = 1.0 / div[g]
             for a in range(i, k):
                 wa = (weights[a] if weighted else 1.0) * inv
