@@ -1075,7 +1075,12 @@ def schur_cross(main, n_main, rest, offsets, weights, div):  # pragma: no cover 
 @njit(parallel=True, cache=True)
 def run_schur_cross(main, rest, offsets, weights, div, bounds):  # pragma: no cover - compiled
     """:func:`schur_cross` for a main effect whose levels are runs of rows: no sort, and the
-    chunks of ``bounds`` (few: each keeps an L x L sum) on every core, added in order."""
+    chunks of ``bounds`` (few: each keeps an L x L sum) on every core, added in order.
+
+    The result is symmetric, so each unordered pair of a level's (row, effect) entries is added
+    once, to the upper triangle, which is mirrored at the end: half the scattered additions of
+    the full product (the entries' levels are gathered first into a small buffer).
+    """
     n_rest = rest.shape[1]
     L = offsets[n_rest]
     n_chunks = bounds.size - 1
@@ -1083,25 +1088,46 @@ def run_schur_cross(main, rest, offsets, weights, div, bounds):  # pragma: no co
     weighted = weights.size > 0
     for c in prange(n_chunks):
         out = parts[c]
+        levels = np.empty(64 * n_rest, dtype=np.int64)
+        wts = np.empty(64 * n_rest)
         i, hi = bounds[c], bounds[c + 1]
         while i < hi:
             g = main[i]
             k = _run_end(main, i, hi)
-            inv = 1.0 / div[g]
+            m = (k - i) * n_rest
+            if m > levels.size:
+                levels = np.empty(2 * m, dtype=np.int64)
+                wts = np.empty(2 * m)
+            t = 0
             for a in range(i, k):
-                wa = (weights[a] if weighted else 1.0) * inv
-                for b in range(i, k):
-                    wab = wa * (weights[b] if weighted else 1.0)
-                    for r in range(n_rest):
-                        la = offsets[r] + rest[a, r]
-                        for s in range(n_rest):
-                            out[la, offsets[s] + rest[b, s]] += wab
+                wa = weights[a] if weighted else 1.0
+                for r in range(n_rest):
+                    levels[t] = offsets[r] + rest[a, r]
+                    wts[t] = wa
+                    t += 1
+            inv = 1.0 / div[g]
+            for t1 in range(m):
+                l1 = levels[t1]
+                w1 = wts[t1] * inv
+                out[l1, l1] += w1 * wts[t1]
+                for t2 in range(t1 + 1, m):
+                    l2 = levels[t2]
+                    v = w1 * wts[t2]
+                    if l1 < l2:
+                        out[l1, l2] += v
+                    elif l2 < l1:
+                        out[l2, l1] += v
+                    else:  # two entries of one level: the pair counts in both orders
+                        out[l1, l1] += 2.0 * v
             i = k
     total = np.zeros((L, L))
     for c in range(n_chunks):
         for a in range(L):
-            for b in range(L):
+            for b in range(a, L):
                 total[a, b] += parts[c, a, b]
+    for a in range(L):
+        for b in range(a + 1, L):
+            total[b, a] = total[a, b]
     return total
 
 

@@ -259,6 +259,30 @@ def test_schur_cross_from_rows_equals_the_sparse_product(weighted_panel, weighte
     np.testing.assert_allclose(got, expected, rtol=1e-13, atol=1e-12)
 
 
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("main_levels", [120, 4])  # 4: levels of ~450 entries outgrow the buffer
+def test_schur_cross_by_runs_equals_the_sparse_product(weighted_panel, weighted, main_levels):
+    from scipy import sparse
+
+    rng, _, year, cluster, _, weights = weighted_panel
+    cy = interact(cluster, year)
+    main = np.sort(rng.integers(0, main_levels, year.codes.size))  # rows sorted: levels are runs
+    w = weights if weighted else np.ones(main.size)
+    rest = np.column_stack([year.codes, cy.codes]).astype(np.int64)
+    offsets = np.array([0, year.n_levels, year.n_levels + cy.n_levels], dtype=np.int64)
+    C = sparse.hstack([sparse.csr_matrix((w, (main, fe.codes)), shape=(main_levels, fe.n_levels))
+                       for fe in (year, cy)], format="csr")
+    div = np.asarray(C[:, : year.n_levels].sum(axis=1)).ravel()
+    expected = (C.T @ C.multiply(1.0 / div[:, None]).tocsr()).toarray()
+    for target in (1, 100, main.size):  # one chunk per level, several levels each, one chunk
+        bounds = kernels.run_bounds(kernels.as_codes(main), target)
+        assert bounds.size >= 2
+        got = kernels.run_schur_cross(kernels.as_codes(main), np.asfortranarray(rest), offsets,
+                                      kernels.as_weights(weights if weighted else None), div, bounds)
+        np.testing.assert_allclose(got, expected, rtol=1e-13, atol=1e-12)
+        np.testing.assert_array_equal(got, got.T)
+
+
 def test_threeway_absorption_does_not_depend_on_how_the_schur_complement_is_formed(weighted_panel):
     _, firm, year, cluster, X, _ = weighted_panel
     effects = [firm, year, interact(cluster, year)]
