@@ -158,7 +158,7 @@ def _run_end(main, i, hi):  # pragma: no cover - compiled
 
 @njit(parallel=True, cache=True)
 def effect_sums_by_runs(X, main, div, rest, offsets, weights, bounds):  # pragma: no cover - compiled
-    """Main-level sums, :math:`R'W M_A x` and the column moments in one pass, for a main effect A
+    r"""Main-level sums, :math:`R'W M_A x` and the column moments in one pass, for a main effect A
     whose levels are runs of rows, split over the chunks of :func:`run_bounds`.
 
     ``div`` holds the (weighted) row count of each main level (1 for a level without weight).
@@ -269,7 +269,7 @@ def _sum_parts(parts):  # pragma: no cover - compiled
 
 @njit(parallel=True, cache=True, fastmath={"reassoc"})
 def subtract_effects_by_runs(X, main, sum_main, div, rest, offsets, rest_coef, gram, weights, bounds):  # pragma: no cover
-    """:func:`subtract_effects` for a main effect whose levels are runs of rows (chunks of
+    r""":func:`subtract_effects` for a main effect whose levels are runs of rows (chunks of
     :func:`run_bounds`), with the main coefficients formed level by level on the way.
 
     Notes
@@ -927,48 +927,13 @@ def integer_codes(values, low, high):  # pragma: no cover - compiled
     return out, uniques
 
 
-@njit(cache=True)
-def has_singleton(codes, n_levels):  # pragma: no cover - compiled
-    """Whether some level of ``codes`` holds exactly one row."""
-    counts = np.zeros(n_levels, dtype=np.int64)
-    for i in range(codes.size):
-        counts[codes[i]] += 1
-    for g in range(n_levels):
-        if counts[g] == 1:
-            return True
-    return False
-
-
 # --- row selection -----------------------------------------------------------------------------
-@njit(cache=True)
-def compact_columns(flat, n, p, keep):  # pragma: no cover - compiled
-    """Keep the rows ``keep`` of a Fortran-ordered n x p array held in ``flat`` (length n*p), in
-    place: column j is written to ``flat[j*m:(j+1)*m]`` (m kept rows).  Returns m.
-
-    Every element moves to a position at or before the one it is read from, and column j's
-    destination ends before column j+1's source begins, so one forward pass never overwrites a
-    value it has still to read (no second array of the data's size).
-    """
-    m = 0
-    for i in range(n):
-        if keep[i]:
-            m += 1
-    for j in range(p):
-        src = j * n
-        dst = j * m
-        t = 0
-        for i in range(n):
-            if keep[i]:
-                flat[dst + t] = flat[src + i]
-                t += 1
-    return m
-
-
 @njit(cache=True)
 def singleton_sweeps(codes, n_levels, keep, dropped):  # pragma: no cover - compiled
     """Drop, in place in ``keep``, the rows alone in a level of an effect, sweep after sweep until
-    none is left; ``codes`` is a tuple of E code vectors (one per effect, no n x E copy),
-    ``dropped[e]`` counts the rows dropped against effect e.
+    none is left; ``codes`` is a tuple of E code vectors (one per effect, no n x E copy; a row
+    outside ``keep`` is never read, so its code may be anything), ``dropped[e]`` counts the rows
+    dropped against effect e.
 
     Within a sweep the effects are taken in order and a row counts against the first effect in
     whose level it is alone (the rule of :func:`gvcpanel.models.absorb.singleton_mask`).
@@ -985,7 +950,11 @@ def singleton_sweeps(codes, n_levels, keep, dropped):  # pragma: no cover - comp
         for i in range(n):
             if keep[i]:
                 counts[base + c[i]] += 1
-    changed = True
+    changed = False  # most panels have no singleton: one look at the counts settles it
+    for level in range(offsets[n_eff]):
+        if counts[level] == 1:
+            changed = True
+            break
     while changed:
         changed = False
         for e in range(n_eff):

@@ -208,22 +208,6 @@ def test_compiled_singleton_sweeps_follow_the_numpy_rule(seed):
     assert sum(dropped.values()) == int((~keep).sum()) > 0
 
 
-@pytest.mark.parametrize("share", [0.0, 0.3, 0.9, 1.0])
-def test_in_place_row_selection_equals_a_copy(share):
-    from gvcpanel.formula.frame import take_rows
-
-    rng = np.random.default_rng(7)
-    data = np.asfortranarray(rng.normal(size=(1000, 5)))
-    keep = rng.random(1000) >= share
-    expected = take_rows(data, keep)
-    assert expected is data if keep.all() else not np.shares_memory(expected, data)
-    out = take_rows(data, keep, in_place=True)
-    assert np.array_equal(out, data[keep] if keep.all() else expected)
-    assert out.flags.f_contiguous and out.shape == (int(keep.sum()), 5)
-    if 0 < keep.sum() < keep.size:
-        assert np.shares_memory(out, data)  # no second array of the data's size
-
-
 @pytest.mark.parametrize("seed", range(4))
 def test_union_find_components_equal_scipy_graph_components(seed):
     from scipy import sparse

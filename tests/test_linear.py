@@ -189,6 +189,49 @@ def test_singletons_and_absorbed_regressor_are_reported(designs):
     np.testing.assert_allclose(kept.params["x1"], res.params["x1"], rtol=1e-10)
 
 
+def _singletons_by_hand(frame: pd.DataFrame, effects: dict[str, list[str]]) -> tuple[pd.Index, dict[str, int]]:
+    """The sweep rule with pandas: in order of the effects, rows alone in their level go, until none."""
+    rows = frame.reset_index()
+    dropped = dict.fromkeys(effects, 0)
+    changed = True
+    while changed:
+        changed = False
+        for name, cols in effects.items():
+            alone = rows.groupby(cols)["y"].transform("size") == 1
+            if alone.any():
+                dropped[name] += int(alone.sum())
+                rows = rows[~alone]
+                changed = True
+    return pd.MultiIndex.from_frame(rows[["firm_id", "year"]]), {k: v for k, v in dropped.items() if v}
+
+
+def test_singletons_left_by_missing_values_are_dropped_before_the_fit(designs):
+    rng = np.random.default_rng(12)
+    data = designs.make_design("unbalanced", 150, n_clusters=12, seed=12)
+    data["x1"] = data["x1"].where(rng.random(len(data)) > 0.25)  # missing values make new singletons
+    data["region"] = np.where(rng.random(len(data)) < 0.4, "north", "south")  # varies within firms
+    lone = data.index[np.flatnonzero(data.groupby(level="firm_id")["y"].transform("size").to_numpy() == 1)[0]]
+    data.loc[lone, ["region", "x1"]] = ["west", 1.0]  # a category seen only on a singleton row
+    formula = "y ~ x1 + x2 + C(region)"
+    effects = ("firm", "year", "cluster_id^year")
+    complete = data[data["x1"].notna()]
+    keep, dropped = _singletons_by_hand(complete, {"firm": ["firm_id"], "year": ["year"],
+                                                   "cluster_id^year": ["cluster_id", "year"]})
+    assert sum(dropped.values()) > 20 and len(dropped) >= 2
+    with pytest.warns(AbsorbedVariableWarning, match="west"):
+        res = fe_regression(data, formula, effects=effects, cluster="cluster_id")
+    counts = dict(zip(res.exclusions["reason"], res.exclusions["n_rows"]))
+    assert counts == {"missing x1": int(data["x1"].isna().sum()),
+                      **{f"singleton in {k} effect": v for k, v in dropped.items()}}
+    assert res.nobs == len(keep) and res.fit_stats["singletons"] == sum(dropped.values())
+    # the design's columns are those of the rows before the singletons went (as before, and as
+    # fixest): the category seen only on a dropped row is reported as a dropped column
+    assert "C(region)[T.south]" in res.params.index and tuple(res.fit_stats["dropped_terms"]) == ("C(region)[T.west]",)
+    by_hand = fe_regression(complete.loc[keep], formula, effects=effects, cluster="cluster_id", drop_singletons=False)
+    np.testing.assert_allclose(res.params[by_hand.params.index], by_hand.params, rtol=1e-11)
+    np.testing.assert_allclose(res.std_errors[by_hand.params.index], by_hand.std_errors, rtol=1e-11)
+
+
 def test_groups_and_nesting_filled_for_inference(designs):
     data = designs.make_design("balanced", 80, n_years=5, n_clusters=32, seed=6)
     res = fe_regression(data, designs.FORMULA, cluster="cluster_id")

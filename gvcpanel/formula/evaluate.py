@@ -117,6 +117,7 @@ def evaluate_formula(
     rows: np.ndarray | None = None,
     derived: Derived | None = None,
     spans_intercept: bool = True,
+    prune: Callable[[np.ndarray], tuple[np.ndarray, dict[str, int]]] | None = None,
 ) -> Evaluation:
     """Evaluate the outcome and the design of ``formula`` on ``frame``.
 
@@ -135,6 +136,10 @@ def evaluate_formula(
     spans_intercept : bool
         Whether the model's intercept, absorbed effects or baseline dummies span the constant
         (decides full or reduced dummy coding; see the module docstring).
+    prune : callable, optional
+        Called with the rows kept so far (a boolean mask over the frame) before any data are
+        copied; returns the rows it drops among them and their counts by reason (singletons of
+        the absorbed effects).  The design's columns are still those of the rows before it.
     """
     parsed = parse_formula(formula) if isinstance(formula, str) else formula
     n = len(frame)
@@ -171,9 +176,16 @@ def evaluate_formula(
             f"formula {parsed.formula!r}: the outcome {parsed.dependent.expr!r} is text or categorical; "
             "it must be numeric."
         )
-    kept = ~excluded
+    kept = sample = ~excluded
+    if prune is not None:
+        dropped, reasons = prune(kept)
+        if reasons:
+            excluded |= dropped
+            for reason, count in reasons.items():
+                exclusions[reason] = exclusions.get(reason, 0) + count
+            kept = ~excluded
     all_kept = bool(kept.all())
-    columns = _design_columns(parsed, values, kept, spans_intercept)
+    columns = _design_columns(parsed, values, sample, kept, spans_intercept)
     data = np.empty((int(kept.sum()), 1 + len(columns)), order="F")
     starts = None if all_kept else kernels.chunk_starts(kept)
     _fill(data[:, 0], [values[parsed.dependent.expr].block[:, 0]], kept, all_kept, starts)
@@ -498,18 +510,20 @@ class _DesignColumn:
 
 
 def _design_columns(
-    parsed: ParsedFormula, values: Mapping[str, _Values], kept: np.ndarray, spans_intercept: bool
+    parsed: ParsedFormula, values: Mapping[str, _Values], sample: np.ndarray, kept: np.ndarray,
+    spans_intercept: bool,
 ) -> list[_DesignColumn]:
-    """Every design column as a product of pieces, in the order formulaic would write them."""
+    """Every design column as a product of pieces, in the order formulaic would write them: the
+    categories that occur on the rows ``sample`` make the columns, filled on the rows ``kept``."""
     levels: dict[str, tuple] = {}
     kept_codes: dict[str, np.ndarray] = {}
     for expr, value in values.items():
         if value.codes is None:
             continue
-        codes = value.codes[kept]
+        codes = value.codes[sample]
         present = np.bincount(codes[codes >= 0], minlength=len(value.levels)) > 0
         levels[expr] = tuple(level for level, here in zip(value.levels, present) if here)
-        kept_codes[expr] = codes
+        kept_codes[expr] = codes if kept is sample else value.codes[kept]
     categorical = {expr for expr, v in values.items() if v.codes is not None and v.factor.kind != "i"}
     scoping = _scoping(parsed.terms, categorical, levels, spans_intercept) if categorical else None
     columns: list[_DesignColumn] = []

@@ -20,7 +20,7 @@ from gvcpanel.errors import PanelStructureError, SpecificationError
 from gvcpanel.formula.evaluate import Derived, DerivedColumn, evaluate_formula
 from gvcpanel.formula.parse import ParsedFormula, canonical, effect_columns
 from gvcpanel.formula.providers import default_derived
-from gvcpanel.models.absorb import FixedEffect, compress_codes, interact
+from gvcpanel.models.absorb import FixedEffect, compress_codes, interact, singleton_mask
 
 INDEX = ("firm_id", "year")
 
@@ -113,21 +113,22 @@ class Arrays:
     labels: dict[str, np.ndarray]
     exclusions: dict[str, int]
     weights: np.ndarray | None = None  # probability weights of the kept rows (evaluate(weights=))
+    #: rows dropped as singletons per effect, when evaluate(singletons=) asked (None: not looked for)
+    singletons: dict[str, int] | None = None
 
     @property
     def years(self) -> np.ndarray:
         """The year value of each row (made when asked: only differences and cohorts need it)."""
         return self.labels["year"][self.codes["year"]]
 
-    def subset(self, keep: np.ndarray, *, in_place: bool = False) -> "Arrays":
-        """The rows ``keep``; ``in_place=True`` compacts ``data`` in its own memory (then this
-        object's ``data`` must not be used again: estimators own the array evaluate() made)."""
+    def subset(self, keep: np.ndarray) -> "Arrays":
+        """The rows ``keep``."""
         codes, labels = {}, {}
         for name, c in self.codes.items():
             codes[name], used = compress_codes(c, len(self.labels[name]), keep)
             labels[name] = self.labels[name][used]
         return Arrays(
-            take_rows(self.data, keep, in_place=in_place), self.terms, self.dependent, codes, labels, dict(self.exclusions),
+            take_rows(self.data, keep), self.terms, self.dependent, codes, labels, dict(self.exclusions),
             None if self.weights is None else self.weights[keep],
         )
 
@@ -139,22 +140,10 @@ class Arrays:
         return FixedEffect(name, fe.codes, fe.n_levels, fe.labels)
 
 
-def take_rows(data: np.ndarray, keep: np.ndarray, *, in_place: bool = False) -> np.ndarray:
-    """Rows of a Fortran-ordered array, column by column so that no C-ordered copy is made.
-
-    ``in_place=True`` (a contiguous Fortran-ordered ``data`` that the caller owns) moves the kept
-    rows to the front of ``data``'s own buffer and returns a Fortran-ordered view of it: no second
-    array of the data's size.
-    """
+def take_rows(data: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """Rows of a Fortran-ordered array, column by column so that no C-ordered copy is made."""
     if keep.all():
         return data
-    if in_place and data.flags.f_contiguous and data.flags.writeable and data.dtype == np.float64:
-        from gvcpanel import kernels
-
-        n, p = data.shape
-        flat = data.reshape(-1, order="F")  # a view of a contiguous array
-        m = int(kernels.compact_columns(flat, n, p, np.ascontiguousarray(keep, dtype=np.bool_)))
-        return flat[: m * p].reshape((m, p), order="F")
     out = np.empty((int(keep.sum()), data.shape[1]), order="F")
     for j in range(data.shape[1]):
         np.compress(keep, data[:, j], out=out[:, j])
@@ -170,33 +159,69 @@ def evaluate(
     spans_intercept: bool = True,
     rows: np.ndarray | None = None,
     weights: np.ndarray | None = None,
+    singletons: Sequence[str] = (),
 ) -> Arrays:
     """Evaluate the outcome and design, and code the grouping columns, dropping incomplete rows.
 
     Rows are excluded by :func:`gvcpanel.formula.evaluate.evaluate_formula`, with its counted
     reasons; grouping columns other than the index must be observed.  ``weights`` (one per row
-    of ``frame``) are carried to the kept rows.
+    of ``frame``) are carried to the kept rows.  The rows alone in a level of one of the effects
+    ``singletons`` (names such as ``"firm"``, whose columns are among ``groups``) are dropped
+    sweep after sweep (:func:`gvcpanel.models.absorb.singleton_mask`) before the data are copied,
+    and counted as ``"singleton in <effect> effect"``.
     """
     group_cols = [c for c in dict.fromkeys(groups) if c not in INDEX]
-    ev = evaluate_formula(frame, formula, keep=group_cols, rows=rows, derived=derived,
-                          spans_intercept=spans_intercept)
-    kept = ev.kept
-    all_kept = bool(kept.all())
-    index = frame.index
-    codes: dict[str, np.ndarray] = {}
-    labels: dict[str, np.ndarray] = {}
-    for level, name in enumerate(INDEX):
-        level_codes = np.asarray(index.codes[level])
-        codes[name], used = compress_codes(level_codes, len(index.levels[level]), None if all_kept else kept)
-        labels[name] = np.asarray(index.levels[level])[used]
     for col in group_cols:
         if col not in frame.columns:
             raise SpecificationError(f"grouping column {col!r} is not in the data.")
-        values = frame[col].to_numpy()
-        codes[col], labels[col] = group_codes(values if all_kept else values[kept])
+    # codes of every row (a row that is left out may carry any code), made compact on the kept rows
+    index = frame.index
+    raw: dict[str, tuple[np.ndarray, np.ndarray]] = {
+        name: (np.asarray(index.codes[level]), np.asarray(index.levels[level])) for level, name in enumerate(INDEX)
+    }
+    for col in group_cols:
+        raw[col] = group_codes(frame[col].to_numpy())
+    prune = None
+    if singletons:
+        def prune(kept: np.ndarray) -> tuple[np.ndarray, dict[str, int]]:
+            effects = [_raw_effect(raw, name, kept) for name in singletons]
+            keep, dropped = singleton_mask(effects, kept)
+            return kept & ~keep, {f"singleton in {name} effect": count for name, count in dropped.items()}
+
+    ev = evaluate_formula(frame, formula, keep=group_cols, rows=rows, derived=derived,
+                          spans_intercept=spans_intercept, prune=prune)
+    kept = ev.kept
+    all_kept = bool(kept.all())
+    codes: dict[str, np.ndarray] = {}
+    labels: dict[str, np.ndarray] = {}
+    for name, (c, values) in raw.items():
+        if all_kept and name in group_cols:  # group_codes are compact already
+            codes[name], labels[name] = c, values
+        else:
+            codes[name], used = compress_codes(c, len(values), None if all_kept else kept)
+            labels[name] = values[used]
     dependent = formula.dependent.expr if isinstance(formula, ParsedFormula) else _dependent(formula)
     kept_weights = None if weights is None else (weights if all_kept else weights[kept])
-    return Arrays(ev.data, ev.names, dependent, codes, labels, ev.exclusions, kept_weights)
+    counted = None
+    if singletons:
+        counted = {name: ev.exclusions.get(f"singleton in {name} effect", 0) for name in singletons}
+    return Arrays(ev.data, ev.names, dependent, codes, labels, ev.exclusions, kept_weights, counted)
+
+
+def _raw_effect(raw: Mapping[str, tuple[np.ndarray, np.ndarray]], name: str, kept: np.ndarray) -> FixedEffect:
+    """Effect ``name`` over every row, from uncompacted codes (meaningful on the rows ``kept``)."""
+    columns = effect_columns(name)
+    codes, values = raw[columns[0]]
+    codes, n_levels = kernels.as_codes(codes), len(values)
+    for col in columns[1:]:
+        other, other_values = raw[col]
+        joint = np.where(kept, codes * len(other_values) + other, 0)  # left-out rows may be -1
+        if n_levels * len(other_values) <= 4 * joint.size + 1_000_000:
+            codes, n_levels = joint, n_levels * len(other_values)
+        else:
+            used, codes = np.unique(joint, return_inverse=True)
+            n_levels = used.size
+    return FixedEffect(name, codes, n_levels)
 
 
 def group_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

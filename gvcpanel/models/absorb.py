@@ -132,17 +132,17 @@ def interact(first: FixedEffect, second: FixedEffect, name: str | None = None) -
     return FixedEffect(name or f"{first.name}^{second.name}", codes.astype(np.intp, copy=False), int(used.size), labels)
 
 
-def singleton_mask(effects: Sequence[FixedEffect]) -> tuple[np.ndarray, dict[str, int]]:
+def singleton_mask(
+    effects: Sequence[FixedEffect], keep: np.ndarray | None = None
+) -> tuple[np.ndarray, dict[str, int]]:
     """Rows to keep after dropping singletons iteratively, and the rows dropped per effect.
 
     A row counts against the first effect (in the given order) in whose level it is alone at the
-    sweep where it is found.
+    sweep where it is found.  With ``keep`` (a boolean mask) only those rows take part; the codes
+    of the others are never read.
     """
     n = effects[0].codes.size
-    keep = np.ones(n, dtype=bool)
-    # most panels have none: one integer count per effect settles that without a mask
-    if not any(kernels.has_singleton(kernels.as_codes(fe.codes), fe.n_levels) for fe in effects):
-        return keep, {}
+    keep = np.ones(n, dtype=bool) if keep is None else np.array(keep, dtype=bool)
     codes = tuple(kernels.as_codes(fe.codes) for fe in effects)
     counts = np.zeros(len(effects), dtype=np.int64)
     # one compiled pass per effect and sweep (the NumPy version re-counted every level per sweep)
@@ -654,7 +654,7 @@ def _coarse(bounds: np.ndarray, parts: int) -> np.ndarray:
 
 
 def _scaled_gram(cross: np.ndarray, div: np.ndarray, rows: int = 1 << 14) -> np.ndarray:
-    """:math:`C' \mathrm{diag}(1/d) C` of a dense G x L table, by blocks of rows through BLAS
+    r""":math:`C' \mathrm{diag}(1/d) C` of a dense G x L table, by blocks of rows through BLAS
     (one block-sized temporary instead of a scaled copy of C)."""
     out = np.zeros((cross.shape[1], cross.shape[1]))
     for lo in range(0, cross.shape[0], rows):

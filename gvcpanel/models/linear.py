@@ -48,7 +48,6 @@ from gvcpanel.models.absorb import (
     compress_codes,
     rank_of,
     refines,
-    singleton_mask,
 )
 from gvcpanel.errors import (
     AbsorbedVariableWarning,
@@ -177,7 +176,8 @@ def fe_regression(
     else:
         optional = []
     arrays = evaluate(frame, parsed, group_cols + optional, derived=derived_of(panel, derived),
-                      spans_intercept=_spans_intercept(parsed, method, effects), rows=rows, weights=row_w)
+                      spans_intercept=_spans_intercept(parsed, method, effects), rows=rows, weights=row_w,
+                      singletons=effects if method == "fe" and drop_singletons else ())
     if weight_exclusions:
         arrays = replace(arrays, exclusions={**weight_exclusions, **arrays.exclusions})
     if method != "fe" or row_w is not None:
@@ -484,17 +484,11 @@ def _fit_fe(arrays: Arrays, effects: tuple[str, ...], clusters, *, drop_singleto
             tol: float = DEFAULT_TOL, maxiter: int = DEFAULT_MAXITER, intercept: bool = True) -> _Fit:
     if not effects:
         raise SpecificationError("method='fe' needs at least one effect; use method='pooled' for none.")
+    if drop_singletons and arrays.singletons is None:
+        raise ValueError("_fit_fe drops singletons through evaluate(singletons=effects)")  # a caller's bug
     fes = [arrays.effect(e) for e in effects]
     exclusions = dict(arrays.exclusions)
-    n_singletons = 0
-    if drop_singletons:
-        keep, dropped = singleton_mask(fes)
-        n_singletons = int((~keep).sum())
-        if n_singletons:
-            for name, count in dropped.items():
-                exclusions[f"singleton in {name} effect"] = count
-            arrays = arrays.subset(keep, in_place=True)  # the data are ours (see below)
-            fes = [arrays.effect(e) for e in effects]
+    n_singletons = sum(arrays.singletons.values()) if drop_singletons else 0
     if arrays.data.shape[0] == 0:
         raise PanelStructureError("no observations are left after dropping singletons.")
     w = arrays.weights
