@@ -1042,21 +1042,26 @@ def schur_cross(main, n_main, rest, offsets, weights, div):  # pragma: no cover 
 
 
 @njit(parallel=True, cache=True)
-def run_schur_cross(main, rest, offsets, weights, div, bounds):  # pragma: no cover - compiled
-    """:func:`schur_cross` for a main effect whose levels are runs of rows: no sort, and the
-    chunks of ``bounds`` (few: each keeps an L x L sum) on every core, added in order.
+def run_schur_counts(main, n_main, rest, offsets, weights, bounds):  # pragma: no cover - compiled
+    """:func:`schur_cross` for a main effect whose levels are runs of rows, with the (weighted)
+    row counts of the main levels and of the stacked other levels: (C'D^{-1}C, d, the other
+    counts), where D = diag(d) (a level without weight divides by 1).
 
-    The result is symmetric, so each unordered pair of a level's (row, effect) entries is added
-    once, to the upper triangle, which is mirrored at the end: half the scattered additions of
-    the full product (the entries' levels are gathered first into a small buffer).
+    No sort and no G_A x L table: a level's entries (row, other effect) are gathered into a small
+    buffer, and each unordered pair of them is added once to the upper triangle, which is
+    mirrored at the end (half the scattered additions of the full product).  The chunks of
+    ``bounds`` (few: each keeps an L x L sum) run on every core and are added in order.
     """
     n_rest = rest.shape[1]
     L = offsets[n_rest]
     n_chunks = bounds.size - 1
     parts = np.zeros((n_chunks, L, L))
+    rest_parts = np.zeros((n_chunks, L))
+    main_counts = np.zeros(n_main)
     weighted = weights.size > 0
     for c in prange(n_chunks):
         out = parts[c]
+        rest_counts = rest_parts[c]
         levels = np.empty(64 * n_rest, dtype=np.int64)
         wts = np.empty(64 * n_rest)
         i, hi = bounds[c], bounds[c + 1]
@@ -1068,13 +1073,17 @@ def run_schur_cross(main, rest, offsets, weights, div, bounds):  # pragma: no co
                 levels = np.empty(2 * m, dtype=np.int64)
                 wts = np.empty(2 * m)
             t = 0
+            d = 0.0
             for a in range(i, k):
                 wa = weights[a] if weighted else 1.0
+                d += wa
                 for r in range(n_rest):
                     levels[t] = offsets[r] + rest[a, r]
                     wts[t] = wa
+                    rest_counts[levels[t]] += wa
                     t += 1
-            inv = 1.0 / div[g]
+            main_counts[g] = d
+            inv = 1.0 / d if d > 0 else 1.0
             for t1 in range(m):
                 l1 = levels[t1]
                 w1 = wts[t1] * inv
@@ -1090,14 +1099,33 @@ def run_schur_cross(main, rest, offsets, weights, div, bounds):  # pragma: no co
                         out[l1, l1] += 2.0 * v
             i = k
     total = np.zeros((L, L))
+    rest_total = np.zeros(L)
     for c in range(n_chunks):
         for a in range(L):
+            rest_total[a] += rest_parts[c, a]
             for b in range(a, L):
                 total[a, b] += parts[c, a, b]
     for a in range(L):
         for b in range(a + 1, L):
             total[b, a] = total[a, b]
-    return total
+    return total, main_counts, rest_total
+
+
+@njit(parallel=True, cache=True)
+def run_squared_sizes(main, bounds):  # pragma: no cover - compiled
+    """:func:`sum_squared_sizes` for a main effect whose levels are runs of rows (chunks of
+    :func:`run_bounds`): the squared lengths of the runs."""
+    n_chunks = bounds.size - 1
+    parts = np.zeros(n_chunks, dtype=np.int64)
+    for c in prange(n_chunks):
+        i, hi = bounds[c], bounds[c + 1]
+        total = 0
+        while i < hi:
+            k = _run_end(main, i, hi)
+            total += (k - i) * (k - i)
+            i = k
+        parts[c] = total
+    return parts.sum()
 
 
 @njit(cache=True)

@@ -245,7 +245,7 @@ def test_schur_cross_from_rows_equals_the_sparse_product(weighted_panel, weighte
 
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("main_levels", [120, 4])  # 4: levels of ~450 entries outgrow the buffer
-def test_schur_cross_by_runs_equals_the_sparse_product(weighted_panel, weighted, main_levels):
+def test_schur_cross_and_counts_by_runs_equal_the_sparse_product(weighted_panel, weighted, main_levels):
     from scipy import sparse
 
     rng, _, year, cluster, _, weights = weighted_panel
@@ -261,10 +261,14 @@ def test_schur_cross_by_runs_equals_the_sparse_product(weighted_panel, weighted,
     for target in (1, 100, main.size):  # one chunk per level, several levels each, one chunk
         bounds = kernels.run_bounds(kernels.as_codes(main), target)
         assert bounds.size >= 2
-        got = kernels.run_schur_cross(kernels.as_codes(main), np.asfortranarray(rest), offsets,
-                                      kernels.as_weights(weights if weighted else None), div, bounds)
+        got, main_counts, rest_counts = kernels.run_schur_counts(
+            kernels.as_codes(main), main_levels + 2, np.asfortranarray(rest), offsets,
+            kernels.as_weights(weights if weighted else None), bounds)
         np.testing.assert_allclose(got, expected, rtol=1e-13, atol=1e-12)
         np.testing.assert_array_equal(got, got.T)
+        np.testing.assert_allclose(main_counts, np.r_[div, 0, 0], rtol=1e-14)  # two levels without rows
+        np.testing.assert_allclose(rest_counts, np.asarray(C.sum(axis=0)).ravel(), rtol=1e-14)
+        assert kernels.run_squared_sizes(kernels.as_codes(main), bounds) == (np.bincount(main) ** 2).sum()
 
 
 def test_threeway_absorption_does_not_depend_on_how_the_schur_complement_is_formed(weighted_panel):

@@ -301,8 +301,16 @@ class Absorber:
         G = self.main.n_levels
         self._k_exact: int | None = None
         self._dense_cross = bool(self.rest) and G * self.L <= max(4 * self.n, 1_000_000)
+        # too many other levels for a dense table, firms as runs of rows, the direct solve: C'D^{-1}C
+        # and the counts from the firms' rows (for a few levels the table and BLAS are faster)
+        by_runs = (bool(self.rest) and not self._dense_cross and self._bounds.size > 0 and self.L <= direct_max
+                   and kernels.run_squared_sizes(self._main_codes, self._bounds) * len(self.rest) ** 2 <= 64 * self.n)
         self._cross_t = None
-        if self._dense_cross:  # few levels besides the main effect: a small dense G_A x L table
+        if by_runs:  # no G_A x L table (made only if something asks for the cross-tabulation)
+            self._cross = None
+            cwc, self.main_counts, self.rest_counts = kernels.run_schur_counts(
+                self._main_codes, G, self._rest_codes, self.offsets, w, _coarse(self._bounds, SCHUR_CHUNKS))
+        elif self._dense_cross:  # few levels besides the main effect: a small dense G_A x L table
             if self._bounds.size:  # a chunk of rows fills the rows of its firms: every core
                 self._cross, self.main_counts, self.rest_counts = kernels.cross_counts_by_runs(
                     self._main_codes, G, self._rest_codes, self.offsets, w, self._bounds)
@@ -334,17 +342,15 @@ class Absorber:
             ],
             format="csr",
         )
-        if self._dense_cross:
+        if by_runs:
+            diag_cwc = np.diag(cwc).copy()
+        elif self._dense_cross:
             cwc = _scaled_gram(self.cross, self._main_div)
             diag_cwc = np.diag(cwc).copy()
         elif (self.L <= direct_max
               and kernels.sum_squared_sizes(self._main_codes, G) * len(self.rest) ** 2 <= 64 * self.n):
             # small main levels (firms): C'D^{-1}C from the rows of each level, no sparse product
-            if self._bounds.size:  # firms are runs of rows: no sort, a few chunks on every core
-                cwc = kernels.run_schur_cross(self._main_codes, self._rest_codes, self.offsets, w, self._main_div,
-                                              _coarse(self._bounds, SCHUR_CHUNKS))
-            else:
-                cwc = kernels.schur_cross(self._main_codes, G, self._rest_codes, self.offsets, w, self._main_div)
+            cwc = kernels.schur_cross(self._main_codes, G, self._rest_codes, self.offsets, w, self._main_div)
             diag_cwc = np.diag(cwc).copy()
         else:
             weighted = self.cross.multiply(1.0 / self._main_div[:, None]).tocsr()
