@@ -480,25 +480,29 @@ def residuals(X, y, params, out):  # pragma: no cover - compiled
 
 @njit(parallel=True, cache=True)
 def residuals_and_scores(X, y, params, out, codes, n_groups, bounds):  # pragma: no cover - compiled
-    """``out = y - X @ params`` and the cluster sums of the scores :math:`x_i u_i` (G x p) in one
-    pass, for clusters whose levels are runs of rows, split over the chunks of
-    :func:`run_bounds` (each cluster is summed by one chunk).
+    """``out = y - X @ params``, the cluster sums of the scores :math:`x_i u_i` (G x p) and the
+    cluster sizes in one pass, for clusters whose levels are runs of rows, split over the chunks
+    of :func:`run_bounds` (each cluster is summed by one chunk).
 
     The residuals are the bits of :func:`residuals` and the sums those of :func:`score_sums`
     (same order of additions).
     """
     n, p = X.shape
     scores = np.zeros((n_groups, p))
+    sizes = np.zeros(n_groups, dtype=np.int64)
     for c in prange(bounds.size - 1):
         lo, hi = bounds[c], bounds[c + 1]
         run = np.zeros(p)
         current = codes[lo] if hi > lo else 0
+        start = lo
         for i in range(lo, hi):
             g = codes[i]
             if g != current:
                 for a in range(p):
                     scores[current, a] = run[a]
                     run[a] = 0.0
+                sizes[current] = i - start
+                start = i
                 current = g
             u = y[i]
             for a in range(p):
@@ -509,7 +513,8 @@ def residuals_and_scores(X, y, params, out, codes, n_groups, bounds):  # pragma:
         if hi > lo:
             for a in range(p):
                 scores[current, a] = run[a]
-    return scores
+            sizes[current] = hi - start
+    return scores, sizes
 
 
 @njit(parallel=True, cache=True)

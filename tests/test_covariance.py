@@ -404,6 +404,9 @@ def test_firm_means_firm_id_in_inference_cluster_as_in_cluster_argument(panel):
     by_argument = fe_regression(panel, formula, cluster="firm_id")
     by_alias = by_argument.with_inference("cluster", cluster="firm")
     assert by_alias.n_clusters == panel.firm_id.nunique() == by_argument.n_clusters
+    # the sizes that came with the scores (firms are runs of rows) equal a count of the rows
+    sizes = panel.groupby("firm_id").size()
+    assert by_argument.cluster_sizes == by_alias.cluster_sizes == (sizes.min(), sizes.median(), sizes.max())
     np.testing.assert_allclose(by_alias.std_errors, by_argument.std_errors, rtol=1e-12)
     other = by_argument.with_inference("cluster", cluster="cluster_id")
     assert other.n_clusters == 12 and not np.allclose(other.std_errors, by_argument.std_errors)

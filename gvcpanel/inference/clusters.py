@@ -105,9 +105,9 @@ def twoway_codes(design: Any, spec: InferenceSpec) -> tuple[tuple[str, str], tup
     return (first, second), codes
 
 
-def cluster_size_summary(codes: np.ndarray) -> tuple[int, float, int]:
-    """Smallest, median and largest cluster size."""
-    sizes = np.bincount(codes)
+def cluster_size_summary(codes: np.ndarray, sizes: np.ndarray | None = None) -> tuple[int, float, int]:
+    """Smallest, median and largest cluster size (from the ``sizes`` of the clusters when known)."""
+    sizes = np.bincount(codes) if sizes is None else np.asarray(sizes)
     sizes = sizes[sizes > 0]
     # sizes are small integers: the median from their counts, not from a sort of G values
     tally = np.bincount(sizes)
@@ -130,14 +130,15 @@ def sum_by_group(a: np.ndarray, codes: np.ndarray) -> np.ndarray:
     return kernels.group_sums(a, kernels.as_codes(codes), groups, kernels.NO_WEIGHTS)
 
 
-def cached_score_sums(design: Any, name: str) -> np.ndarray | None:
-    """The estimator's own cluster sums of the scores by ``name``, when they belong to the
-    design's current ``X`` and ``resid`` (a design rebuilt with other arrays does not use them)."""
+def cached_score_sums(design: Any, name: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """The estimator's own cluster sums of the scores by ``name`` and the cluster sizes, when they
+    belong to the design's current ``X`` and ``resid`` (a design rebuilt with other arrays does
+    not use them)."""
     cache = getattr(design, "score_cache", None)
     if cache is None:
         return None
-    cached_name, X, resid, sums = cache
-    return sums if cached_name == name and X is design.X and resid is design.resid else None
+    cached_name, X, resid, sums, sizes = cache
+    return (sums, sizes) if cached_name == name and X is design.X and resid is design.resid else None
 
 
 def score_sums_by_group(X: np.ndarray, u: np.ndarray, codes: np.ndarray) -> np.ndarray:
