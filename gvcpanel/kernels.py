@@ -877,58 +877,90 @@ def compress_into(out, x, keep, starts):  # pragma: no cover - compiled
 
 
 # --- codes -------------------------------------------------------------------------------------
-@njit(cache=True)
+#: row parts of the code kernels (each part marks the levels it sees in its own table)
+CODE_PARTS = 4
+
+
+@njit(cache=True, inline="always")
+def _code_parts(n, n_levels):  # pragma: no cover - compiled
+    """Parts and rows per part: one part when the levels outnumber the rows or rows are few."""
+    parts = CODE_PARTS if n_levels <= n and n >= CODE_PARTS * CHUNK else 1
+    return parts, (n + parts - 1) // parts
+
+
+@njit(parallel=True, cache=True)
 def compact_codes(codes, n_levels, keep):  # pragma: no cover - compiled
     """Codes ``0..n_levels-1`` (any integer type) of the rows ``keep`` (all rows when empty)
     recoded to ``0..G-1`` over the levels that occur, in order, as int64; returns (codes, the old
-    codes used).  Two passes, no temporaries of the data's size."""
+    codes used).  Two passes by parts of rows on every core, no temporaries of the data's size."""
+    n = codes.size
     selected = keep.size > 0
-    present = np.zeros(n_levels, dtype=np.bool_)
-    m = 0
-    for i in range(codes.size):
-        if not selected or keep[i]:
-            present[codes[i]] = True
-            m += 1
-    new = np.empty(n_levels, dtype=np.int64)
-    g = 0
-    for level in range(n_levels):
-        new[level] = g
-        if present[level]:
-            g += 1
-    used = np.empty(g, dtype=np.int64)
-    for level in range(n_levels):
-        if present[level]:
-            used[new[level]] = level
-    out = np.empty(m, dtype=np.int64)
-    t = 0
-    for i in range(codes.size):
-        if not selected or keep[i]:
-            out[t] = new[codes[i]]
-            t += 1
+    parts, size = _code_parts(n, n_levels)
+    seen = np.zeros((parts, n_levels), dtype=np.bool_)
+    kept = np.zeros(parts + 1, dtype=np.int64)
+    for c in prange(parts):
+        row = seen[c]
+        m = 0
+        for i in range(c * size, min(n, (c + 1) * size)):
+            if not selected or keep[i]:
+                row[codes[i]] = True
+                m += 1
+        kept[c + 1] = m
+    for c in range(parts):
+        kept[c + 1] += kept[c]
+    new, used = _renumber(seen)
+    out = np.empty(kept[parts], dtype=np.int64)
+    for c in prange(parts):
+        t = kept[c]
+        for i in range(c * size, min(n, (c + 1) * size)):
+            if not selected or keep[i]:
+                out[t] = new[codes[i]]
+                t += 1
     return out, used
 
 
 @njit(cache=True)
+def _renumber(seen):  # pragma: no cover - compiled
+    """New number of each level (levels seen by some part, in order) and the levels seen."""
+    parts, n_levels = seen.shape
+    new = np.empty(n_levels, dtype=np.int64)
+    present = np.zeros(n_levels, dtype=np.bool_)
+    g = 0
+    for level in range(n_levels):
+        new[level] = g
+        for c in range(parts):
+            if seen[c, level]:
+                present[level] = True
+                g += 1
+                break
+    used = np.empty(g, dtype=np.int64)
+    for level in range(n_levels):
+        if present[level]:
+            used[new[level]] = level
+    return new, used
+
+
+@njit(parallel=True, cache=True)
 def integer_codes(values, low, high):  # pragma: no cover - compiled
     """Codes ``0..G-1`` of whole numbers in ``[low, high]`` in sorted order, and the values that
-    occur (counting instead of hashing; the caller keeps ``high - low`` near the data's size)."""
+    occur (counting instead of hashing; the caller keeps ``high - low`` near the data's size).
+    Two passes by parts of rows on every core."""
+    n = values.size
     span = high - low + 1
-    present = np.zeros(span, dtype=np.bool_)
-    for i in range(values.size):
-        present[values[i] - low] = True
-    position = np.empty(span, dtype=np.int64)
-    g = 0
-    for v in range(span):
-        position[v] = g
-        if present[v]:
-            g += 1
-    uniques = np.empty(g, dtype=values.dtype)
-    for v in range(span):
-        if present[v]:
-            uniques[position[v]] = v + low
-    out = np.empty(values.size, dtype=np.int64)
-    for i in range(values.size):
-        out[i] = position[values[i] - low]
+    parts, size = _code_parts(n, span)
+    seen = np.zeros((parts, span), dtype=np.bool_)
+    for c in prange(parts):
+        row = seen[c]
+        for i in range(c * size, min(n, (c + 1) * size)):
+            row[values[i] - low] = True
+    position, used = _renumber(seen)
+    uniques = np.empty(used.size, dtype=values.dtype)
+    for g in range(used.size):
+        uniques[g] = used[g] + low
+    out = np.empty(n, dtype=np.int64)
+    for c in prange(parts):
+        for i in range(c * size, min(n, (c + 1) * size)):
+            out[i] = position[values[i] - low]
     return out, uniques
 
 

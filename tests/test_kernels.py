@@ -323,3 +323,21 @@ def test_fit_returns_information_and_score_factors_at_the_estimates(binary_data,
         dense = fit_binary(X, y, link, weights=w)
         np.testing.assert_allclose(fit.params, dense.params, rtol=1e-10)
         assert fit.n_iterations == dense.n_iterations
+
+
+@pytest.mark.parametrize("n", [1_000, 300_000])  # one part of rows; several parts on the cores
+@pytest.mark.parametrize("dtype", [np.int8, np.int32, np.int64])
+def test_compiled_code_compaction_equals_numpy_unique(n, dtype):
+    rng = np.random.default_rng(n)
+    n_levels = 100 if dtype == np.int8 else 5_000
+    codes = rng.integers(0, n_levels - 20, n).astype(dtype)  # the last levels never occur
+    codes[rng.random(n) < 0.3] = 7  # one level that only some rows keep
+    for keep in (None, rng.random(n) < 0.6, np.zeros(n, dtype=bool)):
+        selected = codes if keep is None else codes[keep]
+        used, expected = np.unique(selected, return_inverse=True)
+        got, got_used = kernels.compact_codes(codes, n_levels, kernels.ALL_ROWS if keep is None else keep)
+        assert got.dtype == np.int64 and np.array_equal(got, expected.ravel()) and np.array_equal(got_used, used)
+    values = (codes.astype(np.int64) - 40) * 3  # whole numbers with gaps and negatives
+    uniques, expected = np.unique(values, return_inverse=True)
+    got, got_uniques = kernels.integer_codes(values, values.min(), values.max())
+    assert np.array_equal(got, expected.ravel()) and np.array_equal(got_uniques, uniques)

@@ -505,17 +505,8 @@ def _fit_fe(arrays: Arrays, effects: tuple[str, ...], clusters, *, drop_singleto
     if root is not None:  # weighted least squares: the OLS of W^(1/2)-scaled, weighted-demeaned data
         data *= root[:, None]
     groups, labels = _groups(arrays, clusters)
-    nested = {}
-    for name, codes in groups.items():
-        cluster_fe = FixedEffect(name, codes, len(labels[name]))
-        inside = [
-            fe
-            for fe in fes
-            if fe.name not in info.redundant_effects
-            and (canonical(fe.name) == name or refines(fe, cluster_fe))
-        ]
-        if inside:
-            nested[name] = rank_of(inside)[0]
+    active = tuple(fe for fe in fes if fe.name not in info.redundant_effects)
+    nested = _NestedRanks(active, groups, labels)
     # the firms' runs of rows found by the absorber serve the cluster scores by firm
     runs = {name: absorber.run_bounds for name, codes in groups.items() if absorber.main.codes is codes}
     design, dropped = _ols(data, arrays.terms, raw_ss, groups, labels, info.k_absorbed, nested, clusters, "fixed effects",
@@ -581,6 +572,31 @@ def _crossed_effects(
     """
     active = tuple(fe for fe in fes if fe.name not in redundant)
     return _CrossedEffects(active, dict(groups), dict(labels), tol, maxiter, root)
+
+
+@dataclass(frozen=True, eq=False)
+class _NestedRanks(Mapping):
+    """``design.absorbed_nested``: for a grouping variable, the rank of the absorbed effects
+    nested in it (0 for none), found when a covariance first asks (a pass over the rows that a
+    fit clustered by another variable does not need)."""
+
+    effects: tuple[FixedEffect, ...]
+    groups: Mapping[str, np.ndarray]
+    labels: Mapping[str, np.ndarray]
+    found: dict[str, int] = field(default_factory=dict)
+
+    def __getitem__(self, name: str) -> int:
+        if name not in self.found:
+            cluster_fe = FixedEffect(name, self.groups[name], len(self.labels[name]))  # KeyError: no such group
+            inside = [fe for fe in self.effects if canonical(fe.name) == name or refines(fe, cluster_fe)]
+            self.found[name] = rank_of(inside)[0] if inside else 0
+        return self.found[name]
+
+    def __iter__(self):
+        return iter(self.groups)
+
+    def __len__(self) -> int:
+        return len(self.groups)
 
 
 @dataclass(frozen=True, eq=False)
