@@ -889,79 +889,71 @@ def _code_parts(n, n_levels):  # pragma: no cover - compiled
 
 
 @njit(parallel=True, cache=True)
-def compact_codes(codes, n_levels, keep):  # pragma: no cover - compiled
-    """Codes ``0..n_levels-1`` (any integer type) of the rows ``keep`` (all rows when empty)
-    recoded to ``0..G-1`` over the levels that occur, in order, as int64; returns (codes, the old
-    codes used).  Two passes by parts of rows on every core, no temporaries of the data's size."""
+def present_levels(codes, low, n_levels, keep):  # pragma: no cover - compiled
+    """Which of the levels ``0..n_levels-1`` of ``codes - low`` occur among the rows ``keep`` (all
+    rows when empty), by parts of rows on every core."""
     n = codes.size
     selected = keep.size > 0
     parts, size = _code_parts(n, n_levels)
     seen = np.zeros((parts, n_levels), dtype=np.bool_)
-    kept = np.zeros(parts + 1, dtype=np.int64)
     for c in prange(parts):
         row = seen[c]
+        for i in range(c * size, min(n, (c + 1) * size)):
+            if not selected or keep[i]:
+                row[codes[i] - low] = True
+    present = seen[0].copy()
+    for c in range(1, parts):
+        for level in range(n_levels):
+            present[level] |= seen[c, level]
+    return present
+
+
+@njit(parallel=True, cache=True)
+def recode(codes, low, new, keep):  # pragma: no cover - compiled
+    """``new[codes - low]`` on the rows ``keep`` (all rows when empty) as int64, by parts of rows
+    on every core."""
+    n = codes.size
+    selected = keep.size > 0
+    parts, size = _code_parts(n, new.size)
+    kept = np.zeros(parts + 1, dtype=np.int64)
+    for c in prange(parts):
         m = 0
         for i in range(c * size, min(n, (c + 1) * size)):
             if not selected or keep[i]:
-                row[codes[i]] = True
                 m += 1
         kept[c + 1] = m
     for c in range(parts):
         kept[c + 1] += kept[c]
-    new, used = _renumber(seen)
     out = np.empty(kept[parts], dtype=np.int64)
     for c in prange(parts):
         t = kept[c]
         for i in range(c * size, min(n, (c + 1) * size)):
             if not selected or keep[i]:
-                out[t] = new[codes[i]]
+                out[t] = new[codes[i] - low]
                 t += 1
-    return out, used
+    return out
 
 
-@njit(cache=True)
-def _renumber(seen):  # pragma: no cover - compiled
-    """New number of each level (levels seen by some part, in order) and the levels seen."""
-    parts, n_levels = seen.shape
-    new = np.empty(n_levels, dtype=np.int64)
-    present = np.zeros(n_levels, dtype=np.bool_)
-    g = 0
-    for level in range(n_levels):
-        new[level] = g
-        for c in range(parts):
-            if seen[c, level]:
-                present[level] = True
-                g += 1
-                break
-    used = np.empty(g, dtype=np.int64)
-    for level in range(n_levels):
-        if present[level]:
-            used[new[level]] = level
-    return new, used
+def compact_codes(codes: np.ndarray, n_levels: int, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Codes ``0..n_levels-1`` (any integer type) of the rows ``keep`` (all rows when empty)
+    recoded to ``0..G-1`` over the levels that occur, in order, as int64; returns (codes, the old
+    codes used).  Two compiled passes, no temporaries of the data's size."""
+    return recode_present(codes, present_levels(codes, codes.dtype.type(0), n_levels, keep), keep)
 
 
-@njit(parallel=True, cache=True)
-def integer_codes(values, low, high):  # pragma: no cover - compiled
+def recode_present(codes: np.ndarray, present: np.ndarray, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`compact_codes` when the levels that occur (``present``) are known."""
+    new = np.cumsum(present, dtype=np.int64) - 1
+    return recode(codes, codes.dtype.type(0), new, keep), np.flatnonzero(present)
+
+
+def integer_codes(values: np.ndarray, low: int, high: int) -> tuple[np.ndarray, np.ndarray]:
     """Codes ``0..G-1`` of whole numbers in ``[low, high]`` in sorted order, and the values that
-    occur (counting instead of hashing; the caller keeps ``high - low`` near the data's size).
-    Two passes by parts of rows on every core."""
-    n = values.size
-    span = high - low + 1
-    parts, size = _code_parts(n, span)
-    seen = np.zeros((parts, span), dtype=np.bool_)
-    for c in prange(parts):
-        row = seen[c]
-        for i in range(c * size, min(n, (c + 1) * size)):
-            row[values[i] - low] = True
-    position, used = _renumber(seen)
-    uniques = np.empty(used.size, dtype=values.dtype)
-    for g in range(used.size):
-        uniques[g] = used[g] + low
-    out = np.empty(n, dtype=np.int64)
-    for c in prange(parts):
-        for i in range(c * size, min(n, (c + 1) * size)):
-            out[i] = position[values[i] - low]
-    return out, uniques
+    occur (counting instead of hashing; the caller keeps ``high - low`` near the data's size)."""
+    low = values.dtype.type(low)
+    present = present_levels(values, low, int(high) - int(low) + 1, ALL_ROWS)
+    new = np.cumsum(present, dtype=np.int64) - 1
+    return recode(values, low, new, ALL_ROWS), (np.flatnonzero(present) + low).astype(values.dtype)
 
 
 # --- row selection -----------------------------------------------------------------------------
@@ -970,7 +962,7 @@ def singleton_sweeps(codes, n_levels, keep, dropped):  # pragma: no cover - comp
     """Drop, in place in ``keep``, the rows alone in a level of an effect, sweep after sweep until
     none is left; ``codes`` is a tuple of E code vectors (one per effect, no n x E copy; a row
     outside ``keep`` is never read, so its code may be anything), ``dropped[e]`` counts the rows
-    dropped against effect e.
+    dropped against effect e.  Returns the rows left in each level (the effects' levels stacked).
 
     Within a sweep the effects are taken in order and a row counts against the first effect in
     whose level it is alone (the rule of :func:`gvcpanel.models.absorb.singleton_mask`).
@@ -1006,6 +998,7 @@ def singleton_sweeps(codes, n_levels, keep, dropped):  # pragma: no cover - comp
                     changed = True
                     for f in range(n_eff):
                         counts[offsets[f] + codes[f][i]] -= 1
+    return counts
 
 
 # --- structure of the effects ------------------------------------------------------------------

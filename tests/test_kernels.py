@@ -194,7 +194,7 @@ def _singleton_mask_numpy(effects):
 
 @pytest.mark.parametrize("seed", range(6))
 def test_compiled_singleton_sweeps_follow_the_numpy_rule(seed):
-    from gvcpanel.models.absorb import singleton_mask
+    from gvcpanel.models.absorb import singleton_mask, singleton_sweep
 
     rng = np.random.default_rng(seed)
     n = 400
@@ -206,6 +206,17 @@ def test_compiled_singleton_sweeps_follow_the_numpy_rule(seed):
     assert np.array_equal(keep, expected_keep)
     assert dropped == expected_dropped
     assert sum(dropped.values()) == int((~keep).sum()) > 0
+    # the rows left in each level, and the same sweep started from a subset of the rows
+    _, _, counts = singleton_sweep(effects)
+    for fe, count in zip(effects, counts):
+        assert np.array_equal(count, np.bincount(fe.codes[keep], minlength=fe.n_levels))
+    start = np.random.default_rng(seed + 10).random(n) < 0.8
+    sub = [FixedEffect(fe.name, fe.codes[start], fe.n_levels) for fe in effects]
+    masked = [FixedEffect(fe.name, np.where(start, fe.codes, -1), fe.n_levels) for fe in effects]  # never read
+    keep_sub, dropped_sub = singleton_mask(sub)
+    keep_masked, dropped_masked = singleton_mask(masked, start)
+    assert np.array_equal(keep_masked[start], keep_sub) and not keep_masked[~start].any()
+    assert dropped_masked == dropped_sub
 
 
 @pytest.mark.parametrize("seed", range(4))

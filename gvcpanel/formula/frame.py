@@ -20,7 +20,7 @@ from gvcpanel.errors import PanelStructureError, SpecificationError
 from gvcpanel.formula.evaluate import Derived, DerivedColumn, evaluate_formula
 from gvcpanel.formula.parse import ParsedFormula, canonical, effect_columns
 from gvcpanel.formula.providers import default_derived
-from gvcpanel.models.absorb import FixedEffect, compress_codes, interact, singleton_mask
+from gvcpanel.models.absorb import FixedEffect, compress_codes, interact, singleton_sweep
 
 INDEX = ("firm_id", "year")
 
@@ -182,20 +182,33 @@ def evaluate(
     for col in group_cols:
         raw[col] = group_codes(frame[col].to_numpy())
     prune = None
+    swept: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # a column's int64 codes and rows per level
     if singletons:
         def prune(kept: np.ndarray) -> tuple[np.ndarray, dict[str, int]]:
             effects = [_raw_effect(raw, name, kept) for name in singletons]
-            keep, dropped = singleton_mask(effects, kept)
+            keep, dropped, counts = singleton_sweep(effects, kept)
+            for name, fe, count in zip(singletons, effects, counts):
+                if len(effect_columns(name)) == 1:  # the last exclusion: these are the final rows
+                    swept[effect_columns(name)[0]] = (fe.codes, count)
             return kept & ~keep, {f"singleton in {name} effect": count for name, count in dropped.items()}
 
     ev = evaluate_formula(frame, formula, keep=group_cols, rows=rows, derived=derived,
                           spans_intercept=spans_intercept, prune=prune)
     kept = ev.kept
     all_kept = bool(kept.all())
+    rows_kept = kernels.ALL_ROWS if all_kept else np.ascontiguousarray(kept)
     codes: dict[str, np.ndarray] = {}
     labels: dict[str, np.ndarray] = {}
     for name, (c, values) in raw.items():
-        if all_kept and name in group_cols:  # group_codes are compact already
+        if name in swept:  # the sweep counted the rows of each level: no pass to find those used
+            c, count = swept[name]
+            present = count > 0
+            if all_kept and present.all():
+                codes[name], labels[name] = c, values
+                continue
+            codes[name], used = kernels.recode_present(c, present, rows_kept)
+            labels[name] = values[used]
+        elif all_kept and name in group_cols:  # group_codes are compact already
             codes[name], labels[name] = c, values
         else:
             codes[name], used = compress_codes(c, len(values), None if all_kept else kept)

@@ -141,14 +141,23 @@ def singleton_mask(
     sweep where it is found.  With ``keep`` (a boolean mask) only those rows take part; the codes
     of the others are never read.
     """
+    keep, dropped, _ = singleton_sweep(effects, keep)
+    return keep, dropped
+
+
+def singleton_sweep(
+    effects: Sequence[FixedEffect], keep: np.ndarray | None = None
+) -> tuple[np.ndarray, dict[str, int], list[np.ndarray]]:
+    """:func:`singleton_mask` and the rows left in each level of each effect."""
     n = effects[0].codes.size
     keep = np.ones(n, dtype=bool) if keep is None else np.array(keep, dtype=bool)
     codes = tuple(kernels.as_codes(fe.codes) for fe in effects)
-    counts = np.zeros(len(effects), dtype=np.int64)
+    dropped_by = np.zeros(len(effects), dtype=np.int64)
+    sizes = np.array([fe.n_levels for fe in effects], dtype=np.int64)
     # one compiled pass per effect and sweep (the NumPy version re-counted every level per sweep)
-    kernels.singleton_sweeps(codes, np.array([fe.n_levels for fe in effects], dtype=np.int64), keep, counts)
-    dropped = {fe.name: int(c) for fe, c in zip(effects, counts)}
-    return keep, {k: v for k, v in dropped.items() if v}
+    counts = kernels.singleton_sweeps(codes, sizes, keep, dropped_by)
+    dropped = {fe.name: int(c) for fe, c in zip(effects, dropped_by) if c}
+    return keep, dropped, np.split(counts, np.cumsum(sizes)[:-1])
 
 
 def refines(fine: FixedEffect, coarse: FixedEffect) -> bool:
