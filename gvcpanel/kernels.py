@@ -957,7 +957,7 @@ def integer_codes(values: np.ndarray, low: int, high: int) -> tuple[np.ndarray, 
 
 
 # --- row selection -----------------------------------------------------------------------------
-@njit(cache=True)
+@njit(parallel=True, cache=True)
 def singleton_sweeps(codes, n_levels, keep, dropped):  # pragma: no cover - compiled
     """Drop, in place in ``keep``, the rows alone in a level of an effect, sweep after sweep until
     none is left; ``codes`` is a tuple of E code vectors (one per effect, no n x E copy; a row
@@ -972,13 +972,21 @@ def singleton_sweeps(codes, n_levels, keep, dropped):  # pragma: no cover - comp
     offsets = np.zeros(n_eff + 1, dtype=np.int64)
     for e in range(n_eff):
         offsets[e + 1] = offsets[e] + n_levels[e]
-    counts = np.zeros(offsets[n_eff], dtype=np.int64)
-    for e in range(n_eff):
-        c = codes[e]
-        base = offsets[e]
-        for i in range(n):
-            if keep[i]:
-                counts[base + c[i]] += 1
+    # the first count by parts of rows on every core; the sweeps stay in order (their rule)
+    parts, size = _code_parts(n, offsets[n_eff])
+    table = np.zeros((parts, offsets[n_eff]), dtype=np.int64)
+    for part in prange(parts):
+        row = table[part]
+        for e in range(n_eff):
+            c = codes[e]
+            base = offsets[e]
+            for i in range(part * size, min(n, (part + 1) * size)):
+                if keep[i]:
+                    row[base + c[i]] += 1
+    counts = table[0].copy()
+    for part in range(1, parts):
+        for level in range(offsets[n_eff]):
+            counts[level] += table[part, level]
     changed = False  # most panels have no singleton: one look at the counts settles it
     for level in range(offsets[n_eff]):
         if counts[level] == 1:
