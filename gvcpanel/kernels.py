@@ -947,13 +947,14 @@ def recode_present(codes: np.ndarray, present: np.ndarray, keep: np.ndarray) -> 
     return recode(codes, codes.dtype.type(0), new, keep), np.flatnonzero(present)
 
 
-def integer_codes(values: np.ndarray, low: int, high: int) -> tuple[np.ndarray, np.ndarray]:
-    """Codes ``0..G-1`` of whole numbers in ``[low, high]`` in sorted order, and the values that
-    occur (counting instead of hashing; the caller keeps ``high - low`` near the data's size)."""
+def integer_codes(values: np.ndarray, low: int, high: int, keep: np.ndarray = ALL_ROWS) -> tuple[np.ndarray, np.ndarray]:
+    """Codes ``0..G-1`` of whole numbers in ``[low, high]`` (of the rows ``keep``; all rows when
+    empty) in sorted order, and the values that occur (counting instead of hashing; the caller
+    keeps ``high - low`` near the data's size)."""
     low = values.dtype.type(low)
-    present = present_levels(values, low, int(high) - int(low) + 1, ALL_ROWS)
+    present = present_levels(values, low, int(high) - int(low) + 1, keep)
     new = np.cumsum(present, dtype=np.int64) - 1
-    return recode(values, low, new, ALL_ROWS), (np.flatnonzero(present) + low).astype(values.dtype)
+    return recode(values, low, new, keep), (np.flatnonzero(present) + low).astype(values.dtype)
 
 
 # --- row selection -----------------------------------------------------------------------------

@@ -352,3 +352,7 @@ def test_compiled_code_compaction_equals_numpy_unique(n, dtype):
     uniques, expected = np.unique(values, return_inverse=True)
     got, got_uniques = kernels.integer_codes(values, values.min(), values.max())
     assert np.array_equal(got, expected.ravel()) and np.array_equal(got_uniques, uniques)
+    keep = rng.random(n) < 0.5
+    uniques, expected = np.unique(values[keep], return_inverse=True)
+    got, got_uniques = kernels.integer_codes(values, values.min(), values.max(), keep)
+    assert np.array_equal(got, expected.ravel()) and np.array_equal(got_uniques, uniques)

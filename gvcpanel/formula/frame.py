@@ -174,13 +174,16 @@ def evaluate(
     for col in group_cols:
         if col not in frame.columns:
             raise SpecificationError(f"grouping column {col!r} is not in the data.")
-    # codes of every row (a row that is left out may carry any code), made compact on the kept rows
+    # codes of every row (a row that is left out may carry any code), made compact on the kept
+    # rows; a grouping column no singleton rule reads is coded on the kept rows alone
     index = frame.index
     raw: dict[str, tuple[np.ndarray, np.ndarray]] = {
         name: (np.asarray(index.codes[level]), np.asarray(index.levels[level])) for level, name in enumerate(INDEX)
     }
+    swept_cols = {col for name in singletons for col in effect_columns(name)}
     for col in group_cols:
-        raw[col] = group_codes(frame[col].to_numpy())
+        if col in swept_cols:
+            raw[col] = group_codes(frame[col].to_numpy())
     prune = None
     swept: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # a column's int64 codes and rows per level
     if singletons:
@@ -213,6 +216,9 @@ def evaluate(
         else:
             codes[name], used = compress_codes(c, len(values), None if all_kept else kept)
             labels[name] = values[used]
+    for col in group_cols:
+        if col not in raw:
+            codes[col], labels[col] = group_codes(frame[col].to_numpy(), None if all_kept else kept)
     dependent = formula.dependent.expr if isinstance(formula, ParsedFormula) else _dependent(formula)
     kept_weights = None if weights is None else (weights if all_kept else weights[kept])
     counted = None
@@ -237,17 +243,19 @@ def _raw_effect(raw: Mapping[str, tuple[np.ndarray, np.ndarray]], name: str, kep
     return FixedEffect(name, codes, n_levels)
 
 
-def group_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Codes 0..G-1 in the sorted order of the values, and the values.
+def group_codes(values: np.ndarray, keep: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Codes 0..G-1 in the sorted order of the values (of the rows ``keep``, when given), and the
+    values.
 
     Whole numbers in a compact range (cluster and region numbers) are coded by counting, which
     is several times faster than hashing on millions of rows; anything else by pandas.
     """
     if values.dtype.kind in "iu" and values.size:
-        low, high = int(values.min()), int(values.max())
+        low, high = int(values.min()), int(values.max())  # of every row: a range that holds the kept ones
         if high - low <= 4 * values.size:
-            return kernels.integer_codes(np.ascontiguousarray(values), values.dtype.type(low), values.dtype.type(high))
-    codes, uniques = pd.factorize(values, sort=True)
+            rows = kernels.ALL_ROWS if keep is None else np.ascontiguousarray(keep, dtype=bool)
+            return kernels.integer_codes(np.ascontiguousarray(values), low, high, rows)
+    codes, uniques = pd.factorize(values if keep is None else values[keep], sort=True)
     return codes.astype(np.intp, copy=False), np.asarray(uniques)
 
 
