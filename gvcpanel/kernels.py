@@ -988,25 +988,34 @@ def singleton_sweeps(codes, n_levels, keep, dropped):  # pragma: no cover - comp
     for part in range(1, parts):
         for level in range(offsets[n_eff]):
             counts[level] += table[part, level]
-    changed = False  # most panels have no singleton: one look at the counts settles it
-    for level in range(offsets[n_eff]):
-        if counts[level] == 1:
-            changed = True
-            break
-    while changed:
-        changed = False
+    # an effect is scanned only while one of its levels may hold a single row: most panels have
+    # none, and a scan that could drop nothing is skipped (the drops and their order are those of
+    # scanning every effect in every sweep)
+    pending = np.zeros(n_eff, dtype=np.bool_)
+    for e in range(n_eff):
+        for level in range(offsets[e], offsets[e + 1]):
+            if counts[level] == 1:
+                pending[e] = True
+                break
+    while pending.any():
         for e in range(n_eff):
+            if not pending[e]:
+                continue
             # a row alone in its level is the level's only row: dropping it changes no other
-            # row's count in this effect, so the counts can be updated as rows go
+            # row's count in this effect, so the counts can be updated as rows go (and no level
+            # of this effect is left with one row after the scan)
+            pending[e] = False
             c = codes[e]
             base = offsets[e]
             for i in range(n):
                 if keep[i] and counts[base + c[i]] == 1:
                     keep[i] = False
                     dropped[e] += 1
-                    changed = True
                     for f in range(n_eff):
-                        counts[offsets[f] + codes[f][i]] -= 1
+                        level = offsets[f] + codes[f][i]
+                        counts[level] -= 1
+                        if counts[level] == 1:
+                            pending[f] = True
     return counts
 
 
