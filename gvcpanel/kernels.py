@@ -478,11 +478,23 @@ def residuals(X, y, params, out):  # pragma: no cover - compiled
                 out[i] -= X[i, a] * b
 
 
+@njit(cache=True, inline="always")
+def _close_cluster(run, g, scores, meat):  # pragma: no cover - compiled
+    """Store a cluster's score sum and add its outer product (upper triangle) to ``meat``."""
+    p = run.size
+    for a in range(p):
+        scores[g, a] = run[a]
+        for b in range(a, p):
+            meat[a, b] += run[a] * run[b]
+        run[a] = 0.0
+
+
 @njit(parallel=True, cache=True)
 def residuals_and_scores(X, y, params, out, codes, n_groups, bounds):  # pragma: no cover - compiled
-    """``out = y - X @ params``, the cluster sums of the scores :math:`x_i u_i` (G x p) and the
-    cluster sizes in one pass, for clusters whose levels are runs of rows, split over the chunks
-    of :func:`run_bounds` (each cluster is summed by one chunk).
+    """``out = y - X @ params``, the cluster sums of the scores :math:`s_g = \sum_{i \in g} x_i u_i`
+    (G x p), the cluster sizes and :math:`\sum_g s_g s_g'` in one pass, for clusters whose levels
+    are runs of rows, split over the chunks of :func:`run_bounds` (each cluster is summed by one
+    chunk; the chunks' outer products are added in chunk order).
 
     The residuals are the bits of :func:`residuals` and the sums those of :func:`score_sums`
     (same order of additions).
@@ -490,17 +502,18 @@ def residuals_and_scores(X, y, params, out, codes, n_groups, bounds):  # pragma:
     n, p = X.shape
     scores = np.zeros((n_groups, p))
     sizes = np.zeros(n_groups, dtype=np.int64)
-    for c in prange(bounds.size - 1):
+    n_chunks = bounds.size - 1
+    parts = np.zeros((n_chunks, p, p))
+    for c in prange(n_chunks):
         lo, hi = bounds[c], bounds[c + 1]
         run = np.zeros(p)
+        meat = parts[c]
         current = codes[lo] if hi > lo else 0
         start = lo
         for i in range(lo, hi):
             g = codes[i]
             if g != current:
-                for a in range(p):
-                    scores[current, a] = run[a]
-                    run[a] = 0.0
+                _close_cluster(run, current, scores, meat)
                 sizes[current] = i - start
                 start = i
                 current = g
@@ -511,10 +524,9 @@ def residuals_and_scores(X, y, params, out, codes, n_groups, bounds):  # pragma:
             for a in range(p):
                 run[a] += X[i, a] * u
         if hi > lo:
-            for a in range(p):
-                scores[current, a] = run[a]
+            _close_cluster(run, current, scores, meat)
             sizes[current] = hi - start
-    return scores, sizes
+    return scores, sizes, _sum_parts(parts)
 
 
 @njit(parallel=True, cache=True)

@@ -412,6 +412,23 @@ def test_firm_means_firm_id_in_inference_cluster_as_in_cluster_argument(panel):
     assert other.n_clusters == 12 and not np.allclose(other.std_errors, by_argument.std_errors)
 
 
+def test_scores_formed_with_the_residuals_give_the_crv1_of_a_fresh_design(panel):
+    """CRV1 by firm from the sums, sizes and outer products the fit kept equals the CRV1 of the
+    same design with copies of its arrays (which does not use them), and the keeping needs the
+    very arrays of the fit."""
+    from gvcpanel.inference.clusters import cached_score_sums
+
+    res = fe_regression(panel, "y ~ x1 + x2 | firm + year", cluster="firm_id")
+    design = res.model
+    assert cached_score_sums(design, "firm_id") is not None
+    fresh = replace(design, X=design.X.copy(), resid=design.resid.copy())
+    assert cached_score_sums(fresh, "firm_id") is None and cached_score_sums(design, "cluster_id") is None
+    spec = InferenceSpec(kind="cluster", cluster="firm_id")
+    kept, computed = design.inference(spec), fresh.inference(spec)
+    np.testing.assert_allclose(kept.cov.to_numpy(), computed.cov.to_numpy(), rtol=1e-12, atol=0)
+    assert kept.cluster_sizes == computed.cluster_sizes and kept.n_clusters == computed.n_clusters
+
+
 def test_cluster_size_summary_equals_numpy_on_random_clusterings():
     """The median from the tally of sizes equals numpy's median of the sizes (odd and even G)."""
     from gvcpanel.inference.clusters import cluster_size_summary
