@@ -478,23 +478,11 @@ def residuals(X, y, params, out):  # pragma: no cover - compiled
                 out[i] -= X[i, a] * b
 
 
-@njit(cache=True, inline="always")
-def _close_cluster(run, g, scores, meat):  # pragma: no cover - compiled
-    """Store a cluster's score sum and add its outer product (upper triangle) to ``meat``."""
-    p = run.size
-    for a in range(p):
-        scores[g, a] = run[a]
-        for b in range(a, p):
-            meat[a, b] += run[a] * run[b]
-        run[a] = 0.0
-
-
 @njit(parallel=True, cache=True)
 def residuals_and_scores(X, y, params, out, codes, n_groups, bounds):  # pragma: no cover - compiled
-    """``out = y - X @ params``, the cluster sums of the scores :math:`s_g = \sum_{i \in g} x_i u_i`
-    (G x p), the cluster sizes and :math:`\sum_g s_g s_g'` in one pass, for clusters whose levels
-    are runs of rows, split over the chunks of :func:`run_bounds` (each cluster is summed by one
-    chunk; the chunks' outer products are added in chunk order).
+    """``out = y - X @ params``, the cluster sums of the scores :math:`x_i u_i` (G x p) and the
+    cluster sizes in one pass, for clusters whose levels are runs of rows, split over the chunks
+    of :func:`run_bounds` (each cluster is summed by one chunk).
 
     The residuals are the bits of :func:`residuals` and the sums those of :func:`score_sums`
     (same order of additions).
@@ -502,18 +490,17 @@ def residuals_and_scores(X, y, params, out, codes, n_groups, bounds):  # pragma:
     n, p = X.shape
     scores = np.zeros((n_groups, p))
     sizes = np.zeros(n_groups, dtype=np.int64)
-    n_chunks = bounds.size - 1
-    parts = np.zeros((n_chunks, p, p))
-    for c in prange(n_chunks):
+    for c in prange(bounds.size - 1):
         lo, hi = bounds[c], bounds[c + 1]
         run = np.zeros(p)
-        meat = parts[c]
         current = codes[lo] if hi > lo else 0
         start = lo
         for i in range(lo, hi):
             g = codes[i]
             if g != current:
-                _close_cluster(run, current, scores, meat)
+                for a in range(p):
+                    scores[current, a] = run[a]
+                    run[a] = 0.0
                 sizes[current] = i - start
                 start = i
                 current = g
@@ -524,9 +511,10 @@ def residuals_and_scores(X, y, params, out, codes, n_groups, bounds):  # pragma:
             for a in range(p):
                 run[a] += X[i, a] * u
         if hi > lo:
-            _close_cluster(run, current, scores, meat)
+            for a in range(p):
+                scores[current, a] = run[a]
             sizes[current] = hi - start
-    return scores, sizes, _sum_parts(parts)
+    return scores, sizes
 
 
 @njit(parallel=True, cache=True)

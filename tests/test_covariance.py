@@ -413,9 +413,9 @@ def test_firm_means_firm_id_in_inference_cluster_as_in_cluster_argument(panel):
 
 
 def test_scores_formed_with_the_residuals_give_the_crv1_of_a_fresh_design(panel):
-    """CRV1 by firm from the sums, sizes and outer products the fit kept equals the CRV1 of the
-    same design with copies of its arrays (which does not use them), and the keeping needs the
-    very arrays of the fit."""
+    """CRV1 by firm from the score sums and sizes the fit kept equals the CRV1 of the same design
+    with copies of its arrays (which does not use them), and the keeping needs the very arrays
+    of the fit."""
     from gvcpanel.inference.clusters import cached_score_sums
 
     res = fe_regression(panel, "y ~ x1 + x2 | firm + year", cluster="firm_id")

@@ -130,15 +130,15 @@ def sum_by_group(a: np.ndarray, codes: np.ndarray) -> np.ndarray:
     return kernels.group_sums(a, kernels.as_codes(codes), groups, kernels.NO_WEIGHTS)
 
 
-def cached_score_sums(design: Any, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """The estimator's own cluster sums of the scores by ``name`` (G x p), the cluster sizes and
-    the sum of the sums' outer products (p x p), when they belong to the design's current ``X``
-    and ``resid`` (a design rebuilt with other arrays does not use them)."""
+def cached_score_sums(design: Any, name: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """The estimator's own cluster sums of the scores by ``name`` and the cluster sizes, when they
+    belong to the design's current ``X`` and ``resid`` (a design rebuilt with other arrays does
+    not use them)."""
     cache = getattr(design, "score_cache", None)
     if cache is None:
         return None
-    cached_name, X, resid, *found = cache
-    return tuple(found) if cached_name == name and X is design.X and resid is design.resid else None
+    cached_name, X, resid, sums, sizes = cache
+    return (sums, sizes) if cached_name == name and X is design.X and resid is design.resid else None
 
 
 def score_sums_by_group(X: np.ndarray, u: np.ndarray, codes: np.ndarray) -> np.ndarray:

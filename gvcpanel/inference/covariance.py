@@ -178,16 +178,11 @@ def linear_crv1(design: LinearDesign, spec: InferenceSpec) -> ClusterCovariance:
     n, k = X.shape
     name, codes = cluster_codes(design, spec)
     cached = cached_score_sums(design, name)
-    if cached is None:
-        scores = score_sums_by_group(X, u, codes)
-        sizes, meat = None, scores.T @ scores
-    else:
-        scores, sizes, meat = cached
+    scores, sizes = cached if cached is not None else (score_sums_by_group(X, u, codes), None)
     groups = scores.shape[0]
     nested = design.absorbed_nested.get(name, 0)
     scale = crv1_scale(spec.preset, n, k, groups, design.k_absorbed, nested)
-    bread = _linear_bread(design)
-    cov = _frame(scale * (bread @ meat @ bread), design.names)
+    cov = _frame(scale * _sandwich(_linear_bread(design), scores), design.names)
     df = crv1_df(spec.preset, n, k, groups, design.k_absorbed)
     return ClusterCovariance(name, codes, cov, df, scale, groups, cluster_size_summary(codes, sizes))
 

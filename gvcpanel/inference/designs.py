@@ -118,9 +118,8 @@ class LinearDesign:
     gram : ndarray, optional
         :math:`X'X` when the estimator computed it (the covariances then do not form it again).
     score_cache : tuple, optional
-        ``(name, X, resid, sums, sizes, meat)``: the cluster sums of the scores by
-        ``groups[name]``, the cluster sizes and the sum of the sums' outer products, formed by
-        the estimator in the pass that made the residuals; used only while ``X`` and ``resid``
+        ``(name, X, resid, sums, sizes)``: the cluster sums of the scores by ``groups[name]`` and
+        the cluster sizes, formed by the estimator in the pass that made the residuals; used only while ``X`` and ``resid``
         are these very arrays (see :func:`cached_score_sums`).
     """
 

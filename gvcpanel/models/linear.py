@@ -904,8 +904,8 @@ def _ols(
         known = (runs or {}).get(clusters[0])
         bounds = known if known is not None else kernels.run_bounds(codes, kernels.CHUNK)
     if bounds.size:  # clusters are runs of rows (firms of a sorted panel): scores come with the residuals
-        score_cache = (clusters[0], X, resid,
-                       *kernels.residuals_and_scores(X, y, params, resid, codes, len(labels[clusters[0]]), bounds))
+        sums, sizes = kernels.residuals_and_scores(X, y, params, resid, codes, len(labels[clusters[0]]), bounds)
+        score_cache = (clusters[0], X, resid, sums, sizes)
     else:
         kernels.residuals(X, y, params, resid)
     default = clusters if clusters is None else tuple(clusters)
