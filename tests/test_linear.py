@@ -232,6 +232,24 @@ def test_singletons_left_by_missing_values_are_dropped_before_the_fit(designs):
     np.testing.assert_allclose(res.std_errors[by_hand.params.index], by_hand.std_errors, rtol=1e-11)
 
 
+def test_cluster_id_kept_for_later_is_coded_when_asked(designs):
+    import pickle
+
+    data = designs.make_design("unbalanced", 90, n_clusters=31, seed=13)
+    data["x1"] = data["x1"].where(np.random.default_rng(13).random(len(data)) > 0.1)  # rows left out
+    by_firm = fe_regression(data, designs.FORMULA, cluster="firm_id")
+    store = by_firm.model.groups.store
+    assert "cluster_id" in by_firm.model.groups and "cluster_id" in store.pending  # not coded yet
+    direct = fe_regression(data, designs.FORMULA, cluster="cluster_id")
+    for res in (by_firm, pickle.loads(pickle.dumps(by_firm))):
+        later = res.with_inference("cluster", cluster="cluster_id")
+        np.testing.assert_allclose(later.std_errors, direct.std_errors, rtol=1e-12)
+        assert later.n_clusters == direct.n_clusters > 20
+        np.testing.assert_array_equal(res.model.groups["cluster_id"], direct.model.groups["cluster_id"])
+        np.testing.assert_array_equal(res.model.group_labels["cluster_id"], direct.model.group_labels["cluster_id"])
+    assert "cluster_id" not in store.pending
+
+
 def test_groups_and_nesting_filled_for_inference(designs):
     data = designs.make_design("balanced", 80, n_years=5, n_clusters=32, seed=6)
     res = fe_regression(data, designs.FORMULA, cluster="cluster_id")

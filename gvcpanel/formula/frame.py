@@ -109,8 +109,8 @@ class Arrays:
     data: np.ndarray
     terms: tuple[str, ...]
     dependent: str
-    codes: dict[str, np.ndarray]
-    labels: dict[str, np.ndarray]
+    codes: Mapping[str, np.ndarray]
+    labels: Mapping[str, np.ndarray]
     exclusions: dict[str, int]
     weights: np.ndarray | None = None  # probability weights of the kept rows (evaluate(weights=))
     #: rows dropped as singletons per effect, when evaluate(singletons=) asked (None: not looked for)
@@ -160,6 +160,7 @@ def evaluate(
     rows: np.ndarray | None = None,
     weights: np.ndarray | None = None,
     singletons: Sequence[str] = (),
+    later: Sequence[str] = (),
 ) -> Arrays:
     """Evaluate the outcome and design, and code the grouping columns, dropping incomplete rows.
 
@@ -168,7 +169,9 @@ def evaluate(
     of ``frame``) are carried to the kept rows.  The rows alone in a level of one of the effects
     ``singletons`` (names such as ``"firm"``, whose columns are among ``groups``) are dropped
     sweep after sweep (:func:`gvcpanel.models.absorb.singleton_mask`) before the data are copied,
-    and counted as ``"singleton in <effect> effect"``.
+    and counted as ``"singleton in <effect> effect"``.  The columns ``later`` (observed on every
+    row: they exclude none) are coded on the kept rows when first asked for (kept for a later
+    choice of clusters).
     """
     group_cols = [c for c in dict.fromkeys(groups) if c not in INDEX]
     for col in group_cols:
@@ -219,12 +222,52 @@ def evaluate(
     for col in group_cols:
         if col not in raw:
             codes[col], labels[col] = group_codes(frame[col].to_numpy(), None if all_kept else kept)
+    pending = {col: (frame[col].to_numpy(), None if all_kept else kept) for col in dict.fromkeys(later)
+               if col not in codes}
+    if pending:
+        store = _GroupStore(codes, labels, pending)
+        codes, labels = _GroupView(store, 0), _GroupView(store, 1)
     dependent = formula.dependent.expr if isinstance(formula, ParsedFormula) else _dependent(formula)
     kept_weights = None if weights is None else (weights if all_kept else weights[kept])
     counted = None
     if singletons:
         counted = {name: ev.exclusions.get(f"singleton in {name} effect", 0) for name in singletons}
     return Arrays(ev.data, ev.names, dependent, codes, labels, ev.exclusions, kept_weights, counted)
+
+
+class _GroupStore:
+    """Codes and labels of grouping columns, some of them coded when first asked for."""
+
+    def __init__(self, codes: dict[str, np.ndarray], labels: dict[str, np.ndarray],
+                 pending: dict[str, tuple[np.ndarray, np.ndarray | None]]) -> None:
+        self.found = {name: (codes[name], labels[name]) for name in codes}
+        self.pending = pending  # name -> (values of every row, the kept rows or None for all)
+        self.names = (*codes, *pending)
+
+    def get(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        if name not in self.found:
+            values, kept = self.pending.pop(name)  # KeyError for a name it does not hold
+            self.found[name] = group_codes(values, kept)
+        return self.found[name]
+
+
+class _GroupView(Mapping):
+    """``Arrays.codes`` (part 0) or ``Arrays.labels`` (part 1) over a :class:`_GroupStore`."""
+
+    def __init__(self, store: _GroupStore, part: int) -> None:
+        self.store, self.part = store, part
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.store.get(name)[self.part]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.store.names
+
+    def __iter__(self):
+        return iter(self.store.names)
+
+    def __len__(self) -> int:
+        return len(self.store.names)
 
 
 def _raw_effect(raw: Mapping[str, tuple[np.ndarray, np.ndarray]], name: str, kept: np.ndarray) -> FixedEffect:

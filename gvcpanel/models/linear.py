@@ -175,9 +175,9 @@ def fe_regression(
         optional = ["cluster_id"] if not frame["cluster_id"].isna().any() else []
     else:
         optional = []
-    arrays = evaluate(frame, parsed, group_cols + optional, derived=derived_of(panel, derived),
+    arrays = evaluate(frame, parsed, group_cols, derived=derived_of(panel, derived),
                       spans_intercept=_spans_intercept(parsed, method, effects), rows=rows, weights=row_w,
-                      singletons=effects if method == "fe" and drop_singletons else ())
+                      singletons=effects if method == "fe" and drop_singletons else (), later=optional)
     if weight_exclusions:
         arrays = replace(arrays, exclusions={**weight_exclusions, **arrays.exclusions})
     if method != "fe" or row_w is not None:
@@ -508,7 +508,7 @@ def _fit_fe(arrays: Arrays, effects: tuple[str, ...], clusters, *, drop_singleto
     active = tuple(fe for fe in fes if fe.name not in info.redundant_effects)
     nested = _NestedRanks(active, groups, labels)
     # the firms' runs of rows found by the absorber serve the cluster scores by firm
-    runs = {name: absorber.run_bounds for name, codes in groups.items() if absorber.main.codes is codes}
+    runs = {name: absorber.run_bounds for name in clusters or () if name in groups and groups[name] is absorber.main.codes}
     design, dropped = _ols(data, arrays.terms, raw_ss, groups, labels, info.k_absorbed, nested, clusters, "fixed effects",
                            cross_products=info.gram, runs=runs)
     # the wild bootstrap re-absorbs its residuals when an effect cuts across the clusters
@@ -571,7 +571,7 @@ def _crossed_effects(
     Effects in the span of another (``redundant``) are left out: their dummies add nothing.
     """
     active = tuple(fe for fe in fes if fe.name not in redundant)
-    return _CrossedEffects(active, dict(groups), dict(labels), tol, maxiter, root)
+    return _CrossedEffects(active, groups, labels, tol, maxiter, root)
 
 
 @dataclass(frozen=True, eq=False)
@@ -817,10 +817,9 @@ def _with_intercept_and_years(
     return np.asfortranarray(np.column_stack(cols)), names
 
 
-def _groups(arrays: Arrays, clusters) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    groups = {name: codes for name, codes in arrays.codes.items()}
-    labels = {name: arrays.labels[name] for name in groups}
-    return groups, labels
+def _groups(arrays: Arrays, clusters) -> tuple[Mapping[str, np.ndarray], Mapping[str, np.ndarray]]:
+    """The grouping codes and labels of the kept rows (a column kept for later is coded when asked)."""
+    return arrays.codes, arrays.labels
 
 
 def _r2_from_sums(rss: float, sum_of_squares: float, mean: float, n: int) -> float:
