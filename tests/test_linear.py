@@ -12,7 +12,7 @@ from linearmodels import BetweenOLS, FirstDifferenceOLS, PanelOLS, PooledOLS, Ra
 from linearmodels.datasets import jobtraining
 from statsmodels.datasets import grunfeld
 
-from gvcpanel.errors import AbsorbedVariableWarning, SpecificationError
+from gvcpanel.errors import AbsorbedVariableWarning, PanelStructureError, SpecificationError
 from gvcpanel.formula.design import build_design
 from gvcpanel.formula.frame import evaluate
 from gvcpanel.models.linear import fe_regression, hausman_test, mundlak_test
@@ -230,6 +230,14 @@ def test_singletons_left_by_missing_values_are_dropped_before_the_fit(designs):
     by_hand = fe_regression(complete.loc[keep], formula, effects=effects, cluster="cluster_id", drop_singletons=False)
     np.testing.assert_allclose(res.params[by_hand.params.index], by_hand.params, rtol=1e-11)
     np.testing.assert_allclose(res.std_errors[by_hand.params.index], by_hand.std_errors, rtol=1e-11)
+
+
+def test_an_empty_sample_names_the_reasons_and_the_fix(designs):
+    data = designs.make_design("unbalanced", 60, seed=14)
+    with pytest.raises(PanelStructureError, match=r"'singleton in firm effect': 60\}\); keep singletons with drop_singletons=False"):
+        fe_regression(data.groupby(level="firm_id").head(1), "y ~ x1 | firm + year")
+    with pytest.raises(PanelStructureError, match=r"'missing x1': \d+\}\); check those columns"):
+        fe_regression(data.assign(x1=np.nan), "y ~ x1 | firm + year")
 
 
 def test_cluster_id_kept_for_later_is_coded_when_asked(designs):

@@ -490,7 +490,9 @@ def _fit_fe(arrays: Arrays, effects: tuple[str, ...], clusters, *, drop_singleto
     exclusions = dict(arrays.exclusions)
     n_singletons = sum(arrays.singletons.values()) if drop_singletons else 0
     if arrays.data.shape[0] == 0:
-        raise PanelStructureError("no observations are left after dropping singletons.")
+        fix = ("; keep singletons with drop_singletons=False or absorb fewer effects" if n_singletons
+               else "; check those columns")
+        raise PanelStructureError(f"no observations are left (excluded rows by reason: {exclusions}){fix}.")
     w = arrays.weights
     root = None if w is None else np.sqrt(w)
     data = arrays.data  # evaluate() made this array for us alone: demean it in place
