@@ -303,11 +303,14 @@ def _num(value: Any) -> str:
     return text[1:] if text.startswith("-") and float(text) == 0 else text
 
 
-def _pval(value: Any) -> str:
+def _pval(value: Any, floor: float = 1e-4) -> str:
+    """A p-value to four decimals; below ``floor`` (the resolution of a bootstrap's draws, at
+    least 1e-4) as ``<floor``."""
     v = float(value)
     if not math.isfinite(v):
         return ""
-    return "<0.0001" if v < 1e-4 else f"{v:.4f}"
+    floor = max(floor, 1e-4)
+    return f"<{floor:.2g}" if v < floor else f"{v:.4f}"
 
 
 @dataclass(frozen=True)
@@ -445,6 +448,12 @@ class ResultBase:
     def is_bootstrap(self) -> bool:
         """Whether p-values (and intervals) come from a bootstrap rather than the covariance."""
         return self.inference.spec.kind in BOOTSTRAP_KINDS or self.inference.pvalues is not None
+
+    def _pvalue_floor(self) -> float:
+        """The smallest p-value worth printing: one over the bootstrap's draws (0 otherwise)."""
+        details = self.inference.details if isinstance(self.inference.details, Mapping) else {}
+        draws = details.get("draws")
+        return 1.0 / int(draws) if self.is_bootstrap and draws else 0.0
 
     # --- accessors ----------------------------------------------------------------------------
     @property
@@ -586,7 +595,7 @@ class ResultBase:
                 "estimate": [_num(v) for v in frame["estimate"]],
                 "std. error": [_num(v) for v in frame["std_error"]],
                 "t": [_num(v) for v in frame["statistic"]],
-                "p": [_pval(v) for v in frame["p_value"]],
+                "p": [_pval(v, self._pvalue_floor()) for v in frame["p_value"]],
                 f"{pct} lower": [_num(v) for v in frame["ci_low"]],
                 f"{pct} upper": [_num(v) for v in frame["ci_high"]],
             },

@@ -308,3 +308,16 @@ def test_cr2_wald_test_of_a_contrast_equals_clubsandwich_linear_contrast():
         assert test.params.iloc[0] == pytest.approx(row["estimate"], rel=1e-8)
         assert test.detail["df_denom"] == pytest.approx(row["df"], rel=1e-7)  # the contrast's own
         assert test.pvalue == pytest.approx(row["p_value"], rel=1e-6)
+
+
+def test_a_bootstrap_p_value_below_its_resolution_prints_as_one_over_the_draws(designs):
+    data = designs.make_design("balanced", 300, n_clusters=20, seed=21)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        wild = gp.fe_regression(data, "y ~ x1 + x2 | firm + year", cluster="cluster_id",
+                                inference={"kind": "wild", "draws": 999, "seed": 1})
+        analytic = gp.fe_regression(data, "y ~ x1 + x2 | firm + year", cluster="cluster_id")
+    assert wild.pvalues["x1"] == 0.0 and analytic.pvalues["x1"] < 1e-4  # a strong effect
+    row = lambda res: next(line for line in str(res.summary()).splitlines() if line.startswith("x1"))
+    assert "<0.001 " in row(wild) and "<0.0001" not in row(wild)  # 999 draws resolve no finer
+    assert "<0.0001" in row(analytic)
