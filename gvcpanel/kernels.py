@@ -543,26 +543,21 @@ def score_sums(X, u, codes, n_groups):  # pragma: no cover - compiled
 def cross_counts(main, n_main, rest, offsets, weights):  # pragma: no cover - compiled
     """Rows (or total weight) in each (main level, stacked rest level) cell: a dense G_A x L table,
     with the rows (weight) of each main level and of each stacked rest level."""
+    n = main.size
     n_rest = rest.shape[1]
     out = np.zeros((n_main, offsets[n_rest]))
     main_counts = np.zeros(n_main)
     rest_counts = np.zeros(offsets[n_rest])
-    _count_cells(main, rest, offsets, weights, 0, main.size, out, main_counts, rest_counts)
-    return out, main_counts, rest_counts
-
-
-@njit(cache=True, inline="always")
-def _count_cells(main, rest, offsets, weights, lo, hi, out, main_counts, rest_counts):  # pragma: no cover
-    """Add the rows ``lo:hi`` (their weights) to the cross-table and both margins."""
     weighted = weights.size > 0
-    for i in range(lo, hi):
+    for i in range(n):
         w = weights[i] if weighted else 1.0
         g = main[i]
         main_counts[g] += w
-        for r in range(rest.shape[1]):
+        for r in range(n_rest):
             level = offsets[r] + rest[i, r]
             out[g, level] += w
             rest_counts[level] += w
+    return out, main_counts, rest_counts
 
 
 @njit(parallel=True, cache=True)
@@ -576,8 +571,17 @@ def cross_counts_by_runs(main, n_main, rest, offsets, weights, bounds):  # pragm
     out = np.zeros((n_main, L))
     main_counts = np.zeros(n_main)
     parts = np.zeros((n_chunks, L))
+    weighted = weights.size > 0
     for c in prange(n_chunks):
-        _count_cells(main, rest, offsets, weights, bounds[c], bounds[c + 1], out, main_counts, parts[c])
+        part = parts[c]
+        for i in range(bounds[c], bounds[c + 1]):
+            w = weights[i] if weighted else 1.0
+            g = main[i]
+            main_counts[g] += w
+            for r in range(n_rest):
+                level = offsets[r] + rest[i, r]
+                out[g, level] += w
+                part[level] += w
     rest_counts = np.zeros(L)
     for c in range(n_chunks):
         for level in range(L):

@@ -189,7 +189,6 @@ def evaluate(
             raw[col] = group_codes(frame[col].to_numpy())
     prune = None
     swept: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # a column's int64 codes and rows per level
-    counted: dict[str, int] | None = dict.fromkeys(singletons, 0) if singletons else None
     if singletons:
         def prune(kept: np.ndarray) -> tuple[np.ndarray, dict[str, int]]:
             effects = [_raw_effect(raw, name, kept) for name in singletons]
@@ -197,7 +196,6 @@ def evaluate(
             for name, fe, count in zip(singletons, effects, counts):
                 if len(effect_columns(name)) == 1:  # the last exclusion: these are the final rows
                     swept[effect_columns(name)[0]] = (fe.codes, count)
-            counted.update(dropped)
             return kept & ~keep, {f"singleton in {name} effect": count for name, count in dropped.items()}
 
     ev = evaluate_formula(frame, formula, keep=group_cols, rows=rows, derived=derived,
@@ -231,6 +229,9 @@ def evaluate(
         codes, labels = _GroupView(store, 0), _GroupView(store, 1)
     dependent = formula.dependent.expr if isinstance(formula, ParsedFormula) else _dependent(formula)
     kept_weights = None if weights is None else (weights if all_kept else weights[kept])
+    counted = None
+    if singletons:
+        counted = {name: ev.exclusions.get(f"singleton in {name} effect", 0) for name in singletons}
     return Arrays(ev.data, ev.names, dependent, codes, labels, ev.exclusions, kept_weights, counted)
 
 
@@ -272,13 +273,17 @@ class _GroupView(Mapping):
 def _raw_effect(raw: Mapping[str, tuple[np.ndarray, np.ndarray]], name: str, kept: np.ndarray) -> FixedEffect:
     """Effect ``name`` over every row, from uncompacted codes (meaningful on the rows ``kept``)."""
     columns = effect_columns(name)
-    fes = [FixedEffect(col, raw[col][0], len(raw[col][1])) for col in columns]
-    if len(fes) == 1:
-        return FixedEffect(name, kernels.as_codes(fes[0].codes), fes[0].n_levels)
-    fe = FixedEffect(columns[0], np.where(kept, fes[0].codes, 0), fes[0].n_levels)  # left-out rows may be -1
-    for other in fes[1:]:
-        fe = interact(fe, FixedEffect(other.name, np.where(kept, other.codes, 0), other.n_levels))
-    return FixedEffect(name, fe.codes, fe.n_levels)
+    codes, values = raw[columns[0]]
+    codes, n_levels = kernels.as_codes(codes), len(values)
+    for col in columns[1:]:
+        other, other_values = raw[col]
+        joint = np.where(kept, codes * len(other_values) + other, 0)  # left-out rows may be -1
+        if n_levels * len(other_values) <= 4 * joint.size + 1_000_000:
+            codes, n_levels = joint, n_levels * len(other_values)
+        else:
+            used, codes = np.unique(joint, return_inverse=True)
+            n_levels = used.size
+    return FixedEffect(name, codes, n_levels)
 
 
 def group_codes(values: np.ndarray, keep: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
